@@ -1,0 +1,138 @@
+"""The command line: parse arguments, call the library, print JSON or text.
+
+Every command takes --workspace and --json; a failure prints one line on stderr
+and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from curation.errors import CurationError
+from curation.workspace import Workspace
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from curation.formats import FORMATS
+    from curation.records import SOURCES
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workspace", help="workspace directory (default $CURATION_WORKSPACE or ./workspace)")
+    common.add_argument("--json", action="store_true", help="print a JSON object")
+
+    parser = argparse.ArgumentParser(prog="python -m curation", description="Curate instruction-tuning data.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", parents=[common], help="load files or Hugging Face datasets into the workspace")
+    p.add_argument("paths", nargs="+", metavar="PATH_OR_HF_ID")
+    p.add_argument("--format", choices=sorted(FORMATS), help="skip detection and read this format")
+    p.add_argument("--name", help="dataset name (default: the file name without extension)")
+    p.add_argument("--source", choices=SOURCES, help="who wrote the records (default: from the data, else unknown)")
+    p.add_argument("--map", nargs="+", metavar="FIELD=COLUMN", help="column mapping, e.g. instruction=question output=answer")
+
+    sub.add_parser("stats", parents=[common], help="counts of records, sources and decisions")
+
+    p = sub.add_parser("records", parents=[common], help="list records matching a filter")
+    p.add_argument("--dataset", action="append", default=[])
+    p.add_argument("--source", action="append", default=[], choices=SOURCES)
+    p.add_argument("--decision", action="append", default=[], choices=("keep", "reject", "undecided"))
+    p.add_argument("--search", default="", help="case-insensitive text search")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--offset", type=int, default=0)
+
+    p = sub.add_parser("decide", parents=[common], help="keep or reject records with a reason, or undo")
+    action = p.add_mutually_exclusive_group(required=True)
+    action.add_argument("--keep", action="store_true")
+    action.add_argument("--reject", action="store_true")
+    action.add_argument("--undo", action="store_true")
+    p.add_argument("--reason", help="reason code, e.g. manual")
+    p.add_argument("--ids", nargs="+", required=True, metavar="ID")
+    p.add_argument("--curator", help="who decides (default: the user name)")
+    return parser
+
+
+def cmd_ingest(ws: Workspace, args) -> tuple[dict, int]:
+    from curation.ingest import ingest, parse_mapping
+
+    mapping = parse_mapping(args.map)
+    results = [ingest(ws, path, name=args.name, fmt=args.format, source=args.source, mapping=mapping) for path in args.paths]
+    loaded = sum(r["added"] + r["skipped"] for r in results)
+    if len(results) == 1:
+        out = results[0]
+    else:
+        out = {
+            "dataset": ",".join(dict.fromkeys(r["dataset"] for r in results)),
+            "format": ",".join(dict.fromkeys(str(r["format"]) for r in results)),
+            "added": sum(r["added"] for r in results),
+            "skipped": sum(r["skipped"] for r in results),
+            "errors": [e for r in results for e in r["errors"]],
+            "rejects_file": next((r["rejects_file"] for r in results if r["rejects_file"]), None),
+            "files": results,
+        }
+    return out, 0 if loaded else 1
+
+
+def text_ingest(out: dict) -> str:
+    lines = [f"{out['dataset']}: {out['added']} added, {out['skipped']} already present (format {out['format']})"]
+    lines += [f"  {e['file']}:{e['line'] or '-'}: {e['reason']}" for e in out["errors"][:20]]
+    if len(out["errors"]) > 20:
+        lines.append(f"  … and {len(out['errors']) - 20} more problems")
+    if out.get("rejects_file"):
+        lines.append(f"  unreadable rows kept in {out['rejects_file']}")
+    lines += [f"  warning: {w}" for w in out.get("warnings", [])]
+    return "\n".join(lines)
+
+
+def cmd_stats(ws: Workspace, args) -> tuple[dict, int]:
+    from curation.query import stats
+
+    out = stats(ws)
+    out.pop("per_dataset")
+    return out, 0
+
+
+def cmd_records(ws: Workspace, args) -> tuple[dict, int]:
+    from curation.query import Filter, page, record_json
+    from curation.store import load_records
+
+    frame = Filter(tuple(args.dataset), tuple(args.source), tuple(args.decision), args.search).apply(load_records(ws))
+    rows = page(frame, args.limit, args.offset).to_dict("records")
+    return {"total": len(frame), "records": [record_json(r) for r in rows]}, 0
+
+
+def cmd_decide(ws: Workspace, args) -> tuple[dict, int]:
+    from curation import decisions
+    from curation.store import dataset_sizes, record_index
+
+    index = record_index(ws)
+    if args.undo:
+        changed = decisions.undo(ws, args.ids, curator=args.curator, index=index)
+    else:
+        if not args.reason:
+            raise CurationError("--keep and --reject need --reason CODE (e.g. --reason manual)")
+        decision = "keep" if args.keep else "reject"
+        changed = decisions.decide(ws, args.ids, decision, args.reason, curator=args.curator, index=index)
+    return {"changed": changed, "decisions": decisions.totals(decisions.counts(ws, dataset_sizes(ws)))}, 0
+
+
+COMMANDS = {"ingest": cmd_ingest, "stats": cmd_stats, "records": cmd_records, "decide": cmd_decide}
+TEXT = {"ingest": text_ingest}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        ws = Workspace(args.workspace)
+        out, code = COMMANDS[args.command](ws, args)
+    except CurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False, default=str))
+    else:
+        print(TEXT.get(args.command, lambda o: json.dumps(o, indent=2, ensure_ascii=False, default=str))(out))
+    if code:
+        print("error: nothing could be loaded", file=sys.stderr)
+    return code

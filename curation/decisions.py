@@ -1,0 +1,142 @@
+"""Curator decisions: keep or reject a record with a reason, undo, history.
+
+The audit log (`log`) is append-only; `state` holds each record's current
+decision and is updated in the same transaction, so the two never disagree.
+Undo pops the record's latest decision that has not been undone yet, restoring
+the one before it (or undecided).
+"""
+
+from __future__ import annotations
+
+import getpass
+import time
+
+from curation.errors import CurationError
+from curation.workspace import Workspace
+
+DECISIONS = ("keep", "reject")
+STATES = ("keep", "reject", "undecided")
+
+
+def default_curator() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return "curator"
+
+
+def decide(
+    ws: Workspace,
+    ids: list[str],
+    decision: str,
+    reason: str,
+    *,
+    curator: str | None = None,
+    index: dict[str, str] | None = None,
+) -> int:
+    """Set the decision of every record in `ids` in one transaction; returns how many changed."""
+    if decision not in DECISIONS:
+        raise CurationError(f"unknown decision {decision!r}: use keep or reject")
+    if not reason or not reason.strip():
+        raise CurationError("a decision needs a reason, e.g. --reason manual")
+    datasets = resolve(ws, ids, index)
+    curator = curator or default_curator()
+    now = time.time()
+    changed = 0
+    with ws.transaction() as conn:
+        current = current_states(conn, ids)
+        rows = []
+        for rid in dict.fromkeys(ids):
+            if current.get(rid) == (decision, reason):
+                continue
+            rows.append((rid, datasets[rid], decision, reason, curator, now))
+        conn.executemany("INSERT INTO log(record_id, dataset, action, reason, curator, ts) VALUES (?,?,?,?,?,?)", rows)
+        conn.executemany(
+            "INSERT OR REPLACE INTO state(record_id, dataset, decision, reason, curator, ts) VALUES (?,?,?,?,?,?)", rows
+        )
+        changed = len(rows)
+    return changed
+
+
+def undo(ws: Workspace, ids: list[str], *, curator: str | None = None, index: dict[str, str] | None = None) -> int:
+    """Undo the latest decision of each record; returns how many records changed."""
+    datasets = resolve(ws, ids, index)
+    curator = curator or default_curator()
+    now = time.time()
+    changed = 0
+    with ws.transaction() as conn:
+        for rid in dict.fromkeys(ids):
+            live = conn.execute(
+                "SELECT seq, action, reason, curator, ts FROM log WHERE record_id = ? AND action != 'undo' "
+                "AND seq NOT IN (SELECT undoes FROM log WHERE record_id = ? AND undoes IS NOT NULL) "
+                "ORDER BY seq DESC LIMIT 2",
+                (rid, rid),
+            ).fetchall()
+            if not live:
+                continue
+            conn.execute(
+                "INSERT INTO log(record_id, dataset, action, reason, curator, ts, undoes) VALUES (?,?,?,?,?,?,?)",
+                (rid, datasets[rid], "undo", live[0][2], curator, now, live[0][0]),
+            )
+            if len(live) > 1:
+                _, action, reason, who, ts = live[1]
+                conn.execute(
+                    "INSERT OR REPLACE INTO state(record_id, dataset, decision, reason, curator, ts) VALUES (?,?,?,?,?,?)",
+                    (rid, datasets[rid], action, reason, who, ts),
+                )
+            else:
+                conn.execute("DELETE FROM state WHERE record_id = ?", (rid,))
+            changed += 1
+    return changed
+
+
+def resolve(ws: Workspace, ids: list[str], index: dict[str, str] | None) -> dict[str, str]:
+    """record_id -> dataset for the given ids; an error names any unknown id."""
+    if not ids:
+        raise CurationError("no records selected")
+    if index is None:
+        from curation.store import record_index
+
+        index = record_index(ws)
+    unknown = [i for i in ids if i not in index]
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise CurationError(f"unknown record id(s): {shown}")
+    return {i: index[i] for i in ids}
+
+
+def current_states(conn, ids: list[str]) -> dict[str, tuple[str, str]]:
+    out = {}
+    for start in range(0, len(ids), 900):
+        chunk = ids[start : start + 900]
+        marks = ",".join("?" * len(chunk))
+        for rid, decision, reason in conn.execute(
+            f"SELECT record_id, decision, reason FROM state WHERE record_id IN ({marks})", chunk
+        ):
+            out[rid] = (decision, reason)
+    return out
+
+
+def counts(ws: Workspace, sizes: dict[str, int]) -> dict[str, dict[str, int]]:
+    """Per dataset: keep / reject / undecided counts (sizes: records per dataset)."""
+    out = {name: {"keep": 0, "reject": 0, "undecided": n} for name, n in sizes.items()}
+    for dataset, decision, n in ws.query("SELECT dataset, decision, count(*) FROM state GROUP BY dataset, decision"):
+        if dataset in out:
+            out[dataset][decision] = n
+            out[dataset]["undecided"] -= n
+    return out
+
+
+def totals(per_dataset: dict[str, dict[str, int]]) -> dict[str, int]:
+    return {s: sum(c[s] for c in per_dataset.values()) for s in STATES}
+
+
+def by_reason(ws: Workspace) -> dict[str, int]:
+    return dict(ws.query("SELECT reason, count(*) FROM state GROUP BY reason ORDER BY count(*) DESC"))
+
+
+def history(ws: Workspace, record_id: str) -> list[dict]:
+    rows = ws.query(
+        "SELECT seq, action, reason, curator, ts, undoes FROM log WHERE record_id = ? ORDER BY seq", (record_id,)
+    )
+    return [dict(zip(("seq", "action", "reason", "curator", "ts", "undoes"), r)) for r in rows]

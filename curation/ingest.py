@@ -1,0 +1,163 @@
+"""Ingest: source file -> rows -> records -> a new Parquet part in the workspace.
+
+Every problem is reported with file, line and cause and the raw text is kept in
+a rejects file; the rest of the file loads. Re-ingesting a file adds nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import orjson
+
+from curation.errors import CurationError
+from curation.formats import Format, RowError, detect, detect_row, get_format
+from curation.readers import Problem, Rows, dumps_raw, read_source
+from curation.records import COLUMNS, SOURCES, canonical_json, check_source, dumps, record_id
+from curation.workspace import Workspace
+
+
+def ingest(
+    ws: Workspace,
+    path: str | Path,
+    *,
+    name: str | None = None,
+    fmt: str | None = None,
+    source: str | None = None,
+    mapping: dict[str, str] | None = None,
+) -> dict:
+    """Load one source into the workspace; returns the summary the CLI prints."""
+    if source is not None:
+        check_source(source)
+    explicit = get_format(fmt, mapping) if (fmt or mapping) else None
+    rows = read_source(path)
+    dataset = name or dataset_name(path)
+    problems = list(rows.problems)
+    records, format_names = [], []
+    if rows.rows:
+        groups = group_rows(rows, explicit, problems)
+        for format_, group in groups:
+            format_names.append(format_.name)
+            records.extend(convert_rows(format_, group, rows, dataset, source, problems))
+    added, skipped = store(ws, dataset, records)
+    rejects_file = write_rejects(ws, dataset, rows.name, problems)
+    result = {
+        "dataset": dataset,
+        "format": "+".join(format_names) or (explicit.name if explicit else None),
+        "added": added,
+        "skipped": skipped,
+        "errors": [{"file": p.file, "line": p.line, "reason": p.reason} for p in problems],
+        "rejects_file": rejects_file,
+        "warnings": rows.warnings,
+        "path": str(path),
+    }
+    with ws.transaction() as conn:
+        conn.execute(
+            "INSERT INTO ingests(dataset, path, format, added, skipped, errors, rejects_file, ts) VALUES (?,?,?,?,?,?,?,?)",
+            (dataset, str(path), result["format"], added, skipped, len(problems), rejects_file, time.time()),
+        )
+    return result
+
+
+def dataset_name(path: str | Path) -> str:
+    p = Path(str(path).removeprefix("hf://"))
+    return p.stem if p.suffix else p.name
+
+
+def group_rows(rows: Rows, explicit: Format | None, problems: list[Problem]) -> list[tuple[Format, list]]:
+    """Split rows by format: the explicit one, or the detected main one plus any others a row fits."""
+    if explicit is not None:
+        return [(explicit, rows.rows)]
+    main = detect(rows.rows)
+    groups: dict[str, tuple[Format, list]] = {main.name: (main, [])}
+    for number, row in rows.rows:
+        fmt = main if main.matches(row) else detect_row(row)
+        if fmt is None:
+            columns = ", ".join(sorted(row))
+            problems.append(Problem(rows.name, number, f"matches no known format (fields: {columns})", dumps_raw(row)))
+            continue
+        groups.setdefault(fmt.name, (fmt, []))[1].append((number, row))
+    return [g for g in groups.values() if g[1]]
+
+
+def convert_rows(fmt: Format, group, rows: Rows, dataset: str, source: str | None, problems: list[Problem]) -> list[dict]:
+    by_number = dict(group)
+    hashed: dict[int, bytes] = {}
+    records = []
+    for number, sub, rec in fmt.convert(group):
+        if isinstance(rec, RowError):
+            problems.append(Problem(rows.name, number, str(rec), dumps_raw(by_number.get(number))))
+            continue
+        if number not in hashed:
+            hashed[number] = canonical_json(by_number[number])
+        meta = rec["meta"]
+        row_source = meta.get("source") if isinstance(meta.get("source"), str) else None
+        records.append(
+            {
+                "record_id": record_id(dataset, rows.name, number, sub, hashed[number]),
+                "dataset": dataset,
+                "file": rows.name,
+                "row": number,
+                "where": f"{rows.unit} {number}",
+                "format": fmt.name,
+                "source": source or (row_source if row_source in SOURCES else None) or rec.get("source") or "unknown",
+                "system": rec["system"],
+                "instruction": rec["instruction"],
+                "input": rec["input"],
+                "output": rec["output"],
+                "messages": dumps(rec["messages"]) if rec["messages"] is not None else None,
+                "meta": dumps(meta),
+            }
+        )
+    return records
+
+
+def store(ws: Workspace, dataset: str, records: list[dict]) -> tuple[int, int]:
+    """Write the records not already in the dataset as one new part; (added, skipped)."""
+    import pyarrow as pa
+
+    from curation.store import read_columns
+
+    if not records:
+        return 0, 0
+    folder = ws.register_dataset(dataset)
+    existing = set(read_columns(ws, ["record_id"], dataset)["record_id"])
+    seen: set[str] = set()
+    new = []
+    for r in records:
+        rid = r["record_id"]
+        if rid not in existing and rid not in seen:
+            seen.add(rid)
+            new.append(r)
+    if new:
+        columns = {c: [r[c] for r in new] for c in COLUMNS}
+        schema = pa.schema([(c, pa.int64() if c == "row" else pa.string()) for c in COLUMNS])
+        ws.write_part(folder, pa.Table.from_pydict(columns, schema=schema))
+    return len(new), len(records) - len(new)
+
+
+def write_rejects(ws: Workspace, dataset: str, file: str, problems: list[Problem]) -> str | None:
+    if not problems:
+        return None
+    from curation.workspace import folder_name
+
+    ws.rejects_dir.mkdir(parents=True, exist_ok=True)
+    path = ws.rejects_dir / f"{folder_name(dataset)}-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}.jsonl"
+    with open(path, "wb") as fh:
+        for p in problems:
+            fh.write(orjson.dumps(p.as_dict()) + b"\n")
+    return str(path)
+
+
+def parse_mapping(pairs: list[str] | None) -> dict[str, str] | None:
+    """`["instruction=question", "output=answer"]` -> {"instruction": "question", …}."""
+    if not pairs:
+        return None
+    mapping = {}
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        if not sep or not field or not column:
+            raise CurationError(f"bad --map {pair!r}: write FIELD=COLUMN, e.g. instruction=question")
+        mapping[field.strip()] = column.strip()
+    return mapping

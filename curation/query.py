@@ -1,0 +1,71 @@
+"""Filtering and summarising records: one implementation for the CLI and the pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from curation.decisions import by_reason, counts, totals
+from curation.records import loads
+from curation.store import dataset_sizes, load_records
+from curation.workspace import Workspace
+
+SEARCHED = ("system", "instruction", "input", "output", "messages")
+
+
+@dataclass(frozen=True)
+class Filter:
+    datasets: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    decisions: tuple[str, ...] = ()
+    search: str = ""
+
+    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
+        mask = pd.Series(True, index=frame.index)
+        if self.datasets:
+            mask &= frame["dataset"].isin(self.datasets)
+        if self.sources:
+            mask &= frame["source"].isin(self.sources)
+        if self.decisions:
+            mask &= frame["decision"].isin(self.decisions)
+        if self.search.strip():
+            needle = self.search.strip().lower()
+            hit = pd.Series(False, index=frame.index)
+            for column in SEARCHED:
+                hit |= frame[column].fillna("").str.lower().str.contains(needle, regex=False)
+            mask &= hit
+        return frame[mask]
+
+
+def page(frame: pd.DataFrame, limit: int, offset: int) -> pd.DataFrame:
+    return frame.iloc[max(offset, 0) : max(offset, 0) + max(limit, 0)]
+
+
+def record_json(row: dict) -> dict:
+    """One record as the CLI prints it: messages and meta decoded."""
+    out = {
+        k: row.get(k)
+        for k in ("record_id", "dataset", "row", "source", "system", "instruction", "input", "output", "decision", "reason")
+    }
+    out["row"] = int(out["row"])
+    out["messages"] = loads(row.get("messages"))
+    out["meta"] = loads(row.get("meta")) or {}
+    out["file"] = row.get("file")
+    out["where"] = row.get("where")
+    if isinstance(out["reason"], float):  # NaN from the left join: no decision
+        out["reason"] = None
+    return out
+
+
+def stats(ws: Workspace, frame: pd.DataFrame | None = None) -> dict:
+    frame = load_records(ws) if frame is None else frame
+    per_dataset = counts(ws, dataset_sizes(ws))
+    return {
+        "records": len(frame),
+        "datasets": {name: int(n) for name, n in frame["dataset"].value_counts(sort=False).items()},
+        "by_source": {kind: int(n) for kind, n in frame["source"].value_counts().items()},
+        "decisions": totals(per_dataset),
+        "by_reason": by_reason(ws),
+        "per_dataset": per_dataset,
+    }

@@ -1,0 +1,42 @@
+"""Reading records back out of a workspace as pandas frames."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from curation.records import COLUMNS
+from curation.workspace import Workspace
+
+
+def read_columns(ws: Workspace, columns: list[str], dataset: str | None = None) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts = ws.parts(dataset)
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "object") for c in columns})
+    tables = [pq.read_table(p, columns=columns) for p in parts]
+    return pa.concat_tables(tables).to_pandas()
+
+
+def load_records(ws: Workspace, dataset: str | None = None) -> pd.DataFrame:
+    """Every record with its current decision (`decision`, `reason`)."""
+    frame = read_columns(ws, list(COLUMNS), dataset)
+    state = pd.DataFrame(
+        ws.query("SELECT record_id, decision, reason FROM state"), columns=["record_id", "decision", "reason"]
+    )
+    frame = frame.merge(state, on="record_id", how="left")
+    frame["decision"] = frame["decision"].fillna("undecided")
+    return frame
+
+
+def record_index(ws: Workspace) -> dict[str, str]:
+    """record_id -> dataset, for validating and attributing decisions."""
+    frame = read_columns(ws, ["record_id", "dataset"])
+    return dict(zip(frame["record_id"], frame["dataset"]))
+
+
+def dataset_sizes(ws: Workspace) -> dict[str, int]:
+    import pyarrow.parquet as pq
+
+    return {name: sum(pq.ParquetFile(p).metadata.num_rows for p in ws.parts(name)) for name in ws.datasets()}
