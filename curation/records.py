@@ -46,7 +46,8 @@ def dumps(value) -> str:
 
 
 def loads(text):
-    if text is None or text == "":
+    """Decode a JSON column value; missing values (None, NaN, "") decode to None."""
+    if not isinstance(text, str) or text == "":
         return None
     return orjson.loads(text)
 

@@ -19,15 +19,22 @@ def read_columns(ws: Workspace, columns: list[str], dataset: str | None = None) 
     return pa.concat_tables(tables).to_pandas()
 
 
-def load_records(ws: Workspace, dataset: str | None = None) -> pd.DataFrame:
-    """Every record with its current decision (`decision`, `reason`)."""
-    frame = read_columns(ws, list(COLUMNS), dataset)
-    state = pd.DataFrame(
-        ws.query("SELECT record_id, decision, reason FROM state"), columns=["record_id", "decision", "reason"]
-    )
+def read_records(ws: Workspace, dataset: str | None = None) -> pd.DataFrame:
+    """Every record, without decisions (those change often; join them with `with_decisions`)."""
+    return read_columns(ws, list(COLUMNS), dataset)
+
+
+def with_decisions(ws: Workspace, frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame plus each record's current `decision` (keep / reject / undecided) and `reason`."""
+    state = pd.DataFrame(ws.query("SELECT record_id, decision, reason FROM state"), columns=["record_id", "decision", "reason"])
     frame = frame.merge(state, on="record_id", how="left")
     frame["decision"] = frame["decision"].fillna("undecided")
     return frame
+
+
+def load_records(ws: Workspace, dataset: str | None = None) -> pd.DataFrame:
+    """Every record with its current decision."""
+    return with_decisions(ws, read_records(ws, dataset))
 
 
 def record_index(ws: Workspace) -> dict[str, str]:

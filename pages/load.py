@@ -1,0 +1,110 @@
+"""Load data: upload a file, name a path on the server, or load the demo dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from curation.demo import load_demo
+from curation.formats import FORMATS
+from curation.ingest import ingest
+from curation.readers import read_source
+from curation.records import SOURCES
+from ui import layout, state
+from ui.data import shown_errors
+
+AUTO = "auto-detect"
+FIELDS = ("instruction", "input", "output", "system")
+
+
+def save_upload(ws, upload) -> Path:
+    """Keep a copy of the uploaded file in the workspace; the same file lands on the same name."""
+    ws.uploads_dir.mkdir(parents=True, exist_ok=True)
+    data = upload.getvalue()
+    target = ws.uploads_dir / Path(upload.name).name
+    stem, suffix, n = target.stem, target.suffix, 1
+    while target.exists() and target.read_bytes() != data:
+        target = ws.uploads_dir / f"{stem}-{n}{suffix}"
+        n += 1
+    target.write_bytes(data)
+    return target
+
+
+def options(prefix: str, default_name: str) -> dict:
+    a, b, c = st.columns(3)
+    name = a.text_input("Dataset name", value=default_name, key=f"{prefix}_name")
+    source = b.selectbox("Source", ["from the data", *SOURCES], key=f"{prefix}_source")
+    fmt = c.selectbox("Format", [AUTO, *FORMATS], key=f"{prefix}_format")
+    return {"name": name or None, "source": None if source == "from the data" else source, "fmt": None if fmt == AUTO else fmt}
+
+
+def run_ingest(ws, path: Path | str, opts: dict, mapping: dict | None = None) -> None:
+    st.session_state[state.PENDING_MAPPING] = None
+    with shown_errors(f"load {Path(str(path)).name}"):
+        try:
+            st.session_state[state.LAST_INGEST] = ingest(ws, path, mapping=mapping, **opts)
+        except Exception as exc:
+            if "could not detect the format" in str(exc):
+                st.session_state[state.PENDING_MAPPING] = {"path": str(path), "opts": opts}
+            raise
+
+
+def mapping_form(ws) -> None:
+    pending = st.session_state[state.PENDING_MAPPING]
+    if not pending:
+        return
+    with shown_errors("read the file's columns"):
+        rows = read_source(pending["path"]).rows
+        columns = sorted({k for _, r in rows[:200] for k in r})
+        st.subheader("Map the columns")
+        st.write(f"`{Path(pending['path']).name}` is not a format we recognise. Say which column holds each field.")
+        with st.form("mapping"):
+            choice = {f: st.selectbox(f, ["(none)", *columns], key=f"map_{f}") for f in FIELDS}
+            if st.form_submit_button("Load with this mapping", type="primary"):
+                mapping = {f: c for f, c in choice.items() if c != "(none)"}
+                opts = {**pending["opts"], "fmt": None}
+                run_ingest(ws, pending["path"], opts, mapping)
+                st.rerun()
+
+
+def last_result() -> None:
+    result = st.session_state[state.LAST_INGEST]
+    if not result:
+        return
+    added, skipped = result["added"], result["skipped"]
+    message = f"**{result['dataset']}**: {added:,} records added, {skipped:,} already present (format {result['format']})."
+    (st.success if added or skipped else st.error)(message)
+    for warning in result.get("warnings", []):
+        st.warning(warning)
+    if result["errors"]:
+        st.warning(f"{len(result['errors']):,} problem(s): these rows were not loaded and are kept in `{result['rejects_file']}`.")
+        st.dataframe(pd.DataFrame(result["errors"]), hide_index=True, width="stretch")
+    if added or skipped:
+        st.page_link("pages/records.py", label="Browse the records", icon=":material/table_rows:")
+
+
+def main() -> None:
+    ws = layout.page("Load data")
+    upload_tab, path_tab, demo_tab = st.tabs(["Upload a file", "Path on the server", "Demo dataset"])
+    with upload_tab:
+        upload = st.file_uploader("JSON, JSONL, CSV, TSV or Parquet", type=["json", "jsonl", "csv", "tsv", "parquet", "txt"])
+        opts = options("upload", Path(upload.name).stem if upload else "")
+        if st.button("Load the file", disabled=upload is None, type="primary", key="load_upload"):
+            run_ingest(ws, save_upload(ws, upload), opts)
+    with path_tab:
+        path = st.text_input("File, folder, or Hugging Face dataset id", key="load_path", placeholder="/data/train.jsonl")
+        opts = options("path", "")
+        if st.button("Load", disabled=not path.strip(), type="primary", key="load_path_button"):
+            run_ingest(ws, path.strip(), opts)
+    with demo_tab:
+        st.write("A few hundred records we wrote, over ten topics, with planted problems for the other pages to find.")
+        if st.button("Load the demo dataset", key="load_demo_tab"):
+            with shown_errors("load the demo dataset"):
+                st.session_state[state.LAST_INGEST] = load_demo(ws)
+    mapping_form(ws)
+    last_result()
+
+
+main()

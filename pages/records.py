@@ -1,0 +1,140 @@
+"""Browse records: filter, page through, inspect one, keep or reject with a reason."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+import pandas as pd
+import streamlit as st
+
+from curation import decisions
+from curation.decisions import STATES
+from curation.demo import load_demo
+from curation.query import page
+from curation.records import SOURCES, loads
+from ui import layout, show, state
+from ui.data import current_filter, records, shown_errors
+
+TABLE_COLUMNS = ["record_id", "dataset", "source", "decision", "reason", "instruction", "output"]
+
+
+def empty_state(ws) -> None:
+    st.info("This workspace has no records yet.")
+    st.write("Start with the demo dataset (a few hundred records with planted problems), or load your own data.")
+    left, right = st.columns(2)
+    if left.button("Load the demo dataset", type="primary", key="load_demo"):
+        with shown_errors("load the demo dataset"):
+            result = load_demo(ws)
+            st.session_state[state.LAST_INGEST] = result
+            st.rerun()
+    right.page_link("pages/load.py", label="Load your own data", icon=":material/upload_file:")
+
+
+def filters(frame: pd.DataFrame) -> None:
+    a, b, c = st.columns([1, 1, 2])
+    a.multiselect("Source", SOURCES, key=state.SOURCES, placeholder="Any source")
+    b.multiselect("Decision", STATES, key=state.DECISIONS, placeholder="Any decision")
+    c.text_input("Search text", key=state.SEARCH, placeholder="words in instruction, input, output or conversation")
+
+
+def table(shown: pd.DataFrame) -> None:
+    view = shown[TABLE_COLUMNS].copy()
+    view["instruction"] = view["instruction"].map(show.snippet)
+    view["output"] = view["output"].map(show.snippet)
+    view["reason"] = view["reason"].fillna("")
+    ids = list(shown["record_id"])
+
+    def pick():
+        rows = st.session_state["records_table"].selection.rows
+        if rows:
+            st.session_state[state.RECORD] = ids[rows[0]]
+
+    st.dataframe(view, hide_index=True, width="stretch", key="records_table", on_select=pick, selection_mode="single-row")
+
+
+def pager(total: int) -> tuple[int, int]:
+    a, b, c = st.columns([1, 1, 3])
+    size = a.selectbox("Rows per page", [25, 50, 100, 200], key=state.PAGE_SIZE)
+    pages = max(1, math.ceil(total / size))
+    st.session_state[state.PAGE] = min(max(1, st.session_state[state.PAGE]), pages)
+    number = b.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key=state.PAGE)
+    return size, (number - 1) * size
+
+
+def detail(ws, frame: pd.DataFrame, ids: list[str]) -> None:
+    if st.session_state[state.RECORD] not in ids:
+        st.session_state[state.RECORD] = ids[0]
+    labels = dict(zip(frame["record_id"], frame["instruction"].map(lambda s: show.snippet(s, 80))))
+    rid = st.selectbox("Record", ids, key=state.RECORD, format_func=lambda i: f"{i} — {labels.get(i, '')}")
+    rec = frame[frame["record_id"] == rid].iloc[0]
+    st.markdown(f"**{rec['dataset']}** · `{rec['file']}`, {rec['where']} · format `{rec['format']}` · source **{rec['source']}**")
+    verdict = rec["decision"] if rec["decision"] == "undecided" else f"{rec['decision']} ({rec['reason']})"
+    st.markdown(f"Decision: **{verdict}**")
+    decide_buttons(ws, [rid], key="one")
+
+    left, right = st.columns([3, 2])
+    with left:
+        messages = loads(rec["messages"])
+        if messages:
+            st.subheader("Conversation")
+            for m in messages:
+                show.text(m["role"] if "label" not in m else f"{m['role']} ({m['label']})", m["content"])
+        else:
+            if rec["system"]:
+                show.text("System", rec["system"])
+            show.text("Instruction", rec["instruction"])
+            show.text("Input", rec["input"])
+            show.text("Output", rec["output"])
+    with right:
+        st.subheader("Meta")
+        st.json(loads(rec["meta"]) or {}, expanded=True)
+        st.subheader("History")
+        events = decisions.history(ws, rid)
+        if events:
+            hist = pd.DataFrame(events)
+            hist["time"] = hist["ts"].map(lambda t: datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S"))
+            st.dataframe(hist[["time", "action", "reason", "curator"]], hide_index=True, width="stretch")
+        else:
+            st.caption("No decisions yet.")
+
+
+def decide_buttons(ws, ids: list[str], key: str) -> None:
+    reason_key = state.REASON if key == "one" else state.BULK_REASON
+    a, b, c, d = st.columns([2, 1, 1, 1])
+    reason = a.text_input("Reason", key=reason_key, help="A reason code: manual, off_topic, low_quality…")
+    n = len(ids)
+    suffix = "" if n == 1 else f" all {n:,}"
+    for column, label, action in ((b, f"Keep{suffix}", "keep"), (c, f"Reject{suffix}", "reject"), (d, f"Undo{suffix}", "undo")):
+        if column.button(label, key=f"{key}_{action}", width="stretch"):
+            with shown_errors(f"{action} {n} record(s)"):
+                if action == "undo":
+                    changed = decisions.undo(ws, ids)
+                else:
+                    changed = decisions.decide(ws, ids, action, reason)
+                st.toast(f"{action}: {changed} record(s) changed")
+                st.rerun()
+
+
+def main() -> None:
+    ws = layout.page("Records")
+    frame = records(ws)
+    if frame.empty:
+        empty_state(ws)
+        return
+    filters(frame)
+    matching = current_filter().apply(frame)
+    st.caption(f"{len(matching):,} of {len(frame):,} records match")
+    if matching.empty:
+        st.warning("No record matches these filters. Clear the search or widen the filters.")
+        return
+    size, offset = pager(len(matching))
+    shown = page(matching, size, offset)
+    table(shown)
+    with st.expander(f"Decide for all {len(matching):,} records matching the filter"):
+        decide_buttons(ws, list(matching["record_id"]), key="bulk")
+    st.divider()
+    detail(ws, frame, list(shown["record_id"]))
+
+
+main()

@@ -1,0 +1,25 @@
+"""Showing record text safely: always as text, never as HTML or Markdown."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+MAX_SHOWN = 20_000
+
+
+def text(label: str, value: str | None) -> None:
+    """A labelled block of record text. HTML or <script> in it is shown, not run."""
+    value = value or ""
+    st.caption(label)
+    if not value.strip():
+        st.caption("(empty)")
+        return
+    shown = value if len(value) <= MAX_SHOWN else value[:MAX_SHOWN]
+    st.code(shown, language="text", wrap_lines=True)
+    if len(value) > MAX_SHOWN:
+        st.caption(f"showing the first {MAX_SHOWN:,} of {len(value):,} characters")
+
+
+def snippet(value: str | None, n: int = 160) -> str:
+    value = (value or "").replace("\n", " ")
+    return value if len(value) <= n else value[: n - 1] + "…"

@@ -1,0 +1,27 @@
+"""The shared sidebar: workspace, dataset filter, decision counts per dataset."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from curation.decisions import counts
+from curation.store import dataset_sizes
+from curation.workspace import default_root
+from ui import state
+from ui.data import workspace
+
+
+def render() -> None:
+    with st.sidebar:
+        st.text_input("Workspace", value=str(default_root()), key=state.WORKSPACE, help="Directory holding all project state")
+        ws = workspace()
+        per_dataset = counts(ws, dataset_sizes(ws))
+        names = list(per_dataset)
+        st.session_state[state.DATASETS] = [d for d in st.session_state[state.DATASETS] if d in names]
+        st.multiselect("Datasets", names, key=state.DATASETS, placeholder="All datasets")
+        if per_dataset:
+            table = pd.DataFrame(per_dataset).T.rename(columns={"keep": "kept", "reject": "rejected"})
+            st.dataframe(table[["kept", "rejected", "undecided"]], width="stretch")
+        else:
+            st.caption("No data yet.")
