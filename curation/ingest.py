@@ -36,7 +36,7 @@ def ingest(
     problems = list(rows.problems)
     records, format_names = [], []
     if rows.rows:
-        groups = group_rows(rows, explicit, problems)
+        groups = group_rows(rows, explicit)
         for format_, group in groups:
             format_names.append(format_.name)
             records.extend(convert_rows(format_, group, rows, dataset, source, problems))
@@ -65,18 +65,18 @@ def dataset_name(path: str | Path) -> str:
     return p.stem if p.suffix else p.name
 
 
-def group_rows(rows: Rows, explicit: Format | None, problems: list[Problem]) -> list[tuple[Format, list]]:
-    """Split rows by format: the explicit one, or the detected main one plus any others a row fits."""
+def group_rows(rows: Rows, explicit: Format | None) -> list[tuple[Format, list]]:
+    """Split rows by format: the explicit one, or the detected main one plus any other a row fits.
+
+    A row that fits no format goes with the main one, whose conversion then says
+    what it lacks (e.g. "missing required field 'output'").
+    """
     if explicit is not None:
         return [(explicit, rows.rows)]
     main = detect(rows.rows)
     groups: dict[str, tuple[Format, list]] = {main.name: (main, [])}
     for number, row in rows.rows:
-        fmt = main if main.matches(row) else detect_row(row)
-        if fmt is None:
-            columns = ", ".join(sorted(row))
-            problems.append(Problem(rows.name, number, f"matches no known format (fields: {columns})", dumps_raw(row)))
-            continue
+        fmt = main if main.matches(row) else (detect_row(row) or main)
         groups.setdefault(fmt.name, (fmt, []))[1].append((number, row))
     return [g for g in groups.values() if g[1]]
 

@@ -132,6 +132,7 @@ def read_json_array_partially(name: str, text: str, warnings: list[str]) -> Rows
     pos = text.index("[") + 1
     items: list = []
     problem = None
+    start = pos
     while True:
         while pos < len(text) and text[pos] in " \t\r\n,":
             pos += 1
@@ -140,6 +141,7 @@ def read_json_array_partially(name: str, text: str, warnings: list[str]) -> Rows
             break
         if text[pos] == "]":
             break
+        start = pos
         try:
             item, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
@@ -150,8 +152,7 @@ def read_json_array_partially(name: str, text: str, warnings: list[str]) -> Rows
     rows = array_rows(name, items, warnings)
     if problem:
         line = text.count("\n", 0, pos) + 1
-        rest_start = text.rfind("\n", 0, pos) + 1
-        rows.problems.append(Problem(name, line, f"{problem}; {len(items)} items before it were read", text[rest_start:]))
+        rows.problems.append(Problem(name, line, f"{problem}; {len(items)} items before it were read", text[start:]))
     return rows
 
 
@@ -220,7 +221,8 @@ def read_hf(path: str) -> Rows:
         raise CurationError(f"{path}: could not load as a Hugging Face dataset ({type(exc).__name__}: {exc})") from None
     name = p.name if p.exists() else path
     if isinstance(ds, datasets.DatasetDict):
-        rows = [(i, {**row, "split": split}) for split in ds for i, row in enumerate(ds[split], 1)]
+        every = ({**row, "split": split} for split in ds for row in ds[split])
+        rows = list(enumerate(every, 1))  # numbered across splits: a row number names one row
     else:
         rows = list(enumerate(ds, 1))
     return Rows(name, "row", rows, [], [])
