@@ -174,7 +174,9 @@ def read_jsonl(name: str, text: str, warnings: list[str]) -> Rows:
 
 
 def read_table(name: str, text: str, delimiter: str, warnings: list[str]) -> Rows:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # TSV files carry quotes literally (no quoting); CSV follows RFC 4180 quoting.
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
     rows, problems = [], []
     try:
         header = next(reader)

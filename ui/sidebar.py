@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from curation.decisions import counts
@@ -20,8 +19,7 @@ def render() -> None:
         names = list(per_dataset)
         st.session_state[state.DATASETS] = [d for d in st.session_state[state.DATASETS] if d in names]
         st.multiselect("Datasets", names, key=state.DATASETS, placeholder="All datasets")
-        if per_dataset:
-            table = pd.DataFrame(per_dataset).T.rename(columns={"keep": "kept", "reject": "rejected"})
-            st.dataframe(table[["kept", "rejected", "undecided"]], width="stretch")
-        else:
+        if not per_dataset:
             st.caption("No data yet.")
+        for name, c in per_dataset.items():
+            st.markdown(f"**{name}**  \n{c['keep']:,} kept · {c['reject']:,} rejected · {c['undecided']:,} undecided")

@@ -1,0 +1,95 @@
+"""One AppTest per page: empty state, demo load, filters, decisions, load data, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from curation.store import load_records
+from curation.workspace import Workspace
+from tests.conftest import ROOT, write_jsonl
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("CURATION_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.chdir(ROOT)
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+
+
+def test_records_page_empty_state_loads_demo_filters_and_decides(app, tmp_path):
+    app.run()
+    assert not app.exception
+    assert "no records yet" in app.info[0].value
+    app.button(key="load_demo").click().run()
+    assert not app.exception and not app.error
+    assert app.caption[0].value.startswith("241 of 241")
+    app.text_input(key="filter_search").input("<script>").run()
+    assert app.caption[0].value.startswith("1 of 241")
+    assert any("<script>alert('xss')</script>" in c.value for c in app.code)
+    app.button(key="one_reject").click().run()
+    frame = load_records(Workspace(tmp_path / "ws"))
+    assert (frame["decision"] == "reject").sum() == 1
+    app.text_input(key="filter_search").input("").run()
+    app.multiselect(key="filter_decisions").select("reject").run()
+    assert app.caption[0].value.startswith("1 of 241")
+    app.button(key="one_undo").click().run()
+    assert (load_records(Workspace(tmp_path / "ws"))["decision"] == "reject").sum() == 0
+
+
+def test_records_page_bulk_decision_applies_to_the_filtered_set(app, tmp_path):
+    app.run()
+    app.button(key="load_demo").click().run()
+    app.text_input(key="filter_search").input("recipe").run()
+    n = int(app.caption[0].value.split(" of ")[0])
+    app.text_input(key="bulk_reason").input("off_topic").run()
+    app.button(key="bulk_reject").click().run()
+    frame = load_records(Workspace(tmp_path / "ws"))
+    assert (frame["reason"] == "off_topic").sum() == n > 1
+    counts = app.sidebar.markdown[0].value
+    assert counts.startswith("**demo**") and f"{n:,} rejected" in counts
+
+
+def test_records_page_shows_conversations_with_roles(app):
+    app.run()
+    app.button(key="load_demo").click().run()
+    app.text_input(key="filter_search").input("orange").run()
+    assert any(s.value == "Conversation" for s in app.subheader)
+    assert {"system", "user", "assistant"} <= {c.value for c in app.caption}
+
+
+def test_load_page_reports_problems_in_a_table(app, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"instruction": "a", "output": "b"}) + "\n{broken\n", encoding="utf-8")
+    app.switch_page("pages/load.py").run()
+    assert not app.exception
+    app.text_input(key="load_path").input(str(bad)).run()
+    app.button(key="load_path_button").click().run()
+    assert not app.exception
+    assert "1 records added" in app.success[0].value
+    problems = app.dataframe[0].value
+    assert list(problems["line"]) == [2] and "invalid JSON" in problems["reason"].iloc[0]
+
+
+def test_load_page_missing_path_is_an_error_message_not_a_traceback(app, tmp_path):
+    app.switch_page("pages/load.py").run()
+    app.text_input(key="load_path").input(str(tmp_path / "nowhere.jsonl")).run()
+    app.button(key="load_path_button").click().run()
+    assert not app.exception
+    assert "no such file" in app.error[0].value
+
+
+def test_load_page_offers_a_mapping_when_detection_fails(app, tmp_path):
+    path = write_jsonl(tmp_path / "qa.jsonl", [{"question": "Why?", "answer": "Because."}])
+    app.switch_page("pages/load.py").run()
+    app.text_input(key="load_path").input(str(path)).run()
+    app.button(key="load_path_button").click().run()
+    assert "could not detect the format" in app.error[0].value
+    app.selectbox(key="map_instruction").select("question")
+    app.selectbox(key="map_output").select("answer")
+    app.button[-1].click().run()
+    assert not app.exception
+    frame = load_records(Workspace(tmp_path / "ws"))
+    assert list(frame["instruction"]) == ["Why?"] and list(frame["format"]) == ["mapped"]

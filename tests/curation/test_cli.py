@@ -1,0 +1,124 @@
+"""The command line contract: JSON shapes, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from curation.cli import build_parser, main
+from tests.conftest import ROOT, write_jsonl
+
+
+def run(capsys, *args) -> tuple[int, dict | str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    try:
+        return code, json.loads(out), err
+    except json.JSONDecodeError:
+        return code, out, err
+
+
+@pytest.fixture
+def data(tmp_path):
+    return write_jsonl(tmp_path / "data.jsonl", [
+        {"instruction": "Say hi", "output": "Hi", "source": "human"},
+        {"instruction": "Say <script>bye</script>", "output": "Bye"},
+        {"bad": "row"},
+    ])
+
+
+def test_ingest_json(capsys, tmp_path, data):
+    ws = str(tmp_path / "ws")
+    code, out, _ = run(capsys, "ingest", str(data), "--workspace", ws, "--json")
+    assert code == 0
+    assert set(out) >= {"dataset", "format", "added", "skipped", "errors", "rejects_file"}
+    assert (out["dataset"], out["format"], out["added"], out["skipped"]) == ("data", "alpaca", 2, 0)
+    assert out["errors"][0]["file"] == "data.jsonl" and out["errors"][0]["line"] == 3
+    code, out, _ = run(capsys, "ingest", str(data), "--workspace", ws, "--json")
+    assert (code, out["added"], out["skipped"]) == (0, 0, 2)
+
+
+def test_ingest_exits_non_zero_only_when_nothing_loads(capsys, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{oops\n", encoding="utf-8")
+    code, out, err = run(capsys, "ingest", str(bad), "--workspace", str(tmp_path / "ws"), "--json")
+    assert code == 1 and out["added"] == 0 and "nothing could be loaded" in err
+
+
+def test_errors_are_one_line_on_stderr(capsys, tmp_path):
+    code, out, err = run(capsys, "ingest", str(tmp_path / "missing.json"), "--workspace", str(tmp_path / "ws"))
+    assert code == 1 and out == "" and err.count("\n") == 1 and err.startswith("error: ") and "no such file" in err
+
+
+def test_stats_records_decide_undo(capsys, tmp_path, data):
+    ws = str(tmp_path / "ws")
+    run(capsys, "ingest", str(data), "--workspace", ws, "--json")
+    code, stats, _ = run(capsys, "stats", "--workspace", ws, "--json")
+    assert stats == {"records": 2, "datasets": {"data": 2}, "by_source": {"human": 1, "unknown": 1},
+                     "decisions": {"keep": 0, "reject": 0, "undecided": 2}, "by_reason": {}}
+    code, recs, _ = run(capsys, "records", "--workspace", ws, "--json", "--search", "SCRIPT")
+    assert recs["total"] == 1
+    rec = recs["records"][0]
+    assert set(rec) >= {"record_id", "dataset", "row", "source", "system", "instruction", "input", "output", "messages", "meta",
+                        "decision", "reason"}
+    assert rec["row"] == 2 and rec["decision"] == "undecided" and rec["reason"] is None
+    code, out, _ = run(capsys, "decide", "--reject", "--reason", "manual", "--ids", rec["record_id"], "--workspace", ws, "--json")
+    assert out == {"changed": 1, "decisions": {"keep": 0, "reject": 1, "undecided": 1}}
+    code, recs, _ = run(capsys, "records", "--workspace", ws, "--json", "--decision", "reject")
+    assert [r["reason"] for r in recs["records"]] == ["manual"]
+    code, stats, _ = run(capsys, "stats", "--workspace", ws, "--json")
+    assert stats["by_reason"] == {"manual": 1}
+    code, out, _ = run(capsys, "decide", "--undo", "--ids", rec["record_id"], "--workspace", ws, "--json")
+    assert out == {"changed": 1, "decisions": {"keep": 0, "reject": 0, "undecided": 2}}
+
+
+def test_records_pagination_and_filters(capsys, tmp_path):
+    ws = str(tmp_path / "ws")
+    path = write_jsonl(tmp_path / "many.jsonl", [{"instruction": f"Q{i}", "output": "A"} for i in range(25)])
+    run(capsys, "ingest", str(path), "--workspace", ws, "--source", "synthetic", "--json")
+    code, out, _ = run(capsys, "records", "--workspace", ws, "--json", "--limit", "10", "--offset", "20")
+    assert out["total"] == 25 and [r["instruction"] for r in out["records"]] == [f"Q{i}" for i in range(20, 25)]
+    code, out, _ = run(capsys, "records", "--workspace", ws, "--json", "--source", "human")
+    assert out["total"] == 0
+    code, out, _ = run(capsys, "records", "--workspace", ws, "--json", "--dataset", "many", "--decision", "undecided")
+    assert out["total"] == 25
+
+
+def test_decide_needs_a_reason_and_known_ids(capsys, tmp_path, data):
+    ws = str(tmp_path / "ws")
+    run(capsys, "ingest", str(data), "--workspace", ws, "--json")
+    code, _, err = run(capsys, "decide", "--keep", "--ids", "abc", "--workspace", ws)
+    assert code == 1 and "--reason" in err
+    code, _, err = run(capsys, "decide", "--keep", "--reason", "manual", "--ids", "abc", "--workspace", ws)
+    assert code == 1 and "unknown record id(s): abc" in err
+
+
+def test_workspace_from_environment_and_module_entry_point(tmp_path, data):
+    env = {"CURATION_WORKSPACE": str(tmp_path / "envws"), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-m", "curation", "ingest", str(data), "--json"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["added"] == 2 and (tmp_path / "envws" / "curation.db").exists()
+
+
+def test_mapping_from_the_command_line(capsys, tmp_path):
+    path = tmp_path / "qa.csv"
+    path.write_text("question,answer,level\nWhy?,Because.,easy\n", encoding="utf-8")
+    code, out, _ = run(capsys, "ingest", str(path), "--map", "instruction=question", "output=answer",
+                       "--workspace", str(tmp_path / "ws"), "--json")
+    assert (code, out["added"], out["format"]) == (0, 1, "mapped")
+
+
+def test_every_command_and_option_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, command in sub.choices.items():
+        assert f"python -m curation {name}" in readme, name
+        for action in command._actions:
+            for flag in action.option_strings:
+                if flag.startswith("--") and flag != "--help":
+                    assert flag in readme, f"{name} {flag}"

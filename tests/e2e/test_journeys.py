@@ -1,0 +1,75 @@
+"""A curator's main journeys in real headless Chromium against `streamlit run app.py`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from playwright.sync_api import expect
+
+from curation.store import load_records
+from curation.workspace import Workspace
+from tests.e2e.browser import wait_idle
+
+pytestmark = pytest.mark.e2e
+
+
+def search(page, text: str) -> None:
+    box = page.get_by_placeholder("words in instruction, input, output or conversation")
+    box.fill(text)
+    box.press("Enter")
+    wait_idle(page)
+
+
+def test_load_demo_filter_reject_reload_and_see_it_persisted(served):
+    url, page, ws = served
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(url)
+    wait_idle(page)
+    page.get_by_role("button", name="Load the demo dataset").click()
+    wait_idle(page)
+    expect(page.get_by_text("241 of 241 records match")).to_be_visible(timeout=30_000)
+
+    search(page, "script tag")
+    expect(page.get_by_text("1 of 241 records match")).to_be_visible()
+    # The record's <script> is shown as text, never run or turned into an element.
+    shown = page.locator("[data-testid='stCode']").filter(has_text="<script>alert('xss')</script> is how")
+    expect(shown).to_be_visible()
+    assert page.locator("script:has-text('xss')").count() == 0
+    assert dialogs == []
+
+    reason = page.get_by_role("textbox", name="Reason").first
+    reason.fill("unsafe_html")
+    reason.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Reject", exact=True).click()
+    wait_idle(page)
+    expect(page.get_by_text("Decision: reject (unsafe_html)")).to_be_visible()
+
+    frame = load_records(Workspace(ws))
+    rejected = frame[frame.decision == "reject"]
+    assert list(rejected["reason"]) == ["unsafe_html"] and "<script>" in rejected["output"].iloc[0]
+
+    page.reload()
+    wait_idle(page)
+    search(page, "script tag")
+    expect(page.get_by_text("Decision: reject (unsafe_html)")).to_be_visible(timeout=30_000)
+    expect(page.locator("[data-testid='stSidebar']").get_by_text("0 kept · 1 rejected · 240 undecided")).to_be_visible()
+
+
+def test_load_a_file_from_a_path_and_see_its_problems(served, tmp_path):
+    url, page, ws = served
+    data = tmp_path / "mine.jsonl"
+    data.write_text(json.dumps({"instruction": "Name a colour.", "output": "Teal"}) + "\n{bad line\n", encoding="utf-8")
+    page.goto(f"{url}/load")
+    wait_idle(page)
+    page.get_by_role("tab", name="Path on the server").click()
+    page.get_by_placeholder("/data/train.jsonl").fill(str(data))
+    page.get_by_placeholder("/data/train.jsonl").press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Load", exact=True).click()
+    wait_idle(page)
+    expect(page.get_by_text("1 records added")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("1 problem(s)")).to_be_visible()
+    assert len(load_records(Workspace(ws))) == 1
