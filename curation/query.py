@@ -30,10 +30,10 @@ class Filter:
         if self.decisions:
             mask &= frame["decision"].isin(self.decisions)
         if self.search.strip():
-            needle = self.search.strip().lower()
+            needle = self.search.strip()
             hit = pd.Series(False, index=frame.index)
             for column in SEARCHED:
-                hit |= frame[column].fillna("").str.lower().str.contains(needle, regex=False)
+                hit |= frame[column].str.contains(needle, case=False, regex=False).fillna(False).astype(bool)
             mask &= hit
         return frame[mask]
 

@@ -16,7 +16,8 @@ def read_columns(ws: Workspace, columns: list[str], dataset: str | None = None) 
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "object") for c in columns})
     tables = [pq.read_table(p, columns=columns) for p in parts]
-    return pa.concat_tables(tables).to_pandas()
+    # Arrow-backed columns: near zero-copy from Parquet, and fast string kernels.
+    return pa.concat_tables(tables).to_pandas(types_mapper=pd.ArrowDtype)
 
 
 def read_records(ws: Workspace, dataset: str | None = None) -> pd.DataFrame:

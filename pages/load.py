@@ -49,6 +49,7 @@ def run_ingest(ws, path: Path | str, opts: dict, mapping: dict | None = None) ->
             if "could not detect the format" in str(exc):
                 st.session_state[state.PENDING_MAPPING] = {"path": str(path), "opts": opts}
             raise
+        st.rerun()  # the sidebar's counts include the new records
 
 
 def mapping_form(ws) -> None:
@@ -66,7 +67,6 @@ def mapping_form(ws) -> None:
                 mapping = {f: c for f, c in choice.items() if c != "(none)"}
                 opts = {**pending["opts"], "fmt": None}
                 run_ingest(ws, pending["path"], opts, mapping)
-                st.rerun()
 
 
 def last_result() -> None:
@@ -103,6 +103,7 @@ def main() -> None:
         if st.button("Load the demo dataset", key="load_demo_tab"):
             with shown_errors("load the demo dataset"):
                 st.session_state[state.LAST_INGEST] = load_demo(ws)
+                st.rerun()
     mapping_form(ws)
     last_result()
 

@@ -65,7 +65,8 @@ def pager(total: int) -> tuple[int, int]:
 def detail(ws, frame: pd.DataFrame, ids: list[str]) -> None:
     if st.session_state[state.RECORD] not in ids:
         st.session_state[state.RECORD] = ids[0]
-    labels = dict(zip(frame["record_id"], frame["instruction"].map(lambda s: show.snippet(s, 80))))
+    shown = frame[frame["record_id"].isin(ids)]
+    labels = dict(zip(shown["record_id"], shown["instruction"].map(lambda s: show.snippet(s, 80))))
     rid = st.selectbox("Record", ids, key=state.RECORD, format_func=lambda i: f"{i} — {labels.get(i, '')}")
     rec = frame[frame["record_id"] == rid].iloc[0]
     st.markdown(f"**{rec['dataset']}** · `{rec['file']}`, {rec['where']} · format `{rec['format']}` · source **{rec['source']}**")

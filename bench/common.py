@@ -1,0 +1,33 @@
+"""Helpers for the benchmarks: where the shared data is, timing, medians."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+T0 = SHARED / "t0" / "t0_train_55k.jsonl"
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        sys.exit(f"skipped: {path} is not present")
+    return path
+
+
+def timed(cmd: list[str], **kw) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, **kw)
+    return time.perf_counter() - start
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def row(name: str, times: list[float]) -> str:
+    return f"| {name} | {median(times):.2f} s | {', '.join(f'{t:.2f}' for t in times)} |"

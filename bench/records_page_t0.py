@@ -1,0 +1,58 @@
+"""Opening the Records page on a workspace holding the 55k t0 records.
+
+    python bench/records_page_t0.py [--runs 3]
+
+Ingests t0 once, starts `streamlit run app.py`, then for each run opens the
+page in headless Chromium and times until the table and the match count are
+on screen. The first open of a fresh server reads the Parquet parts (cold);
+later opens hit the cache (warm).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, T0, median, need, row
+
+sys.path.insert(0, str(ROOT))
+
+from curation.ingest import ingest  # noqa: E402
+from curation.workspace import Workspace  # noqa: E402
+from tests.e2e.browser import browser_page, dashboard, wait_idle  # noqa: E402
+
+
+def open_page(page, url: str) -> float:
+    start = time.perf_counter()
+    page.goto(url)
+    page.wait_for_selector("text=records match", timeout=60_000)
+    page.wait_for_selector("[data-testid='stDataFrame']", timeout=60_000)
+    elapsed = time.perf_counter() - start
+    wait_idle(page)
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    need(T0)
+    root = Path(tempfile.mkdtemp(prefix="bench-page-"))
+    ingest(Workspace(root), T0)
+    cold, warm = [], []
+    for _ in range(args.runs):
+        with dashboard(root) as url, browser_page() as page:
+            cold.append(open_page(page, url))
+            warm.append(open_page(page, url))
+    print(f"Records page on t0 (55,185 records), {args.runs} runs, {time.strftime('%Y-%m-%d')}\n")
+    print("| what | median | runs |\n|---|---|---|")
+    print(row("first open after server start (cold)", cold))
+    print(row("open again (cached)", warm))
+    print(f"\ntarget: under 3 s to first table; cold median {median(cold):.2f} s")
+
+
+if __name__ == "__main__":
+    main()

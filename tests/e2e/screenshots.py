@@ -1,0 +1,54 @@
+"""Refresh the README's screenshots with the browser-test machinery.
+
+    python -m tests.e2e.screenshots
+
+Starts the dashboard on a fresh workspace with the demo dataset, drives it in
+headless Chromium and writes docs/screenshots/*.png.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from curation.demo import load_demo
+from curation.workspace import Workspace
+from tests.e2e.browser import ROOT, browser_page, dashboard, wait_idle
+
+OUT = ROOT / "docs" / "screenshots"
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="shots-"))
+    with dashboard(root) as url, browser_page(width=1400, height=1100) as page:
+        page.goto(url)
+        wait_idle(page)
+        page.screenshot(path=OUT / "empty.png")
+        load_demo(Workspace(root))
+        page.goto(url)
+        wait_idle(page)
+        box = page.get_by_placeholder("words in instruction, input, output or conversation")
+        box.fill("router")
+        box.press("Enter")
+        wait_idle(page)
+        page.screenshot(path=OUT / "records.png")
+        page.get_by_text("Conversation").scroll_into_view_if_needed()
+        wait_idle(page)
+        page.screenshot(path=OUT / "record-detail.png")
+        bad = root / "my-data.jsonl"
+        bad.write_text('{"instruction": "Name a colour.", "output": "Teal"}\n{"instruction": "cut\n{"question": "q"}\n', encoding="utf-8")
+        page.goto(f"{url}/load")
+        wait_idle(page)
+        page.get_by_role("tab", name="Path on the server").click()
+        page.get_by_placeholder("/data/train.jsonl").fill(str(bad))
+        page.get_by_placeholder("/data/train.jsonl").press("Enter")
+        wait_idle(page)
+        page.get_by_role("button", name="Load", exact=True).click()
+        wait_idle(page)
+        page.screenshot(path=OUT / "load.png")
+    print(f"wrote {', '.join(p.name for p in sorted(OUT.glob('*.png')))} to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
