@@ -50,7 +50,13 @@ def table(shown: pd.DataFrame) -> None:
         if rows:
             st.session_state[state.RECORD] = ids[rows[0]]
 
-    st.dataframe(view, hide_index=True, width="stretch", key="records_table", on_select=pick, selection_mode="single-row")
+    config = {
+        "record_id": st.column_config.TextColumn("record", width="small"),
+        "instruction": st.column_config.TextColumn("instruction", width="large"),
+        "output": st.column_config.TextColumn("output", width="large"),
+    }
+    st.dataframe(view, hide_index=True, width="stretch", key="records_table", on_select=pick, selection_mode="single-row",
+                 column_config=config)
 
 
 def pager(total: int) -> tuple[int, int]:

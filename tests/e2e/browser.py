@@ -86,3 +86,16 @@ def wait_idle(page, timeout: float = 30_000) -> None:
         timeout=timeout,
     )
     page.wait_for_timeout(500)
+
+
+def load_path(page, url: str, path) -> None:
+    """On the Load data page, load a file by its path on the server."""
+    page.goto(f"{url}/load")
+    wait_idle(page)
+    page.get_by_role("tab", name="Path on the server").click()
+    box = page.get_by_placeholder("/data/train.jsonl")
+    box.fill(str(path))
+    box.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Load", exact=True).click()
+    wait_idle(page)

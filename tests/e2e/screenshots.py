@@ -13,7 +13,7 @@ from pathlib import Path
 
 from curation.demo import load_demo
 from curation.workspace import Workspace
-from tests.e2e.browser import ROOT, browser_page, dashboard, wait_idle
+from tests.e2e.browser import ROOT, browser_page, dashboard, load_path, wait_idle
 
 OUT = ROOT / "docs" / "screenshots"
 
@@ -38,14 +38,7 @@ def main() -> None:
         page.screenshot(path=OUT / "record-detail.png")
         bad = root / "my-data.jsonl"
         bad.write_text('{"instruction": "Name a colour.", "output": "Teal"}\n{"instruction": "cut\n{"question": "q"}\n', encoding="utf-8")
-        page.goto(f"{url}/load")
-        wait_idle(page)
-        page.get_by_role("tab", name="Path on the server").click()
-        page.get_by_placeholder("/data/train.jsonl").fill(str(bad))
-        page.get_by_placeholder("/data/train.jsonl").press("Enter")
-        wait_idle(page)
-        page.get_by_role("button", name="Load", exact=True).click()
-        wait_idle(page)
+        load_path(page, url, bad)
         page.screenshot(path=OUT / "load.png")
     print(f"wrote {', '.join(p.name for p in sorted(OUT.glob('*.png')))} to {OUT}")
 

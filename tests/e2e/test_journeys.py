@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from curation.store import load_records
 from curation.workspace import Workspace
-from tests.e2e.browser import wait_idle
+from tests.e2e.browser import load_path, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -62,14 +62,26 @@ def test_load_a_file_from_a_path_and_see_its_problems(served, tmp_path):
     url, page, ws = served
     data = tmp_path / "mine.jsonl"
     data.write_text(json.dumps({"instruction": "Name a colour.", "output": "Teal"}) + "\n{bad line\n", encoding="utf-8")
-    page.goto(f"{url}/load")
-    wait_idle(page)
-    page.get_by_role("tab", name="Path on the server").click()
-    page.get_by_placeholder("/data/train.jsonl").fill(str(data))
-    page.get_by_placeholder("/data/train.jsonl").press("Enter")
-    wait_idle(page)
-    page.get_by_role("button", name="Load", exact=True).click()
-    wait_idle(page)
+    load_path(page, url, data)
     expect(page.get_by_text("1 records added")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("1 problem(s)")).to_be_visible()
     assert len(load_records(Workspace(ws))) == 1
+
+
+def test_upload_a_file_and_browse_it(served, tmp_path):
+    url, page, ws = served
+    data = tmp_path / "uploaded.csv"
+    data.write_text('instruction,input,output\n"Translate ""cat"" to French",,chat\n', encoding="utf-8")
+    page.goto(f"{url}/load")
+    wait_idle(page)
+    page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(data))
+    wait_idle(page)
+    page.get_by_role("button", name="Load the file").click()
+    wait_idle(page)
+    expect(page.get_by_text("1 records added")).to_be_visible(timeout=30_000)
+    frame = load_records(Workspace(ws))
+    assert list(frame["instruction"]) == ['Translate "cat" to French'] and list(frame["dataset"]) == ["uploaded"]
+    assert (ws / "uploads" / "uploaded.csv").read_bytes() == data.read_bytes()
+    page.get_by_text("Browse the records").click()
+    wait_idle(page)
+    expect(page.get_by_text("1 of 1 records match")).to_be_visible(timeout=30_000)
