@@ -1,0 +1,33 @@
+"""Exact duplicates: the same text after normalising case and whitespace."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+from curation.signals.base import Signal, Texts
+
+
+def text_hashes(texts: Texts) -> list[str]:
+    """A hash of each record's whole text (system, instruction, input, output, conversation), case and spacing normalised."""
+    import pyarrow.compute as pc
+
+    arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.utf8_lower(texts.arrow(texts.everything)), r"\s+", " "))
+    return [hashlib.blake2b(t.encode(), digest_size=8).hexdigest() for t in arr.to_pylist()]
+
+
+def mark_duplicates(table: pd.DataFrame) -> pd.DataFrame:
+    """Flag every record whose text appeared earlier (in load order); its evidence names the first copy."""
+    first = table.groupby("text_hash", sort=False)["record_id"].transform("first")
+    dup = table["text_hash"].duplicated(keep="first").to_numpy()
+    table["score__exact_duplicate"] = dup.astype(float)
+    table["evidence__exact_duplicate"] = np.where(dup, "same text as " + first.astype(str), None)
+    return table
+
+
+SIGNALS = [
+    Signal("exact_duplicate", "The same text as an earlier record, after normalising case and whitespace (the first copy is not "
+           "flagged).", "exact_duplicate", "flag", lambda texts: None, severity=0.0, fields=("instruction", "input", "output")),
+]
