@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-PAGES = [
-    st.Page("pages/records.py", title="Records", icon=":material/table_rows:", default=True),
-    st.Page("pages/load.py", title="Load data", icon=":material/upload_file:"),
-]
+from ui.layout import configure
+from ui.nav import PAGES
 
 
 def main() -> None:
-    st.set_page_config(page_title="Instruction data curation", page_icon=":material/filter_alt:", layout="wide")
-    page = st.navigation(PAGES)
+    configure()
+    page = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0) for i, (path, title, icon) in enumerate(PAGES)],
+                         position="hidden")
     try:
         page.run()
     except Exception as exc:  # last resort: a message, never a traceback

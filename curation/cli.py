@@ -39,8 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", action="append", default=[], choices=SOURCES)
     p.add_argument("--decision", action="append", default=[], choices=("keep", "reject", "undecided"))
     p.add_argument("--search", default="", help="case-insensitive text search")
+    p.add_argument("--flag", action="append", default=[], metavar="CODE", help="records a quality flag marks (repeat for any of several)")
+    p.add_argument("--sort", choices=("quality", "quality-desc"), help="order by quality score: worst first (quality) or best first")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--offset", type=int, default=0)
+
+    p = sub.add_parser("signals", parents=[common], help="compute quality signals; flag counts and length percentiles")
+    p.add_argument("--threshold", nargs="+", metavar="SIGNAL=VALUE", help="set thresholds, e.g. short_output=3 language=fr (kept)")
+    p.add_argument("--tokenizer", metavar="NAME_OR_PATH", help="llama-3 (default), a tokenizer.json folder or file, or a hub id (kept)")
 
     p = sub.add_parser("decide", parents=[common], help="keep or reject records with a reason, or undo")
     action = p.add_mutually_exclusive_group(required=True)
@@ -48,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--reject", action="store_true")
     action.add_argument("--undo", action="store_true")
     p.add_argument("--reason", help="reason code, e.g. manual")
-    p.add_argument("--ids", nargs="+", required=True, metavar="ID")
+    select = p.add_mutually_exclusive_group(required=True)
+    select.add_argument("--ids", nargs="+", metavar="ID")
+    select.add_argument("--flag", metavar="CODE", help="every record this quality flag marks")
     p.add_argument("--curator", help="who decides (default: the user name)")
     return parser
 
@@ -95,11 +103,46 @@ def cmd_stats(ws: Workspace, args) -> tuple[dict, int]:
 
 def cmd_records(ws: Workspace, args) -> tuple[dict, int]:
     from curation.query import Filter, page, record_json
+    from curation.signals.compute import with_signals
     from curation.store import load_records
 
-    frame = Filter(tuple(args.dataset), tuple(args.source), tuple(args.decision), args.search).apply(load_records(ws))
+    frame = with_signals(ws, load_records(ws))
+    frame = Filter(tuple(args.dataset), tuple(args.source), tuple(args.decision), args.search, tuple(args.flag)).apply(frame)
+    if args.sort:
+        frame = frame.sort_values("quality", ascending=args.sort == "quality", kind="stable")
     rows = page(frame, args.limit, args.offset).to_dict("records")
     return {"total": len(frame), "records": [record_json(r) for r in rows]}, 0
+
+
+def cmd_signals(ws: Workspace, args) -> tuple[dict, int]:
+    from curation import settings
+    from curation.signals.compute import set_thresholds, summary
+    from curation.tokenize import get_counter
+
+    pairs = []
+    for pair in args.threshold or []:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise CurationError(f"bad --threshold {pair!r}: write SIGNAL=VALUE, e.g. short_output=3")
+        pairs.append((name.strip(), value.strip()))
+    set_thresholds(ws, dict(pairs))
+    if args.tokenizer:
+        get_counter(args.tokenizer)  # fails here, clearly, if it cannot be loaded
+        settings.put(ws, "tokenizer", args.tokenizer)
+    progress = None if args.json else text_progress
+    return summary(ws, progress), 0
+
+
+def text_progress(done: int, total: int, what: str) -> None:
+    print(f"\r{what}: {done:,}/{total:,}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+
+def text_signals(out: dict) -> str:
+    lines = [f"{out['records']:,} records ({out['computed']:,} computed, {out['reused']:,} cached) in {out['seconds']:.1f} s"]
+    lines += [f"  {code:22s} {n:>8,}" for code, n in sorted(out["flags"].items(), key=lambda kv: -kv[1])]
+    lines.append(f"lengths in {out['length_unit']}:")
+    lines += [f"  {f:12s} p50 {v['p50']:>8.0f}  p90 {v['p90']:>8.0f}  max {v['max']:>8,}" for f, v in out["lengths"].items()]
+    return "\n".join(lines)
 
 
 def cmd_decide(ws: Workspace, args) -> tuple[dict, int]:
@@ -107,6 +150,14 @@ def cmd_decide(ws: Workspace, args) -> tuple[dict, int]:
     from curation.store import dataset_sizes, record_index
 
     index = record_index(ws)
+    if args.flag:
+        from curation.query import Filter
+        from curation.signals.compute import with_signals
+        from curation.store import load_records
+
+        args.ids = list(Filter(flags=(args.flag,)).apply(with_signals(ws, load_records(ws)))["record_id"])
+        if not args.ids:
+            return {"changed": 0, "decisions": decisions.totals(decisions.counts(ws, dataset_sizes(ws)))}, 0
     if args.undo:
         changed = decisions.undo(ws, args.ids, curator=args.curator, index=index)
     else:
@@ -117,8 +168,8 @@ def cmd_decide(ws: Workspace, args) -> tuple[dict, int]:
     return {"changed": changed, "decisions": decisions.totals(decisions.counts(ws, dataset_sizes(ws)))}, 0
 
 
-COMMANDS = {"ingest": cmd_ingest, "stats": cmd_stats, "records": cmd_records, "decide": cmd_decide}
-TEXT = {"ingest": text_ingest}
+COMMANDS = {"ingest": cmd_ingest, "stats": cmd_stats, "records": cmd_records, "signals": cmd_signals, "decide": cmd_decide}
+TEXT = {"ingest": text_ingest, "signals": text_signals}
 
 
 def main(argv: list[str] | None = None) -> int:

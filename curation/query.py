@@ -20,6 +20,7 @@ class Filter:
     sources: tuple[str, ...] = ()
     decisions: tuple[str, ...] = ()
     search: str = ""
+    flags: tuple[str, ...] = ()  # reason codes: records carrying any of them (needs signal columns)
 
     def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
         mask = pd.Series(True, index=frame.index)
@@ -29,6 +30,15 @@ class Filter:
             mask &= frame["source"].isin(self.sources)
         if self.decisions:
             mask &= frame["decision"].isin(self.decisions)
+        if self.flags:
+            from curation.signals import by_reason
+
+            if "flags" not in frame:
+                raise ValueError("filtering by flag needs the signal columns: use curation.signals.compute.with_signals")
+            any_flag = pd.Series(False, index=frame.index)
+            for code in self.flags:
+                any_flag |= frame[f"flag__{by_reason(code).name}"].fillna(False).astype(bool)
+            mask &= any_flag
         if self.search.strip():
             needle = self.search.strip()
             hit = pd.Series(False, index=frame.index)
@@ -53,6 +63,9 @@ def record_json(row: dict) -> dict:
     out["meta"] = loads(row.get("meta")) or {}
     out["file"] = row.get("file")
     out["where"] = row.get("where")
+    if "flags" in row:
+        out["flags"] = list(row["flags"]) if isinstance(row["flags"], (list, tuple)) else []
+        out["quality"] = None if pd.isna(row.get("quality")) else round(float(row["quality"]), 4)
     if isinstance(out["reason"], float):  # NaN from the left join: no decision
         out["reason"] = None
     return out

@@ -1,7 +1,9 @@
-"""What every page does first: state defaults, the shared sidebar, the title.
+"""What every page does first: page config, state defaults, the sidebar, the title.
 
-Pages call this themselves (rather than relying on app.py alone) so a page
-also renders correctly when Streamlit runs it directly.
+Pages call this themselves (rather than relying on app.py alone): on a fresh
+server Streamlit runs the first requested page straight from `pages/`, and the
+page must look the same either way. The menu is ours (Streamlit's automatic
+one is hidden in .streamlit/config.toml).
 """
 
 from __future__ import annotations
@@ -11,10 +13,20 @@ import streamlit as st
 from curation.workspace import Workspace
 from ui import sidebar, state
 from ui.data import workspace
+from ui.nav import PAGES
+
+
+def configure() -> None:
+    st.set_page_config(page_title="Instruction data curation", page_icon=":material/filter_alt:", layout="wide")
 
 
 def page(title: str) -> Workspace:
+    configure()
     state.init()
+    with st.sidebar:
+        for path, label, icon in PAGES:
+            st.page_link(path, label=label, icon=icon)
+        st.divider()
     sidebar.render()
     st.title(title)
     return workspace()

@@ -23,3 +23,25 @@ def text(label: str, value: str | None) -> None:
 def snippet(value: str | None, n: int = 160) -> str:
     value = (value or "").replace("\n", " ")
     return value if len(value) <= n else value[: n - 1] + "…"
+
+
+def highlighted(label: str, value: str | None, terms: list[str]) -> None:
+    """Record text with the evidence marked. Each piece is HTML-escaped, so nothing in the record renders."""
+    import html
+
+    from curation.signals.report import spans
+
+    value = (value or "")[:MAX_SHOWN]
+    st.caption(label)
+    if not value.strip():
+        st.caption("(empty)")
+        return
+    pieces, last = [], 0
+    for lo, hi in spans(value, terms):
+        pieces.append(html.escape(value[last:lo]) + "<mark>" + html.escape(value[lo:hi]) + "</mark>")
+        last = hi
+    pieces.append(html.escape(value[last:]))
+    st.html(
+        "<div class='record-text' style='white-space: pre-wrap; font-family: monospace; font-size: 0.85rem; "
+        f"background: #f6f6f9; padding: 0.6rem; border-radius: 0.4rem'>{''.join(pieces)}</div>"
+    )

@@ -103,22 +103,34 @@ def signal_table(ws: Workspace, progress: Progress | None = None) -> tuple[pd.Da
     return table, info
 
 
+def pending(ws: Workspace) -> int:
+    """How many records still need their signals computed (0: everything is cached)."""
+    import pyarrow.parquet as pq
+
+    key = cache_key(tokenizer_name(ws))
+    return sum(
+        pq.ParquetFile(p).metadata.num_rows for p in ws.parts() if not (ws.root / "signals" / f"{p.stem}.{key}.parquet").exists()
+    )
+
+
 def thresholds(ws: Workspace) -> dict:
     saved = settings.get(ws, "thresholds", {}) or {}
     return {name: saved.get(name, s.threshold) for name, s in SIGNALS.items()}
 
 
-def set_threshold(ws: Workspace, name: str, value) -> None:
-    signal = SIGNALS.get(name) or by_reason(name)
-    if signal.direction == "flag":
-        raise CurationError(f"signal {signal.name!r} has no threshold: it flags every match")
-    if signal.direction != "differs":
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise CurationError(f"threshold for {signal.name!r} must be a number, got {value!r}") from None
+def set_thresholds(ws: Workspace, values: dict) -> None:
+    """Validate every new threshold, then keep them all (or none) in the workspace settings."""
     saved = settings.get(ws, "thresholds", {}) or {}
-    saved[signal.name] = value
+    for name, value in values.items():
+        signal = SIGNALS.get(name) or by_reason(name)
+        if signal.direction == "flag":
+            raise CurationError(f"signal {signal.name!r} has no threshold: it flags every match")
+        if signal.direction != "differs":
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise CurationError(f"threshold for {signal.name!r} must be a number, got {value!r}") from None
+        saved[signal.name] = value
     settings.put(ws, "thresholds", saved)
 
 

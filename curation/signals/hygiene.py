@@ -75,14 +75,18 @@ def _public_ip(text: str) -> bool:
 def pii_found(text: str) -> list[str]:
     found = [("email", m.group(0)) for m in re.finditer(EMAIL, text)]
     found += [("api key", m.group(0)[:12] + "…") for m in re.finditer(API_KEY, text)]
+    long_numbers = []  # digit runs too long for a phone number, card or not
     for m in re.finditer(CARD, text):
         digits = re.sub(r"\D", "", m.group(0))
+        long_numbers.append(m.span())
         if 13 <= len(digits) <= 19 and _luhn(digits):
             found.append(("card number", m.group(0)))
     found += [("IP address", m.group(0)) for m in re.finditer(IPV4, text) if _public_ip(m.group(0))]
     taken = " ".join(v for _, v in found)
     for m in re.finditer(PHONE, text):
         digits = re.sub(r"\D", "", m.group(0))
+        if any(lo <= m.start() < hi for lo, hi in long_numbers):
+            continue
         if 7 <= len(digits) <= 15 and m.group(0) not in taken and not re.fullmatch(r"(19|20)\d\d[ .-]\d{3,4}", m.group(0).strip()):
             found.append(("phone", m.group(0).strip()))
     return [f"{kind} {value}" for kind, value in found]

@@ -6,10 +6,14 @@ from curation.signals.base import Signal, regex_signal
 
 # A refusal opens the output; a refusal quoted inside a story does not start it
 # (an opening quote mark is not skipped).
+NEGATION = r"(can'?t|cannot|unable to|not able to|won'?t|will not)"
+ACTS = r"(help|assist|provide|comply|do|fulfil|fulfill|create|generate|answer|write|share|browse|access|give|make|support|engage)"
 REFUSAL = (
-    r"(?i)^[\s*_#>-]*(i'?m sorry|i am sorry|sorry|i apologi[sz]e|unfortunately|i can'?t|i cannot|i'?m not able|i am not able"
-    r"|i'?m unable|i am unable|i won'?t|as an ai[^.]{0,40})[^.\n]{0,80}?\b(can'?t|cannot|unable to|not able to|won'?t|not "
-    r"(be )?(appropriate|possible))\b[^.\n]{0,60}"
+    # An apology that opens the output and goes on to decline …
+    r"(?i)^[\s*_#>-]*(i'?m sorry|i am sorry|sorry|i apologi[sz]e|unfortunately)[^.\n]{0,80}?\b" + NEGATION + r"\b[^.\n]{0,60}"
+    # … or a flat "I cannot help / As an AI, I am not able to browse".
+    r"|^[\s*_#>-]*(as an ai[^.\n]{0,40}?,?\s*)?(i|i'?m|i am)\s+(not able to|unable to|can'?t|cannot|won'?t|will not)\s+" + ACTS
+    + r"\b[^.\n]{0,60}"
 )
 BOILERPLATE = (
     r"(?i)(as an ai( language model| assistant| model)?|as a (large )?language model|i hope (this|that) helps|"

@@ -93,3 +93,31 @@ def test_load_page_offers_a_mapping_when_detection_fails(app, tmp_path):
     assert not app.exception
     frame = load_records(Workspace(tmp_path / "ws"))
     assert list(frame["instruction"]) == ["Why?"] and list(frame["format"]) == ["mapped"]
+
+
+def test_quality_page_signals_threshold_evidence_and_bulk_reject(app, tmp_path):
+    app.run()
+    app.button(key="load_demo").click().run()
+    app.switch_page("pages/quality.py").run()
+    assert not app.exception and not app.error
+    assert "carry at least one flag" in app.caption[0].value
+    assert len(app.get("plotly_chart")) >= 1
+    app.selectbox(key="quality_signal").select("short_output").run()
+    app.number_input(key="thr_short_output").set_value(1.0).run()
+    metric = app.metric[0]
+    assert metric.value == "0" and not app.exception  # the live count, before anything is applied
+    app.number_input(key="thr_short_output").set_value(5.0).run()
+    app.selectbox(key="quality_signal").select("pii").run()
+    evidence = [c.value for c in app.caption if c.value.startswith("Evidence")]
+    assert evidence and "@example" in evidence[0]
+    assert any("<mark>" in h.proto.body for h in app.get("html"))
+    app.button(key="reject_pii").click().run()
+    frame = load_records(Workspace(tmp_path / "ws"))
+    assert (frame["reason"] == "pii").sum() == 4
+    app.button(key="undo_pii").click().run()
+    assert (load_records(Workspace(tmp_path / "ws"))["reason"] == "pii").sum() == 0
+
+
+def test_quality_page_empty_state(app):
+    app.switch_page("pages/quality.py").run()
+    assert not app.exception and "No records yet" in app.info[0].value

@@ -122,3 +122,45 @@ def test_every_command_and_option_is_documented_in_the_readme():
             for flag in action.option_strings:
                 if flag.startswith("--") and flag != "--help":
                     assert flag in readme, f"{name} {flag}"
+
+
+@pytest.fixture
+def flagged_ws(capsys, tmp_path):
+    ws = str(tmp_path / "ws")
+    path = write_jsonl(tmp_path / "q.jsonl", [
+        {"instruction": "Write an essay about rivers.", "output": "Rivers."},
+        {"instruction": "Say hi.", "output": "I'm sorry, but I can't help with that."},
+        {"instruction": "Name a colour.", "output": "Teal is a blue-green colour."},
+    ])
+    run(capsys, "ingest", str(path), "--workspace", ws, "--json")
+    return ws
+
+
+def test_signals_json(capsys, flagged_ws):
+    code, out, _ = run(capsys, "signals", "--workspace", flagged_ws, "--json")
+    assert code == 0 and set(out) >= {"records", "flags", "lengths", "seconds"}
+    assert out["records"] == 3 and out["flags"]["short_output"] == 1 and out["flags"]["refusal"] == 1
+    assert set(out["lengths"]) == {"instruction", "input", "output", "record"}
+    assert set(out["lengths"]["output"]) == {"p50", "p90", "max"} and out["lengths"]["output"]["max"] > 0
+    code, out, _ = run(capsys, "signals", "--workspace", flagged_ws, "--json", "--threshold", "short_output=1")
+    assert out["flags"]["short_output"] == 0 and out["computed"] == 0
+    code, _, err = run(capsys, "signals", "--workspace", flagged_ws, "--threshold", "refusal=2")
+    assert code == 1 and "has no threshold" in err
+
+
+def test_records_carry_flags_and_quality_and_filter_by_flag(capsys, flagged_ws):
+    code, out, _ = run(capsys, "records", "--workspace", flagged_ws, "--json", "--flag", "refusal")
+    assert out["total"] == 1 and out["records"][0]["flags"] == ["refusal"] and out["records"][0]["quality"] < 0.2
+    code, out, _ = run(capsys, "records", "--workspace", flagged_ws, "--json", "--sort", "quality-desc")
+    assert [r["quality"] for r in out["records"]] == sorted((r["quality"] for r in out["records"]), reverse=True)
+    assert out["records"][0]["flags"] == []
+    code, _, err = run(capsys, "records", "--workspace", flagged_ws, "--flag", "nonsense")
+    assert code == 1 and "unknown flag" in err
+
+
+def test_decide_reject_by_flag(capsys, flagged_ws):
+    code, out, _ = run(capsys, "decide", "--reject", "--flag", "short_output", "--reason", "short_output",
+                       "--workspace", flagged_ws, "--json")
+    assert out == {"changed": 1, "decisions": {"keep": 0, "reject": 1, "undecided": 2}}
+    code, out, _ = run(capsys, "records", "--workspace", flagged_ws, "--json", "--decision", "reject")
+    assert [r["reason"] for r in out["records"]] == ["short_output"]

@@ -85,3 +85,25 @@ def test_upload_a_file_and_browse_it(served, tmp_path):
     page.get_by_text("Browse the records").click()
     wait_idle(page)
     expect(page.get_by_text("1 of 1 records match")).to_be_visible(timeout=30_000)
+
+
+def test_quality_page_shows_flags_with_highlighted_evidence_and_rejects_them(served):
+    url, page, ws = served
+    from curation.demo import load_demo
+
+    load_demo(Workspace(ws))
+    page.goto(f"{url}/quality")
+    wait_idle(page)
+    expect(page.get_by_text("carry at least one flag")).to_be_visible(timeout=60_000)
+    page.get_by_role("tab", name="Signals").click()
+    wait_idle(page)
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Signal").locator("input").fill("refusal")
+    page.keyboard.press("Enter")
+    wait_idle(page)
+    mark = page.locator("div.record-text mark").first
+    expect(mark).to_be_visible(timeout=30_000)
+    assert "sorry" in mark.inner_text().lower()
+    page.get_by_role("button", name="Reject all 4").click()
+    wait_idle(page)
+    frame = load_records(Workspace(ws))
+    assert (frame["reason"] == "refusal").sum() == 4

@@ -1,0 +1,158 @@
+"""Quality: length distributions, every signal with its threshold, flagged records with evidence."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from curation import decisions
+from curation.signals import SIGNALS
+from curation.signals.compute import set_thresholds
+from curation.signals.quality import __doc__ as QUALITY_DOC
+from curation.signals.report import LENGTH_FIELDS, UNITS, count_at, flag_counts, highlight_terms, length_summary, overlaps
+from ui import layout, show
+from ui.data import current_filter, records, shown_errors
+from ui.signals import signals
+
+
+def lengths_tab(frame: pd.DataFrame) -> None:
+    a, b, c, d, e = st.columns(5)
+    field = a.selectbox("Field", LENGTH_FIELDS, index=2, key="len_field")
+    unit = b.selectbox("Unit", UNITS, key="len_unit")
+    by = c.selectbox("Split by", ["none", "dataset", "source"], key="len_by")
+    short = d.number_input("Short: under", min_value=0, value=20, key="len_short")
+    long = e.number_input("Long: over", min_value=1, value=500, key="len_long")
+    column = f"{field}_{unit}"
+    group = None if by == "none" else by
+    fig = px.histogram(frame, x=column, color=group, nbins=60, barmode="overlay", opacity=0.75, log_y=st.toggle("Log scale", key="len_log"))
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), xaxis_title=f"{field} length ({unit})", yaxis_title="records")
+    st.plotly_chart(fig, width="stretch")
+    summary = length_summary(frame, field, unit, group, short, long)
+    st.dataframe(summary, hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(c, format="percent") for c in summary.columns if c.startswith("share")})
+    st.caption(f"Lengths in {unit}; tokens come from the workspace's tokenizer. A dataset of only short responses teaches a model "
+               "to answer briefly: compare the shares across datasets and sources.")
+
+
+def signal_overview(frame: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for name, s in SIGNALS.items():
+        rows.append({"signal": name, "reason code": s.reason, "flagged": int(frame[f"flag__{name}"].sum()),
+                     "threshold": "" if s.threshold is None else str(frame.attrs["limits"].get(name)), "unit": s.unit,
+                     "description": s.description})
+    return pd.DataFrame(rows)
+
+
+def threshold_control(ws, frame: pd.DataFrame, name: str, limits: dict) -> None:
+    s = SIGNALS[name]
+    if s.direction == "flag":
+        st.caption("This signal flags every match; it has no threshold.")
+        return
+    current = limits[name]
+    a, b = st.columns([1, 2])
+    if s.direction == "differs":
+        value = a.text_input(f"Expected ({s.unit})", value=str(current), key=f"thr_{name}")
+    else:
+        value = a.number_input(f"Threshold ({s.unit})", value=float(current), step=0.05 if float(current) < 2 else 1.0,
+                               key=f"thr_{name}")
+    would = count_at(frame, name, value)
+    b.metric("Would flag at this threshold", f"{would:,}", delta=would - int(frame[f"flag__{name}"].sum()), delta_color="off")
+    if value != current and b.button("Apply threshold", key=f"apply_{name}"):
+        with shown_errors("set the threshold"):
+            set_thresholds(ws, {name: value})
+            st.rerun()
+
+
+def flagged_tab(ws, frame: pd.DataFrame, limits: dict) -> None:
+    overview = signal_overview(frame)
+    st.dataframe(overview, hide_index=True, width="stretch", column_config={"description": st.column_config.TextColumn(width="large")})
+    names = list(SIGNALS)
+    name = st.selectbox("Signal", names, format_func=lambda n: f"{n} — {int(frame[f'flag__{n}'].sum()):,} flagged", key="quality_signal")
+    s = SIGNALS[name]
+    st.write(s.description)
+    threshold_control(ws, frame, name, limits)
+    only_undecided = st.toggle("Only undecided records", key="quality_undecided")
+    flagged = frame[frame[f"flag__{name}"]]
+    if only_undecided:
+        flagged = flagged[flagged["decision"] == "undecided"]
+    if flagged.empty:
+        st.success("No record carries this flag here.")
+        return
+    view = pd.DataFrame({
+        "record_id": flagged["record_id"], "dataset": flagged["dataset"], "decision": flagged["decision"],
+        "evidence": flagged[f"evidence__{name}"], "quality": flagged["quality"],
+        "instruction": flagged["instruction"].map(show.snippet), "output": flagged["output"].map(show.snippet),
+    })
+    bar = st.column_config.ProgressColumn("quality", min_value=0.0, max_value=1.0, format="%.2f")
+    st.dataframe(view, hide_index=True, width="stretch", height=min(320, 40 + 35 * len(view)), column_config={"quality": bar})
+    reject_controls(ws, list(flagged["record_id"]), s.reason, name)
+    ids = list(flagged["record_id"][:200])
+    rid = st.selectbox("Inspect", ids, key="quality_record",
+                       format_func=lambda i: f"{i} — {show.snippet(flagged.set_index('record_id').at[i, 'instruction'], 70)}")
+    rec = flagged.set_index("record_id").loc[rid]
+    terms = highlight_terms(rec[f"evidence__{name}"])
+    st.caption(f"Evidence: {rec[f'evidence__{name}']} · all flags: {', '.join(rec['flags']) or 'none'} · quality {rec['quality']:.2f}")
+    for field in ("system", "instruction", "input", "output"):
+        if rec[field] or field in s.fields:
+            show.highlighted(field.capitalize(), rec[field], terms)
+
+
+def reject_controls(ws, ids: list[str], reason: str, name: str) -> None:
+    a, b, c = st.columns([2, 1, 1])
+    code = a.text_input("Reason", value=reason, key=f"reason_{name}")
+    if b.button(f"Reject all {len(ids):,}", key=f"reject_{name}", type="primary", width="stretch"):
+        with shown_errors("reject the flagged records"):
+            changed = decisions.decide(ws, ids, "reject", code)
+            st.toast(f"Rejected {changed:,} record(s) with reason {code}")
+            st.rerun()
+    if c.button("Undo for these", key=f"undo_{name}", width="stretch"):
+        with shown_errors("undo"):
+            changed = decisions.undo(ws, ids)
+            st.toast(f"Undid the latest decision of {changed:,} record(s)")
+            st.rerun()
+
+
+def overlap_tab(frame: pd.DataFrame) -> None:
+    flag_frame = frame[[f"flag__{n}" for n in SIGNALS]].rename(columns=lambda c: c.removeprefix("flag__"))
+    left, right = st.columns(2)
+    counts = flag_frame.sum().rename(index=lambda n: SIGNALS[n].reason).sort_values()
+    fig = px.bar(counts, orientation="h", labels={"value": "records", "index": "reason"})
+    fig.update_layout(height=420, showlegend=False, margin=dict(l=10, r=10, t=30, b=10), title="Flags by reason code")
+    left.plotly_chart(fig, width="stretch")
+    matrix = overlaps(flag_frame)
+    fig = px.imshow(matrix, text_auto=True, color_continuous_scale="Blues", aspect="auto")
+    fig.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=10), title="Records flagged by both")
+    right.plotly_chart(fig, width="stretch")
+    per_record = flag_counts(flag_frame)
+    st.write("Records by number of flags: " + ", ".join(f"**{int(k)}** flag(s): {int(v):,}" for k, v in per_record.items()))
+    fig = px.histogram(frame, x="quality", nbins=20)
+    fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), title="Quality score")
+    st.plotly_chart(fig, width="stretch")
+    with st.expander("How the quality score is computed"):
+        st.text(QUALITY_DOC.strip())
+        st.dataframe(pd.DataFrame([{"signal": n, "severity": s.severity} for n, s in SIGNALS.items()]), hide_index=True)
+
+
+def main() -> None:
+    ws = layout.page("Quality")
+    base = records(ws)
+    if base.empty:
+        st.info("No records yet: load data first.")
+        st.page_link("pages/load.py", label="Load data", icon=":material/upload_file:")
+        return
+    with shown_errors("compute the quality signals"):
+        table, limits = signals(ws)
+        frame = current_filter().apply(base).merge(table, on="record_id", how="left")
+        frame.attrs["limits"] = limits
+        st.caption(f"{len(frame):,} records · {int((frame['flags'].str.len() > 0).sum()):,} carry at least one flag")
+        lengths, flagged, overlap = st.tabs(["Lengths", "Signals", "Overlaps & score"], key="quality_tab")
+        with lengths:
+            lengths_tab(frame)
+        with flagged:
+            flagged_tab(ws, frame, limits)
+        with overlap:
+            overlap_tab(frame)
+
+
+main()

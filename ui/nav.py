@@ -1,0 +1,7 @@
+"""The dashboard's pages, in menu order: one list for the router and the sidebar."""
+
+PAGES = [
+    ("pages/records.py", "Records", ":material/table_rows:"),
+    ("pages/quality.py", "Quality", ":material/rule:"),
+    ("pages/load.py", "Load data", ":material/upload_file:"),
+]
