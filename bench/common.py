@@ -31,3 +31,20 @@ def median(xs: list[float]) -> float:
 
 def row(name: str, times: list[float]) -> str:
     return f"| {name} | {median(times):.2f} s | {', '.join(f'{t:.2f}' for t in times)} |"
+
+
+def runs_from_args(default: int = 3) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=default)
+    return parser.parse_args().runs
+
+
+def report(title: str, rows: list[tuple[str, list[float]]], note: str) -> None:
+    """Print a Markdown table for bench/RESULTS.md: one row per measurement, median first."""
+    print(f"{title}, {time.strftime('%Y-%m-%d')}\n")
+    print("| what | median | runs |\n|---|---|---|")
+    for name, times in rows:
+        print(row(name, times))
+    print(f"\n{note}")

@@ -10,23 +10,19 @@ counted), measured in the same run. Prints a Markdown table for bench/RESULTS.md
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
-from common import ROOT, T0, median, need, row, timed
+from common import ROOT, T0, median, need, report, runs_from_args, timed
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+    runs = runs_from_args()
     need(T0)
     ingest, reingest, baseline = [], [], []
-    for _ in range(args.runs):
+    for _ in range(runs):
         ws = tempfile.mkdtemp(prefix="bench-ws-")
         cmd = [sys.executable, "-m", "curation", "ingest", str(T0), "--workspace", ws, "--json"]
         ingest.append(timed(cmd))
@@ -34,12 +30,10 @@ def main() -> None:
         shutil.rmtree(ws)
         code = f"import pandas as pd, time; t = time.perf_counter(); pd.read_json({str(T0)!r}, lines=True); print(time.perf_counter() - t)"
         baseline.append(float(subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout))
-    print(f"t0_train_55k.jsonl, {args.runs} runs, {time.strftime('%Y-%m-%d')}\n")
-    print("| what | median | runs |\n|---|---|---|")
-    print(row("CLI ingest, fresh workspace", ingest))
-    print(row("CLI re-ingest (adds nothing)", reingest))
-    print(row("baseline: pandas.read_json(lines=True)", baseline))
-    print(f"\nratio ingest / baseline: {median(ingest) / median(baseline):.2f}x (target: under 15 s and within 3x)")
+    report(f"t0_train_55k.jsonl, {runs} runs", [
+        ("CLI ingest, fresh workspace", ingest), ("CLI re-ingest (adds nothing)", reingest),
+        ("baseline: pandas.read_json(lines=True)", baseline),
+    ], f"ratio ingest / baseline: {median(ingest) / median(baseline):.2f}x (target: under 15 s and within 3x)")
 
 
 if __name__ == "__main__":

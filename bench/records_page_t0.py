@@ -10,13 +10,12 @@ later opens hit the cache (warm).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, T0, median, need, row
+from common import ROOT, T0, median, need, report, runs_from_args
 
 sys.path.insert(0, str(ROOT))
 
@@ -36,22 +35,18 @@ def open_page(page, url: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+    runs = runs_from_args()
     need(T0)
     root = Path(tempfile.mkdtemp(prefix="bench-page-"))
     ingest(Workspace(root), T0)
     cold, warm = [], []
-    for _ in range(args.runs):
+    for _ in range(runs):
         with dashboard(root) as url, browser_page() as page:
             cold.append(open_page(page, url))
             warm.append(open_page(page, url))
-    print(f"Records page on t0 (55,185 records), {args.runs} runs, {time.strftime('%Y-%m-%d')}\n")
-    print("| what | median | runs |\n|---|---|---|")
-    print(row("first open after server start (cold)", cold))
-    print(row("open again (cached)", warm))
-    print(f"\ntarget: under 3 s to first table; cold median {median(cold):.2f} s")
+    report(f"Records page on t0 (55,185 records), {runs} runs",
+           [("first open after server start (cold)", cold), ("open again (cached)", warm)],
+           f"target: under 3 s to first table; cold median {median(cold):.2f} s")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ ingested and the signals timed again — only those 100 must be computed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -17,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, T0, median, need, row
+from common import ROOT, T0, median, need, report, runs_from_args
 
 sys.path.insert(0, str(ROOT))
 
@@ -27,12 +26,10 @@ from curation.workspace import Workspace  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+    runs = runs_from_args()
     need(T0)
     full, incremental, computed = [], [], []
-    for _ in range(args.runs):
+    for _ in range(runs):
         root = Path(tempfile.mkdtemp(prefix="bench-signals-"))
         ws = Workspace(root)
         ingest(ws, T0)
@@ -47,11 +44,9 @@ def main() -> None:
         incremental.append(time.perf_counter() - start)
         computed.append(info["computed"])
         shutil.rmtree(root)
-    print(f"Signals on t0 (55,185 records), {args.runs} runs, {time.strftime('%Y-%m-%d')}\n")
-    print("| what | median | runs |\n|---|---|---|")
-    print(row("all signals + token lengths, cold", full))
-    print(row("after adding 100 records", incremental))
-    print(f"\nrecords computed on the second run: {computed} (must be 100); target: under 20 s cold, median {median(full):.2f} s")
+    report(f"Signals on t0 (55,185 records), {runs} runs",
+           [("all signals + token lengths, cold", full), ("after adding 100 records", incremental)],
+           f"records computed on the second run: {computed} (must be 100); target: under 20 s cold, median {median(full):.2f} s")
 
 
 if __name__ == "__main__":
