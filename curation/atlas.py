@@ -1,0 +1,179 @@
+"""The diversity map: embeddings -> UMAP 2-D (cosine) -> clusters, labels, diversity.
+
+Everything is cached by its inputs in `maps/<key>.*`: the key covers the
+embedding model and text choice, every record's text (in order), the
+clustering settings and a format version. `cached_atlas` answers from the
+cache only, so pages and commands that merely show map columns never start
+heavy work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from curation import settings
+from curation.clusters import NOISE, cluster, label_clusters, representatives
+from curation.diversity import diversity, representation
+from curation.embed import DEFAULT_MODEL, Progress, cache_dir, embed_texts, record_texts, text_key
+from curation.workspace import Workspace
+
+VERSION = 1
+DEFAULTS = {"model": DEFAULT_MODEL, "text": "prompt", "method": "hdbscan", "k": None, "min_size": None}
+
+
+def map_settings(ws: Workspace) -> dict:
+    return {**DEFAULTS, **(settings.get(ws, "map", {}) or {})}
+
+
+def save_settings(ws: Workspace, **changes) -> dict:
+    from curation.clusters import METHODS
+    from curation.embed import TEXT_CHOICES
+    from curation.errors import CurationError
+
+    new = {**map_settings(ws), **{k: v for k, v in changes.items() if v is not None}}
+    if new["method"] not in METHODS:
+        raise CurationError(f"unknown clustering method {new['method']!r}: choose one of {', '.join(METHODS)}")
+    if new["text"] not in TEXT_CHOICES:
+        raise CurationError(f"unknown text choice {new['text']!r}: choose one of {', '.join(TEXT_CHOICES)}")
+    settings.put(ws, "map", new)
+    return new
+
+
+@dataclass
+class Atlas:
+    points: pd.DataFrame  # record_id, x, y, cluster, cluster_label (in record order)
+    labels: dict[int, str]
+    representatives: dict[int, list[str]]
+    diversity: dict[str, dict]
+    representation: dict[int, str]
+    settings: dict
+    seconds: float = 0.0
+    embedding: dict = field(default_factory=dict)
+
+    @property
+    def clusters(self) -> int:
+        return len(self.labels)
+
+    @property
+    def noise(self) -> int:
+        return int((self.points["cluster"] == NOISE).sum())
+
+    def table(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Per cluster: size, share, label, representation, mix of sources and datasets, decisions (and quality if present)."""
+        joined = frame.merge(self.points, on="record_id", how="inner")
+        rows = []
+        for c, group in joined.groupby("cluster", sort=True):
+            row = {"cluster": int(c), "label": self.labels.get(int(c), "noise"), "size": len(group),
+                   "share": len(group) / max(len(joined), 1), "represented": self.representation.get(int(c), "")}
+            if "quality" in group:
+                row["mean quality"] = float(group["quality"].mean())
+            if "output_words" in group:
+                row["mean output words"] = float(group["output_words"].mean())
+            row["sources"] = ", ".join(f"{k} {v}" for k, v in group["source"].value_counts().items())
+            row["datasets"] = ", ".join(f"{k} {v}" for k, v in group["dataset"].value_counts().items())
+            row["kept"] = int((group["decision"] == "keep").sum()) if "decision" in group else 0
+            row["rejected"] = int((group["decision"] == "reject").sum()) if "decision" in group else 0
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def map_key(ws: Workspace, texts: list[str], conf: dict) -> str:
+    h = hashlib.blake2b(digest_size=8)
+    h.update(f"v{VERSION}|{cache_dir(ws, conf['model'], conf['text']).name}|{conf['method']}|{conf['k']}|{conf['min_size']}".encode())
+    for t in texts:
+        h.update(text_key(t))
+    return h.hexdigest()
+
+
+def project(vectors: np.ndarray, seed: int = 42) -> np.ndarray:
+    """UMAP to 2-D with cosine distance (the first call in a process compiles numba code: about 30 s)."""
+    n = len(vectors)
+    if n < 5:
+        return np.column_stack([np.arange(n, dtype=np.float32), np.zeros(n, dtype=np.float32)])
+    import umap
+
+    reducer = umap.UMAP(n_components=2, metric="cosine", n_neighbors=min(15, n - 1), min_dist=0.1, random_state=seed, low_memory=True)
+    return reducer.fit_transform(vectors).astype(np.float32)
+
+
+def _paths(ws: Workspace, key: str):
+    folder = ws.root / "maps"
+    return folder, folder / f"{key}.parquet", folder / f"{key}.json"
+
+
+def build(ws: Workspace, frame: pd.DataFrame, progress: Progress | None = None) -> Atlas:
+    """The map of these records for the workspace's settings (embedding only what is not cached)."""
+    start = time.perf_counter()
+    conf = map_settings(ws)
+    texts = record_texts(frame, conf["text"])
+    cached = load(ws, frame, texts, conf)
+    if cached is not None:
+        return cached
+    vectors, info = embed_texts(ws, texts, model=conf["model"], text=conf["text"], progress=progress)
+    if progress:
+        progress(0, 1, "projecting with UMAP")
+    xy = project(vectors)
+    labels = cluster(vectors, xy, conf["method"], conf["k"], conf["min_size"])
+    names = label_clusters(texts, labels)
+    ids = frame["record_id"].astype(str).to_numpy()
+    reps = {c: [str(ids[i]) for i in rows] for c, rows in representatives(vectors, labels).items()}
+    div = {"by_dataset": diversity(frame, vectors, labels, "dataset"), "by_source": diversity(frame, vectors, labels, "source")}
+    points = pd.DataFrame({"record_id": ids, "x": xy[:, 0], "y": xy[:, 1], "cluster": labels,
+                           "cluster_label": [names.get(int(c), "noise") for c in labels]})
+    atlas = Atlas(points, names, reps, div, representation(labels), conf, time.perf_counter() - start, info)
+    save(ws, map_key(ws, texts, conf), atlas)
+    if progress:
+        progress(1, 1, "map ready")
+    return atlas
+
+
+def save(ws: Workspace, key: str, atlas: Atlas) -> None:
+    folder, table, meta = _paths(ws, key)
+    folder.mkdir(parents=True, exist_ok=True)
+    body = {"labels": atlas.labels, "representatives": atlas.representatives, "diversity": atlas.diversity,
+            "representation": atlas.representation, "settings": atlas.settings, "seconds": atlas.seconds, "embedding": atlas.embedding}
+    for path, write in ((table, lambda p: atlas.points.to_parquet(p, index=False)),
+                        (meta, lambda p: p.write_text(json.dumps(body, default=str)))):
+        tmp = path.with_name(f".{path.name}.tmp")
+        write(tmp)
+        os.replace(tmp, path)
+
+
+def load(ws: Workspace, frame: pd.DataFrame, texts: list[str] | None = None, conf: dict | None = None) -> Atlas | None:
+    conf = conf or map_settings(ws)
+    texts = record_texts(frame, conf["text"]) if texts is None else texts
+    _, table, meta = _paths(ws, map_key(ws, texts, conf))
+    if not (table.exists() and meta.exists()):
+        return None
+    body = json.loads(meta.read_text())
+    as_int = lambda d: {int(k): v for k, v in d.items()}  # noqa: E731 - JSON keys are strings
+    return Atlas(pd.read_parquet(table), as_int(body["labels"]), as_int(body["representatives"]), body["diversity"],
+                 as_int(body["representation"]), body["settings"], body["seconds"], body.get("embedding", {}))
+
+
+def cached_atlas(ws: Workspace, frame: pd.DataFrame) -> Atlas | None:
+    """The map for these records and settings if it is cached; never computes."""
+    return load(ws, frame)
+
+
+def nearest(ws: Workspace, frame: pd.DataFrame, query: str, k: int = 10) -> pd.DataFrame:
+    """The k records nearest a query (cosine, exact faiss search), nearest first, with `similarity`."""
+    import faiss
+
+    conf = map_settings(ws)
+    texts = record_texts(frame, conf["text"])
+    vectors, _ = embed_texts(ws, texts, model=conf["model"], text=conf["text"])
+    q, _ = embed_texts(ws, [query], model=conf["model"], text=f"{conf['text']}-query")
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(np.ascontiguousarray(vectors))
+    sims, rows = index.search(np.ascontiguousarray(q), min(k, len(frame)))
+    out = frame.iloc[rows[0]].copy()
+    out["similarity"] = sims[0]
+    return out

