@@ -12,11 +12,7 @@ def main() -> None:
     configure()
     page = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0) for i, (path, title, icon) in enumerate(PAGES)],
                          position="hidden")
-    try:
-        page.run()
-    except Exception as exc:  # last resort: a message, never a traceback
-        st.error(f"Something went wrong on this page: {type(exc).__name__}: {exc}")
-        st.caption("Reload the page to try again. Your decisions are saved as you make them.")
+    page.run()  # each page guards itself (ui.layout.run): no traceback reaches the curator
 
 
 main()

@@ -67,7 +67,8 @@ class Atlas:
 
     def table(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per cluster: size, share, label, representation, mix of sources and datasets, decisions (and quality if present)."""
-        joined = frame.merge(self.points, on="record_id", how="inner")
+        joined = frame if "cluster" in frame else frame.merge(self.points, on="record_id", how="inner")
+        joined = joined[joined["cluster"].notna()]
         rows = []
         for c, group in joined.groupby("cluster", sort=True):
             row = {"cluster": int(c), "label": self.labels.get(int(c), "noise"), "size": len(group),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from curation.errors import CurationError
 from curation.workspace import Workspace
@@ -40,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decision", action="append", default=[], choices=("keep", "reject", "undecided"))
     p.add_argument("--search", default="", help="case-insensitive text search")
     p.add_argument("--flag", action="append", default=[], metavar="CODE", help="records a quality flag marks (repeat for any of several)")
+    p.add_argument("--cluster", type=int, metavar="ID", help="records of one cluster of the map")
+    p.add_argument("--near", metavar="TEXT", help="the --limit records nearest a query, nearest first, with their similarity")
     p.add_argument("--sort", choices=("quality", "quality-desc"), help="order by quality score: worst first (quality) or best first")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--offset", type=int, default=0)
@@ -47,6 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("signals", parents=[common], help="compute quality signals; flag counts and length percentiles")
     p.add_argument("--threshold", nargs="+", metavar="SIGNAL=VALUE", help="set thresholds, e.g. short_output=3 language=fr (kept)")
     p.add_argument("--tokenizer", metavar="NAME_OR_PATH", help="llama-3 (default), a tokenizer.json folder or file, or a hub id (kept)")
+
+    p = sub.add_parser("embed", parents=[common], help="embed the records (cached; only new texts are embedded)")
+    p.add_argument("--model", metavar="NAME_OR_PATH", help="minilm (default, bundled), static (fast mode), a model folder or hub id (kept)")
+    p.add_argument("--fast", action="store_true", help="use the fast static model (same as --model static)")
+    p.add_argument("--text", choices=("prompt", "output", "conversation"), help="what to embed (default prompt; kept)")
+
+    p = sub.add_parser("map", parents=[common], help="project to 2-D, cluster, label, and measure diversity (cached)")
+    p.add_argument("--method", choices=("hdbscan", "kmeans"), help="clustering: HDBSCAN on the map (default) or k-means (kept)")
+    p.add_argument("--k", type=int, help="number of k-means clusters (kept)")
+    p.add_argument("--min-size", type=int, help="smallest HDBSCAN cluster (kept)")
 
     p = sub.add_parser("decide", parents=[common], help="keep or reject records with a reason, or undo")
     action = p.add_mutually_exclusive_group(required=True)
@@ -57,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     select = p.add_mutually_exclusive_group(required=True)
     select.add_argument("--ids", nargs="+", metavar="ID")
     select.add_argument("--flag", metavar="CODE", help="every record this quality flag marks")
+    select.add_argument("--cluster", type=int, metavar="ID", help="every record of this cluster of the map")
     p.add_argument("--curator", help="who decides (default: the user name)")
     return parser
 
@@ -102,16 +116,66 @@ def cmd_stats(ws: Workspace, args) -> tuple[dict, int]:
 
 
 def cmd_records(ws: Workspace, args) -> tuple[dict, int]:
+    from curation import atlas
     from curation.query import Filter, page, record_json
     from curation.signals.compute import with_signals
     from curation.store import load_records
 
-    frame = with_signals(ws, load_records(ws))
-    frame = Filter(tuple(args.dataset), tuple(args.source), tuple(args.decision), args.search, tuple(args.flag)).apply(frame)
-    if args.sort:
-        frame = frame.sort_values("quality", ascending=args.sort == "quality", kind="stable")
-    rows = page(frame, args.limit, args.offset).to_dict("records")
-    return {"total": len(frame), "records": [record_json(r) for r in rows]}, 0
+    frame = with_map(ws, with_signals(ws, load_records(ws)), needed=args.cluster is not None)
+    frame = Filter(tuple(args.dataset), tuple(args.source), tuple(args.decision), args.search, tuple(args.flag),
+                   args.cluster).apply(frame)
+    if args.near:
+        frame = atlas.nearest(ws, frame, args.near, args.limit) if len(frame) else frame
+        rows = frame.to_dict("records")
+    else:
+        if args.sort:
+            frame = frame.sort_values("quality", ascending=args.sort == "quality", kind="stable")
+        rows = page(frame, args.limit, args.offset).to_dict("records")
+    out = [record_json(r) for r in rows]
+    if args.near:
+        for o, r in zip(out, rows):
+            o["similarity"] = round(float(r["similarity"]), 6)
+    return {"total": len(frame), "records": out}, 0
+
+
+def with_map(ws: Workspace, frame, needed: bool = False):
+    """Records plus x, y, cluster and cluster_label from the cached map (null where there is none)."""
+    from curation.atlas import cached_atlas
+
+    mapped = cached_atlas(ws, frame)
+    if mapped is None:
+        if needed:
+            raise CurationError("no map for these records yet: run `python -m curation map` first")
+        return frame.assign(x=None, y=None, cluster=None, cluster_label=None)
+    return frame.merge(mapped.points, on="record_id", how="left")
+
+
+def cmd_embed(ws: Workspace, args) -> tuple[dict, int]:
+    from curation.atlas import map_settings, save_settings
+    from curation.embed import embed_texts, record_texts
+    from curation.store import load_records
+
+    model = "static" if args.fast else args.model
+    conf = save_settings(ws, model=model, text=args.text) if (model or args.text) else map_settings(ws)
+    texts = record_texts(load_records(ws), conf["text"])
+    _, info = embed_texts(ws, texts, model=conf["model"], text=conf["text"], progress=None if args.json else text_progress)
+    return info, 0
+
+
+def cmd_map(ws: Workspace, args) -> tuple[dict, int]:
+    from curation.atlas import build, save_settings
+    from curation.store import load_records
+
+    if args.method or args.k or args.min_size:
+        save_settings(ws, method=args.method, k=args.k, min_size=args.min_size)
+    frame = load_records(ws)
+    if frame.empty:
+        raise CurationError("no records to map: ingest some first")
+    start = time.perf_counter()
+    result = build(ws, frame, progress=None if args.json else text_progress)
+    return {"clusters": result.clusters, "noise": result.noise, "labels": {str(k): v for k, v in result.labels.items()},
+            "diversity": result.diversity, "over_under": {str(k): v for k, v in result.representation.items()},
+            "settings": result.settings, "seconds": round(time.perf_counter() - start, 3)}, 0
 
 
 def cmd_signals(ws: Workspace, args) -> tuple[dict, int]:
@@ -150,12 +214,14 @@ def cmd_decide(ws: Workspace, args) -> tuple[dict, int]:
     from curation.store import dataset_sizes, record_index
 
     index = record_index(ws)
-    if args.flag:
+    if args.flag or args.cluster is not None:
         from curation.query import Filter
         from curation.signals.compute import with_signals
         from curation.store import load_records
 
-        args.ids = list(Filter(flags=(args.flag,)).apply(with_signals(ws, load_records(ws)))["record_id"])
+        frame = load_records(ws)
+        frame = with_signals(ws, frame) if args.flag else with_map(ws, frame, needed=True)
+        args.ids = list(Filter(flags=(args.flag,) if args.flag else (), cluster=args.cluster).apply(frame)["record_id"])
         if not args.ids:
             return {"changed": 0, "decisions": decisions.totals(decisions.counts(ws, dataset_sizes(ws)))}, 0
     if args.undo:
@@ -168,7 +234,8 @@ def cmd_decide(ws: Workspace, args) -> tuple[dict, int]:
     return {"changed": changed, "decisions": decisions.totals(decisions.counts(ws, dataset_sizes(ws)))}, 0
 
 
-COMMANDS = {"ingest": cmd_ingest, "stats": cmd_stats, "records": cmd_records, "signals": cmd_signals, "decide": cmd_decide}
+COMMANDS = {"ingest": cmd_ingest, "stats": cmd_stats, "records": cmd_records, "signals": cmd_signals, "embed": cmd_embed,
+            "map": cmd_map, "decide": cmd_decide}
 TEXT = {"ingest": text_ingest, "signals": text_signals}
 
 

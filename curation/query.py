@@ -21,6 +21,7 @@ class Filter:
     decisions: tuple[str, ...] = ()
     search: str = ""
     flags: tuple[str, ...] = ()  # reason codes: records carrying any of them (needs signal columns)
+    cluster: int | None = None  # one cluster of the map (needs map columns)
 
     def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
         mask = pd.Series(True, index=frame.index)
@@ -39,6 +40,8 @@ class Filter:
             for code in self.flags:
                 any_flag |= frame[f"flag__{by_reason(code).name}"].fillna(False).astype(bool)
             mask &= any_flag
+        if self.cluster is not None:
+            mask &= frame["cluster"] == self.cluster
         if self.search.strip():
             needle = self.search.strip()
             hit = pd.Series(False, index=frame.index)
@@ -66,6 +69,12 @@ def record_json(row: dict) -> dict:
     if "flags" in row:
         out["flags"] = list(row["flags"]) if isinstance(row["flags"], (list, tuple)) else []
         out["quality"] = None if pd.isna(row.get("quality")) else round(float(row["quality"]), 4)
+    if "cluster" in row:
+        present = row["cluster"] is not None and not pd.isna(row["cluster"])
+        out["cluster"] = int(row["cluster"]) if present else None
+        out["cluster_label"] = row["cluster_label"] if present else None
+        out["x"] = float(row["x"]) if present else None
+        out["y"] = float(row["y"]) if present else None
     if isinstance(out["reason"], float):  # NaN from the left join: no decision
         out["reason"] = None
     return out

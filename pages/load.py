@@ -108,4 +108,4 @@ def main() -> None:
     last_result()
 
 
-main()
+layout.run(main)

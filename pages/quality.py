@@ -155,4 +155,4 @@ def main() -> None:
             overlap_tab(frame)
 
 
-main()
+layout.run(main)

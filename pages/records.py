@@ -144,4 +144,4 @@ def main() -> None:
     detail(ws, frame, list(shown["record_id"]))
 
 
-main()
+layout.run(main)

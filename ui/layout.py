@@ -30,3 +30,12 @@ def page(title: str) -> Workspace:
     sidebar.render()
     st.title(title)
     return workspace()
+
+
+def run(main) -> None:
+    """Run a page; an unexpected error becomes a message with its cause, never a traceback."""
+    try:
+        main()
+    except Exception as exc:
+        st.error(f"Something went wrong on this page: {type(exc).__name__}: {exc}")
+        st.caption("Reload the page to try again. Your decisions are saved as you make them.")

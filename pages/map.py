@@ -1,0 +1,196 @@
+"""The diversity map: every record in 2-D, clusters with labels, diversity, selection and search."""
+
+from __future__ import annotations
+
+import html
+import time
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from curation import decisions
+from curation.atlas import build, cached_atlas, map_settings, nearest, save_settings
+from curation.clusters import METHODS
+from curation.diversity import __doc__ as DIVERSITY_DOC
+from curation.embed import TEXT_CHOICES, pending, record_texts
+from curation.signals import SIGNALS
+from curation.signals.compute import annotate, signal_table, thresholds
+from curation.signals.compute import pending as signals_pending
+from ui import jobs, layout, show
+from ui.data import current_filter, records, shown_errors
+
+GREY = "#d0d0d8"
+
+
+def settings_form(ws) -> None:
+    conf = map_settings(ws)
+    with st.expander("Map settings", expanded=False), st.form("map_settings"):
+        a, b, c, d = st.columns(4)
+        models = ["minilm", "static"] + ([conf["model"]] if conf["model"] not in ("minilm", "static") else [])
+        model = a.selectbox("Model", models, index=models.index(conf["model"]),
+                            help="minilm: all-MiniLM-L6-v2, bundled. static: fast mode, distilled from it (about 100× faster).")
+        custom = a.text_input("…or a model folder / hub id", value="")
+        text = b.selectbox("Embed", list(TEXT_CHOICES), index=list(TEXT_CHOICES).index(conf["text"]), format_func=lambda t: t,
+                           help="\n".join(f"{k}: {v}" for k, v in TEXT_CHOICES.items()))
+        method = c.selectbox("Clustering", METHODS, index=METHODS.index(conf["method"]))
+        k = d.number_input("k (k-means)", min_value=2, max_value=500, value=int(conf["k"] or 12))
+        min_size = d.number_input("Smallest cluster (HDBSCAN)", min_value=2, value=int(conf["min_size"] or 8))
+        if st.form_submit_button("Save settings"):
+            with shown_errors("save the map settings"):
+                save_settings(ws, model=custom.strip() or model, text=text, method=method,
+                              k=int(k) if method == "kmeans" else None, min_size=int(min_size) if method == "hdbscan" else None)
+                st.rerun()
+
+
+def run_or_wait(ws, frame) -> None:
+    """Start (or follow) the background job that embeds and maps the records."""
+    conf = map_settings(ws)
+    key = f"{ws.root}|{conf}"
+    job = jobs.get(key)
+    if job is None or job.finished and job.error is None:
+        todo = pending(ws, record_texts(frame, conf["text"]), model=conf["model"], text=conf["text"])
+        rate = 3000 if conf["model"] == "static" else 60
+        st.info(f"No map yet for these {len(frame):,} records with model **{conf['model']}**. {todo:,} texts need embedding "
+                f"(about {max(1, todo // rate // 60)} min at ~{rate}/s on this machine); the first map also spends ~30 s compiling UMAP.")
+        a, b = st.columns(2)
+        if a.button("Build the map", type="primary", key="build_map"):
+            jobs.start(key, lambda j: build(ws, frame, progress=j.update))
+            st.rerun()
+        if conf["model"] != "static" and b.button("Fast mode: build with the static model", key="build_fast"):
+            save_settings(ws, model="static")
+            st.rerun()
+        return
+    if job.error:
+        st.error(f"Building the map failed: {job.error}")
+        if st.button("Try again", key="retry_map"):
+            jobs.start(key, lambda j: build(ws, frame, progress=j.update))
+            st.rerun()
+        return
+    progress_fragment(key)
+
+
+@st.fragment(run_every=1.0)
+def progress_fragment(key: str) -> None:
+    job = jobs.get(key)
+    if job is None:
+        return
+    if job.finished:
+        st.rerun()
+    elapsed = int(time.time() - job.started)
+    st.progress(job.fraction, text=f"{job.what}: {job.done:,}/{job.total:,} · {elapsed} s" if job.total else f"{job.what} · {elapsed} s")
+    st.caption("This runs in the background: other pages stay usable, and a reload picks it up again.")
+
+
+def color_options(frame: pd.DataFrame) -> list[str]:
+    options = ["cluster", "source", "dataset", "decision"]
+    if "quality" in frame:
+        options += ["quality", "output length"] + [f"flag: {s.reason}" for s in SIGNALS.values()]
+    return options
+
+
+def figure(frame: pd.DataFrame, color: str, highlight: set | None, found: pd.DataFrame | None) -> go.Figure:
+    fig = go.Figure()
+    hover = frame["instruction"].fillna("").map(lambda s: html.escape(show.snippet(s, 70)))
+    dim = highlight is not None
+    if color in ("quality", "output length"):
+        values = frame["quality"] if color == "quality" else frame["output_tokens"]
+        fig.add_trace(go.Scattergl(x=frame["x"], y=frame["y"], mode="markers", customdata=frame["record_id"], hovertext=hover,
+                                   hoverinfo="text", marker=dict(size=5, color=values, colorscale="Viridis", showscale=True,
+                                                                 colorbar=dict(title=color))))
+    else:
+        key = frame[f"flag__{next(n for n, s in SIGNALS.items() if s.reason == color[6:])}"].map({True: "flagged", False: "not flagged"}) \
+            if color.startswith("flag: ") else frame[color if color != "cluster" else "cluster_label"].astype(str)
+        for value in sorted(key.unique(), key=lambda v: (v == "noise", v)):
+            part = frame[key == value]
+            faded = dim and not part["cluster"].isin(highlight).any()
+            fig.add_trace(go.Scattergl(x=part["x"], y=part["y"], mode="markers", name=str(value)[:40], customdata=part["record_id"],
+                                       hovertext=hover[part.index], hoverinfo="text",
+                                       marker=dict(size=5, opacity=0.15 if faded else 0.85, color=GREY if value == "noise" else None)))
+    if found is not None and len(found):
+        fig.add_trace(go.Scattergl(x=found["x"], y=found["y"], mode="markers", name="search results", customdata=found["record_id"],
+                                   hovertext=found["instruction"].map(lambda s: html.escape(show.snippet(s, 70))), hoverinfo="text",
+                                   marker=dict(size=14, symbol="star", color="black", line=dict(width=1, color="white"))))
+    fig.update_layout(height=620, margin=dict(l=0, r=0, t=10, b=0), dragmode="lasso", legend=dict(itemsizing="constant"),
+                      xaxis=dict(visible=False), yaxis=dict(visible=False))
+    return fig
+
+
+def selection_actions(ws, ids: list[str], label: str, key: str) -> None:
+    a, b, c = st.columns([2, 1, 1])
+    reason = a.text_input("Reason", value=label, key=f"{key}_reason")
+    for column, action in ((b, "keep"), (c, "reject")):
+        if column.button(f"{action.capitalize()} {len(ids):,}", key=f"{key}_{action}", width="stretch"):
+            with shown_errors(f"{action} the selection"):
+                changed = decisions.decide(ws, ids, action, reason)
+                st.toast(f"{action}: {changed:,} record(s) changed")
+                st.rerun()
+
+
+def main() -> None:
+    ws = layout.page("Map")
+    base = records(ws)
+    if base.empty:
+        st.info("No records yet: load data first.")
+        st.page_link("pages/load.py", label="Load data", icon=":material/upload_file:")
+        return
+    settings_form(ws)
+    atlas = cached_atlas(ws, base)
+    if atlas is None:
+        run_or_wait(ws, base)
+        return
+    frame = base.merge(atlas.points, on="record_id", how="left")
+    if not signals_pending(ws):  # quality columns only when already computed: the map never waits for them
+        frame = frame.merge(annotate(signal_table(ws)[0], thresholds(ws)).drop(columns=["text_hash"]), on="record_id", how="left")
+    frame = current_filter().apply(frame).reset_index(drop=True)
+    st.caption(f"{len(frame):,} records · {atlas.clusters} clusters · {atlas.noise:,} unclustered · model {atlas.settings['model']}, "
+               f"text {atlas.settings['text']}, {atlas.settings['method']}")
+    table = atlas.table(frame)
+    left, right = st.columns([3, 2])
+    with right:
+        st.subheader("Clusters")
+        picked = st.dataframe(table, hide_index=True, height=300, key="cluster_table", on_select="rerun", selection_mode="multi-row",
+                              column_config={"share": st.column_config.NumberColumn(format="percent")})
+        chosen = {int(table.iloc[i]["cluster"]) for i in picked.selection.rows} if picked.selection.rows else None
+        over = [f"**{atlas.labels.get(c, c)}** ({kind}-represented)" for c, kind in atlas.representation.items()]
+        st.caption("Over/under-represented: " + (", ".join(over) if over else "none (every cluster within ¼× to 2× an even share)"))
+        query = st.text_input("Semantic search", key="map_search", placeholder="find records about…")
+    found = None
+    if query.strip():
+        with shown_errors("search"):
+            found = nearest(ws, frame, query.strip(), 10)
+    with left:
+        color = st.selectbox("Colour by", color_options(frame), key="map_color")
+        event = st.plotly_chart(figure(frame, color, chosen, found), width="stretch", key="map_chart", on_select="rerun",
+                                selection_mode=("lasso", "box", "points"))
+    selected = [p["customdata"] for p in (event.selection.points if event and event.selection else []) if p.get("customdata")]
+    if found is not None:
+        st.subheader(f"Nearest to “{query.strip()}”")
+        st.dataframe(pd.DataFrame({"similarity": found["similarity"], "record_id": found["record_id"],
+                                   "cluster": found["cluster_label"], "instruction": found["instruction"].map(show.snippet)}),
+                     hide_index=True, width="stretch")
+    if selected:
+        sel = frame[frame["record_id"].isin(selected)]
+        st.subheader(f"{len(sel):,} selected on the map")
+        view = sel[["record_id", "cluster_label", "decision", "instruction"]].assign(instruction=sel["instruction"].map(show.snippet))
+        st.dataframe(view, hide_index=True, width="stretch", height=min(300, 40 + 35 * len(sel)))
+        labels = sel["cluster_label"].value_counts()
+        selection_actions(ws, list(sel["record_id"]), f"cluster:{labels.index[0]}" if len(labels) == 1 else "manual", "lasso")
+    elif chosen:
+        ids = list(frame.loc[frame["cluster"].isin(chosen), "record_id"])
+        st.subheader(f"{len(ids):,} records in the chosen cluster(s)")
+        reps = [r for c in chosen for r in atlas.representatives.get(c, [])]
+        st.write("Representative records:")
+        by_id = frame.set_index("record_id")["instruction"]
+        for rid in reps[:6]:
+            st.text(f"{rid}: {show.snippet(by_id.get(rid, ''), 140)}")
+        first = atlas.labels.get(min(chosen), "manual")
+        selection_actions(ws, ids, f"cluster:{first}", "cluster")
+    st.subheader("Diversity")
+    by = st.radio("Per", ["by_dataset", "by_source"], horizontal=True, format_func=lambda s: s.replace("by_", ""), key="div_by")
+    st.dataframe(pd.DataFrame(atlas.diversity[by]).T, width="stretch")
+    with st.expander("What these numbers mean"):
+        st.text(DIVERSITY_DOC.strip())
+
+
+layout.run(main)
