@@ -89,7 +89,7 @@ def map_key(ws: Workspace, texts: list[str], conf: dict) -> str:
     h = hashlib.blake2b(digest_size=8)
     h.update(f"v{VERSION}|{cache_dir(ws, conf['model'], conf['text']).name}|{conf['method']}|{conf['k']}|{conf['min_size']}".encode())
     for t in texts:
-        h.update(text_key(t))
+        h.update(text_key(t).encode())
     return h.hexdigest()
 
 

@@ -31,7 +31,7 @@ def cluster(vectors: np.ndarray, xy: np.ndarray, method: str = "hdbscan", k: int
     if method == "hdbscan":
         from sklearn.cluster import HDBSCAN
 
-        return HDBSCAN(min_cluster_size=min(min_size or default_min_size(n), n)).fit_predict(xy).astype(np.int64)
+        return HDBSCAN(min_cluster_size=min(min_size or default_min_size(n), n), copy=True).fit_predict(xy).astype(np.int64)
     if method == "kmeans":
         import faiss
 

@@ -31,7 +31,7 @@ from curation.errors import CurationError
 from curation.records import loads
 from curation.workspace import Workspace
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DEFAULT_MODEL = "minilm"
 FAST_MODEL = "static"
 TEXT_CHOICES = {
@@ -68,8 +68,9 @@ def record_texts(frame: pd.DataFrame, choice: str = "prompt") -> list[str]:
     return out
 
 
-def text_key(text: str) -> bytes:
-    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+def text_key(text: str) -> str:
+    """The cache key of a text: 32 hex characters (raw digests would lose trailing NUL bytes in numpy)."""
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 class Embedder:
@@ -157,7 +158,7 @@ def cache_dir(ws: Workspace, model: str, text: str) -> Path:
     return ws.root / "embeddings" / f"{Path(model).name or 'model'}-{text}-{key}"
 
 
-def load_cache(folder: Path) -> tuple[dict[bytes, int], np.ndarray | None]:
+def load_cache(folder: Path) -> tuple[dict[str, int], np.ndarray | None]:
     """Every cached vector in a folder: text key -> row, and the stacked vectors."""
     keys, blocks = [], []
     for shard in sorted(folder.glob("shard-*.keys.npy")):
@@ -170,10 +171,10 @@ def load_cache(folder: Path) -> tuple[dict[bytes, int], np.ndarray | None]:
     return {k: i for i, k in enumerate(keys)}, np.vstack(blocks)
 
 
-def write_shard(folder: Path, keys: list[bytes], vectors: np.ndarray) -> None:
+def write_shard(folder: Path, keys: list[str], vectors: np.ndarray) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"shard-{time.time_ns():020d}"
-    for suffix, array in ((".vectors.npy", vectors.astype(np.float32)), (".keys.npy", np.array(keys, dtype="S16"))):
+    for suffix, array in ((".vectors.npy", vectors.astype(np.float32)), (".keys.npy", np.array(keys, dtype="U32"))):
         tmp = folder / f".{stem}{suffix}.tmp"
         with open(tmp, "wb") as fh:
             np.save(fh, array)

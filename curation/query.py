@@ -35,7 +35,9 @@ class Filter:
             from curation.signals import by_reason
 
             if "flags" not in frame:
-                raise ValueError("filtering by flag needs the signal columns: use curation.signals.compute.with_signals")
+                from curation.errors import CurationError
+
+                raise CurationError("filtering by flag needs the quality signals: compute them first (Quality page or `signals`)")
             any_flag = pd.Series(False, index=frame.index)
             for code in self.flags:
                 any_flag |= frame[f"flag__{by_reason(code).name}"].fillna(False).astype(bool)

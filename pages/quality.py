@@ -143,7 +143,7 @@ def main() -> None:
         return
     with shown_errors("compute the quality signals"):
         table, limits = signals(ws)
-        frame = current_filter().apply(base).merge(table, on="record_id", how="left")
+        frame = current_filter().apply(base.merge(table, on="record_id", how="left"))
         frame.attrs["limits"] = limits
         st.caption(f"{len(frame):,} records · {int((frame['flags'].str.len() > 0).sum()):,} carry at least one flag")
         lengths, flagged, overlap = st.tabs(["Lengths", "Signals", "Overlaps & score"], key="quality_tab")

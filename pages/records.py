@@ -14,9 +14,10 @@ from curation.demo import load_demo
 from curation.query import page
 from curation.records import SOURCES, loads
 from ui import layout, show, state
-from ui.data import current_filter, records, shown_errors
+from ui.data import current_filter, records, shown_errors, with_cached_columns
 
 TABLE_COLUMNS = ["record_id", "dataset", "source", "decision", "reason", "instruction", "output"]
+EXTRA_COLUMNS = ["quality", "flags", "cluster_label"]  # shown when cached
 
 
 def empty_state(ws) -> None:
@@ -32,14 +33,18 @@ def empty_state(ws) -> None:
 
 
 def filters(frame: pd.DataFrame) -> None:
-    a, b, c = st.columns([1, 1, 2])
+    a, b, c, d = st.columns([1, 1, 1, 2])
     a.multiselect("Source", SOURCES, key=state.SOURCES, placeholder="Any source")
     b.multiselect("Decision", STATES, key=state.DECISIONS, placeholder="Any decision")
-    c.text_input("Search text", key=state.SEARCH, placeholder="words in instruction, input, output or conversation")
+    codes = sorted({code for flags in frame["flags"] for code in flags}) if "flags" in frame else []
+    c.multiselect("Flag", codes, key=state.FLAGS, placeholder="Any flag" if codes else "signals not computed yet", disabled=not codes)
+    d.text_input("Search text", key=state.SEARCH, placeholder="words in instruction, input, output or conversation")
 
 
 def table(shown: pd.DataFrame) -> None:
-    view = shown[TABLE_COLUMNS].copy()
+    view = shown[TABLE_COLUMNS + [c for c in EXTRA_COLUMNS if c in shown]].copy()
+    if "flags" in view:
+        view["flags"] = view["flags"].map(lambda f: ", ".join(f) if isinstance(f, (list, tuple)) else "")
     view["instruction"] = view["instruction"].map(show.snippet)
     view["output"] = view["output"].map(show.snippet)
     view["reason"] = view["reason"].fillna("")
@@ -54,6 +59,8 @@ def table(shown: pd.DataFrame) -> None:
         "record_id": st.column_config.TextColumn("record", width="small"),
         "instruction": st.column_config.TextColumn("instruction", width="large"),
         "output": st.column_config.TextColumn("output", width="large"),
+        "quality": st.column_config.ProgressColumn("quality", min_value=0.0, max_value=1.0, format="%.2f", width="small"),
+        "cluster_label": st.column_config.TextColumn("cluster"),
     }
     st.dataframe(view, hide_index=True, width="stretch", key="records_table", on_select=pick, selection_mode="single-row",
                  column_config=config)
@@ -129,6 +136,7 @@ def main() -> None:
     if frame.empty:
         empty_state(ws)
         return
+    frame = with_cached_columns(ws, frame)
     filters(frame)
     matching = current_filter().apply(frame)
     st.caption(f"{len(matching):,} of {len(frame):,} records match")

@@ -32,7 +32,8 @@ def records(ws: Workspace) -> pd.DataFrame:
 
 def current_filter() -> Filter:
     ss = st.session_state
-    return Filter(tuple(ss[state.DATASETS]), tuple(ss[state.SOURCES]), tuple(ss[state.DECISIONS]), ss[state.SEARCH])
+    return Filter(tuple(ss[state.DATASETS]), tuple(ss[state.SOURCES]), tuple(ss[state.DECISIONS]), ss[state.SEARCH],
+                  tuple(ss[state.FLAGS]))
 
 
 @contextmanager
@@ -44,3 +45,16 @@ def shown_errors(doing: str):
         st.error(f"Could not {doing}: {exc}")
     except OSError as exc:
         st.error(f"Could not {doing}: {exc.strerror or exc} ({getattr(exc, 'filename', '') or ''})")
+
+
+def with_cached_columns(ws: Workspace, frame: pd.DataFrame) -> pd.DataFrame:
+    """Add quality, flags and cluster where they are already cached; never starts heavy work."""
+    from curation.atlas import cached_atlas
+    from curation.signals.compute import annotate, pending, signal_table, thresholds
+
+    if len(frame) and not pending(ws):
+        frame = frame.merge(annotate(signal_table(ws)[0], thresholds(ws)).drop(columns=["text_hash"]), on="record_id", how="left")
+    mapped = cached_atlas(ws, frame) if len(frame) else None
+    if mapped is not None:
+        frame = frame.merge(mapped.points[["record_id", "cluster", "cluster_label"]], on="record_id", how="left")
+    return frame

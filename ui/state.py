@@ -9,6 +9,7 @@ DATASETS = "filter_datasets"
 SOURCES = "filter_sources"
 DECISIONS = "filter_decisions"
 SEARCH = "filter_search"
+FLAGS = "filter_flags"
 PAGE = "records_page"
 PAGE_SIZE = "records_page_size"
 RECORD = "record_choice"
@@ -22,6 +23,7 @@ DEFAULTS = {
     SOURCES: [],
     DECISIONS: [],
     SEARCH: "",
+    FLAGS: [],
     PAGE: 1,
     PAGE_SIZE: 50,
     RECORD: None,

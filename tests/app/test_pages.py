@@ -121,3 +121,30 @@ def test_quality_page_signals_threshold_evidence_and_bulk_reject(app, tmp_path):
 def test_quality_page_empty_state(app):
     app.switch_page("pages/quality.py").run()
     assert not app.exception and "No records yet" in app.info[0].value
+
+
+def test_map_page_offers_to_build_then_shows_the_map_search_and_diversity(app, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from curation.atlas import build
+    from curation.demo import load_demo
+
+    ws = Workspace(tmp_path / "ws")
+    load_demo(ws)
+    app.switch_page("pages/map.py").run()
+    assert not app.exception and not app.error
+    assert "No map yet" in app.info[0].value and app.button(key="build_map")
+    build(ws, load_records(ws))  # what the background job runs
+    app.run()
+    assert not app.exception and not app.error
+    assert "clusters" in app.caption[0].value and len(app.get("plotly_chart")) == 1
+    app.text_input(key="map_search").input("router light blinking").run()
+    assert not app.exception and any("Nearest to" in s.value for s in app.subheader)
+    app.selectbox(key="map_color").select("source").run()
+    assert not app.exception
+    app.radio(key="div_by").set_value("by_source").run()
+    assert "synthetic" in app.dataframe[-1].value.index
+
+
+def test_map_page_empty_state(app):
+    app.switch_page("pages/map.py").run()
+    assert not app.exception and "No records yet" in app.info[0].value

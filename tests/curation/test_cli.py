@@ -164,3 +164,44 @@ def test_decide_reject_by_flag(capsys, flagged_ws):
     assert out == {"changed": 1, "decisions": {"keep": 0, "reject": 1, "undecided": 2}}
     code, out, _ = run(capsys, "records", "--workspace", flagged_ws, "--json", "--decision", "reject")
     assert [r["reason"] for r in out["records"]] == ["short_output"]
+
+
+@pytest.fixture
+def mapped_ws(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    ws = str(tmp_path / "ws")
+    topics = {"bread": ["bake bread", "sourdough bread recipe", "bread flour and yeast", "knead bread dough", "bread oven time",
+                        "rye bread loaf"],
+              "space": ["planet orbit", "black hole gravity", "telescope stars", "moon phases", "galaxy stars", "comet tail"]}
+    rows = [{"instruction": f"Tell me about {t}.", "output": f"Some facts on {t}."} for ts in topics.values() for t in ts]
+    run(capsys, "ingest", str(write_jsonl(tmp_path / "t.jsonl", rows)), "--workspace", ws, "--json")
+    return ws
+
+
+def test_embed_map_near_and_cluster(capsys, mapped_ws):
+    code, out, _ = run(capsys, "records", "--workspace", mapped_ws, "--json", "--limit", "1")
+    assert out["records"][0]["cluster"] is None  # no map yet: map columns are null, nothing is computed
+    code, out, _ = run(capsys, "embed", "--workspace", mapped_ws, "--json")
+    assert code == 0 and out["model"] == "minilm" and out["dim"] == 384 and out["text"] == "prompt"
+    assert (out["embedded"], out["reused"]) == (12, 0) and "seconds" in out
+    code, out, _ = run(capsys, "embed", "--workspace", mapped_ws, "--json")
+    assert (out["embedded"], out["reused"]) == (0, 12)
+    code, out, _ = run(capsys, "map", "--workspace", mapped_ws, "--json", "--method", "kmeans", "--k", "2")
+    assert code == 0 and out["clusters"] == 2 and out["noise"] == 0 and set(out["labels"]) == {"0", "1"}
+    assert {"by_dataset", "by_source"} <= set(out["diversity"]) and "seconds" in out
+    code, out, _ = run(capsys, "records", "--workspace", mapped_ws, "--json", "--near", "rocket to the planets", "--limit", "3")
+    sims = [r["similarity"] for r in out["records"]]
+    assert len(sims) == 3 and sims == sorted(sims, reverse=True)
+    assert all("Tell me about" in r["instruction"] for r in out["records"])
+    space = out["records"][0]["cluster"]
+    assert isinstance(out["records"][0]["x"], float) and out["records"][0]["cluster_label"]
+    code, out, _ = run(capsys, "records", "--workspace", mapped_ws, "--json", "--cluster", str(space), "--limit", "50")
+    assert out["total"] == 6 and {r["cluster"] for r in out["records"]} == {space}
+    code, out, _ = run(capsys, "decide", "--reject", "--cluster", str(space), "--reason", f"cluster:{space}",
+                       "--workspace", mapped_ws, "--json")
+    assert out == {"changed": 6, "decisions": {"keep": 0, "reject": 6, "undecided": 6}}
+
+
+def test_cluster_selectors_need_a_map(capsys, mapped_ws):
+    code, _, err = run(capsys, "records", "--workspace", mapped_ws, "--cluster", "0")
+    assert code == 1 and "run `python -m curation map` first" in err

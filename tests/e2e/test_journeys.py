@@ -107,3 +107,33 @@ def test_quality_page_shows_flags_with_highlighted_evidence_and_rejects_them(ser
     wait_idle(page)
     frame = load_records(Workspace(ws))
     assert (frame["reason"] == "refusal").sum() == 4
+
+
+def test_map_builds_in_the_background_and_a_lasso_selection_is_rejected(served):
+    url, page, ws = served
+    from curation.demo import load_demo
+
+    load_demo(Workspace(ws))
+    page.goto(f"{url}/map")
+    wait_idle(page)
+    page.get_by_role("button", name="Build the map").click()
+    expect(page.get_by_text("Semantic search")).to_be_visible(timeout=240_000)
+    wait_idle(page)
+    plot = page.locator("[data-testid='stPlotlyChart'] .nsewdrag").first
+    box = plot.bounding_box()
+    # Lasso a big loop through the middle of the map.
+    cx, cy, w, h = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"], box["height"]
+    page.mouse.move(cx - w * 0.45, cy - h * 0.45)
+    page.mouse.down()
+    for x, y in ((cx + w * 0.45, cy - h * 0.45), (cx + w * 0.45, cy + h * 0.45), (cx - w * 0.45, cy + h * 0.45),
+                 (cx - w * 0.45, cy - h * 0.44)):
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+    wait_idle(page)
+    heading = page.get_by_text("selected on the map")
+    expect(heading).to_be_visible(timeout=30_000)
+    n = int(heading.inner_text().split()[0].replace(",", ""))
+    assert n > 0
+    page.get_by_role("button", name=f"Reject {n:,}").click()
+    wait_idle(page)
+    assert (load_records(Workspace(ws))["decision"] == "reject").sum() == n

@@ -10,7 +10,6 @@ import pytest
 from curation import settings
 from curation.demo import load_demo, planted
 from curation.ingest import ingest
-from curation.signals import SIGNALS
 from curation.signals.compute import set_thresholds, signal_table, summary, with_signals
 from curation.store import load_records
 from curation.tokenize import get_counter, llama3_files
@@ -117,9 +116,3 @@ def test_multi_turn_lengths_per_role(ws, shared_data):
     assert (table["record_tokens"] == table[[f"{r}_tokens" for r in ("system", "user", "assistant", "other")]].sum(axis=1)).all()
 
 
-def test_signals_registry_is_documented_in_the_readme():
-    from tests.conftest import ROOT
-
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for name, s in SIGNALS.items():
-        assert f"`{name}`" in readme and f"`{s.reason}`" in readme

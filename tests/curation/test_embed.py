@@ -1,0 +1,105 @@
+"""Embeddings: text choices, the content-keyed cache, the real bundled model."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from curation import embed
+from curation.embed import Embedder, cache_dir, embed_texts, pending, record_texts
+from curation.errors import CurationError
+
+
+class Fake:
+    """A deterministic fake embedder that counts what it was asked to embed."""
+
+    def __init__(self):
+        self.calls: list[str] = []
+
+    def __call__(self, ws, name="minilm") -> Embedder:
+        def encode(texts):
+            self.calls.extend(texts)
+            return np.array([np.frombuffer(hashlib.sha256(t.encode()).digest()[:16], dtype=np.uint8) for t in texts], dtype=np.float32)
+
+        return Embedder(name, encode, 16, batch_size=1)
+
+
+@pytest.fixture
+def fake(monkeypatch) -> Fake:
+    f = Fake()
+    monkeypatch.setattr(embed, "get_embedder", f)
+    return f
+
+
+def frame(rows):
+    base = {"system": "", "instruction": "", "input": "", "output": "", "messages": None}
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+def test_text_choices():
+    f = frame([
+        {"instruction": "Translate", "input": "chat", "output": "cat"},
+        {"instruction": "Say hi", "input": "<noinput>", "output": "Hi"},
+        {"instruction": "It blinks.", "output": "Restart it.", "system": "Be kind",
+         "messages": '[{"role":"system","content":"Be kind"},{"role":"user","content":"Wi-Fi drops"},'
+                     '{"role":"assistant","content":"Light?"},{"role":"user","content":"It blinks."},'
+                     '{"role":"assistant","content":"Restart it."}]'},
+    ])
+    assert record_texts(f, "prompt") == ["Translate\nchat", "Say hi", "Wi-Fi drops\nLight?\nIt blinks."]
+    assert record_texts(f, "output") == ["cat", "Hi", "Restart it."]
+    assert record_texts(f, "conversation")[2] == "Be kind\nWi-Fi drops\nLight?\nIt blinks.\nRestart it."
+    with pytest.raises(CurationError, match="choose one of"):
+        record_texts(f, "everything")
+
+
+def test_cache_embeds_only_new_texts_and_keys_on_model_and_text(ws, fake):
+    vectors, info = embed_texts(ws, ["a", "b", "a"], model="minilm")
+    assert (info["embedded"], info["reused"]) == (2, 0) and vectors.shape == (3, 16)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1) and np.allclose(vectors[0], vectors[2])
+    more, info = embed_texts(ws, ["a", "b", "c"], model="minilm")
+    assert (info["embedded"], info["reused"]) == (1, 2) and fake.calls == ["a", "b", "c"]
+    assert np.allclose(more[:2], vectors[:2])
+    _, info = embed_texts(ws, ["a"], model="minilm", text="output")
+    assert info["embedded"] == 1  # another text choice never reuses these vectors
+    _, info = embed_texts(ws, ["a"], model="other-model")
+    assert info["embedded"] == 1
+    assert cache_dir(ws, "minilm", "prompt") != cache_dir(ws, "minilm", "output")
+    assert pending(ws, ["a", "z"], model="minilm", text="prompt") == 1
+
+
+def test_an_interrupted_run_resumes_from_written_shards(ws, fake, monkeypatch):
+    monkeypatch.setattr(embed, "SHARD", 2)
+    texts = [f"t{i}" for i in range(6)]
+    calls = {"n": 0}
+    original = embed.write_shard
+
+    def crash_after_two_shards(*args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        original(*args)
+
+    monkeypatch.setattr(embed, "write_shard", crash_after_two_shards)
+    with pytest.raises(KeyboardInterrupt):
+        embed_texts(ws, texts)
+    monkeypatch.setattr(embed, "write_shard", original)
+    _, info = embed_texts(ws, texts)
+    assert (info["embedded"], info["reused"]) == (2, 4)
+
+
+def test_real_bundled_model_offline(ws, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    vectors, info = embed_texts(ws, ["How do I bake bread?", "Bread baking steps, please.", "What is a black hole?"])
+    assert info["model"] == "minilm" and info["dim"] == 384
+    sims = vectors @ vectors.T
+    assert sims[0, 1] > sims[0, 2] + 0.2  # paraphrases are closer than unrelated questions
+
+
+def test_every_cached_key_round_trips(ws, fake):
+    texts = [f"text number {i}" for i in range(1500)]  # many keys: some digests end in zero bytes
+    vectors, info = embed_texts(ws, texts)
+    again, info = embed_texts(ws, texts)
+    assert info["embedded"] == 0 and np.array_equal(vectors, again)

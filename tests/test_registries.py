@@ -1,0 +1,26 @@
+"""Every pluggable part is described and documented in the README (each is also covered by its own tests)."""
+
+from curation.clusters import METHODS
+from curation.embed import DEFAULT_MODEL, FAST_MODEL, TEXT_CHOICES
+from curation.formats import FORMATS
+from curation.signals import SIGNALS
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_formats_are_described_and_documented():
+    for name, fmt in FORMATS.items():
+        assert fmt.description and f"`{name}`" in README, name
+    assert "`mapped`" in README
+
+
+def test_signals_are_described_and_documented():
+    for name, s in SIGNALS.items():
+        assert s.description and f"`{name}`" in README and f"`{s.reason}`" in README, name
+
+
+def test_embedders_text_choices_and_clusterings_are_documented():
+    for name in (DEFAULT_MODEL, FAST_MODEL, *TEXT_CHOICES, *METHODS):
+        assert f"`{name}`" in README, name
+    assert all(TEXT_CHOICES.values())
