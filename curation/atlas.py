@@ -93,14 +93,24 @@ def map_key(ws: Workspace, texts: list[str], conf: dict) -> str:
     return h.hexdigest()
 
 
+SEEDED_UP_TO = 10_000
+
+
 def project(vectors: np.ndarray, seed: int = 42) -> np.ndarray:
-    """UMAP to 2-D with cosine distance (the first call in a process compiles numba code: about 30 s)."""
+    """UMAP to 2-D with cosine distance (the first call in a process compiles numba code: about 30 s).
+
+    PCA initialisation: spectral initialisation fails on data with many
+    disconnected duplicate groups and wastes minutes before falling back. Maps of
+    up to 10,000 records are seeded (reproducible); larger ones run UMAP in
+    parallel, which a seed forbids — about 3× faster on 55k records.
+    """
     n = len(vectors)
     if n < 5:
         return np.column_stack([np.arange(n, dtype=np.float32), np.zeros(n, dtype=np.float32)])
     import umap
 
-    reducer = umap.UMAP(n_components=2, metric="cosine", n_neighbors=min(15, n - 1), min_dist=0.1, random_state=seed, low_memory=True)
+    reducer = umap.UMAP(n_components=2, metric="cosine", n_neighbors=min(15, n - 1), min_dist=0.1, init="pca",
+                        random_state=seed if n <= SEEDED_UP_TO else None)
     return reducer.fit_transform(vectors).astype(np.float32)
 
 

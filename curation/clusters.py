@@ -31,7 +31,9 @@ def cluster(vectors: np.ndarray, xy: np.ndarray, method: str = "hdbscan", k: int
     if method == "hdbscan":
         from sklearn.cluster import HDBSCAN
 
-        return HDBSCAN(min_cluster_size=min(min_size or default_min_size(n), n), copy=True).fit_predict(xy).astype(np.int64)
+        size = min(min_size or default_min_size(n), n)
+        # min_samples below the cluster size: the default (equal to it) leaves most of a large map as noise.
+        return HDBSCAN(min_cluster_size=size, min_samples=min(10, size), copy=True).fit_predict(xy).astype(np.int64)
     if method == "kmeans":
         import faiss
 

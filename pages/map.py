@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from curation import decisions
-from curation.atlas import build, cached_atlas, map_settings, nearest, save_settings
+from curation.atlas import build, map_settings, nearest, save_settings
 from curation.clusters import METHODS
 from curation.diversity import __doc__ as DIVERSITY_DOC
 from curation.embed import TEXT_CHOICES, pending, record_texts
@@ -18,7 +18,7 @@ from curation.signals import SIGNALS
 from curation.signals.compute import annotate, signal_table, thresholds
 from curation.signals.compute import pending as signals_pending
 from ui import jobs, layout, show
-from ui.data import current_filter, records, shown_errors
+from ui.data import cached_map, current_filter, records, shown_errors
 
 GREY = "#d0d0d8"
 
@@ -89,24 +89,43 @@ def color_options(frame: pd.DataFrame) -> list[str]:
     return options
 
 
+PALETTE = [
+    "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac",
+    "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
+]
+LEGEND_UP_TO = 20  # more categories than this: one trace, colours by array (fast with 55k points)
+
+
 def figure(frame: pd.DataFrame, color: str, highlight: set | None, found: pd.DataFrame | None) -> go.Figure:
     fig = go.Figure()
     hover = frame["instruction"].fillna("").map(lambda s: html.escape(show.snippet(s, 70)))
-    dim = highlight is not None
     if color in ("quality", "output length"):
         values = frame["quality"] if color == "quality" else frame["output_tokens"]
         fig.add_trace(go.Scattergl(x=frame["x"], y=frame["y"], mode="markers", customdata=frame["record_id"], hovertext=hover,
                                    hoverinfo="text", marker=dict(size=5, color=values, colorscale="Viridis", showscale=True,
                                                                  colorbar=dict(title=color))))
     else:
-        key = frame[f"flag__{next(n for n, s in SIGNALS.items() if s.reason == color[6:])}"].map({True: "flagged", False: "not flagged"}) \
-            if color.startswith("flag: ") else frame[color if color != "cluster" else "cluster_label"].astype(str)
-        for value in sorted(key.unique(), key=lambda v: (v == "noise", v)):
-            part = frame[key == value]
-            faded = dim and not part["cluster"].isin(highlight).any()
-            fig.add_trace(go.Scattergl(x=part["x"], y=part["y"], mode="markers", name=str(value)[:40], customdata=part["record_id"],
-                                       hovertext=hover[part.index], hoverinfo="text",
-                                       marker=dict(size=5, opacity=0.15 if faded else 0.85, color=GREY if value == "noise" else None)))
+        if color.startswith("flag: "):
+            name = next(n for n, s in SIGNALS.items() if s.reason == color[6:])
+            key = frame[f"flag__{name}"].map({True: "flagged", False: "not flagged"})
+        else:
+            key = frame["cluster_label" if color == "cluster" else color].astype(str)
+        values = sorted(key.unique(), key=lambda v: (v == "noise", v))
+        colors = {v: GREY if v == "noise" else PALETTE[i % len(PALETTE)] for i, v in enumerate(values)}
+        faded = ~frame["cluster"].isin(highlight) if highlight is not None else pd.Series(False, index=frame.index)
+        if len(values) > LEGEND_UP_TO:
+            fig.add_trace(go.Scattergl(x=frame["x"], y=frame["y"], mode="markers", customdata=frame["record_id"],
+                                       hovertext=(key + ": " + hover), hoverinfo="text", showlegend=False,
+                                       marker=dict(size=4, color=key.map(colors), opacity=0.8)))
+        else:
+            for value in values:
+                part = key == value
+                fig.add_trace(go.Scattergl(x=frame.loc[part, "x"], y=frame.loc[part, "y"], mode="markers", name=str(value)[:40],
+                                           customdata=frame.loc[part, "record_id"], hovertext=hover[part], hoverinfo="text",
+                                           marker=dict(size=5, color=colors[value], opacity=0.85)))
+        if highlight is not None and faded.any():  # grey out everything outside the chosen clusters
+            fig.add_trace(go.Scattergl(x=frame.loc[faded, "x"], y=frame.loc[faded, "y"], mode="markers", hoverinfo="skip",
+                                       showlegend=False, marker=dict(size=5, color="white", opacity=0.75)))
     if found is not None and len(found):
         fig.add_trace(go.Scattergl(x=found["x"], y=found["y"], mode="markers", name="search results", customdata=found["record_id"],
                                    hovertext=found["instruction"].map(lambda s: html.escape(show.snippet(s, 70))), hoverinfo="text",
@@ -135,7 +154,7 @@ def main() -> None:
         st.page_link("pages/load.py", label="Load data", icon=":material/upload_file:")
         return
     settings_form(ws)
-    atlas = cached_atlas(ws, base)
+    atlas = cached_map(ws, base)
     if atlas is None:
         run_or_wait(ws, base)
         return

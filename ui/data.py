@@ -49,12 +49,31 @@ def shown_errors(doing: str):
 
 def with_cached_columns(ws: Workspace, frame: pd.DataFrame) -> pd.DataFrame:
     """Add quality, flags and cluster where they are already cached; never starts heavy work."""
-    from curation.atlas import cached_atlas
     from curation.signals.compute import annotate, pending, signal_table, thresholds
 
     if len(frame) and not pending(ws):
         frame = frame.merge(annotate(signal_table(ws)[0], thresholds(ws)).drop(columns=["text_hash"]), on="record_id", how="left")
-    mapped = cached_atlas(ws, frame) if len(frame) else None
+    mapped = cached_map(ws, frame) if len(frame) else None
     if mapped is not None:
         frame = frame.merge(mapped.points[["record_id", "cluster", "cluster_label"]], on="record_id", how="left")
     return frame
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _cached_map(root: str, fingerprint: tuple, conf: str):
+    from curation.atlas import cached_atlas
+
+    ws = Workspace(root)
+    return cached_atlas(ws, _records(root, fingerprint))
+
+
+def cached_map(ws: Workspace, frame: pd.DataFrame):
+    """The cached map of all records (None when there is none), remembered per records and settings."""
+    import json
+
+    from curation.atlas import map_settings
+
+    found = _cached_map(str(ws.root), ws.fingerprint(), json.dumps(map_settings(ws), sort_keys=True))
+    if found is None:
+        _cached_map.clear()  # never remember a miss: the map may be built a moment later
+    return found
