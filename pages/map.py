@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import time
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -97,42 +98,53 @@ LEGEND_UP_TO = 20  # more categories than this: one trace, colours by array (fas
 
 
 def figure(frame: pd.DataFrame, color: str, highlight: set | None, found: pd.DataFrame | None) -> go.Figure:
+    """A WebGL scatter. Everything is passed as numpy arrays and points carry their row number
+    (not their id): Plotly validates Python lists element by element, far too slow for 55k points."""
     fig = go.Figure()
-    hover = frame["instruction"].fillna("").map(lambda s: html.escape(show.snippet(s, 70)))
+    x, y = frame["x"].to_numpy(np.float32), frame["y"].to_numpy(np.float32)
+    rows = np.arange(len(frame))
+    hover = frame["instruction"].fillna("").map(lambda s: html.escape(show.snippet(s, 70))).to_numpy(str)
     if color in ("quality", "output length"):
-        values = frame["quality"] if color == "quality" else frame["output_tokens"]
-        fig.add_trace(go.Scattergl(x=frame["x"], y=frame["y"], mode="markers", customdata=frame["record_id"], hovertext=hover,
-                                   hoverinfo="text", marker=dict(size=5, color=values, colorscale="Viridis", showscale=True,
-                                                                 colorbar=dict(title=color))))
+        values = (frame["quality"] if color == "quality" else frame["output_tokens"]).to_numpy(np.float32)
+        fig.add_trace(go.Scattergl(x=x, y=y, mode="markers", customdata=rows, hovertext=hover, hoverinfo="text",
+                                   marker=dict(size=5, color=values, colorscale="Viridis", showscale=True, colorbar=dict(title=color))))
     else:
         if color.startswith("flag: "):
             name = next(n for n, s in SIGNALS.items() if s.reason == color[6:])
-            key = frame[f"flag__{name}"].map({True: "flagged", False: "not flagged"})
+            key = frame[f"flag__{name}"].map({True: "flagged", False: "not flagged"}).astype(str)
         else:
             key = frame["cluster_label" if color == "cluster" else color].astype(str)
         values = sorted(key.unique(), key=lambda v: (v == "noise", v))
         colors = {v: GREY if v == "noise" else PALETTE[i % len(PALETTE)] for i, v in enumerate(values)}
-        faded = ~frame["cluster"].isin(highlight) if highlight is not None else pd.Series(False, index=frame.index)
+        keys = key.to_numpy(str)
         if len(values) > LEGEND_UP_TO:
-            fig.add_trace(go.Scattergl(x=frame["x"], y=frame["y"], mode="markers", customdata=frame["record_id"],
-                                       hovertext=(key + ": " + hover), hoverinfo="text", showlegend=False,
-                                       marker=dict(size=4, color=key.map(colors), opacity=0.8)))
+            fig.add_trace(go.Scattergl(x=x, y=y, mode="markers", customdata=rows, hovertext=np.char.add(np.char.add(keys, ": "), hover),
+                                       hoverinfo="text", showlegend=False,
+                                       marker=dict(size=4, color=key.map(colors).to_numpy(str), opacity=0.8)))
         else:
             for value in values:
-                part = key == value
-                fig.add_trace(go.Scattergl(x=frame.loc[part, "x"], y=frame.loc[part, "y"], mode="markers", name=str(value)[:40],
-                                           customdata=frame.loc[part, "record_id"], hovertext=hover[part], hoverinfo="text",
-                                           marker=dict(size=5, color=colors[value], opacity=0.85)))
-        if highlight is not None and faded.any():  # grey out everything outside the chosen clusters
-            fig.add_trace(go.Scattergl(x=frame.loc[faded, "x"], y=frame.loc[faded, "y"], mode="markers", hoverinfo="skip",
-                                       showlegend=False, marker=dict(size=5, color="white", opacity=0.75)))
+                part = keys == value
+                fig.add_trace(go.Scattergl(x=x[part], y=y[part], mode="markers", name=str(value)[:40], customdata=rows[part],
+                                           hovertext=hover[part], hoverinfo="text", marker=dict(size=5, color=colors[value], opacity=0.85)))
+        if highlight is not None:  # fade everything outside the chosen clusters
+            faded = ~frame["cluster"].isin(highlight).to_numpy()
+            fig.add_trace(go.Scattergl(x=x[faded], y=y[faded], mode="markers", hoverinfo="skip", showlegend=False,
+                                       marker=dict(size=5, color="white", opacity=0.75)))
     if found is not None and len(found):
-        fig.add_trace(go.Scattergl(x=found["x"], y=found["y"], mode="markers", name="search results", customdata=found["record_id"],
-                                   hovertext=found["instruction"].map(lambda s: html.escape(show.snippet(s, 70))), hoverinfo="text",
-                                   marker=dict(size=14, symbol="star", color="black", line=dict(width=1, color="white"))))
+        fig.add_trace(go.Scattergl(x=found["x"].to_numpy(np.float32), y=found["y"].to_numpy(np.float32), mode="markers",
+                                   name="search results", customdata=found.index.to_numpy(),
+                                   hovertext=found["instruction"].map(lambda s: html.escape(show.snippet(s, 70))).to_numpy(str),
+                                   hoverinfo="text", marker=dict(size=14, symbol="star", color="black", line=dict(width=1, color="white"))))
     fig.update_layout(height=620, margin=dict(l=0, r=0, t=10, b=0), dragmode="lasso", legend=dict(itemsizing="constant"),
                       xaxis=dict(visible=False), yaxis=dict(visible=False))
     return fig
+
+
+def selected_rows(event, frame: pd.DataFrame) -> list[str]:
+    """Record ids of the points selected on the map (points carry their row number)."""
+    points = event.selection.points if event and event.selection else []
+    rows = {int(p["customdata"]) for p in points if p.get("customdata") is not None}
+    return list(frame["record_id"].iloc[sorted(r for r in rows if 0 <= r < len(frame))])
 
 
 def selection_actions(ws, ids: list[str], label: str, key: str) -> None:
@@ -182,7 +194,7 @@ def main() -> None:
         color = st.selectbox("Colour by", color_options(frame), key="map_color")
         event = st.plotly_chart(figure(frame, color, chosen, found), width="stretch", key="map_chart", on_select="rerun",
                                 selection_mode=("lasso", "box", "points"))
-    selected = [p["customdata"] for p in (event.selection.points if event and event.selection else []) if p.get("customdata")]
+    selected = selected_rows(event, frame)
     if found is not None:
         st.subheader(f"Nearest to “{query.strip()}”")
         st.dataframe(pd.DataFrame({"similarity": found["similarity"], "record_id": found["record_id"],

@@ -1,7 +1,7 @@
 """Every pluggable part is described and documented in the README (each is also covered by its own tests)."""
 
 from curation.clusters import METHODS
-from curation.embed import DEFAULT_MODEL, FAST_MODEL, TEXT_CHOICES
+from curation.embed import EMBEDDERS, TEXT_CHOICES
 from curation.formats import FORMATS
 from curation.signals import SIGNALS
 from tests.conftest import ROOT
@@ -21,6 +21,6 @@ def test_signals_are_described_and_documented():
 
 
 def test_embedders_text_choices_and_clusterings_are_documented():
-    for name in (DEFAULT_MODEL, FAST_MODEL, *TEXT_CHOICES, *METHODS):
+    for name in (*EMBEDDERS, *TEXT_CHOICES, *METHODS):
         assert f"`{name}`" in README, name
-    assert all(TEXT_CHOICES.values())
+    assert all(TEXT_CHOICES.values()) and all(EMBEDDERS.values())
