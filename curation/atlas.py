@@ -69,20 +69,29 @@ class Atlas:
         """Per cluster: size, share, label, representation, mix of sources and datasets, decisions (and quality if present)."""
         joined = frame if "cluster" in frame else frame.merge(self.points, on="record_id", how="inner")
         joined = joined[joined["cluster"].notna()]
-        rows = []
-        for c, group in joined.groupby("cluster", sort=True):
-            row = {"cluster": int(c), "label": self.labels.get(int(c), "noise"), "size": len(group),
-                   "share": len(group) / max(len(joined), 1), "represented": self.representation.get(int(c), "")}
-            if "quality" in group:
-                row["mean quality"] = float(group["quality"].mean())
-            if "output_words" in group:
-                row["mean output words"] = float(group["output_words"].mean())
-            row["sources"] = ", ".join(f"{k} {v}" for k, v in group["source"].value_counts().items())
-            row["datasets"] = ", ".join(f"{k} {v}" for k, v in group["dataset"].value_counts().items())
-            row["kept"] = int((group["decision"] == "keep").sum()) if "decision" in group else 0
-            row["rejected"] = int((group["decision"] == "reject").sum()) if "decision" in group else 0
-            rows.append(row)
-        return pd.DataFrame(rows)
+        if joined.empty:
+            return pd.DataFrame()
+        groups = joined.groupby("cluster", sort=True)
+        out = pd.DataFrame({"size": groups.size()})
+        out.insert(0, "label", [self.labels.get(int(c), "noise") for c in out.index])
+        out["share"] = out["size"] / len(joined)
+        out["represented"] = [self.representation.get(int(c), "") for c in out.index]
+        if "quality" in joined:
+            out["mean quality"] = groups["quality"].mean()
+        if "output_words" in joined:
+            out["mean output words"] = groups["output_words"].mean()
+        for column, name in (("source", "sources"), ("dataset", "datasets")):
+            counts = joined.groupby(["cluster", column], sort=False).size().sort_values(ascending=False)
+            mix: dict = {}
+            for (c, value), n in counts.items():
+                mix.setdefault(c, []).append(f"{value} {n}")
+            out[name] = [", ".join(mix.get(c, [])) for c in out.index]
+        if "decision" in joined:
+            decided = joined.groupby(["cluster", "decision"]).size().unstack(fill_value=0)
+            for decision, name in (("keep", "kept"), ("reject", "rejected")):
+                out[name] = decided[decision].reindex(out.index, fill_value=0) if decision in decided else 0
+        out.index = out.index.astype(int)
+        return out.rename_axis("cluster").reset_index()
 
 
 def map_key(ws: Workspace, texts: list[str], conf: dict) -> str:

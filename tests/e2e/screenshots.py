@@ -45,6 +45,18 @@ def main() -> None:
         page.keyboard.press("Enter")
         wait_idle(page)
         page.screenshot(path=OUT / "quality.png", full_page=True)
+        from curation.atlas import build
+        from curation.store import load_records
+
+        build(Workspace(root), load_records(Workspace(root)))
+        page.goto(f"{url}/map")
+        wait_idle(page)
+        page.get_by_text("Semantic search").wait_for(timeout=120_000)
+        box = page.get_by_placeholder("find records about…")
+        box.fill("my wifi keeps dropping")
+        box.press("Enter")
+        wait_idle(page)
+        page.screenshot(path=OUT / "map.png")
         bad = root / "my-data.jsonl"
         bad.write_text('{"instruction": "Name a colour.", "output": "Teal"}\n{"instruction": "cut\n{"question": "q"}\n', encoding="utf-8")
         load_path(page, url, bad)
