@@ -131,7 +131,8 @@ def figure(frame: pd.DataFrame, color: str, highlight: set | None, found: pd.Dat
             codes = key.map({v: i for i, v in enumerate(values)}).to_numpy(np.int32)
             k = len(values)
             scale = [pair for i, v in enumerate(values) for pair in ([i / k, colors[v]], [(i + 1) / k, colors[v]])]
-            fig.add_trace(go.Scattergl(x=x, y=y, mode="markers", customdata=rows, hovertext=np.char.add(np.char.add(keys, ": "), hover),
+            labelled = np.char.add(np.char.add(keys, ": "), hover) if len(frame) <= 20_000 else hover  # big maps: payload first
+            fig.add_trace(go.Scattergl(x=x, y=y, mode="markers", customdata=rows, hovertext=labelled,
                                        hoverinfo="text", showlegend=False,
                                        marker=dict(size=4, color=codes, colorscale=scale, cmin=-0.5, cmax=k - 0.5, opacity=0.8)))
         else:
