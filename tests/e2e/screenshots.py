@@ -55,6 +55,7 @@ def main() -> None:
         box = page.get_by_placeholder("find records about…")
         box.fill("my wifi keeps dropping")
         box.press("Enter")
+        page.get_by_text("Nearest to").wait_for(timeout=60_000)
         wait_idle(page)
         page.screenshot(path=OUT / "map.png")
         bad = root / "my-data.jsonl"
