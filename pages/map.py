@@ -9,7 +9,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from curation import decisions
 from curation.atlas import build, map_settings, nearest, save_settings
 from curation.clusters import METHODS
 from curation.diversity import __doc__ as DIVERSITY_DOC
@@ -19,6 +18,7 @@ from curation.signals.compute import annotate, signal_table, thresholds
 from curation.signals.compute import pending as signals_pending
 from ui import jobs, layout, show
 from ui.data import cached_map, current_filter, records, shown_errors
+from ui.decide import decision_bar
 
 GREY = "#d0d0d8"
 
@@ -162,22 +162,15 @@ def selected_rows(event, frame: pd.DataFrame) -> list[str]:
 
 
 def selection_actions(ws, ids: list[str], label: str, key: str) -> None:
-    a, b, c = st.columns([2, 1, 1])
-    reason = a.text_input("Reason", value=label, key=f"{key}_reason")
-    for column, action in ((b, "keep"), (c, "reject")):
-        if column.button(f"{action.capitalize()} {len(ids):,}", key=f"{key}_{action}", width="stretch"):
-            with shown_errors(f"{action} the selection"):
-                changed = decisions.decide(ws, ids, action, reason)
-                st.toast(f"{action}: {changed:,} record(s) changed")
-                st.rerun()
+    decision_bar(ws, ids, reason_key=f"{key}_reason", default_reason=label,
+                 buttons=[(f"{a.capitalize()} {len(ids):,}", a, f"{key}_{a}") for a in ("keep", "reject")])
 
 
 def main() -> None:
     ws = layout.page("Map")
     base = records(ws)
     if base.empty:
-        st.info("No records yet: load data first.")
-        st.page_link("pages/load.py", label="Load data", icon=":material/upload_file:")
+        layout.no_records()
         return
     settings_form(ws)
     atlas = cached_map(ws, base)

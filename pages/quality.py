@@ -6,13 +6,13 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from curation import decisions
 from curation.signals import SIGNALS
 from curation.signals.compute import set_thresholds
 from curation.signals.quality import __doc__ as QUALITY_DOC
 from curation.signals.report import LENGTH_FIELDS, UNITS, count_at, flag_counts, highlight_terms, length_summary, overlaps
 from ui import layout, show
 from ui.data import current_filter, records, shown_errors
+from ui.decide import decision_bar
 from ui.signals import signals
 
 
@@ -99,18 +99,8 @@ def flagged_tab(ws, frame: pd.DataFrame, limits: dict) -> None:
 
 
 def reject_controls(ws, ids: list[str], reason: str, name: str) -> None:
-    a, b, c = st.columns([2, 1, 1])
-    code = a.text_input("Reason", value=reason, key=f"reason_{name}")
-    if b.button(f"Reject all {len(ids):,}", key=f"reject_{name}", type="primary", width="stretch"):
-        with shown_errors("reject the flagged records"):
-            changed = decisions.decide(ws, ids, "reject", code)
-            st.toast(f"Rejected {changed:,} record(s) with reason {code}")
-            st.rerun()
-    if c.button("Undo for these", key=f"undo_{name}", width="stretch"):
-        with shown_errors("undo"):
-            changed = decisions.undo(ws, ids)
-            st.toast(f"Undid the latest decision of {changed:,} record(s)")
-            st.rerun()
+    decision_bar(ws, ids, reason_key=f"reason_{name}", default_reason=reason, primary="reject",
+                 buttons=[(f"Reject all {len(ids):,}", "reject", f"reject_{name}"), ("Undo for these", "undo", f"undo_{name}")])
 
 
 def overlap_tab(frame: pd.DataFrame) -> None:
@@ -138,8 +128,7 @@ def main() -> None:
     ws = layout.page("Quality")
     base = records(ws)
     if base.empty:
-        st.info("No records yet: load data first.")
-        st.page_link("pages/load.py", label="Load data", icon=":material/upload_file:")
+        layout.no_records()
         return
     with shown_errors("compute the quality signals"):
         table, limits = signals(ws)

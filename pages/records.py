@@ -15,6 +15,7 @@ from curation.query import page
 from curation.records import SOURCES, loads
 from ui import layout, show, state
 from ui.data import current_filter, records, shown_errors, with_cached_columns
+from ui.decide import decision_bar
 
 TABLE_COLUMNS = ["record_id", "dataset", "source", "decision", "reason", "instruction", "output"]
 EXTRA_COLUMNS = ["quality", "flags", "cluster_label"]  # shown when cached
@@ -114,20 +115,10 @@ def detail(ws, frame: pd.DataFrame, ids: list[str]) -> None:
 
 
 def decide_buttons(ws, ids: list[str], key: str) -> None:
-    reason_key = state.REASON if key == "one" else state.BULK_REASON
-    a, b, c, d = st.columns([2, 1, 1, 1])
-    reason = a.text_input("Reason", key=reason_key, help="A reason code: manual, off_topic, low_quality…")
-    n = len(ids)
-    suffix = "" if n == 1 else f" all {n:,}"
-    for column, label, action in ((b, f"Keep{suffix}", "keep"), (c, f"Reject{suffix}", "reject"), (d, f"Undo{suffix}", "undo")):
-        if column.button(label, key=f"{key}_{action}", width="stretch"):
-            with shown_errors(f"{action} {n} record(s)"):
-                if action == "undo":
-                    changed = decisions.undo(ws, ids)
-                else:
-                    changed = decisions.decide(ws, ids, action, reason)
-                st.toast(f"{action}: {changed} record(s) changed")
-                st.rerun()
+    suffix = "" if len(ids) == 1 else f" all {len(ids):,}"
+    decision_bar(ws, ids, reason_key=state.REASON if key == "one" else state.BULK_REASON,
+                 buttons=[(f"{a.capitalize()}{suffix}", a, f"{key}_{a}") for a in ("keep", "reject", "undo")],
+                 help="A reason code: manual, off_topic, low_quality…")
 
 
 def main() -> None:

@@ -32,6 +32,12 @@ def page(title: str) -> Workspace:
     return workspace()
 
 
+def no_records() -> None:
+    """The empty state of pages that need records."""
+    st.info("No records yet: load data first.")
+    st.page_link("pages/load.py", label="Load data", icon=":material/upload_file:")
+
+
 def run(main) -> None:
     """Run a page; an unexpected error becomes a message with its cause, never a traceback."""
     try:

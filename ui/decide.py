@@ -1,0 +1,27 @@
+"""One decision bar for every page: a reason and keep / reject / undo buttons for a set of records."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from curation import decisions
+from ui.data import shown_errors
+
+
+def decision_bar(ws, ids: list[str], *, reason_key: str, buttons: list[tuple[str, str, str]], default_reason: str | None = None,
+                 primary: str | None = None, help: str | None = None) -> None:
+    """`buttons`: (label, action, widget key) with action keep, reject or undo. One transaction per click."""
+    columns = st.columns([2] + [1] * len(buttons))
+    if default_reason is None:
+        reason = columns[0].text_input("Reason", key=reason_key, help=help)  # value from session state defaults
+    else:
+        reason = columns[0].text_input("Reason", value=default_reason, key=reason_key, help=help)
+    for column, (label, action, key) in zip(columns[1:], buttons):
+        if column.button(label, key=key, width="stretch", type="primary" if action == primary else "secondary"):
+            with shown_errors(f"{action} {len(ids):,} record(s)"):
+                if action == "undo":
+                    changed = decisions.undo(ws, ids)
+                else:
+                    changed = decisions.decide(ws, ids, action, reason)
+                st.toast(f"{action}: {changed:,} record(s) changed")
+                st.rerun()
