@@ -14,10 +14,8 @@ from curation.clusters import METHODS
 from curation.diversity import __doc__ as DIVERSITY_DOC
 from curation.embed import TEXT_CHOICES, pending, record_texts
 from curation.signals import SIGNALS
-from curation.signals.compute import annotate, signal_table, thresholds
-from curation.signals.compute import pending as signals_pending
 from ui import jobs, layout, show
-from ui.data import cached_map, current_filter, records, shown_errors
+from ui.data import cached_map, cached_signals, current_filter, records, shown_errors
 from ui.decide import decision_bar
 
 GREY = "#d0d0d8"
@@ -173,13 +171,14 @@ def main() -> None:
         layout.no_records()
         return
     settings_form(ws)
-    atlas = cached_map(ws, base)
+    atlas = cached_map(ws)
     if atlas is None:
         run_or_wait(ws, base)
         return
     frame = base.merge(atlas.points, on="record_id", how="left")
-    if not signals_pending(ws):  # quality columns only when already computed: the map never waits for them
-        frame = frame.merge(annotate(signal_table(ws)[0], thresholds(ws)).drop(columns=["text_hash"]), on="record_id", how="left")
+    annotated = cached_signals(ws)  # quality columns only when already computed: the map never waits for them
+    if annotated is not None:
+        frame = frame.merge(annotated, on="record_id", how="left")
     frame = current_filter().apply(frame).reset_index(drop=True)
     st.caption(f"{len(frame):,} records · {atlas.clusters} clusters · {atlas.noise:,} unclustered · model {atlas.settings['model']}, "
                f"text {atlas.settings['text']}, {atlas.settings['method']}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 
 import pandas as pd
@@ -47,33 +48,60 @@ def shown_errors(doing: str):
         st.error(f"Could not {doing}: {exc.strerror or exc} ({getattr(exc, 'filename', '') or ''})")
 
 
-def with_cached_columns(ws: Workspace, frame: pd.DataFrame) -> pd.DataFrame:
-    """Add quality, flags and cluster where they are already cached; never starts heavy work."""
-    from curation.signals.compute import annotate, pending, signal_table, thresholds
+def folder_signature(path) -> tuple:
+    """Changes whenever a file is written into the folder: part of cache keys for derived results."""
+    from pathlib import Path
 
-    if len(frame) and not pending(ws):
-        frame = frame.merge(annotate(signal_table(ws)[0], thresholds(ws)).drop(columns=["text_hash"]), on="record_id", how="left")
-    mapped = cached_map(ws, frame) if len(frame) else None
-    if mapped is not None:
-        frame = frame.merge(mapped.points[["record_id", "cluster", "cluster_label"]], on="record_id", how="left")
-    return frame
+    folder = Path(path)
+    return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.iterdir())) if folder.is_dir() else ()
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _cached_map(root: str, fingerprint: tuple, conf: str):
-    from curation.atlas import cached_atlas
+def _annotated_signals(root: str, fingerprint: tuple, signals_dir: tuple, settings_json: str) -> pd.DataFrame | None:
+    from curation.signals.compute import annotate, pending, signal_table, thresholds
 
     ws = Workspace(root)
-    return cached_atlas(ws, _records(root, fingerprint))
+    if pending(ws):
+        return None
+    return annotate(signal_table(ws)[0], thresholds(ws)).drop(columns=["text_hash"])
 
 
-def cached_map(ws: Workspace, frame: pd.DataFrame):
-    """The cached map of all records (None when there is none), remembered per records and settings."""
-    import json
+def cached_signals(ws: Workspace) -> pd.DataFrame | None:
+    """Flags, quality and lengths of every record if they are all computed already (None otherwise); never computes."""
+    signature = folder_signature(ws.root / "signals")
+    if not signature:  # nothing computed yet: answer without importing or reading anything
+        return None
+    from curation import settings
 
+    config = json.dumps([settings.get(ws, "thresholds", {}), settings.get(ws, "tokenizer")], sort_keys=True, default=str)
+    return _annotated_signals(str(ws.root), ws.fingerprint(), signature, config)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _cached_map(root: str, fingerprint: tuple, maps_dir: tuple, conf: str):
+    from curation.atlas import cached_atlas
+
+    return cached_atlas(Workspace(root), _records(root, fingerprint))
+
+
+def cached_map(ws: Workspace):
+    """The cached map of all records (None when there is none); misses are remembered until a map is written."""
+    signature = folder_signature(ws.root / "maps")
+    if not signature:  # no map was ever built: no need to hash every record's text
+        return None
     from curation.atlas import map_settings
 
-    found = _cached_map(str(ws.root), ws.fingerprint(), json.dumps(map_settings(ws), sort_keys=True))
-    if found is None:
-        _cached_map.clear()  # never remember a miss: the map may be built a moment later
-    return found
+    return _cached_map(str(ws.root), ws.fingerprint(), signature, json.dumps(map_settings(ws), sort_keys=True))
+
+
+def with_cached_columns(ws: Workspace, frame: pd.DataFrame) -> pd.DataFrame:
+    """Add quality, flags and cluster where they are already cached; never starts heavy work."""
+    if not len(frame):
+        return frame
+    annotated = cached_signals(ws)
+    if annotated is not None:
+        frame = frame.merge(annotated, on="record_id", how="left")
+    mapped = cached_map(ws)
+    if mapped is not None:
+        frame = frame.merge(mapped.points[["record_id", "cluster", "cluster_label"]], on="record_id", how="left")
+    return frame
