@@ -58,12 +58,10 @@ def folder_signature(path) -> tuple:
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _annotated_signals(root: str, fingerprint: tuple, signals_dir: tuple, settings_json: str) -> pd.DataFrame | None:
-    from curation.signals.compute import annotate, pending, signal_table, thresholds
+    from curation.signals.compute import annotated_signals, pending
 
     ws = Workspace(root)
-    if pending(ws):
-        return None
-    return annotate(signal_table(ws)[0], thresholds(ws)).drop(columns=["text_hash"])
+    return None if pending(ws) else annotated_signals(ws)
 
 
 def cached_signals(ws: Workspace) -> pd.DataFrame | None:

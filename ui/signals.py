@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from curation.signals.compute import annotate, pending, signal_table, thresholds
+from curation.signals.compute import pending, signal_table, thresholds
 from curation.workspace import Workspace
+from ui.data import cached_signals
 
 
 def signals(ws: Workspace) -> tuple[pd.DataFrame, dict]:
@@ -19,6 +20,4 @@ def signals(ws: Workspace) -> tuple[pd.DataFrame, dict]:
             bar = st.progress(0.0)
             signal_table(ws, lambda done, total, what: bar.progress(min(done / max(total, 1), 1.0), text=f"{what}: {done:,}/{total:,}"))
             status.update(label="Quality signals computed", state="complete", expanded=False)
-    table, _ = signal_table(ws)
-    limits = thresholds(ws)
-    return annotate(table, limits), limits
+    return cached_signals(ws), thresholds(ws)  # memoised: reruns of the page do not re-annotate every record

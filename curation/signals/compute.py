@@ -155,11 +155,15 @@ def annotate(table: pd.DataFrame, limits: dict) -> pd.DataFrame:
     return out
 
 
+def annotated_signals(ws: Workspace, progress: Progress | None = None) -> pd.DataFrame:
+    """Every record's flags, quality and lengths at the thresholds in force (signals computed where not cached)."""
+    table, _ = signal_table(ws, progress)
+    return annotate(table, thresholds(ws)).drop(columns=["text_hash"])
+
+
 def with_signals(ws: Workspace, frame: pd.DataFrame, progress: Progress | None = None) -> pd.DataFrame:
     """Records plus their flags, quality and lengths (signals computed where not cached)."""
-    table, _ = signal_table(ws, progress)
-    annotated = annotate(table, thresholds(ws)).drop(columns=["text_hash"])
-    return frame.merge(annotated, on="record_id", how="left")
+    return frame.merge(annotated_signals(ws, progress), on="record_id", how="left")
 
 
 def summary(ws: Workspace, progress: Progress | None = None) -> dict:
