@@ -162,14 +162,23 @@ def cache_dir(ws: Workspace, model: str, text: str) -> Path:
     return ws.root / "embeddings" / f"{Path(model).name or 'model'}-{text}-{key}"
 
 
+def complete_shards(folder: Path) -> list[tuple[Path, Path]]:
+    """(keys file, vectors file) of every shard written whole, oldest first."""
+    pairs = [(k, k.with_name(k.name.replace(".keys.npy", ".vectors.npy"))) for k in sorted(folder.glob("shard-*.keys.npy"))]
+    return [(k, v) for k, v in pairs if v.exists()]
+
+
+def cached_keys(folder: Path) -> set[str]:
+    """The keys of every cached text, without reading any vector."""
+    return {key for keys, _ in complete_shards(folder) for key in np.load(keys).tolist()}
+
+
 def load_cache(folder: Path) -> tuple[dict[str, int], np.ndarray | None]:
     """Every cached vector in a folder: text key -> row, and the stacked vectors."""
     keys, blocks = [], []
-    for shard in sorted(folder.glob("shard-*.keys.npy")):
-        vectors = shard.with_name(shard.name.replace(".keys.npy", ".vectors.npy"))
-        if vectors.exists():
-            keys.extend(np.load(shard).tolist())
-            blocks.append(np.load(vectors))
+    for key_file, vector_file in complete_shards(folder):
+        keys.extend(np.load(key_file).tolist())
+        blocks.append(np.load(vector_file))
     if not blocks:
         return {}, None
     return {k: i for i, k in enumerate(keys)}, np.vstack(blocks)
@@ -198,13 +207,17 @@ def embed_texts(ws: Workspace, texts: list[str], *, model: str = DEFAULT_MODEL, 
     if missing:
         embedder = get_embedder(ws, model)
         step = max(SHARD, embedder.batch_size)
+        blocks = [] if cached is None else [cached]
         for lo in range(0, len(missing), step):
             chunk = missing[lo : lo + step]
-            write_shard(folder, chunk, embedder.encode([by_key[k] for k in chunk]))
+            block = embedder.encode([by_key[k] for k in chunk])
+            write_shard(folder, chunk, block)
+            blocks.append(block)
+            index.update((k, len(index)) for k in chunk)  # rows follow the order of the stacked blocks
             done += len(chunk)
             if progress:
                 progress(done, len(missing), f"embedding with {model}")
-        index, cached = load_cache(folder)
+        cached = np.vstack(blocks)
     vectors = cached[[index[k] for k in keys]] if keys else np.zeros((0, 0), dtype=np.float32)
     info = {"model": model, "dim": int(vectors.shape[1]) if len(keys) else 0, "text": text, "embedded": done,
             "reused": len(set(keys)) - done, "seconds": round(time.perf_counter() - start, 3)}
@@ -213,5 +226,5 @@ def embed_texts(ws: Workspace, texts: list[str], *, model: str = DEFAULT_MODEL, 
 
 def pending(ws: Workspace, texts: list[str], *, model: str, text: str) -> int:
     """How many distinct texts still need embedding."""
-    index, _ = load_cache(cache_dir(ws, model, text))
-    return len({k for k in map(text_key, texts) if k not in index})
+    known = cached_keys(cache_dir(ws, model, text))
+    return len({k for k in map(text_key, texts) if k not in known})
