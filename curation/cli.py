@@ -61,6 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, help="number of k-means clusters (kept)")
     p.add_argument("--min-size", type=int, help="smallest HDBSCAN cluster (kept)")
 
+    p = sub.add_parser("dedup", parents=[common], help="find exact and near-duplicate groups; --apply rejects all but each representative")
+    p.add_argument("--threshold", type=float, help="similarity at or above which two records are duplicates (kept)")
+    p.add_argument("--method", choices=("embedding", "minhash", "exact"), help="embedding (default), minhash or exact (kept)")
+    p.add_argument("--text", choices=("prompt", "output", "conversation"), help="what is compared (default prompt; kept)")
+    p.add_argument("--rule", choices=("quality", "longest_output", "human_first", "first_seen"),
+                   help="which record of a group is kept (default quality; kept)")
+    p.add_argument("--index", choices=("auto", "exact", "ivf", "hnsw"), help="neighbour search (default auto; kept)")
+    p.add_argument("--boilerplate", choices=("strip", "keep"), help="remove lines shared by many records before comparing (default strip; kept)")
+    p.add_argument("--sweep", action="store_true", help="also report the counts at every threshold of the sweep")
+    p.add_argument("--apply", action="store_true", help="reject every duplicate but its group's representative")
+    p.add_argument("--curator", help="who decides (default: the user name)")
+
     p = sub.add_parser("decide", parents=[common], help="keep or reject records with a reason, or undo")
     action = p.add_mutually_exclusive_group(required=True)
     action.add_argument("--keep", action="store_true")
@@ -71,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--ids", nargs="+", metavar="ID")
     select.add_argument("--flag", metavar="CODE", help="every record this quality flag marks")
     select.add_argument("--cluster", type=int, metavar="ID", help="every record of this cluster of the map")
+    select.add_argument("--duplicates", action="store_true",
+                        help="with --reject: every duplicate but its group's representative (current dedup settings)")
     p.add_argument("--curator", help="who decides (default: the user name)")
     return parser
 
@@ -121,7 +135,7 @@ def cmd_records(ws: Workspace, args) -> tuple[dict, int]:
     from curation.signals.compute import with_signals
     from curation.store import load_records
 
-    frame = with_map(ws, with_signals(ws, load_records(ws)), needed=args.cluster is not None)
+    frame = with_duplicates(ws, with_map(ws, with_signals(ws, load_records(ws)), needed=args.cluster is not None))
     frame = Filter(tuple(args.dataset), tuple(args.source), tuple(args.decision), args.search, tuple(args.flag),
                    args.cluster).apply(frame)
     if args.near:
@@ -148,6 +162,16 @@ def with_map(ws: Workspace, frame, needed: bool = False):
             raise CurationError("no map for these records yet: run `python -m curation map` first")
         return frame.assign(x=None, y=None, cluster=None, cluster_label=None)
     return frame.merge(mapped.points, on="record_id", how="left")
+
+
+def with_duplicates(ws: Workspace, frame):
+    """Records plus dup_group and representative from the cached duplicate groups (null where none are cached)."""
+    from curation.dedup import find
+
+    found = find(ws, frame, compute=False) if len(frame) else None
+    if found is None:
+        return frame.assign(dup_group=None, representative=None)
+    return frame.merge(found.table[["record_id", "dup_group", "representative"]], on="record_id", how="left")
 
 
 def cmd_embed(ws: Workspace, args) -> tuple[dict, int]:
@@ -209,10 +233,42 @@ def text_signals(out: dict) -> str:
     return "\n".join(lines)
 
 
+def cmd_dedup(ws: Workspace, args) -> tuple[dict, int]:
+    from curation import dedup
+
+    start = time.perf_counter()
+    strip = None if args.boilerplate is None else args.boilerplate == "strip"
+    dedup.save_settings(ws, threshold=args.threshold, method=args.method, text=args.text, rule=args.rule, index=args.index, strip=strip)
+    found = dedup.find(ws, progress=None if args.json else text_progress)
+    applied = dedup.apply(ws, found, curator=args.curator) if args.apply else 0
+    out = {**found.summary(), "applied": applied}
+    if args.sweep:
+        out["sweep"] = found.sweep().to_dict("records")
+    out["seconds"] = round(time.perf_counter() - start, 3)
+    return out, 0
+
+
+def text_dedup(out: dict) -> str:
+    lines = [f"{out['method']} at {out['threshold']}: {out['exact_groups']:,} exact and {out['near_groups']:,} near-duplicate groups, "
+             f"{out['records_in_groups']:,} of {out['records']:,} records in groups ({out['cross_dataset_groups']:,} groups across datasets)",
+             f"  {out['would_reject']:,} would be rejected (all but each group's representative, rule {out['rule']}); {out['applied']:,} rejected now"]
+    if out.get("recall") is not None and out.get("index") not in ("exact", "hash"):
+        lines.append(f"  index {out['index']}: recall {out['recall']:.3f} against exact search")
+    lines += [f"  {r['threshold']:.2f}: {r['would_reject']:>8,} would be rejected, {r['kept']:>8,} kept" for r in out.get("sweep", [])]
+    return "\n".join(lines)
+
+
 def cmd_decide(ws: Workspace, args) -> tuple[dict, int]:
     from curation import decisions
     from curation.store import dataset_sizes, record_index
 
+    if args.duplicates:
+        if not args.reject:
+            raise CurationError("--duplicates goes with --reject (or use --undo --ids): it rejects all but each group's representative")
+        from curation import dedup
+
+        changed = dedup.apply(ws, dedup.find(ws), curator=args.curator)
+        return {"changed": changed, "decisions": decisions.totals(decisions.counts(ws, dataset_sizes(ws)))}, 0
     index = record_index(ws)
     if args.flag or args.cluster is not None:
         from curation.query import Filter
@@ -235,8 +291,8 @@ def cmd_decide(ws: Workspace, args) -> tuple[dict, int]:
 
 
 COMMANDS = {"ingest": cmd_ingest, "stats": cmd_stats, "records": cmd_records, "signals": cmd_signals, "embed": cmd_embed,
-            "map": cmd_map, "decide": cmd_decide}
-TEXT = {"ingest": text_ingest, "signals": text_signals}
+            "map": cmd_map, "dedup": cmd_dedup, "decide": cmd_decide}
+TEXT = {"ingest": text_ingest, "signals": text_signals, "dedup": text_dedup}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,27 +35,29 @@ def decide(
     index: dict[str, str] | None = None,
 ) -> int:
     """Set the decision of every record in `ids` in one transaction; returns how many changed."""
-    if decision not in DECISIONS:
-        raise CurationError(f"unknown decision {decision!r}: use keep or reject")
-    if not reason or not reason.strip():
-        raise CurationError("a decision needs a reason, e.g. --reason manual")
-    datasets = resolve(ws, ids, index)
+    return decide_each(ws, [(rid, decision, reason) for rid in ids], curator=curator, index=index)
+
+
+def decide_each(ws: Workspace, items: list[tuple[str, str, str]], *, curator: str | None = None,
+                index: dict[str, str] | None = None) -> int:
+    """(record_id, decision, reason) for each record, one transaction; records already in that state are left alone."""
+    for _, decision, reason in items:
+        if decision not in DECISIONS:
+            raise CurationError(f"unknown decision {decision!r}: use keep or reject")
+        if not reason or not reason.strip():
+            raise CurationError("a decision needs a reason, e.g. --reason manual")
+    wanted = {rid: (decision, reason) for rid, decision, reason in items}
+    datasets = resolve(ws, list(wanted), index)
     curator = curator or default_curator()
     now = time.time()
-    changed = 0
     with ws.transaction() as conn:
-        current = current_states(conn, ids)
-        rows = []
-        for rid in dict.fromkeys(ids):
-            if current.get(rid) == (decision, reason):
-                continue
-            rows.append((rid, datasets[rid], decision, reason, curator, now))
+        current = current_states(conn, list(wanted))
+        rows = [(rid, datasets[rid], d, r, curator, now) for rid, (d, r) in wanted.items() if current.get(rid) != (d, r)]
         conn.executemany("INSERT INTO log(record_id, dataset, action, reason, curator, ts) VALUES (?,?,?,?,?,?)", rows)
         conn.executemany(
             "INSERT OR REPLACE INTO state(record_id, dataset, decision, reason, curator, ts) VALUES (?,?,?,?,?,?)", rows
         )
-        changed = len(rows)
-    return changed
+    return len(rows)
 
 
 def undo(ws: Workspace, ids: list[str], *, curator: str | None = None, index: dict[str, str] | None = None) -> int:

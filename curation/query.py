@@ -77,6 +77,10 @@ def record_json(row: dict) -> dict:
         out["cluster_label"] = row["cluster_label"] if present else None
         out["x"] = float(row["x"]) if present else None
         out["y"] = float(row["y"]) if present else None
+    if "dup_group" in row:
+        present = row["dup_group"] is not None and not pd.isna(row["dup_group"])
+        out["dup_group"] = int(row["dup_group"]) if present else None
+        out["representative"] = bool(row["representative"]) if present else None
     if isinstance(out["reason"], float):  # NaN from the left join: no decision
         out["reason"] = None
     return out

@@ -10,12 +10,19 @@ import pandas as pd
 from curation.signals.base import Signal, Texts
 
 
-def text_hashes(texts: Texts) -> list[str]:
-    """A hash of each record's whole text (system, instruction, input, output, conversation), case and spacing normalised."""
+def normalised_hashes(strings) -> list[str]:
+    """A short hash of each string after lower-casing and collapsing whitespace (vectorised in Arrow)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.utf8_lower(texts.arrow(texts.everything)), r"\s+", " "))
+    arr = strings if isinstance(strings, (pa.Array, pa.ChunkedArray)) else pa.array(list(strings), type=pa.large_string())
+    arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.utf8_lower(arr), r"\s+", " "))
     return [hashlib.blake2b(t.encode(), digest_size=8).hexdigest() for t in arr.to_pylist()]
+
+
+def text_hashes(texts: Texts) -> list[str]:
+    """A hash of each record's whole text (system, instruction, input, output, conversation), case and spacing normalised."""
+    return normalised_hashes(texts.arrow(texts.everything))
 
 
 def mark_duplicates(table: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,292 @@
+"""Find duplicate groups in the workspace's records, cache the neighbour pairs, apply or undo the rejections.
+
+The expensive part, the candidate pairs at or above a floor (a little below the
+lower of the sweep's start and the chosen threshold), is cached in `dedup/<key>.npz`, keyed by
+the method, model, text choice, boilerplate setting, index and every compared
+text: any threshold at or above the floor, the sweep and any representative rule
+are then answered from the cache in well under a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from curation import settings
+from curation.dedup.groups import DUPLICATE_REASON, RULES, assign, curator_rank, edge_pairs, group_labels, sweep
+from curation.dedup.neighbours import INDEXES, K, Pairs, measured_recall, neighbour_pairs
+from curation.dedup.texts import comparable_texts
+from curation.embed import TEXT_CHOICES, Progress, embed_texts, text_key
+from curation.errors import CurationError
+from curation.workspace import Workspace
+
+VERSION = 1
+METHODS = {
+    "embedding": "cosine similarity of sentence embeddings (paraphrases and copies)",
+    "minhash": "estimated Jaccard similarity of word shingles (surface copies; no model)",
+    "exact": "the same text after normalising case and whitespace",
+}
+# Each default is the threshold of its sweep with the best F0.5 on the MSR paraphrase train pairs (bench/dedup_paraphrase.py).
+DEFAULT_THRESHOLDS = {"embedding": 0.8, "minhash": 0.5, "exact": 1.0}
+SWEEPS = {"embedding": tuple(round(0.80 + 0.01 * i, 2) for i in range(20)),
+          "minhash": tuple(round(0.50 + 0.02 * i, 2) for i in range(25)), "exact": (1.0,)}
+DEFAULTS = {"method": "embedding", "threshold": None, "text": "prompt", "rule": "quality", "strip": True, "index": "auto"}
+
+
+def dedup_settings(ws: Workspace) -> dict:
+    conf = {**DEFAULTS, **(settings.get(ws, "dedup", {}) or {})}
+    if conf["threshold"] is None:
+        conf["threshold"] = DEFAULT_THRESHOLDS[conf["method"]]
+    return conf
+
+
+def save_settings(ws: Workspace, **changes) -> dict:
+    """Validate and keep settings; changing the method without a threshold resets it to the method's default."""
+    stored = {**DEFAULTS, **(settings.get(ws, "dedup", {}) or {})}
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if "method" in changes and changes["method"] != stored["method"] and "threshold" not in changes:
+        changes["threshold"] = None
+    new = validate({**stored, **changes})
+    settings.put(ws, "dedup", new)
+    return dedup_settings(ws)
+
+
+def validate(conf: dict) -> dict:
+    for name, allowed in (("method", METHODS), ("text", TEXT_CHOICES), ("rule", RULES), ("index", INDEXES)):
+        if conf[name] not in allowed:
+            raise CurationError(f"unknown {name} {conf[name]!r}: choose one of {', '.join(allowed)}")
+    if conf["threshold"] is not None and not 0.0 < float(conf["threshold"]) <= 1.0:
+        raise CurationError(f"a threshold is a similarity between 0 and 1, not {conf['threshold']}")
+    return conf
+
+
+def embedding_model(ws: Workspace) -> str:
+    from curation.atlas import map_settings
+
+    return map_settings(ws)["model"]
+
+
+@dataclass
+class Duplicates:
+    """Duplicate groups of a set of records under one configuration."""
+
+    frame: pd.DataFrame  # the records compared, in load order
+    texts: list[str]  # what was compared (boilerplate removed)
+    hashes: np.ndarray  # normalised hash of each full text
+    pairs: Pairs  # candidate pairs at or above the floor
+    conf: dict
+    boilerplate: dict[str, int]
+    table: pd.DataFrame  # per record: dup_group, representative, representative_id, group_size, group_kind, cross_dataset
+
+    def summary(self) -> dict:
+        reps = self.table[self.table["dup_group"].notna()]
+        kinds = reps.drop_duplicates("dup_group")
+        in_groups = len(reps)
+        groups = len(kinds)
+        return {"threshold": self.conf["threshold"], "method": self.conf["method"],
+                "exact_groups": int((kinds["group_kind"] == "exact").sum()), "near_groups": int((kinds["group_kind"] == "near").sum()),
+                "records_in_groups": in_groups, "would_reject": in_groups - groups,
+                "cross_dataset_groups": int(kinds["cross_dataset"].sum()), "records": len(self.frame),
+                "text": self.conf["text"], "rule": self.conf["rule"], "index": self.pairs.info.get("index"),
+                "recall": self.pairs.info.get("recall"), "boilerplate_lines": len(self.boilerplate)}
+
+    def sweep(self, thresholds=None) -> pd.DataFrame:
+        """Groups, would-reject and kept counts at each threshold (default: the method's sweep)."""
+        return sweep(len(self.frame), self.pairs, self.hashes, thresholds or SWEEPS[self.conf["method"]])
+
+    def groups(self) -> pd.DataFrame:
+        """One row per group, largest first."""
+        members = self.table[self.table["dup_group"].notna()].copy()
+        if members.empty:
+            return pd.DataFrame(columns=["dup_group", "size", "kind", "cross_dataset", "representative_id", "datasets", "rejected"])
+        members["dataset"] = self.frame["dataset"].to_numpy()[members.index]
+        members["rejected"] = (self.frame["decision"].to_numpy()[members.index] == "reject") if "decision" in self.frame else False
+        out = members.groupby("dup_group", sort=True).agg(
+            size=("record_id", "size"), kind=("group_kind", "first"), cross_dataset=("cross_dataset", "first"),
+            representative_id=("representative_id", "first"), datasets=("dataset", lambda s: ", ".join(sorted(set(s)))),
+            rejected=("rejected", "sum"))
+        return out.reset_index()
+
+    def members(self, group: int) -> pd.DataFrame:
+        rows = self.table.index[self.table["dup_group"] == group]
+        out = self.frame.loc[rows].copy()
+        out["representative"] = self.table.loc[rows, "representative"].to_numpy()
+        out["compared_text"] = [self.texts[r] for r in rows]
+        return out.sort_values("representative", ascending=False, kind="stable")
+
+    def edge_examples(self, n: int = 4) -> dict[str, pd.DataFrame]:
+        """Pairs just above and just below the threshold, with both records' ids and compared texts."""
+        out = {}
+        ids = self.frame["record_id"].astype(str).to_numpy()
+        for name, table in edge_pairs(self.pairs, float(self.conf["threshold"]), n=n).items():
+            table["a"], table["b"] = ids[table["i"]], ids[table["j"]]
+            table["text_a"] = [self.texts[i] for i in table["i"]]
+            table["text_b"] = [self.texts[j] for j in table["j"]]
+            out[name] = table
+        return out
+
+    def rejections(self, groups: list[int] | None = None) -> list[tuple[str, str, str]]:
+        """(record_id, "reject", near_duplicate_of:<representative>) for every non-representative a curator did not keep."""
+        t = self.table
+        chosen = t["dup_group"].notna() & (t["representative"] == False)  # noqa: E712 - nullable boolean column
+        if groups is not None:
+            chosen &= t["dup_group"].isin(groups)
+        chosen &= curator_rank(self.frame) != 0
+        return [(rid, "reject", f"{DUPLICATE_REASON}{rep}") for rid, rep in zip(t.loc[chosen, "record_id"], t.loc[chosen, "representative_id"])]
+
+
+def _cache_paths(ws: Workspace, key: str):
+    folder = ws.root / "dedup"
+    return folder / f"{key}.npz"
+
+
+def pairs_key(conf: dict, model: str, texts: list[str], floor: float) -> str:
+    h = hashlib.blake2b(digest_size=10)
+    h.update(f"v{VERSION}|{conf['method']}|{model if conf['method'] == 'embedding' else ''}|{conf['text']}|{conf['strip']}|"
+             f"{conf['index']}|{K}|{floor:.4f}".encode())
+    for t in texts:
+        h.update(text_key(t).encode())
+    return h.hexdigest()
+
+
+EDGE = 0.05  # pairs this far below the lowest threshold are kept too: the "just below" examples
+
+
+def floor_of(conf: dict) -> float:
+    return round(max(0.05, min(SWEEPS[conf["method"]][0], float(conf["threshold"])) - EDGE), 4)
+
+
+def load_pairs(path) -> Pairs | None:
+    if not path.exists():
+        return None
+    with np.load(path) as data:
+        return Pairs(data["i"], data["j"], data["sim"], json.loads(str(data["info"])))
+
+
+def save_pairs(path, pairs: Pairs) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, i=pairs.i, j=pairs.j, sim=pairs.sim, info=json.dumps(pairs.info))
+    os.replace(tmp, path)
+
+
+def compute_pairs(ws: Workspace, texts: list[str], conf: dict, floor: float, progress: Progress | None = None) -> Pairs:
+    start = time.perf_counter()
+    if conf["method"] == "exact":
+        return Pairs.empty(index="hash", seconds=0.0)
+    if conf["method"] == "minhash":
+        from curation.dedup.minhash import minhash_pairs
+
+        pairs = minhash_pairs(texts, floor, progress=progress)
+    else:
+        model = embedding_model(ws)
+        vectors, _ = embed_texts(ws, texts, model=model, text=conf["text"], progress=progress)
+        if progress:
+            progress(0, len(texts), "searching neighbours")
+        pairs = neighbour_pairs(vectors, floor, conf["index"], progress=progress)
+        if progress:
+            progress(len(texts), len(texts), "searching neighbours")
+        pairs.info["model"] = model
+        if pairs.info["index"] != "exact":
+            pairs.info["recall"] = measured_recall(vectors, pairs, floor)
+        else:
+            pairs.info["recall"] = 1.0
+    pairs.info["seconds_total"] = round(time.perf_counter() - start, 3)
+    return pairs
+
+
+def candidate_pairs(ws: Workspace, texts: list[str], conf: dict, progress: Progress | None = None, compute: bool = True) -> Pairs | None:
+    """The cached candidate pairs for these texts and settings; computed and cached when missing (unless compute=False)."""
+    if conf["method"] == "exact":
+        return Pairs.empty(index="hash", seconds=0.0)
+    floor = floor_of(conf)
+    path = _cache_paths(ws, pairs_key(conf, embedding_model(ws), texts, floor))
+    pairs = load_pairs(path)
+    if pairs is None and compute:
+        pairs = compute_pairs(ws, texts, conf, floor, progress)
+        save_pairs(path, pairs)
+    return pairs
+
+
+def _prepare(ws: Workspace, frame: pd.DataFrame | None, conf: dict):
+    from curation.dedup.groups import preference
+    from curation.signals.duplicates import normalised_hashes
+    from curation.store import load_records
+
+    frame = load_records(ws) if frame is None else frame
+    frame = frame.reset_index(drop=True)
+    if conf["rule"] == "quality" and "quality" not in frame:
+        from curation.signals.compute import with_signals
+
+        frame = with_signals(ws, frame)
+    preference(frame, conf["rule"])  # fails early on a bad rule
+    full, compared, boilerplate = comparable_texts(frame, conf["text"], conf["strip"])
+    return frame, full, compared, boilerplate, np.asarray(normalised_hashes(full))
+
+
+def find(ws: Workspace, frame: pd.DataFrame | None = None, *, progress: Progress | None = None, compute: bool = True,
+         **overrides) -> Duplicates | None:
+    """Duplicate groups of the records (all of the workspace's by default) under the workspace's settings and any overrides.
+
+    With compute=False, answers only from the cache (None when the pairs are not cached)."""
+    conf = dedup_settings(ws)
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if overrides.get("method", conf["method"]) != conf["method"] and "threshold" not in overrides:
+        overrides["threshold"] = DEFAULT_THRESHOLDS.get(overrides["method"])
+    conf = validate({**conf, **overrides})
+    frame, _, compared, boilerplate, hashes = _prepare(ws, frame, conf)
+    if frame.empty:
+        raise CurationError("no records to compare: ingest some first")
+    pairs = candidate_pairs(ws, compared, conf, progress, compute)
+    if pairs is None:
+        return None
+    labels = group_labels(len(frame), pairs, hashes, float(conf["threshold"]))
+    table = assign(frame, labels, hashes, conf["rule"])
+    return Duplicates(frame, compared, hashes, pairs, conf, boilerplate, table)
+
+
+def apply(ws: Workspace, dups: Duplicates, groups: list[int] | None = None, curator: str | None = None) -> int:
+    """Reject every non-representative (of the given groups, or all) with `near_duplicate_of:<id>`; returns how many changed."""
+    from curation.decisions import decide_each
+
+    items = dups.rejections(groups)
+    return decide_each(ws, items, curator=curator) if items else 0
+
+
+def undo(ws: Workspace, dups: Duplicates, groups: list[int] | None = None, curator: str | None = None) -> int:
+    """Undo the duplicate rejections of the given groups (or all groups)."""
+    from curation.decisions import undo as undo_decisions
+
+    t = dups.table
+    chosen = t["dup_group"].notna()
+    if groups is not None:
+        chosen &= t["dup_group"].isin(groups)
+    if "reason" in dups.frame:
+        chosen &= dups.frame["reason"].fillna("").astype(str).str.startswith(DUPLICATE_REASON).to_numpy()
+    ids = list(t.loc[chosen, "record_id"])
+    return undo_decisions(ws, ids, curator=curator) if ids else 0
+
+
+def pair_similarity(ws: Workspace | None, a: list[str], b: list[str], method: str, model: str = "minilm") -> np.ndarray:
+    """Similarity of each (a[k], b[k]) pair under a method: what the threshold is compared with."""
+    from curation.signals.duplicates import normalised_hashes
+
+    if method == "exact":
+        return (np.asarray(normalised_hashes(a)) == np.asarray(normalised_hashes(b))).astype(np.float32)
+    if method == "minhash":
+        from curation.dedup.minhash import signatures
+
+        sa, sb = signatures(a), signatures(b)
+        return (sa == sb).mean(axis=1).astype(np.float32)
+    if method != "embedding":
+        raise CurationError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    va, _ = embed_texts(ws, a, model=model, text="pairs")
+    vb, _ = embed_texts(ws, b, model=model, text="pairs")
+    return np.einsum("ij,ij->i", va, vb).astype(np.float32)

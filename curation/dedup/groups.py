@@ -1,0 +1,132 @@
+"""Duplicate groups: connected components of the pairs above a threshold, one representative each.
+
+Exact copies (the same normalised text) are always joined; near pairs join
+records whose similarity reaches the threshold. A group is `exact` when all its
+members have the same text, `near` otherwise, and `cross_dataset` when its
+members come from more than one dataset. Group numbers follow size (largest
+first), then load order, so they are stable for the same data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from curation.dedup.neighbours import Pairs
+from curation.errors import CurationError
+
+RULES = {
+    "quality": "the best quality score (from the signals), then first seen",
+    "longest_output": "the longest output, then first seen",
+    "human_first": "a human-written record before synthetic or unknown ones, then first seen",
+    "first_seen": "the first record loaded",
+}
+DUPLICATE_REASON = "near_duplicate_of:"
+
+
+def exact_edges(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Edges that chain the records sharing a hash (enough to make each set one component)."""
+    order = np.argsort(hashes, kind="stable")
+    same = hashes[order][1:] == hashes[order][:-1]
+    return order[:-1][same], order[1:][same]
+
+
+def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Component label of each of n nodes."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def group_labels(n: int, pairs: Pairs, hashes: np.ndarray, threshold: float) -> np.ndarray:
+    """Group number (1 = largest) of each row, 0 for rows in no group."""
+    ei, ej = exact_edges(hashes)
+    near = pairs.above(threshold)
+    labels = components(n, np.concatenate([ei, near.i]), np.concatenate([ej, near.j]))
+    sizes = np.bincount(labels)
+    first = np.full(len(sizes), n)
+    np.minimum.at(first, labels, np.arange(n))
+    grouped = np.flatnonzero(sizes > 1)
+    ranked = grouped[np.lexsort((first[grouped], -sizes[grouped]))]
+    number = np.zeros(len(sizes), dtype=np.int64)
+    number[ranked] = np.arange(1, len(ranked) + 1)
+    return number[labels]
+
+
+def preference(frame: pd.DataFrame, rule: str) -> np.ndarray:
+    """A sort key per record, lower = preferred, for a representative rule."""
+    if rule not in RULES:
+        raise CurationError(f"unknown representative rule {rule!r}: choose one of {', '.join(RULES)}")
+    if rule == "quality":
+        if "quality" not in frame:
+            raise CurationError("the quality rule needs the quality signals: compute them first (python -m curation signals)")
+        return -frame["quality"].fillna(-np.inf).to_numpy(np.float64)
+    if rule == "longest_output":
+        return -frame["output"].fillna("").astype(str).str.len().to_numpy(np.float64)
+    if rule == "human_first":
+        return (frame["source"].astype(str) != "human").to_numpy(np.float64)
+    return np.zeros(len(frame))
+
+
+def curator_rank(frame: pd.DataFrame) -> np.ndarray:
+    """0 for records a curator kept, 2 for those rejected for another reason, 1 otherwise: decisions come before the rule."""
+    if "decision" not in frame:
+        return np.ones(len(frame))
+    decision = frame["decision"].astype(str).to_numpy()
+    reason = frame["reason"].fillna("").astype(str) if "reason" in frame else pd.Series([""] * len(frame))
+    ours = reason.str.startswith(DUPLICATE_REASON).to_numpy()
+    return np.where((decision == "keep") & ~ours, 0, np.where((decision == "reject") & ~ours, 2, 1))
+
+
+def assign(frame: pd.DataFrame, labels: np.ndarray, hashes: np.ndarray, rule: str) -> pd.DataFrame:
+    """Per record: dup_group (None when in none), representative, the representative's id, group size, kind, cross_dataset."""
+    n = len(frame)
+    ids = frame["record_id"].astype(str).to_numpy()
+    out = pd.DataFrame({"record_id": ids, "dup_group": pd.array(np.where(labels > 0, labels, 0), dtype="Int64")})
+    out.loc[labels == 0, "dup_group"] = pd.NA
+    out["representative"] = pd.array([pd.NA] * n, dtype="boolean")
+    out["representative_id"] = None
+    out["group_size"] = 0
+    out["group_kind"] = None
+    out["cross_dataset"] = False
+    member = np.flatnonzero(labels > 0)
+    if not len(member):
+        return out
+    rows = member[np.lexsort((member, preference(frame, rule)[member], curator_rank(frame)[member], labels[member]))]
+    g = labels[rows]
+    is_rep = np.r_[True, g[1:] != g[:-1]]
+    rep_of_group = dict(zip(g[is_rep].tolist(), ids[rows[is_rep]].tolist()))
+    sizes = np.bincount(labels)
+    datasets = pd.Series(frame["dataset"].astype(str).to_numpy()[member]).groupby(labels[member]).nunique()
+    kinds = pd.Series(hashes[member]).groupby(labels[member]).nunique()
+    out.loc[rows, "representative"] = is_rep
+    out.loc[member, "representative_id"] = [rep_of_group[x] for x in labels[member]]
+    out.loc[member, "group_size"] = sizes[labels[member]]
+    out.loc[member, "group_kind"] = np.where(kinds.reindex(labels[member]).to_numpy() == 1, "exact", "near")
+    out.loc[member, "cross_dataset"] = datasets.reindex(labels[member]).to_numpy() > 1
+    return out
+
+
+def sweep(n: int, pairs: Pairs, hashes: np.ndarray, thresholds) -> pd.DataFrame:
+    """For each threshold: groups, records in groups, how many would be rejected and how many kept."""
+    rows = []
+    for t in thresholds:
+        labels = group_labels(n, pairs, hashes, float(t))
+        in_groups = int((labels > 0).sum())
+        groups = int(labels.max(initial=0))
+        rows.append({"threshold": round(float(t), 4), "groups": groups, "records_in_groups": in_groups,
+                     "would_reject": in_groups - groups, "kept": n - (in_groups - groups)})
+    return pd.DataFrame(rows)
+
+
+def edge_pairs(pairs: Pairs, threshold: float, width: float = 0.02, n: int = 4, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """Example pairs just above the threshold (joined) and just below it (not joined), to judge the threshold by."""
+    out = {}
+    for name, lo, hi in (("just above", threshold, threshold + width), ("just below", threshold - width, threshold)):
+        pick = np.flatnonzero((pairs.sim >= lo - 1e-6) & (pairs.sim < hi - 1e-6))
+        if len(pick) > n:
+            pick = np.sort(np.random.default_rng(seed).choice(pick, n, replace=False))
+        out[name] = pd.DataFrame({"i": pairs.i[pick], "j": pairs.j[pick], "similarity": pairs.sim[pick]})
+    return out
