@@ -22,6 +22,7 @@ from bench.common import SHARED, need
 from curation.dedup.detect import DEFAULT_THRESHOLDS, SWEEPS, pair_similarity
 from curation.workspace import Workspace
 
+
 def read_pairs(name: str) -> tuple[list[str], list[str], np.ndarray]:
     path = need(SHARED / "paraphrase" / f"msr_paraphrase_{name}.txt")
     with open(path, encoding="utf-8-sig", newline="") as fh:
@@ -45,9 +46,11 @@ def main() -> None:
     ws = Workspace(sys.argv[sys.argv.index("--workspace") + 1] if "--workspace" in sys.argv else tempfile.mkdtemp())
     train, test = read_pairs("train"), read_pairs("test")
     print(f"MSR paraphrase corpus: {len(train[2])} train pairs ({train[2].mean():.0%} paraphrases), {len(test[2])} test pairs\n")
-    print("| method | threshold | chosen by | test precision | test recall | test F1 | test F0.5 |\n|---|---|---|---|---|---|---|")
+    print("| method | threshold | chosen by | test precision | test recall | test F1 | test F0.5 |")
+    print("|---|---|---|---|---|---|---|")
     base = scores(np.ones(len(test[2])), test[2], 0.5)
-    print(f"| (everything is a duplicate) | - | baseline | {base['precision']:.3f} | {base['recall']:.3f} | {base['f1']:.3f} | {base['f0.5']:.3f} |")
+    print(f"| (everything is a duplicate) | - | baseline | {base['precision']:.3f} | {base['recall']:.3f} | {base['f1']:.3f} | "
+          f"{base['f0.5']:.3f} |")
     for method in ("embedding", "minhash", "exact"):
         tr = pair_similarity(ws, train[0], train[1], method)
         te = pair_similarity(ws, test[0], test[1], method)

@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rule", choices=("quality", "longest_output", "human_first", "first_seen"),
                    help="which record of a group is kept (default quality; kept)")
     p.add_argument("--index", choices=("auto", "exact", "ivf", "hnsw"), help="neighbour search (default auto; kept)")
-    p.add_argument("--boilerplate", choices=("strip", "keep"), help="remove lines shared by many records before comparing (default strip; kept)")
+    p.add_argument("--boilerplate", choices=("strip", "keep"),
+                   help="remove lines shared by many records before comparing (default strip; kept)")
     p.add_argument("--sweep", action="store_true", help="also report the counts at every threshold of the sweep")
     p.add_argument("--apply", action="store_true", help="reject every duplicate but its group's representative")
     p.add_argument("--curator", help="who decides (default: the user name)")
@@ -249,9 +250,11 @@ def cmd_dedup(ws: Workspace, args) -> tuple[dict, int]:
 
 
 def text_dedup(out: dict) -> str:
-    lines = [f"{out['method']} at {out['threshold']}: {out['exact_groups']:,} exact and {out['near_groups']:,} near-duplicate groups, "
-             f"{out['records_in_groups']:,} of {out['records']:,} records in groups ({out['cross_dataset_groups']:,} groups across datasets)",
-             f"  {out['would_reject']:,} would be rejected (all but each group's representative, rule {out['rule']}); {out['applied']:,} rejected now"]
+    lines = [f"{out['method']} at {out['threshold']}: {out['exact_groups']:,} exact and {out['near_groups']:,} near-duplicate "
+             f"groups, {out['records_in_groups']:,} of {out['records']:,} records in groups "
+             f"({out['cross_dataset_groups']:,} groups across datasets)",
+             f"  {out['would_reject']:,} would be rejected (all but each group's representative, rule {out['rule']}); "
+             f"{out['applied']:,} rejected now"]
     if out.get("recall") is not None and out.get("index") not in ("exact", "hash"):
         lines.append(f"  index {out['index']}: recall {out['recall']:.3f} against exact search")
     lines += [f"  {r['threshold']:.2f}: {r['would_reject']:>8,} would be rejected, {r['kept']:>8,} kept" for r in out.get("sweep", [])]

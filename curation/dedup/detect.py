@@ -138,7 +138,8 @@ class Duplicates:
         if groups is not None:
             chosen &= t["dup_group"].isin(groups)
         chosen &= curator_rank(self.frame) != 0
-        return [(rid, "reject", f"{DUPLICATE_REASON}{rep}") for rid, rep in zip(t.loc[chosen, "record_id"], t.loc[chosen, "representative_id"])]
+        pairs = zip(t.loc[chosen, "record_id"], t.loc[chosen, "representative_id"])
+        return [(rid, "reject", f"{DUPLICATE_REASON}{rep}") for rid, rep in pairs]
 
 
 def _cache_paths(ws: Workspace, key: str):
