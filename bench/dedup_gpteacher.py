@@ -4,7 +4,7 @@ Every instruction there starts with the same tool description, so the raw text
 collapses different tasks into giant groups; the library strips lines shared by
 many records first. Both are reported, for each text choice.
 
-    python bench/dedup_gpteacher.py [--model minilm|static]
+    python -m bench.dedup_gpteacher [--model minilm|static] [--workspace DIR]
 """
 
 from __future__ import annotations
@@ -27,24 +27,25 @@ def main() -> None:
     model = sys.argv[sys.argv.index("--model") + 1] if "--model" in sys.argv else "minilm"
     source = need(FOLDER / "toolformer-dedupe-only-dataset.json")
     reference = {t: len(json.loads((FOLDER / f"toolformer-similarity-{t}-dataset.json").read_text())) for t in THRESHOLDS}
-    ws = Workspace(tempfile.mkdtemp())
-    ingest(ws, str(source))
+    ws = Workspace(sys.argv[sys.argv.index("--workspace") + 1] if "--workspace" in sys.argv else tempfile.mkdtemp())
+    ingest(ws, str(source))  # a second run on the same workspace adds nothing and reuses the cached vectors
     from curation.atlas import save_settings
 
     save_settings(ws, model=model)
-    print(f"GPTeacher toolformer, {model}: records kept by the sweep (all but one per group) beside the published subsets\n")
-    print("| text compared | boilerplate | " + " | ".join(f"kept at {t}" for t in THRESHOLDS) + " | largest group | seconds |")
-    print("|---|---|" + "---|" * len(THRESHOLDS) + "---|---|")
-    print("| published subsets | | " + " | ".join(f"{reference[t]:,}" for t in THRESHOLDS) + " | | |")
+    print(f"GPTeacher toolformer ({model}): records kept at each threshold, beside the published subsets. Each cell: kept "
+          "when every group keeps one record (groups chain) / kept by the greedy filter (a record goes only if it is like one "
+          "already kept) / size of the largest group\n")
+    print("| text compared | boilerplate | " + " | ".join(f"{t}" for t in THRESHOLDS) + " | seconds |")
+    print("|---|---|" + "---|" * len(THRESHOLDS) + "---|")
+    print("| published subsets | | " + " | ".join(f"{reference[t]:,}" for t in THRESHOLDS) + " | |")
     for text in ("prompt", "conversation"):
         for strip in (True, False):
             start = time.perf_counter()
             found = find(ws, threshold=min(THRESHOLDS), text=text, strip=strip, rule="first_seen")
             sweep = found.sweep(THRESHOLDS).set_index("threshold")
-            largest = int(found.table["group_size"].max())
-            print(f"| {text} | {'stripped' if strip else 'kept'} ({len(found.boilerplate)} lines) | "
-                  + " | ".join(f"{int(sweep.loc[t, 'kept']):,}" for t in THRESHOLDS)
-                  + f" | {largest:,} | {time.perf_counter() - start:.0f} |")
+            cells = [f"{sweep.loc[t, 'kept']:,} / {sweep.loc[t, 'kept_greedy']:,} / {sweep.loc[t, 'largest_group']:,}" for t in THRESHOLDS]
+            print(f"| {text} | {'stripped' if strip else 'kept'} ({len(found.boilerplate)} lines) | " + " | ".join(cells)
+                  + f" | {time.perf_counter() - start:.0f} |")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ so the default is the threshold of the method's sweep that maximises F0.5 (preci
 as much as recall) on the train split; the test split reports it, the F1-best
 threshold and the trivial all-duplicates baseline.
 
-    python bench/dedup_paraphrase.py [--workspace DIR]
+    python -m bench.dedup_paraphrase [--workspace DIR]
 """
 
 from __future__ import annotations

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -65,19 +63,7 @@ def run_or_wait(ws, frame) -> None:
             jobs.start(key, lambda j: build(ws, frame, progress=j.update))
             st.rerun()
         return
-    progress_fragment(key)
-
-
-@st.fragment(run_every=1.0)
-def progress_fragment(key: str) -> None:
-    job = jobs.get(key)
-    if job is None:
-        return
-    if job.finished:
-        st.rerun()
-    elapsed = int(time.time() - job.started)
-    st.progress(job.fraction, text=f"{job.what}: {job.done:,}/{job.total:,} · {elapsed} s" if job.total else f"{job.what} · {elapsed} s")
-    st.caption("This runs in the background: other pages stay usable, and a reload picks it up again.")
+    jobs.follow(key)
 
 
 def color_options(frame: pd.DataFrame) -> list[str]:

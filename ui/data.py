@@ -103,3 +103,29 @@ def with_cached_columns(ws: Workspace, frame: pd.DataFrame) -> pd.DataFrame:
     if mapped is not None:
         frame = frame.merge(mapped.points[["record_id", "cluster", "cluster_label"]], on="record_id", how="left")
     return frame
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _cached_duplicates(root: str, fingerprint: tuple, dedup_dir: tuple, conf: str, decided: tuple, quality: bool):
+    from curation.dedup import find
+
+    ws = Workspace(root)
+    frame = with_decisions(ws, _records(root, fingerprint))
+    if quality:
+        frame = frame.merge(cached_signals(ws)[["record_id", "quality"]], on="record_id", how="left")
+    return find(ws, frame, compute=False)
+
+
+def cached_duplicates(ws: Workspace):
+    """Duplicate groups of all records from the cached pairs (None when not computed); never computes pairs or signals."""
+    signature = folder_signature(ws.root / "dedup")
+    from curation.dedup import dedup_settings
+
+    conf = dedup_settings(ws)
+    if not signature and conf["method"] != "exact":
+        return None
+    needs_quality = conf["rule"] == "quality"
+    if needs_quality and cached_signals(ws) is None:
+        return None
+    decided = tuple(ws.query("SELECT count(*), max(seq) FROM log")[0])
+    return _cached_duplicates(str(ws.root), ws.fingerprint(), signature, json.dumps(conf, sort_keys=True), decided, needs_quality)

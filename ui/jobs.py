@@ -60,3 +60,16 @@ def start(key: str, work) -> Job:
 
     threading.Thread(target=run, name=f"job-{key}", daemon=True).start()
     return job
+
+
+@st.fragment(run_every=1.0)
+def follow(key: str) -> None:
+    """The job's progress, refreshed every second; the page reruns when it finishes."""
+    job = get(key)
+    if job is None:
+        return
+    if job.finished:
+        st.rerun()
+    elapsed = int(time.time() - job.started)
+    st.progress(job.fraction, text=f"{job.what}: {job.done:,}/{job.total:,} · {elapsed} s" if job.total else f"{job.what} · {elapsed} s")
+    st.caption("This runs in the background: other pages stay usable, and a reload picks it up again.")

@@ -4,5 +4,6 @@ PAGES = [
     ("pages/records.py", "Records", ":material/table_rows:"),
     ("pages/quality.py", "Quality", ":material/rule:"),
     ("pages/map.py", "Map", ":material/scatter_plot:"),
+    ("pages/duplicates.py", "Duplicates", ":material/content_copy:"),
     ("pages/load.py", "Load data", ":material/upload_file:"),
 ]

@@ -109,15 +109,37 @@ def assign(frame: pd.DataFrame, labels: np.ndarray, hashes: np.ndarray, rule: st
     return out
 
 
+def greedy_kept(n: int, pairs: Pairs, hashes: np.ndarray, threshold: float) -> int:
+    """Records a self-instruct style filter keeps: in load order, each record unless it duplicates one already kept.
+
+    Groups chain (A~B and B~C join A and C even when A and C differ), so one
+    group can span records that are not alike; this count does not chain."""
+    near = pairs.above(threshold)
+    ei, ej = exact_edges(hashes)
+    a, b = np.concatenate([near.i, ei]), np.concatenate([near.j, ej])
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    order = np.argsort(hi, kind="stable")
+    lo, hi = lo[order].tolist(), hi[order].tolist()
+    dropped = bytearray(n)
+    k = 0
+    for later in range(n):
+        while k < len(hi) and hi[k] == later:
+            if not dropped[lo[k]]:
+                dropped[later] = 1
+            k += 1
+    return n - sum(dropped)
+
+
 def sweep(n: int, pairs: Pairs, hashes: np.ndarray, thresholds) -> pd.DataFrame:
-    """For each threshold: groups, records in groups, how many would be rejected and how many kept."""
+    """For each threshold: groups, records in groups, how many would be rejected and kept (and kept without chaining)."""
     rows = []
     for t in thresholds:
         labels = group_labels(n, pairs, hashes, float(t))
         in_groups = int((labels > 0).sum())
         groups = int(labels.max(initial=0))
         rows.append({"threshold": round(float(t), 4), "groups": groups, "records_in_groups": in_groups,
-                     "would_reject": in_groups - groups, "kept": n - (in_groups - groups)})
+                     "would_reject": in_groups - groups, "kept": n - (in_groups - groups),
+                     "kept_greedy": greedy_kept(n, pairs, hashes, float(t)), "largest_group": int(np.bincount(labels)[1:].max(initial=0))})
     return pd.DataFrame(rows)
 
 

@@ -148,3 +148,34 @@ def test_map_page_offers_to_build_then_shows_the_map_search_and_diversity(app, t
 def test_map_page_empty_state(app):
     app.switch_page("pages/map.py").run()
     assert not app.exception and "No records yet" in app.info[0].value
+
+
+def test_duplicates_page_finds_sweeps_applies_and_undoes(app, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from curation import dedup
+    from curation.demo import load_demo
+
+    ws = Workspace(tmp_path / "ws")
+    load_demo(ws)
+    app.switch_page("pages/duplicates.py").run()
+    assert not app.exception and not app.error
+    assert "No duplicate groups yet" in app.info[0].value and app.button(key="find_dups")
+    found = dedup.find(ws)  # what the background job runs
+    app.run()
+    assert not app.exception and not app.error
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Would be rejected"] == f"{found.summary()['would_reject']:,}"
+    assert any("Threshold sweep" in s.value for s in app.subheader) and len(app.get("plotly_chart")) == 1
+    app.button(key="apply_all").click().run()
+    assert (load_records(ws)["decision"] == "reject").sum() == found.summary()["would_reject"]
+    assert load_records(ws)["reason"].dropna().str.startswith("near_duplicate_of:").all()
+    app.button(key="undo_all").click().run()
+    assert (load_records(ws)["decision"] == "reject").sum() == 0
+    app.slider(key="dup_threshold").set_value(0.97).run()
+    assert not app.exception and dedup.dedup_settings(ws)["threshold"] == 0.97
+    assert {m.label: m.value for m in app.metric}["Would be rejected"] == f"{dedup.find(ws).summary()['would_reject']:,}"
+
+
+def test_duplicates_page_empty_state(app):
+    app.switch_page("pages/duplicates.py").run()
+    assert not app.exception and "No records yet" in app.info[0].value

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from curation import dedup, embed
 from curation.cli import main as cli
-from curation.dedup.groups import assign, group_labels, preference
+from curation.dedup.groups import assign, group_labels, preference, sweep
 from curation.dedup.minhash import jaccard, minhash_pairs
 from curation.dedup.neighbours import Pairs, exact_neighbours, measured_recall, neighbour_pairs
 from curation.dedup.texts import boilerplate_lines, comparable_texts
@@ -164,6 +164,15 @@ def test_groups_join_exact_and_near_pairs_and_number_largest_first():
     assert labels[0] == labels[1] and labels[4] == labels[5] and labels[6] == labels[7] and labels[3] == 0
     lower = group_labels(8, pairs, hashes, 0.8)
     assert lower[3] == lower[4] == lower[5] and (lower == lower[3]).sum() == 3 and lower[3] == 1
+
+
+def test_chains_join_groups_but_the_greedy_count_does_not_chain():
+    pairs = Pairs(np.array([0, 1]), np.array([1, 2]), np.array([0.9, 0.9], dtype=np.float32))  # 0~1, 1~2, 0 and 2 differ
+    hashes = np.array(["a", "b", "c", "d"])
+    table = sweep(4, pairs, hashes, [0.85, 0.95]).set_index("threshold")
+    assert table.loc[0.85, ["groups", "records_in_groups", "would_reject", "kept", "largest_group"]].tolist() == [1, 3, 2, 2, 3]
+    assert table.loc[0.85, "kept_greedy"] == 3  # 0 kept, 1 dropped (like 0), 2 kept (like only the dropped 1), 3 kept
+    assert table.loc[0.95, ["groups", "kept", "kept_greedy"]].tolist() == [0, 4, 4]
 
 
 @pytest.mark.parametrize(("rule", "expected"), [("first_seen", "r0"), ("longest_output", "r1"), ("human_first", "r2"), ("quality", "r3")])

@@ -1,0 +1,190 @@
+"""Duplicates: the threshold sweep, pairs at the threshold's edge, groups side by side, keep one and reject the rest."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from curation import dedup
+from curation.dedup.diff import word_diff
+from curation.dedup.texts import __doc__ as BOILERPLATE_DOC
+from curation.embed import TEXT_CHOICES
+from ui import jobs, layout, show
+from ui.data import cached_duplicates, records, shown_errors
+
+COLOURS = {"delete": "#ffd6d6", "insert": "#d3f5d3", "replace": "#fff0b3"}
+
+
+def settings_form(ws) -> dict:
+    conf = dedup.dedup_settings(ws)
+    with st.expander("Duplicate settings", expanded=False), st.form("dedup_settings"):
+        a, b, c = st.columns(3)
+        method = a.selectbox("Method", list(dedup.METHODS), index=list(dedup.METHODS).index(conf["method"]),
+                             help="\n".join(f"{k}: {v}" for k, v in dedup.METHODS.items()))
+        text = a.selectbox("Compare", list(TEXT_CHOICES), index=list(TEXT_CHOICES).index(conf["text"]),
+                           help="\n".join(f"{k}: {v}" for k, v in TEXT_CHOICES.items()))
+        rule = b.selectbox("Keep in each group", list(dedup.RULES), index=list(dedup.RULES).index(conf["rule"]),
+                           help="\n".join(f"{k}: {v}" for k, v in dedup.RULES.items()))
+        index = b.selectbox("Neighbour search", list(dedup.INDEXES), index=list(dedup.INDEXES).index(conf["index"]),
+                            help="\n".join(f"{k}: {v}" for k, v in dedup.INDEXES.items()))
+        strip = c.toggle("Ignore boilerplate lines", value=bool(conf["strip"]), help=BOILERPLATE_DOC.strip())
+        if st.form_submit_button("Save settings"):
+            with shown_errors("save the duplicate settings"):
+                dedup.save_settings(ws, method=method, text=text, rule=rule, index=index, strip=strip)
+                st.rerun()
+    return conf
+
+
+def run_or_wait(ws, n: int) -> None:
+    conf = dedup.dedup_settings(ws)
+    key = f"dedup|{ws.root}|{sorted(conf.items())}"
+    job = jobs.get(key)
+    if job is not None and not job.finished:
+        jobs.follow(key)
+        return
+    if job is not None and job.error:
+        st.error(f"Finding duplicates failed: {job.error}")
+    st.info(f"No duplicate groups yet for these {n:,} records with method **{conf['method']}** on the **{conf['text']}**. "
+            "Exact copies take seconds; the embedding method embeds what is not cached yet (fast mode on the Map page's settings "
+            "makes that about 100× quicker).")
+    if st.button("Find duplicates", type="primary", key="find_dups"):
+        jobs.start(key, lambda j: dedup.find(ws, progress=j.update))
+        st.rerun()
+
+
+def sweep_chart(table: pd.DataFrame, threshold: float) -> go.Figure:
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=table["threshold"], y=table["would_reject"], mode="lines+markers", name="would be rejected"))
+    unchained = table["kept"] + table["would_reject"] - table["kept_greedy"]
+    fig.add_trace(go.Scatter(x=table["threshold"], y=unchained, mode="lines", name="without chaining", line=dict(dash="dot")))
+    fig.add_vline(x=threshold, line_dash="dash", line_color="#e45756")
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=20, b=10), xaxis_title="similarity threshold", yaxis_title="records",
+                      legend=dict(orientation="h", y=1.1))
+    return fig
+
+
+def side_by_side(a: str, b: str, label_a: str, label_b: str) -> None:
+    """Two texts with their word differences marked (every piece HTML-escaped: nothing in a record renders)."""
+    left, right = [], []
+    for tag, pa, pb in word_diff(a, b):
+        if tag == "equal":
+            left.append(html.escape(pa)), right.append(html.escape(pb))
+            continue
+        if pa:
+            left.append(f"<span style='background:{COLOURS['delete' if tag == 'delete' else 'replace']}'>{html.escape(pa)}</span>")
+        if pb:
+            right.append(f"<span style='background:{COLOURS['insert' if tag == 'insert' else 'replace']}'>{html.escape(pb)}</span>")
+    box = ("<div class='diff-text' style='white-space: pre-wrap; font-family: monospace; font-size: 0.82rem; background: #f6f6f9; "
+           "padding: 0.5rem; border-radius: 0.4rem; max-height: 22rem; overflow: auto'>{}</div>")
+    c1, c2 = st.columns(2)
+    c1.caption(label_a)
+    c1.html(box.format("".join(left)[: show.MAX_SHOWN]))
+    c2.caption(label_b)
+    c2.html(box.format("".join(right)[: show.MAX_SHOWN]))
+
+
+def edge_examples(found) -> None:
+    st.subheader("At the threshold's edge")
+    st.caption("Pairs just above the threshold are joined as duplicates; pairs just below are not. If the ones above look "
+               "different, raise the threshold; if the ones below look like copies, lower it.")
+    examples = found.edge_examples()
+    tabs = st.tabs([f"{name} ({len(t)})" for name, t in examples.items()])
+    for tab, table in zip(tabs, examples.values()):
+        with tab:
+            if table.empty:
+                st.caption("No pairs in this band.")
+            for row in table.itertuples():
+                st.markdown(f"**similarity {row.similarity:.3f}**")
+                side_by_side(row.text_a, row.text_b, row.a, row.b)
+
+
+def group_view(ws, found, group: int) -> None:
+    members = found.members(group)
+    rep = members[members["representative"] == True].iloc[0]  # noqa: E712
+    others = members[members["representative"] != True]  # noqa: E712
+    st.subheader(f"Group {group}: {len(members)} records")
+    st.dataframe(pd.DataFrame({"keep": members["representative"].map({True: "representative", False: ""}),
+                               "record_id": members["record_id"], "dataset": members["dataset"], "source": members["source"],
+                               "decision": members["decision"], "text": members["compared_text"].map(show.snippet)}),
+                 hide_index=True, width="stretch", height=min(300, 40 + 35 * len(members)))
+    other_id = st.selectbox("Compare the representative with", list(others["record_id"]), key=f"dup_other_{group}")
+    other = others[others["record_id"] == other_id].iloc[0]
+    side_by_side(rep["compared_text"], other["compared_text"], f"representative {rep['record_id']}", f"{other_id}")
+    a, b = st.columns(2)
+    if a.button(f"Keep the representative, reject {len(others)}", type="primary", key=f"apply_{group}"):
+        with shown_errors("reject the group's duplicates"):
+            st.toast(f"{dedup.apply(ws, found, groups=[group]):,} record(s) rejected")
+            st.rerun()
+    if b.button("Undo this group", key=f"undo_{group}"):
+        with shown_errors("undo the group"):
+            st.toast(f"{dedup.undo(ws, found, groups=[group]):,} record(s) restored")
+            st.rerun()
+
+
+def main() -> None:
+    ws = layout.page("Duplicates")
+    base = records(ws)
+    if base.empty:
+        layout.no_records()
+        return
+    conf = settings_form(ws)
+    found = cached_duplicates(ws)
+    if found is None:
+        run_or_wait(ws, len(base))
+        return
+    s = found.summary()
+    info = f"index {s['index']}" + (f", recall {s['recall']:.3f} against exact search" if s.get("recall") not in (None, 1.0) else "")
+    st.caption(f"{len(base):,} records · method {s['method']} on the {s['text']} · {info} · representative: {dedup.RULES[s['rule']]}")
+    if s["method"] != "exact":
+        threshold = st.slider("Threshold", 0.5, 1.0, float(conf["threshold"]), 0.01, key="dup_threshold",
+                              help="Two records are duplicates when their similarity reaches this value.")
+        if abs(threshold - float(conf["threshold"])) > 1e-9:
+            with shown_errors("change the threshold"):
+                dedup.save_settings(ws, threshold=threshold)
+                st.rerun()
+    m = st.columns(5)
+    m[0].metric("Exact groups", f"{s['exact_groups']:,}")
+    m[1].metric("Near groups", f"{s['near_groups']:,}")
+    m[2].metric("Records in groups", f"{s['records_in_groups']:,}")
+    m[3].metric("Would be rejected", f"{s['would_reject']:,}")
+    m[4].metric("Across datasets", f"{s['cross_dataset_groups']:,}")
+    if found.boilerplate:
+        with st.expander(f"{len(found.boilerplate)} boilerplate lines ignored when comparing"):
+            st.caption(BOILERPLATE_DOC.strip())
+            st.dataframe(pd.DataFrame({"line": list(found.boilerplate), "records": list(found.boilerplate.values())}),
+                         hide_index=True, width="stretch")
+    if s["method"] != "exact":
+        table = found.sweep()
+        st.subheader("Threshold sweep")
+        st.plotly_chart(sweep_chart(table, float(conf["threshold"])), width="stretch", key="sweep_chart")
+        with st.expander("Sweep table"):
+            st.dataframe(table, hide_index=True, width="stretch")
+        edge_examples(found)
+    groups = found.groups()
+    st.subheader(f"Groups ({len(groups):,}), largest first")
+    if groups.empty:
+        st.info("No duplicates at this threshold.")
+        return
+    if st.toggle("Only groups across datasets", key="dup_cross"):
+        groups = groups[groups["cross_dataset"]]
+    picked = st.dataframe(groups, hide_index=True, width="stretch", height=300, on_select="rerun", selection_mode="single-row",
+                          key="dup_groups")
+    a, b = st.columns(2)
+    if a.button(f"Apply to all groups: reject {s['would_reject']:,}", key="apply_all"):
+        with shown_errors("reject the duplicates"):
+            st.toast(f"{dedup.apply(ws, found):,} record(s) rejected")
+            st.rerun()
+    if b.button("Undo every duplicate rejection", key="undo_all"):
+        with shown_errors("undo"):
+            st.toast(f"{dedup.undo(ws, found):,} record(s) restored")
+            st.rerun()
+    if picked.selection.rows:
+        group_view(ws, found, int(groups.iloc[picked.selection.rows[0]]["dup_group"]))
+    else:
+        st.caption("Pick a group in the table to see its records side by side.")
+
+
+layout.run(main)
