@@ -170,8 +170,7 @@ def main() -> None:
         return
     if st.toggle("Only groups across datasets", key="dup_cross"):
         groups = groups[groups["cross_dataset"]]
-    picked = st.dataframe(groups, hide_index=True, width="stretch", height=300, on_select="rerun", selection_mode="single-row",
-                          key="dup_groups")
+    st.dataframe(groups, hide_index=True, width="stretch", height=300, key="dup_groups")
     a, b = st.columns(2)
     if a.button(f"Apply to all groups: reject {s['would_reject']:,}", key="apply_all"):
         with shown_errors("reject the duplicates"):
@@ -181,10 +180,12 @@ def main() -> None:
         with shown_errors("undo"):
             st.toast(f"{dedup.undo(ws, found):,} record(s) restored")
             st.rerun()
-    if picked.selection.rows:
-        group_view(ws, found, int(groups.iloc[picked.selection.rows[0]]["dup_group"]))
-    else:
-        st.caption("Pick a group in the table to see its records side by side.")
-
+    labels = {int(g.dup_group): f"group {int(g.dup_group)}: {g.size} records, {g.kind}" + (", across datasets" if g.cross_dataset else "")
+              for g in groups.itertuples()}
+    if not labels:
+        st.info("No group spans several datasets.")
+        return
+    group = st.selectbox("Open a group", list(labels), format_func=labels.get, key="dup_group_choice")
+    group_view(ws, found, group)
 
 layout.run(main)

@@ -24,3 +24,11 @@ def test_embedders_text_choices_and_clusterings_are_documented():
     for name in (*EMBEDDERS, *TEXT_CHOICES, *METHODS):
         assert f"`{name}`" in README, name
     assert all(TEXT_CHOICES.values()) and all(EMBEDDERS.values())
+
+
+def test_duplicate_methods_rules_and_indexes_are_documented():
+    from curation.dedup import INDEXES, METHODS, RULES
+
+    for name in (*METHODS, *RULES, *INDEXES):
+        assert f"`{name}`" in README, name
+    assert all(METHODS.values()) and all(RULES.values()) and all(INDEXES.values())

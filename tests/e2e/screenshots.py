@@ -58,6 +58,13 @@ def main() -> None:
         page.get_by_text("Nearest to").wait_for(timeout=60_000)
         wait_idle(page)
         page.screenshot(path=OUT / "map.png")
+        from curation.dedup import find
+
+        find(Workspace(root))
+        page.goto(f"{url}/duplicates")
+        page.get_by_text("Threshold sweep").wait_for(timeout=120_000)
+        wait_idle(page)
+        page.screenshot(path=OUT / "duplicates.png", full_page=True)
         bad = root / "my-data.jsonl"
         bad.write_text('{"instruction": "Name a colour.", "output": "Teal"}\n{"instruction": "cut\n{"question": "q"}\n', encoding="utf-8")
         load_path(page, url, bad)

@@ -137,3 +137,32 @@ def test_map_builds_in_the_background_and_a_lasso_selection_is_rejected(served):
     page.get_by_role("button", name=f"Reject {n:,}").click()
     wait_idle(page)
     assert (load_records(Workspace(ws))["decision"] == "reject").sum() == n
+
+
+def test_duplicates_found_in_the_background_compared_side_by_side_rejected_and_undone(served):
+    url, page, ws = served
+    from curation.demo import load_demo
+
+    load_demo(Workspace(ws))
+    page.goto(f"{url}/duplicates")
+    wait_idle(page)
+    page.get_by_role("button", name="Find duplicates").click()
+    expect(page.get_by_text("Threshold sweep")).to_be_visible(timeout=240_000)
+    wait_idle(page)
+    expect(page.get_by_text("Group 1:")).to_be_visible(timeout=30_000)
+    assert page.locator(".diff-text").count() >= 2
+    keep = page.get_by_role("button", name="Keep the representative, reject")
+    n = int(keep.inner_text().split()[-1])
+    keep.click()
+    wait_idle(page)
+    frame = load_records(Workspace(ws))
+    rejected = frame[frame["decision"] == "reject"]
+    assert len(rejected) == n and rejected["reason"].str.startswith("near_duplicate_of:").all()
+    apply_all = page.get_by_role("button", name="Apply to all groups")
+    total = int(apply_all.inner_text().split()[-1].replace(",", ""))
+    apply_all.click()
+    wait_idle(page)
+    assert (load_records(Workspace(ws))["decision"] == "reject").sum() == total
+    page.get_by_role("button", name="Undo every duplicate rejection").click()
+    wait_idle(page)
+    assert (load_records(Workspace(ws))["decision"] == "reject").sum() == 0
