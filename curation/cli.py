@@ -74,6 +74,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--apply", action="store_true", help="reject every duplicate but its group's representative")
     p.add_argument("--curator", help="who decides (default: the user name)")
 
+    p = sub.add_parser("export", parents=[common], help="render with a template, split without leakage, write files and a manifest")
+    p.add_argument("--template", required=True, metavar="NAME",
+                   help="alpaca, chatml, llama-3, mistral, vicuna, a Hugging Face tokenizer folder, or a .jinja file")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write (new, empty, or an earlier export)")
+    p.add_argument("--format", choices=("jsonl", "parquet", "hf"), default="jsonl")
+    p.add_argument("--shape", choices=("text", "messages", "prompt-completion", "alpaca", "sharegpt"), default="text")
+    p.add_argument("--split", default="train=0.9,test=0.1", help="named ratios, e.g. train=0.9,validation=0.05,test=0.05")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--stratify", choices=("none", "cluster", "source", "dataset"), default="none")
+    p.add_argument("--max-tokens", type=int, help="longest rendered text, in tokens of --tokenizer")
+    p.add_argument("--over", choices=("drop", "keep"), default="drop", help="records over --max-tokens: drop (default) or keep and report")
+    p.add_argument("--kept-only", action="store_true", help="only records a curator kept (default: every record not rejected)")
+    p.add_argument("--tokenizer", metavar="NAME_OR_PATH", help="token counts: llama-3 (default) or a tokenizer.json folder/file")
+    p.add_argument("--no-similarity", action="store_true", help="skip the test/train similarity check (it embeds the records)")
+
     p = sub.add_parser("decide", parents=[common], help="keep or reject records with a reason, or undo")
     action = p.add_mutually_exclusive_group(required=True)
     action.add_argument("--keep", action="store_true")
@@ -261,6 +276,26 @@ def text_dedup(out: dict) -> str:
     return "\n".join(lines)
 
 
+def cmd_export(ws: Workspace, args) -> tuple[dict, int]:
+    from curation.export import Options, export
+
+    opts = Options(template=args.template, shape=args.shape, format=args.format, split=args.split, seed=args.seed,
+                   stratify=args.stratify, max_tokens=args.max_tokens, over=args.over, kept_only=args.kept_only,
+                   tokenizer=args.tokenizer, similarity=not args.no_similarity)
+    return export(ws, args.out, opts), 0
+
+
+def text_export(out: dict) -> str:
+    lines = [f"wrote {sum(out['splits'].values()):,} records to {out['out']}: "
+             + ", ".join(f"{name} {n:,}" for name, n in out["splits"].items())]
+    lines += [f"  excluded {n:,}: {reason}" for reason, n in out["excluded"].items()]
+    for name, check in ((out.get("leakage") or {}).get("splits") or {}).items():
+        if check:
+            lines.append(f"  {name}: highest similarity to a train record {check['max_similarity']:.3f} ({check['record']})")
+    lines.append(f"  manifest: {out['manifest']}")
+    return "\n".join(lines)
+
+
 def cmd_decide(ws: Workspace, args) -> tuple[dict, int]:
     from curation import decisions
     from curation.store import dataset_sizes, record_index
@@ -294,8 +329,8 @@ def cmd_decide(ws: Workspace, args) -> tuple[dict, int]:
 
 
 COMMANDS = {"ingest": cmd_ingest, "stats": cmd_stats, "records": cmd_records, "signals": cmd_signals, "embed": cmd_embed,
-            "map": cmd_map, "dedup": cmd_dedup, "decide": cmd_decide}
-TEXT = {"ingest": text_ingest, "signals": text_signals, "dedup": text_dedup}
+            "map": cmd_map, "dedup": cmd_dedup, "export": cmd_export, "decide": cmd_decide}
+TEXT = {"ingest": text_ingest, "signals": text_signals, "dedup": text_dedup, "export": text_export}
 
 
 def main(argv: list[str] | None = None) -> int:

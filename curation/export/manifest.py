@@ -1,0 +1,72 @@
+"""The pieces of `manifest.json`: hashes, versions, counts and the train/test similarity check."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+PACKAGES = ("pandas", "pyarrow", "orjson", "jinja2", "datasets", "tiktoken", "faiss-cpu", "sentence-transformers", "streamlit")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_lines(lines) -> str:
+    h = hashlib.sha256()
+    for line in lines:
+        h.update(str(line).encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def decisions_snapshot(ws) -> dict:
+    """The hash of every current decision (record, decision, reason), with counts: enough to tell whether they changed."""
+    rows = sorted(ws.query("SELECT record_id, decision, reason FROM state"))
+    counts: dict[str, int] = {}
+    for _, decision, _ in rows:
+        counts[decision] = counts.get(decision, 0) + 1
+    return {"sha256": sha256_lines("\x1f".join(map(str, r)) for r in rows), "counts": counts}
+
+
+def breakdown(frame: pd.DataFrame, split: pd.Series) -> dict:
+    """Per split: total and counts by source, dataset and cluster (when the map is there)."""
+    out = {}
+    for name, part in frame.groupby(split, sort=True):
+        entry = {"total": len(part)}
+        for column in ("source", "dataset", "cluster_label"):
+            if column in part and part[column].notna().any():
+                entry[f"by_{column.replace('_label', '')}"] = {str(k): int(v) for k, v in part[column].value_counts().sort_index().items()}
+        out[str(name)] = entry
+    return out
+
+
+def max_similarity(train: np.ndarray, other: np.ndarray, block: int = 2048) -> tuple[float, int, int]:
+    """Highest cosine similarity between any row of `other` and any row of `train` (block by block), with the two rows."""
+    best, where = -1.0, (-1, -1)
+    for lo in range(0, len(other), block):
+        sims = other[lo : lo + block] @ train.T
+        flat = int(np.argmax(sims))
+        r, c = divmod(flat, sims.shape[1])
+        if sims[r, c] > best:
+            best, where = float(sims[r, c]), (lo + r, c)
+    return best, where[0], where[1]

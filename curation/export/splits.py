@@ -1,0 +1,81 @@
+"""Leakage-free, deterministic splits.
+
+Records are split in units: a duplicate group (exact or near) is one unit, so it
+lands whole in one split; any other record is a unit of its own. Within each
+stratum (none, or one per cluster, source or dataset; a group counts in the
+stratum of its smallest record id) units are put in a
+seeded order (a hash of the seed and the unit's first record id, so the order
+of one record does not depend on the others), then each unit goes to the split
+furthest below its share. Every split then stays within one unit of its ratio
+in each stratum.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+from curation.errors import CurationError
+
+STRATIFY = {"none": None, "cluster": "cluster", "source": "source", "dataset": "dataset"}
+
+
+def parse_splits(text: str) -> dict[str, float]:
+    """`train=0.9,validation=0.05,test=0.05` -> ratios that sum to 1 (given weights are normalised)."""
+    out: dict[str, float] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        try:
+            ratio = float(value)
+        except ValueError:
+            ratio = -1.0
+        if not sep or not name or ratio < 0:
+            raise CurationError(f"bad split {part.strip()!r}: write NAME=RATIO, e.g. train=0.9,test=0.1")
+        if name in out:
+            raise CurationError(f"split {name!r} is named twice")
+        out[name] = ratio
+    total = sum(out.values())
+    if not out or total <= 0:
+        raise CurationError("give at least one split with a positive ratio, e.g. train=0.9,test=0.1")
+    return {k: v / total for k, v in out.items()}
+
+
+def order_key(seed: int, key: str) -> str:
+    return hashlib.blake2b(f"{seed}\x1f{key}".encode(), digest_size=8).hexdigest()
+
+
+def assign_splits(frame: pd.DataFrame, ratios: dict[str, float], seed: int = 0, stratify: str = "none",
+                  groups: pd.Series | None = None) -> pd.Series:
+    """The split name of each record (index aligned with `frame`). `groups`: duplicate group per record (NA for none)."""
+    if stratify not in STRATIFY:
+        raise CurationError(f"unknown stratification {stratify!r}: choose one of {', '.join(STRATIFY)}")
+    column = STRATIFY[stratify]
+    if column and column not in frame:
+        raise CurationError(f"cannot stratify by {stratify}: the records have no {column} (build the map first for clusters)")
+    ids = frame["record_id"].astype(str)
+    unit = ids.copy()
+    if groups is not None:
+        grouped = groups.notna().to_numpy()
+        unit[grouped] = "group:" + groups[grouped].astype("int64").astype(str)
+    table = pd.DataFrame({"unit": unit.to_numpy(), "record_id": ids.to_numpy()}, index=frame.index)
+    table["stratum"] = frame[column].astype(str).to_numpy() if column else ""
+    # A unit's key and stratum are those of its smallest record id: independent of the order records come in.
+    units = table.sort_values("record_id").groupby("unit", sort=False).agg(first=("record_id", "first"), size=("record_id", "size"),
+                                                                          stratum=("stratum", "first"))
+    units["order"] = [order_key(seed, f) for f in units["first"]]
+    names = list(ratios)
+    shares = np.array([ratios[n] for n in names])
+    chosen: dict[str, str] = {}
+    for _, part in units.sort_values(["stratum", "order"]).groupby("stratum", sort=True):
+        total = int(part["size"].sum())
+        filled = np.zeros(len(names))
+        for name, size in zip(part.index, part["size"]):
+            k = int(np.argmax(shares * total - filled))  # the split furthest below its share (first on ties)
+            chosen[name] = names[k]
+            filled[k] += size
+    return table["unit"].map(chosen)

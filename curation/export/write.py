@@ -1,0 +1,245 @@
+"""Export: the records not rejected, rendered with a template, shaped, split without leakage, written with a manifest.
+
+The same workspace, decisions and options give byte-identical files: rows keep
+the load order within each split, JSON keys keep a fixed order, and the manifest
+holds no time stamp.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from curation.errors import CurationError
+from curation.export.manifest import breakdown, decisions_snapshot, max_similarity, sha256_file, sha256_lines, versions
+from curation.export.shapes import SHAPES, render, shaped
+from curation.export.splits import STRATIFY, assign_splits, parse_splits
+from curation.export.templates import Template, get_template
+from curation.workspace import Workspace
+
+FORMATS = {"jsonl": "one JSON object per line, a file per split", "parquet": "a Parquet file per split",
+           "hf": "a Hugging Face DatasetDict folder (save_to_disk; datasets.load_from_disk opens it)"}
+OVER = {"drop": "records over the maximum are left out (reason too_long)", "keep": "kept, and counted in the manifest"}
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class Options:
+    template: str = "alpaca"
+    shape: str = "text"
+    format: str = "jsonl"
+    split: str = "train=0.9,test=0.1"
+    seed: int = 0
+    stratify: str = "none"
+    max_tokens: int | None = None
+    over: str = "drop"
+    kept_only: bool = False
+    tokenizer: str | None = None
+    similarity: bool = True
+    template_source: str | None = field(default=None, repr=False)
+
+    def check(self) -> None:
+        for name, value, allowed in (("shape", self.shape, SHAPES), ("format", self.format, FORMATS),
+                                     ("stratify", self.stratify, STRATIFY), ("over", self.over, OVER)):
+            if value not in allowed:
+                raise CurationError(f"unknown {name} {value!r}: choose one of {', '.join(allowed)}")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise CurationError("--max-tokens must be a positive number of tokens")
+        parse_splits(self.split)
+
+
+def exclusion_reason(decision: str, reason) -> str | None:
+    from curation.dedup import DUPLICATE_REASON
+
+    if decision != "reject":
+        return None
+    reason = str(reason or "rejected")
+    return DUPLICATE_REASON.rstrip(":") if reason.startswith(DUPLICATE_REASON) else reason
+
+
+def token_lengths(texts: list[str], template: Template, tokenizer: str | None) -> np.ndarray:
+    """Tokens of each rendered text; the template's special markers count one token each."""
+    from curation.tokenize import DEFAULT, get_counter
+
+    counter = get_counter(tokenizer or DEFAULT)
+    markers = [m for m in template.special if m]
+    stripped, extra = [], np.zeros(len(texts), dtype=np.int64)
+    for i, text in enumerate(texts):
+        for m in markers:
+            extra[i] += text.count(m)
+            text = text.replace(m, " ")
+        stripped.append(text)
+    return counter.count(stripped) + extra
+
+
+def duplicate_groups(ws: Workspace, frame: pd.DataFrame) -> tuple[pd.Series, dict]:
+    """Duplicate group per record: the cached groups of the current dedup settings, else exact copies only."""
+    from curation import dedup
+
+    found = dedup.find(ws, frame, compute=False)
+    note = None
+    if found is None:
+        found = dedup.find(ws, frame, method="exact", rule="first_seen")
+        note = "near-duplicate groups were not computed (run dedup first); exact copies are kept together"
+    info = {"method": found.conf["method"], "threshold": found.conf["threshold"], "text": found.conf["text"],
+            "groups": int(found.table["dup_group"].nunique()), "note": note}
+    return found.table["dup_group"], info
+
+
+def with_clusters(ws: Workspace, frame: pd.DataFrame, needed: bool) -> pd.DataFrame:
+    from curation.atlas import cached_atlas
+
+    mapped = cached_atlas(ws, frame)
+    if mapped is None:
+        if needed:
+            raise CurationError("stratifying by cluster needs the map: build it first (python -m curation map)")
+        return frame
+    return frame.merge(mapped.points[["record_id", "cluster", "cluster_label"]], on="record_id", how="left")
+
+
+def leakage(ws: Workspace, frame: pd.DataFrame, split: pd.Series, names: list[str]) -> dict:
+    """The highest similarity between a record of any other split and a train record (embeddings of the prompts)."""
+    from curation.atlas import map_settings
+    from curation.embed import embed_texts, record_texts
+
+    train = "train" if "train" in names else names[0]
+    model = map_settings(ws)["model"]
+    vectors, _ = embed_texts(ws, record_texts(frame, "prompt"), model=model, text="prompt")
+    is_train = (split == train).to_numpy()
+    out = {"model": model, "text": "prompt", "against": train, "splits": {}}
+    ids = frame["record_id"].to_numpy()
+    for name in names:
+        if name == train:
+            continue
+        rows = np.flatnonzero((split == name).to_numpy())
+        if not len(rows) or not is_train.any():
+            out["splits"][name] = None
+            continue
+        best, r, c = max_similarity(vectors[is_train], vectors[rows])
+        out["splits"][name] = {"max_similarity": round(best, 6), "record": str(ids[rows][r]), "train_record": str(ids[is_train][c])}
+    return out
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    with open(path, "wb") as fh:
+        for row in rows:
+            fh.write(orjson.dumps(row))
+            fh.write(b"\n")
+
+
+def write_parquet(path: Path, rows: list[dict], columns: list[str]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pylist(rows) if rows else pa.table({c: pa.array([], type=pa.string()) for c in columns})
+    pq.write_table(table, path)
+
+
+def write_hf(folder: Path, by_split: dict[str, list[dict]], columns: list[str]) -> None:
+    from datasets import Dataset, DatasetDict
+
+    parts = {name: Dataset.from_list(rows) if rows else Dataset.from_dict({c: [] for c in columns}) for name, rows in by_split.items()}
+    DatasetDict(parts).save_to_disk(str(folder))
+    for state in folder.glob("*/state.json"):  # the fingerprint is random: make it the content's, so exports are reproducible
+        body = json.loads(state.read_text())
+        body["_fingerprint"] = sha256_lines(sha256_file(p) for p in sorted(state.parent.glob("*.arrow")))[:16]
+        state.write_text(json.dumps(body, indent=2, sort_keys=True))
+
+
+def prepare(ws: Workspace, opts: Options) -> dict:
+    """Everything but the writing: rows per split, excluded counts, lengths. Used for the preview and by `export`."""
+    from curation.store import load_records
+
+    opts.check()
+    ratios = parse_splits(opts.split)
+    template = get_template(opts.template, opts.template_source)
+    frame = load_records(ws)
+    if frame.empty:
+        raise CurationError("no records to export: ingest some first")
+    frame = with_clusters(ws, frame, opts.stratify == "cluster")
+    groups, grouping = duplicate_groups(ws, frame)
+    frame = frame.assign(dup_group=groups.to_numpy())
+    excluded: dict[str, int] = {}
+    reasons = [exclusion_reason(d, r) for d, r in zip(frame["decision"], frame["reason"])]
+    if opts.kept_only:
+        reasons = [r or ("undecided" if d == "undecided" else None) for r, d in zip(reasons, frame["decision"])]
+    keep = np.array([r is None for r in reasons])
+    for r in reasons:
+        if r is not None:
+            excluded[r] = excluded.get(r, 0) + 1
+    frame = frame[keep].reset_index(drop=True)
+    rows = frame.to_dict("records")
+    texts = [render(template, row) for row in rows]
+    lengths = token_lengths(texts, template, opts.tokenizer)
+    over = lengths > opts.max_tokens if opts.max_tokens else np.zeros(len(rows), dtype=bool)
+    if opts.max_tokens and opts.over == "drop" and over.any():
+        excluded["too_long"] = int(over.sum())
+        frame, lengths = frame[~over].reset_index(drop=True), lengths[~over]
+        rows, texts = [r for r, o in zip(rows, over) if not o], [t for t, o in zip(texts, over) if not o]
+    if frame.empty:
+        raise CurationError("every record is excluded: nothing to export")
+    split = assign_splits(frame, ratios, opts.seed, opts.stratify, frame["dup_group"])
+    by_split = {name: [i for i in range(len(rows)) if split.iat[i] == name] for name in ratios}
+    return {"template": template, "frame": frame, "rows": rows, "texts": texts, "lengths": lengths, "split": split,
+            "by_split": by_split, "excluded": dict(sorted(excluded.items())), "over_max": int(over.sum()) if opts.max_tokens else 0,
+            "grouping": grouping, "ratios": ratios}
+
+
+def export(ws: Workspace, out: str | Path, opts: Options | None = None, progress=None) -> dict:
+    """Write the splits and `manifest.json` into `out`; returns what the CLI prints."""
+    start = time.perf_counter()
+    opts = opts or Options()
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not (out / MANIFEST).exists():
+        raise CurationError(f"{out} is not empty and holds no earlier export: choose an empty or new folder")
+    plan = prepare(ws, opts)
+    template, rows = plan["template"], plan["rows"]
+    shaped_rows = [shaped(row, opts.shape, template) for row in rows]
+    columns = list(shaped_rows[0]) if shaped_rows else []
+    by_split = {name: [shaped_rows[i] for i in idx] for name, idx in plan["by_split"].items()}
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    if opts.format == "hf":
+        write_hf(tmp / "hf", by_split, columns)
+    else:
+        for name, part in by_split.items():
+            (write_jsonl if opts.format == "jsonl" else lambda p, r: write_parquet(p, r, columns))(tmp / f"{name}.{opts.format}", part)
+    files = sorted(p for p in tmp.rglob("*") if p.is_file())
+    frame, split = plan["frame"], plan["split"]
+    lengths = plan["lengths"]
+    manifest = {
+        "options": {k: v for k, v in asdict(opts).items() if k != "template_source"},
+        "template": {"name": template.name, "sha256": sha256_lines([template.source]), "bos_token": template.bos_token,
+                     "eos_token": template.eos_token, **({"source": template.source} if opts.template_source else {})},
+        "splits": {name: len(idx) for name, idx in plan["by_split"].items()},
+        "ratios": plan["ratios"],
+        "counts": breakdown(frame, split),
+        "excluded": plan["excluded"],
+        "over_max_tokens": plan["over_max"],
+        "tokens": {name: ({"p50": int(np.median(lengths[idx])), "max": int(lengths[idx].max()), "total": int(lengths[idx].sum())}
+                          if idx else None) for name, idx in plan["by_split"].items()},
+        "duplicate_groups": plan["grouping"],
+        "record_ids": {name: sha256_lines(frame["record_id"].iloc[idx]) for name, idx in plan["by_split"].items()},
+        "decisions": decisions_snapshot(ws),
+        "records": {"total": int(len(frame) + sum(plan["excluded"].values())), "exported": len(frame)},
+        "files": [{"path": str(p.relative_to(tmp)), "sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files],
+        "versions": versions(),
+    }
+    if opts.similarity and len(plan["ratios"]) > 1:
+        manifest["leakage"] = leakage(ws, frame, split, list(plan["ratios"]))
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    return {"out": str(out), "splits": manifest["splits"], "files": [str(out / f["path"]) for f in manifest["files"]],
+            "manifest": str(out / MANIFEST), "excluded": plan["excluded"], "leakage": manifest.get("leakage"),
+            "seconds": round(time.perf_counter() - start, 3)}

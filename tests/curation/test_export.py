@@ -1,0 +1,324 @@
+"""Export: golden templates, Hugging Face chat templates, the sandbox, shapes, splits, round trips, determinism, the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from curation import dedup, embed
+from curation.cli import main as cli
+from curation.decisions import decide
+from curation.errors import CurationError
+from curation.export import TEMPLATES, Options, assign_splits, export, get_template, parse_splits
+from curation.export.shapes import conversation, prompt_completion, render, shaped
+from curation.export.templates import custom, from_tokenizer
+from curation.ingest import ingest
+from curation.records import dumps
+from curation.store import load_records
+from tests.conftest import write_jsonl
+from tests.curation.test_dedup import bag_of_words
+
+SINGLE = {"instruction": "Name a primary colour.", "input": "", "output": "Red.", "system": "", "messages": None}
+WITH_INPUT = {"instruction": "Translate to French.", "input": "cat", "output": "chat", "system": "", "messages": None}
+MULTI = {"instruction": "And tomorrow?", "input": "", "output": "Rain.", "system": "Be brief.",
+         "messages": dumps([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather today?"},
+                            {"role": "assistant", "content": "Sunny."}, {"role": "user", "content": "And tomorrow?"},
+                            {"role": "assistant", "content": "Rain."}])}
+ALPACA_HEAD = "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n"
+ALPACA_INPUT_HEAD = ("Below is an instruction that describes a task, paired with an input that provides further context. "
+                     "Write a response that appropriately completes the request.\n\n")
+VICUNA_HEAD = ("A chat between a curious user and an artificial intelligence assistant. "
+               "The assistant gives helpful, detailed, and polite answers to the user's questions. ")
+GOLDEN = {
+    "alpaca": (
+        ALPACA_HEAD + "### Instruction:\nName a primary colour.\n\n### Response:\nRed.",
+        ALPACA_INPUT_HEAD + "### Instruction:\nTranslate to French.\n\n### Input:\ncat\n\n### Response:\nchat",
+        "Be brief.\n\n### Instruction:\nWeather today?\n\n### Response:\nSunny.\n\n### Instruction:\nAnd tomorrow?\n\n### Response:\nRain.",
+    ),
+    "chatml": (
+        "<|im_start|>user\nName a primary colour.<|im_end|>\n<|im_start|>assistant\nRed.<|im_end|>\n",
+        "<|im_start|>user\nTranslate to French.\n\ncat<|im_end|>\n<|im_start|>assistant\nchat<|im_end|>\n",
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nWeather today?<|im_end|>\n<|im_start|>assistant\nSunny.<|im_end|>\n"
+        "<|im_start|>user\nAnd tomorrow?<|im_end|>\n<|im_start|>assistant\nRain.<|im_end|>\n",
+    ),
+    "llama-3": (
+        "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nName a primary colour.<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\nRed.<|eot_id|>",
+        "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nTranslate to French.\n\ncat<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\nchat<|eot_id|>",
+        "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
+        "<|start_header_id|>user<|end_header_id|>\n\nWeather today?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nSunny.<|eot_id|>"
+        "<|start_header_id|>user<|end_header_id|>\n\nAnd tomorrow?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nRain.<|eot_id|>",
+    ),
+    "mistral": (
+        "<s>[INST] Name a primary colour. [/INST] Red.</s>",
+        "<s>[INST] Translate to French.\n\ncat [/INST] chat</s>",
+        "<s>[INST] Be brief.\n\nWeather today? [/INST] Sunny.</s>[INST] And tomorrow? [/INST] Rain.</s>",
+    ),
+    "vicuna": (
+        VICUNA_HEAD + "USER: Name a primary colour. ASSISTANT: Red.</s>",
+        VICUNA_HEAD + "USER: Translate to French.\n\ncat ASSISTANT: chat</s>",
+        "Be brief. USER: Weather today? ASSISTANT: Sunny.</s>USER: And tomorrow? ASSISTANT: Rain.</s>",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(TEMPLATES))
+def test_golden_output_of_each_built_in_template(name):
+    template = TEMPLATES[name]
+    assert (render(template, SINGLE), render(template, WITH_INPUT), render(template, MULTI)) == GOLDEN[name]
+
+
+@pytest.mark.parametrize("name", list(TEMPLATES))
+def test_prompt_and_completion_join_to_the_text_and_split_before_the_last_answer(name):
+    template = TEMPLATES[name]
+    for row in (SINGLE, WITH_INPUT, MULTI):
+        prompt, completion = prompt_completion(template, row)
+        assert prompt + completion == render(template, row)
+        assert completion.startswith(row["output"]) and row["output"] not in prompt[-len(row["output"]) - 2 :]
+
+
+def test_placeholder_inputs_become_empty():
+    row = {**WITH_INPUT, "input": "<noinput>"}
+    assert "noinput" not in render(TEMPLATES["alpaca"], row) and "### Input" not in render(TEMPLATES["alpaca"], row)
+    assert shaped(row, "alpaca", TEMPLATES["alpaca"])["input"] == ""
+    assert conversation(row)[0]["content"] == "Translate to French."
+
+
+CHAT_TEMPLATE = (
+    "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system = messages[0]['content'] %}"
+    "{% else %}{% set loop_messages = messages %}{% set system = false %}{% endif %}"
+    "{{ bos_token }}{% if system %}<<SYS>>{{ system }}<</SYS>>\n{% endif %}"
+    "{% for message in loop_messages %}"
+    "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+    "{% if message['role'] == 'user' %}{{ '<|user|>\n' + message['content'] | trim + eos_token }}\n"
+    "{% else %}{{ '<|assistant|>\n' + message['content'] | tojson + eos_token }}\n{% endif %}"
+    "{% endfor %}"
+)
+
+
+@pytest.fixture
+def tokenizer_dir(tmp_path):
+    """The bundled MiniLM tokenizer files, with a chat template added to their tokenizer_config.json."""
+    from curation.embed import bundled_model_path
+
+    folder = tmp_path / "tok"
+    shutil.copytree(bundled_model_path(), folder, ignore=shutil.ignore_patterns("*.safetensors", "*.bin", "onnx", "openvino", "*.onnx"))
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    config.update(chat_template=CHAT_TEMPLATE, bos_token="<s>", eos_token="</s>")
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_hugging_face_chat_template_renders_like_apply_chat_template(tokenizer_dir, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    template = get_template(str(tokenizer_dir))
+    assert template.name == "hf:tok" and template.eos_token == "</s>"
+    for row in (SINGLE, WITH_INPUT, MULTI):
+        messages = conversation(row)
+        assert render(template, row) == tokenizer.apply_chat_template(messages, tokenize=False)
+    bad = {**SINGLE, "messages": dumps([{"role": "assistant", "content": "no user first"}])}
+    with pytest.raises(CurationError, match="roles must alternate"):
+        render(template, bad)
+
+
+def test_a_tokenizer_folder_without_a_chat_template_is_a_clear_error(tmp_path):
+    (tmp_path / "tokenizer_config.json").write_text("{}")
+    with pytest.raises(CurationError, match="no chat_template"):
+        from_tokenizer(tmp_path)
+    with pytest.raises(CurationError, match="unknown template"):
+        get_template("gpt-5")
+
+
+@pytest.mark.parametrize("attack", [
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ messages.__class__.__init__.__globals__ }}",
+    "{{ raise_exception.__globals__['__builtins__'] }}",
+    "{% set x = messages.append(1) %}{{ x }}",
+])
+def test_custom_templates_cannot_reach_python_internals(attack):
+    with pytest.raises(CurationError, match="SecurityError|UndefinedError|failed"):
+        render(custom(attack), SINGLE)
+
+
+def test_a_custom_template_renders_and_a_broken_one_is_reported():
+    template = custom("{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}")
+    assert render(template, WITH_INPUT) == "[user] Translate to French.\n\ncat\n[assistant] chat\n"
+    with pytest.raises(CurationError, match="does not parse"):
+        custom("{% for m in messages %}")
+
+
+# splits
+
+def test_parse_splits():
+    assert parse_splits("train=0.9,validation=0.05,test=0.05") == pytest.approx({"train": 0.9, "validation": 0.05, "test": 0.05})
+    assert parse_splits("a=3,b=1") == {"a": 0.75, "b": 0.25}
+    for bad in ("train", "train=x", "train=0.5,train=0.5", "", "a=0"):
+        with pytest.raises(CurationError):
+            parse_splits(bad)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(0, 12), min_size=1, max_size=120), st.integers(0, 2**16),
+       st.sampled_from(["train=0.9,test=0.1", "train=0.8,validation=0.1,test=0.1", "a=1,b=1,c=1"]),
+       st.sampled_from(["none", "source"]))
+def test_splits_keep_groups_whole_match_ratios_and_are_deterministic(group_of, seed, spec, stratify):
+    n = len(group_of)
+    frame = pd.DataFrame({"record_id": [f"r{i:04d}" for i in range(n)], "source": ["human" if i % 3 else "synthetic" for i in range(n)]})
+    groups = pd.Series([g if g else pd.NA for g in group_of], dtype="Int64")
+    ratios = parse_splits(spec)
+    split = assign_splits(frame, ratios, seed, stratify, groups)
+    assert split.notna().all() and set(split) <= set(ratios)
+    for g in set(group_of) - {0}:
+        assert split[groups == g].nunique() == 1
+    if stratify == "none":
+        largest = max([int((groups == g).sum()) for g in set(group_of) - {0}] or [1])
+        for name, ratio in ratios.items():
+            assert abs(int((split == name).sum()) - ratio * n) <= largest + 1e-9
+    assert split.equals(assign_splits(frame, ratios, seed, stratify, groups))
+    shuffled = frame.sample(frac=1.0, random_state=1)
+    again = assign_splits(shuffled, ratios, seed, stratify, groups[shuffled.index])
+    assert again.sort_index().equals(split)  # a record's split does not depend on the order of the others
+
+
+# exporting a workspace
+
+ROWS = [{"instruction": f"Question {i} about {topic}?", "input": "" if i % 4 else "<noinput>", "output": f"Answer {i}.",
+         "source": "human" if i % 2 else "synthetic"} for i, topic in enumerate(["rivers", "stars", "bread", "jazz"] * 10)]
+
+
+@pytest.fixture
+def filled(ws, tmp_path):
+    ingest(ws, str(write_jsonl(tmp_path / "a.jsonl", ROWS)))
+    return ws
+
+
+def digest_folder(folder) -> dict:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet", "hf"])
+def test_two_exports_are_byte_identical(filled, tmp_path, fmt):
+    opts = Options(template="chatml", format=fmt, split="train=0.8,validation=0.1,test=0.1", seed=7, similarity=False)
+    first = export(filled, tmp_path / "one", opts)
+    export(filled, tmp_path / "two", opts)
+    assert digest_folder(tmp_path / "one") == digest_folder(tmp_path / "two")
+    assert sum(first["splits"].values()) == len(ROWS)
+    manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
+    for f in manifest["files"]:
+        assert hashlib.sha256((tmp_path / "one" / f["path"]).read_bytes()).hexdigest() == f["sha256"]
+    assert manifest["versions"]["python"] and manifest["options"]["seed"] == 7
+
+
+def test_hf_export_opens_with_load_from_disk(filled, tmp_path):
+    from datasets import load_from_disk
+
+    result = export(filled, tmp_path / "out", Options(template="llama-3", format="hf", shape="prompt-completion", similarity=False))
+    loaded = load_from_disk(str(tmp_path / "out" / "hf"))
+    assert {k: len(v) for k, v in loaded.items()} == result["splits"]
+    assert loaded["train"].column_names == ["prompt", "completion"]
+    assert loaded["train"][0]["prompt"].startswith("<|begin_of_text|>")
+
+
+def test_rejected_records_are_excluded_by_reason_and_kept_only_is_an_option(filled, tmp_path):
+    frame = load_records(filled)
+    decide(filled, list(frame["record_id"][:3]), "reject", "near_duplicate_of:abc")
+    decide(filled, list(frame["record_id"][3:5]), "reject", "short_output")
+    decide(filled, list(frame["record_id"][5:15]), "keep", "manual")
+    result = export(filled, tmp_path / "out", Options(similarity=False))
+    assert result["excluded"] == {"near_duplicate_of": 3, "short_output": 2}
+    assert sum(result["splits"].values()) == len(ROWS) - 5
+    kept = export(filled, tmp_path / "kept", Options(kept_only=True, similarity=False))
+    assert sum(kept["splits"].values()) == 10 and kept["excluded"]["undecided"] == len(ROWS) - 15
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["decisions"]["counts"] == {"keep": 10, "reject": 5}
+
+
+def test_max_tokens_drops_or_keeps_and_reports(filled, tmp_path):
+    ingest(filled, str(write_jsonl(tmp_path / "long.jsonl", [{"instruction": "Tell a long story.", "output": "and then " * 300}])))
+    dropped = export(filled, tmp_path / "drop", Options(template="alpaca", max_tokens=200, similarity=False))
+    assert dropped["excluded"] == {"too_long": 1} and sum(dropped["splits"].values()) == len(ROWS)
+    kept = export(filled, tmp_path / "keep", Options(template="alpaca", max_tokens=200, over="keep", similarity=False))
+    manifest = json.loads((tmp_path / "keep" / "manifest.json").read_text())
+    assert sum(kept["splits"].values()) == len(ROWS) + 1 and manifest["over_max_tokens"] == 1
+    assert manifest["tokens"]["train"]["max"] > 600 or manifest["tokens"]["test"]["max"] > 600
+
+
+def test_stratified_by_source_and_counts_in_the_manifest(filled, tmp_path):
+    export(filled, tmp_path / "out", Options(split="train=0.5,test=0.5", stratify="source", similarity=False))
+    counts = json.loads((tmp_path / "out" / "manifest.json").read_text())["counts"]
+    assert counts["train"]["by_source"] == counts["test"]["by_source"] == {"human": 10, "synthetic": 10}
+    with pytest.raises(CurationError, match="needs the map"):
+        export(filled, tmp_path / "cl", Options(stratify="cluster", similarity=False))
+
+
+def test_refuses_to_write_into_a_folder_with_other_files(filled, tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(CurationError, match="not empty"):
+        export(filled, tmp_path / "mine", Options(similarity=False))
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_duplicate_groups_stay_in_one_split_and_the_manifest_reports_train_test_similarity(filled, tmp_path, monkeypatch):
+    monkeypatch.setattr(embed, "get_embedder", bag_of_words)
+    dedup.find(filled, rule="first_seen", threshold=0.8)
+    found = dedup.find(filled, compute=False)
+    assert found.summary()["near_groups"] > 0
+    result = export(filled, tmp_path / "out", Options(split="train=0.7,test=0.3", seed=3))
+    frame = load_records(filled)
+    where = {}
+    for name in result["splits"]:
+        for line in (tmp_path / "out" / f"{name}.jsonl").read_text().splitlines():
+            where[json.loads(line)["text"]] = name
+    from curation.export.templates import TEMPLATES as T
+
+    split_of = {rid: where[render(T["alpaca"], row)] for rid, row in zip(frame["record_id"], frame.to_dict("records"))}
+    for _, members in found.table.dropna(subset=["dup_group"]).groupby("dup_group"):
+        assert len({split_of[r] for r in members["record_id"]}) == 1
+    check = result["leakage"]["splits"]["test"]
+    assert check["max_similarity"] < 0.8 + 1e-6 and check["record"] in split_of and split_of[check["train_record"]] == "train"
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["duplicate_groups"]["method"] == "embedding" and manifest["duplicate_groups"]["note"] is None
+
+
+def test_round_trip_alpaca_shape(filled, tmp_path):
+    export(filled, tmp_path / "out", Options(shape="alpaca", split="all=1", similarity=False))
+    again = tmp_path / "again"
+    ingest(again_ws := type(filled)(again), str(tmp_path / "out" / "all.jsonl"))
+    fields = ["instruction", "input", "output", "system"]
+    before = load_records(filled)[fields].assign(input=lambda f: f["input"].replace("<noinput>", ""))
+    assert load_records(again_ws)[fields].equals(before)
+
+
+def test_round_trip_sharegpt_shape(ws, tmp_path, shared_data):
+    ingest(ws, str(shared_data / "chat" / "dummy_conversation.json"))
+    export(ws, tmp_path / "out", Options(shape="sharegpt", split="all=1", similarity=False))
+    other = type(ws)(tmp_path / "again")
+    ingest(other, str(tmp_path / "out" / "all.jsonl"))
+    fields = ["system", "instruction", "input", "output"]
+    a, b = load_records(ws), load_records(other)
+    assert a[fields].equals(b[fields])
+    assert [json.loads(m) for m in a["messages"]] == [json.loads(m) for m in b["messages"]]
+
+
+def test_cli_export(filled, tmp_path, capsys):
+    code = cli(["export", "--workspace", str(filled.root), "--json", "--template", "mistral", "--out", str(tmp_path / "out"),
+                "--split", "train=0.75,test=0.25", "--seed", "1", "--shape", "messages", "--no-similarity"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {"out", "splits", "files", "manifest", "excluded"}
+    assert out["splits"] == {"train": 30, "test": 10} and all(p.endswith(".jsonl") for p in out["files"])
+    assert json.loads(open(out["files"][0]).readline())["messages"][0]["role"] == "user"
+    assert cli(["export", "--workspace", str(filled.root), "--template", "nope", "--out", str(tmp_path / "x")]) == 1
+    assert "unknown template" in capsys.readouterr().err
