@@ -129,3 +129,19 @@ def cached_duplicates(ws: Workspace):
         return None
     decided = tuple(ws.query("SELECT count(*), max(seq) FROM log")[0])
     return _cached_duplicates(str(ws.root), ws.fingerprint(), signature, json.dumps(conf, sort_keys=True), decided, needs_quality)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Rendering and splitting…")
+def _export_plan(root: str, fingerprint: tuple, decided: tuple, dedup_dir: tuple, maps_dir: tuple, options: str):
+    from curation.export import Options, prepare
+
+    return prepare(Workspace(root), Options(**json.loads(options)))
+
+
+def cached_export_plan(ws: Workspace, opts) -> dict:
+    """What an export with these options would write (rendered rows, splits, exclusions), remembered until the data changes."""
+    from dataclasses import asdict
+
+    decided = tuple(ws.query("SELECT count(*), max(seq) FROM log")[0])
+    return _export_plan(str(ws.root), ws.fingerprint(), decided, folder_signature(ws.root / "dedup"), folder_signature(ws.root / "maps"),
+                        json.dumps(asdict(opts), sort_keys=True))

@@ -5,5 +5,6 @@ PAGES = [
     ("pages/quality.py", "Quality", ":material/rule:"),
     ("pages/map.py", "Map", ":material/scatter_plot:"),
     ("pages/duplicates.py", "Duplicates", ":material/content_copy:"),
+    ("pages/export.py", "Export", ":material/download:"),
     ("pages/load.py", "Load data", ":material/upload_file:"),
 ]

@@ -17,6 +17,7 @@ REASON = "decision_reason"
 BULK_REASON = "bulk_reason"
 LAST_INGEST = "last_ingest"
 PENDING_MAPPING = "pending_mapping"
+LAST_EXPORT = "last_export"
 
 DEFAULTS = {
     DATASETS: [],
@@ -31,6 +32,7 @@ DEFAULTS = {
     BULK_REASON: "manual",
     LAST_INGEST: None,
     PENDING_MAPPING: None,
+    LAST_EXPORT: None,
 }
 
 

@@ -243,3 +243,18 @@ def export(ws: Workspace, out: str | Path, opts: Options | None = None, progress
     return {"out": str(out), "splits": manifest["splits"], "files": [str(out / f["path"]) for f in manifest["files"]],
             "manifest": str(out / MANIFEST), "excluded": plan["excluded"], "leakage": manifest.get("leakage"),
             "seconds": round(time.perf_counter() - start, 3)}
+
+
+def zip_folder(folder: str | Path) -> bytes:
+    """The export folder as a zip (fixed time stamps: the same files give the same bytes)."""
+    import io
+    import zipfile
+
+    folder = Path(folder)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(f"{folder.name}/{path.relative_to(folder)}", date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()

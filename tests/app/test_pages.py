@@ -179,3 +179,43 @@ def test_duplicates_page_finds_sweeps_applies_and_undoes(app, tmp_path, monkeypa
 def test_duplicates_page_empty_state(app):
     app.switch_page("pages/duplicates.py").run()
     assert not app.exception and "No records yet" in app.info[0].value
+
+
+def test_export_page_previews_writes_and_offers_a_zip(app, tmp_path):
+    from curation.demo import load_demo
+
+    ws = Workspace(tmp_path / "ws")
+    load_demo(ws)
+    app.switch_page("pages/export.py").run()
+    assert not app.exception and not app.error
+    app.selectbox(key="export_template").select("chatml").run()
+    app.toggle(key="export_similarity").set_value(False).run()
+    assert [m.label for m in app.metric] == ["train", "test", "excluded"]
+    assert any("<mark>&lt;|im_start|&gt;</mark>" in h.proto.body for h in app.get("html"))  # highlighted, escaped
+    app.text_input(key="export_split").input("train=0.5,dev=0.5").run()
+    assert [m.label for m in app.metric][:2] == ["train", "dev"]
+    app.text_input(key="export_split").input("train").run()
+    assert "bad split" in app.error[0].value and not app.exception
+    app.text_input(key="export_split").input("train=0.8,test=0.2").run()
+    app.text_input(key="export_out").input(str(tmp_path / "out")).run()
+    app.button(key="export_run").click().run()
+    assert not app.exception and not app.error
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["splits"] == {"train": 193, "test": 48} and manifest["template"]["name"] == "chatml"
+    assert app.get("download_button")
+
+
+def test_export_page_custom_template_errors_are_shown(app, tmp_path):
+    from curation.demo import load_demo
+
+    load_demo(Workspace(tmp_path / "ws"))
+    app.switch_page("pages/export.py").run()
+    app.selectbox(key="export_template").select("custom (Jinja)").run()
+    app.toggle(key="export_similarity").set_value(False).run()
+    app.text_area(key="export_custom").input("{{ ''.__class__.__mro__ }}").run()
+    assert not app.exception and "SecurityError" in app.error[0].value
+
+
+def test_export_page_empty_state(app):
+    app.switch_page("pages/export.py").run()
+    assert not app.exception and "No records yet" in app.info[0].value

@@ -53,8 +53,10 @@ GOLDEN = {
         "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nTranslate to French.\n\ncat<|eot_id|>"
         "<|start_header_id|>assistant<|end_header_id|>\n\nchat<|eot_id|>",
         "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
-        "<|start_header_id|>user<|end_header_id|>\n\nWeather today?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nSunny.<|eot_id|>"
-        "<|start_header_id|>user<|end_header_id|>\n\nAnd tomorrow?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nRain.<|eot_id|>",
+        "<|start_header_id|>user<|end_header_id|>\n\nWeather today?<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\nSunny.<|eot_id|>"
+        "<|start_header_id|>user<|end_header_id|>\n\nAnd tomorrow?<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\nRain.<|eot_id|>",
     ),
     "mistral": (
         "<s>[INST] Name a primary colour. [/INST] Red.</s>",

@@ -166,3 +166,33 @@ def test_duplicates_found_in_the_background_compared_side_by_side_rejected_and_u
     page.get_by_role("button", name="Undo every duplicate rejection").click()
     wait_idle(page)
     assert (load_records(Workspace(ws))["decision"] == "reject").sum() == 0
+
+
+def test_export_choose_template_preview_write_and_download(served, tmp_path):
+    import zipfile
+
+    url, page, ws = served
+    from curation.demo import load_demo
+
+    load_demo(Workspace(ws))
+    page.goto(f"{url}/export")
+    wait_idle(page)
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Template").locator("input").fill("llama-3")
+    page.keyboard.press("Enter")
+    wait_idle(page)
+    expect(page.get_by_text("Preview")).to_be_visible(timeout=60_000)
+    expect(page.locator("mark", has_text="<|start_header_id|>").first).to_be_visible()
+    folder = page.get_by_role("textbox", name="Write to this folder on the server")
+    folder.fill(str(tmp_path / "export"))
+    folder.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Export", exact=True).click()
+    expect(page.get_by_text("Wrote 241 records")).to_be_visible(timeout=120_000)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download (zip)").click()
+    saved = tmp_path / "export.zip"
+    download.value.save_as(saved)
+    names = zipfile.ZipFile(saved).namelist()
+    assert {"export/manifest.json", "export/train.jsonl", "export/test.jsonl"} <= set(names)
+    first = json.loads((tmp_path / "export" / "train.jsonl").read_text().splitlines()[0])
+    assert first["text"].startswith("<|begin_of_text|>")

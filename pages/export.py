@@ -1,0 +1,120 @@
+"""Export: choose a template and options, preview rendered examples per split, write to a folder or download a zip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from curation.export import FORMATS, OVER, SHAPES, STRATIFY, TEMPLATES, Options, export, zip_folder
+from ui import layout, show, state
+from ui.data import cached_export_plan, records, shown_errors
+
+HF_FOLDER = "a Hugging Face tokenizer folder"
+CUSTOM = "custom (Jinja)"
+EXAMPLE = ("{% for m in messages %}<|{{ m.role }}|>\n{{ m.content }}{{ eos_token if m.role == 'assistant' else '' }}\n"
+           "{% endfor %}")
+
+
+def template_choice() -> tuple[str, str | None]:
+    a, b = st.columns([1, 2])
+    choice = a.selectbox("Template", [*TEMPLATES, HF_FOLDER, CUSTOM], key="export_template",
+                         format_func=lambda n: f"{n}: {TEMPLATES[n].description}" if n in TEMPLATES else n)
+    if choice == HF_FOLDER:
+        folder = b.text_input("Tokenizer folder on the server (with tokenizer_config.json)", key="export_hf_folder")
+        return folder.strip() or "", None
+    if choice == CUSTOM:
+        source = b.text_area("Jinja chat template (sees messages, bos_token, eos_token; runs in a sandbox)", value=EXAMPLE,
+                             key="export_custom", height=140)
+        return "custom", source
+    return choice, None
+
+
+def options() -> Options | None:
+    name, source = template_choice()
+    if not name:
+        st.info("Name a tokenizer folder to use its chat template.")
+        return None
+    a, b, c, d = st.columns(4)
+    shape = a.selectbox("Shape", list(SHAPES), key="export_shape", help="\n".join(f"{k}: {v}" for k, v in SHAPES.items()))
+    fmt = b.selectbox("File format", list(FORMATS), key="export_format", help="\n".join(f"{k}: {v}" for k, v in FORMATS.items()))
+    split = c.text_input("Splits", value="train=0.9,test=0.1", key="export_split",
+                         help="named ratios, e.g. train=0.9,validation=0.05,test=0.05")
+    seed = d.number_input("Seed", min_value=0, value=0, step=1, key="export_seed")
+    e, f, g, h = st.columns(4)
+    stratify = e.selectbox("Stratify by", list(STRATIFY), key="export_stratify")
+    max_tokens = f.number_input("Max tokens (0: no limit)", min_value=0, value=0, step=256, key="export_max_tokens")
+    over = g.selectbox("Longer records", list(OVER), key="export_over", help="\n".join(f"{k}: {v}" for k, v in OVER.items()))
+    kept_only = h.toggle("Kept records only", key="export_kept_only", help="Default: every record not rejected.")
+    similarity = h.toggle("Check test/train similarity", value=True, key="export_similarity",
+                          help="Embeds the records (cached) to report the most similar test/train pair in the manifest.")
+    return Options(template=name, template_source=source, shape=shape, format=fmt, split=split, seed=int(seed), stratify=stratify,
+                   max_tokens=int(max_tokens) or None, over=over, kept_only=kept_only, similarity=similarity)
+
+
+def preview(plan: dict) -> None:
+    st.subheader("Split sizes")
+    cols = st.columns(len(plan["by_split"]) + 1)
+    for col, (name, idx) in zip(cols, plan["by_split"].items()):
+        col.metric(name, f"{len(idx):,}")
+    cols[-1].metric("excluded", f"{sum(plan['excluded'].values()):,}")
+    if plan["excluded"]:
+        st.dataframe(pd.DataFrame({"reason": list(plan["excluded"]), "records": list(plan["excluded"].values())}), hide_index=True)
+    if plan["grouping"]["note"]:
+        st.warning(plan["grouping"]["note"])
+    else:
+        g = plan["grouping"]
+        st.caption(f"{g['groups']:,} duplicate groups ({g['method']} at {g['threshold']}) each stay whole in one split.")
+    st.subheader("Preview")
+    template = plan["template"]
+    tabs = st.tabs(list(plan["by_split"]))
+    for tab, idx in zip(tabs, plan["by_split"].values()):
+        with tab:
+            if not idx:
+                st.caption("This split is empty.")
+            for i in idx[:3]:
+                row = plan["rows"][i]
+                show.highlighted(f"{row['record_id']} · {int(plan['lengths'][i]):,} tokens", plan["texts"][i], list(template.special))
+
+
+def write(ws, opts: Options) -> None:
+    default = str(ws.root / "exports" / "latest")
+    target = st.text_input("Write to this folder on the server", value=default, key="export_out",
+                           help="A new or empty folder, or an earlier export (it is replaced).")
+    if st.button("Export", type="primary", key="export_run"):
+        with shown_errors("export"), st.spinner("Rendering, splitting and writing…"):
+            st.session_state[state.LAST_EXPORT] = export(ws, target, opts)
+    result = st.session_state.get(state.LAST_EXPORT)
+    if result:
+        st.success(f"Wrote {sum(result['splits'].values()):,} records to {result['out']}: "
+                   + ", ".join(f"{k} {v:,}" for k, v in result["splits"].items()))
+        st.caption("Files: " + ", ".join(Path(f).name for f in result["files"]) + f" · manifest: {result['manifest']}")
+        leak = (result.get("leakage") or {}).get("splits") or {}
+        for name, check in leak.items():
+            if check:
+                st.caption(f"{name}: highest similarity to a train record {check['max_similarity']:.3f} "
+                           f"({check['record']} ~ {check['train_record']})")
+        if Path(result["out"]).is_dir():
+            st.download_button("Download (zip)", data=zip_folder(result["out"]), file_name=f"{Path(result['out']).name}.zip",
+                               mime="application/zip", key="export_download")
+
+
+def main() -> None:
+    ws = layout.page("Export")
+    if records(ws).empty:
+        layout.no_records()
+        return
+    opts = options()
+    if opts is None:
+        return
+    plan = None
+    with shown_errors("prepare the export"):
+        plan = cached_export_plan(ws, opts)
+    if plan is None:
+        return
+    preview(plan)
+    write(ws, opts)
+
+
+layout.run(main)
