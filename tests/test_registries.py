@@ -32,3 +32,11 @@ def test_duplicate_methods_rules_and_indexes_are_documented():
     for name in (*METHODS, *RULES, *INDEXES):
         assert f"`{name}`" in README, name
     assert all(METHODS.values()) and all(RULES.values()) and all(INDEXES.values())
+
+
+def test_templates_shapes_and_export_formats_are_documented():
+    from curation.export import FORMATS, SHAPES, STRATIFY, TEMPLATES
+
+    for name in (*TEMPLATES, *SHAPES, *FORMATS, *STRATIFY):
+        assert f"`{name}`" in README, name
+    assert all(t.description for t in TEMPLATES.values()) and all(SHAPES.values()) and all(FORMATS.values())

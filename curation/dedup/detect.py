@@ -216,20 +216,16 @@ def candidate_pairs(ws: Workspace, texts: list[str], conf: dict, progress: Progr
     return pairs
 
 
-def _prepare(ws: Workspace, frame: pd.DataFrame | None, conf: dict):
+def with_preference_columns(ws: Workspace, frame: pd.DataFrame, rule: str) -> pd.DataFrame:
+    """The records plus what the representative rule needs (the quality score, computed once and cached)."""
     from curation.dedup.groups import preference
-    from curation.signals.duplicates import normalised_hashes
-    from curation.store import load_records
 
-    frame = load_records(ws) if frame is None else frame
-    frame = frame.reset_index(drop=True)
-    if conf["rule"] == "quality" and "quality" not in frame:
+    if rule == "quality" and "quality" not in frame:
         from curation.signals.compute import with_signals
 
         frame = with_signals(ws, frame)
-    preference(frame, conf["rule"])  # fails early on a bad rule
-    full, compared, boilerplate = comparable_texts(frame, conf["text"], conf["strip"])
-    return frame, full, compared, boilerplate, np.asarray(normalised_hashes(full))
+    preference(frame, rule)  # a clear error for a bad rule
+    return frame
 
 
 def find(ws: Workspace, frame: pd.DataFrame | None = None, *, progress: Progress | None = None, compute: bool = True,
@@ -237,17 +233,23 @@ def find(ws: Workspace, frame: pd.DataFrame | None = None, *, progress: Progress
     """Duplicate groups of the records (all of the workspace's by default) under the workspace's settings and any overrides.
 
     With compute=False, answers only from the cache (None when the pairs are not cached)."""
+    from curation.signals.duplicates import normalised_hashes
+    from curation.store import load_records
+
     conf = dedup_settings(ws)
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if overrides.get("method", conf["method"]) != conf["method"] and "threshold" not in overrides:
         overrides["threshold"] = DEFAULT_THRESHOLDS.get(overrides["method"])
     conf = validate({**conf, **overrides})
-    frame, _, compared, boilerplate, hashes = _prepare(ws, frame, conf)
+    frame = (load_records(ws) if frame is None else frame).reset_index(drop=True)
     if frame.empty:
         raise CurationError("no records to compare: ingest some first")
+    full, compared, boilerplate = comparable_texts(frame, conf["text"], conf["strip"])
     pairs = candidate_pairs(ws, compared, conf, progress, compute)
     if pairs is None:
         return None
+    frame = with_preference_columns(ws, frame, conf["rule"])
+    hashes = np.asarray(normalised_hashes(full))
     labels = group_labels(len(frame), pairs, hashes, float(conf["threshold"]))
     table = assign(frame, labels, hashes, conf["rule"])
     return Duplicates(frame, compared, hashes, pairs, conf, boilerplate, table)

@@ -65,6 +65,13 @@ def main() -> None:
         page.get_by_text("Threshold sweep").wait_for(timeout=120_000)
         wait_idle(page)
         page.screenshot(path=OUT / "duplicates.png", full_page=True)
+        page.goto(f"{url}/export")
+        wait_idle(page)
+        page.locator("[data-testid='stSelectbox']").filter(has_text="Template").locator("input").fill("chatml")
+        page.keyboard.press("Enter")
+        page.get_by_text("Preview").wait_for(timeout=120_000)
+        wait_idle(page)
+        page.screenshot(path=OUT / "export.png", full_page=True)
         bad = root / "my-data.jsonl"
         bad.write_text('{"instruction": "Name a colour.", "output": "Teal"}\n{"instruction": "cut\n{"question": "q"}\n', encoding="utf-8")
         load_path(page, url, bad)
