@@ -320,3 +320,28 @@ def test_real_model_finds_every_planted_duplicate_of_the_demo(ws):
     assert all(pd.isna(exact_group[a]) or exact_group[a] != exact_group[b] for a, b in planted()["near_duplicate"])
     clean = set(planted()["clean"])
     assert sum(1 for i, g in group.items() if i in clean and not pd.isna(g)) < len(clean) / 2
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.sampled_from(["keep", "reject", None]), min_size=len(ROWS), max_size=len(ROWS)),
+       st.sampled_from(list(dedup.RULES)[1:]))
+def test_applying_twice_changes_nothing_whatever_the_earlier_decisions(tmp_path_factory, earlier, rule):
+    from curation.workspace import Workspace
+
+    embed_factory = embed.get_embedder
+    embed.get_embedder = bag_of_words
+    try:
+        ws = Workspace(tmp_path_factory.mktemp("ws"))
+        ingest(ws, str(write_jsonl(ws.root / "a.jsonl", ROWS)))
+        ids = list(load_records(ws)["record_id"])
+        for rid, decision in zip(ids, earlier):
+            if decision:
+                decide(ws, [rid], decision, "manual")
+        dedup.apply(ws, dedup.find(ws, rule=rule))
+        assert dedup.apply(ws, dedup.find(ws, rule=rule)) == 0
+        frame = load_records(ws).set_index("record_id")
+        for rid, decision in zip(ids, earlier):
+            if decision == "keep":
+                assert frame.loc[rid, "decision"] == "keep"  # a curator's keep is never overridden
+    finally:
+        embed.get_embedder = embed_factory

@@ -324,3 +324,18 @@ def test_cli_export(filled, tmp_path, capsys):
     assert json.loads(open(out["files"][0]).readline())["messages"][0]["role"] == "user"
     assert cli(["export", "--workspace", str(filled.root), "--template", "nope", "--out", str(tmp_path / "x")]) == 1
     assert "unknown template" in capsys.readouterr().err
+
+
+def test_stratified_by_cluster_with_the_real_map(ws, tmp_path):
+    from curation.atlas import build, save_settings
+    from curation.demo import load_demo
+
+    load_demo(ws)
+    save_settings(ws, model="static", method="kmeans", k=5)
+    build(ws, load_records(ws))
+    export(ws, tmp_path / "out", Options(split="train=0.5,test=0.5", stratify="cluster", similarity=False))
+    counts = json.loads((tmp_path / "out" / "manifest.json").read_text())["counts"]
+    train, test = counts["train"]["by_cluster"], counts["test"]["by_cluster"]
+    assert set(train) == set(test) and len(train) >= 3
+    # Each cluster is halved (duplicate groups move whole, so allow a few records of slack).
+    assert all(abs(train[c] - test[c]) <= 8 for c in train)
