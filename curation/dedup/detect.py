@@ -132,12 +132,12 @@ class Duplicates:
         return out
 
     def rejections(self, groups: list[int] | None = None) -> list[tuple[str, str, str]]:
-        """(record_id, "reject", near_duplicate_of:<representative>) for every non-representative a curator did not keep."""
+        """(record_id, "reject", near_duplicate_of:<representative>) for every non-representative not kept or rejected already."""
         t = self.table
         chosen = t["dup_group"].notna() & (t["representative"] == False)  # noqa: E712 - nullable boolean column
         if groups is not None:
             chosen &= t["dup_group"].isin(groups)
-        chosen &= curator_rank(self.frame) != 0
+        chosen &= curator_rank(self.frame) == 1  # a curator's keep, or a rejection for another reason, stands
         pairs = zip(t.loc[chosen, "record_id"], t.loc[chosen, "representative_id"])
         return [(rid, "reject", f"{DUPLICATE_REASON}{rep}") for rid, rep in pairs]
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from curation import dedup, embed
 from curation.cli import main as cli
+from curation.decisions import decide
 from curation.dedup.groups import assign, group_labels, preference, sweep
 from curation.dedup.minhash import jaccard, minhash_pairs
 from curation.dedup.neighbours import Pairs, exact_neighbours, measured_recall, neighbour_pairs
