@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rule", choices=("quality", "longest_output", "human_first", "first_seen"),
                    help="which record of a group is kept (default quality; kept)")
     p.add_argument("--index", choices=("auto", "exact", "ivf", "hnsw"), help="neighbour search (default auto; kept)")
+    p.add_argument("--grouping", choices=("components", "star"),
+                   help="components (default: chains join) or star (every member like its representative itself; kept)")
     p.add_argument("--boilerplate", choices=("strip", "keep"),
                    help="remove lines shared by many records before comparing (default strip; kept)")
     p.add_argument("--sweep", action="store_true", help="also report the counts at every threshold of the sweep")
@@ -254,7 +256,8 @@ def cmd_dedup(ws: Workspace, args) -> tuple[dict, int]:
 
     start = time.perf_counter()
     strip = None if args.boilerplate is None else args.boilerplate == "strip"
-    dedup.save_settings(ws, threshold=args.threshold, method=args.method, text=args.text, rule=args.rule, index=args.index, strip=strip)
+    dedup.save_settings(ws, threshold=args.threshold, method=args.method, text=args.text, rule=args.rule, index=args.index, strip=strip,
+                        grouping=args.grouping)
     found = dedup.find(ws, progress=None if args.json else text_progress)
     applied = dedup.apply(ws, found, curator=args.curator) if args.apply else 0
     out = {**found.summary(), "applied": applied}
@@ -268,7 +271,8 @@ def text_dedup(out: dict) -> str:
     lines = [f"{out['method']} at {out['threshold']}: {out['exact_groups']:,} exact and {out['near_groups']:,} near-duplicate "
              f"groups, {out['records_in_groups']:,} of {out['records']:,} records in groups "
              f"({out['cross_dataset_groups']:,} groups across datasets)",
-             f"  {out['would_reject']:,} would be rejected (all but each group's representative, rule {out['rule']}); "
+             f"  {out['would_reject']:,} would be rejected (all but each group's representative, rule {out['rule']}, "
+             f"grouping {out['grouping']}); "
              f"{out['applied']:,} rejected now"]
     if out.get("recall") is not None and out.get("index") not in ("exact", "hash"):
         lines.append(f"  index {out['index']}: recall {out['recall']:.3f} against exact search")

@@ -30,10 +30,12 @@ def settings_form(ws) -> dict:
                            help="\n".join(f"{k}: {v}" for k, v in dedup.RULES.items()))
         index = b.selectbox("Neighbour search", list(dedup.INDEXES), index=list(dedup.INDEXES).index(conf["index"]),
                             help="\n".join(f"{k}: {v}" for k, v in dedup.INDEXES.items()))
+        grouping = c.selectbox("Grouping", list(dedup.GROUPINGS), index=list(dedup.GROUPINGS).index(conf["grouping"]),
+                               help="\n".join(f"{k}: {v}" for k, v in dedup.GROUPINGS.items()))
         strip = c.toggle("Ignore boilerplate lines", value=bool(conf["strip"]), help=BOILERPLATE_DOC.strip())
         if st.form_submit_button("Save settings"):
             with shown_errors("save the duplicate settings"):
-                dedup.save_settings(ws, method=method, text=text, rule=rule, index=index, strip=strip)
+                dedup.save_settings(ws, method=method, text=text, rule=rule, index=index, strip=strip, grouping=grouping)
                 st.rerun()
     return conf
 
@@ -137,7 +139,8 @@ def main() -> None:
         return
     s = found.summary()
     info = f"index {s['index']}" + (f", recall {s['recall']:.3f} against exact search" if s.get("recall") not in (None, 1.0) else "")
-    st.caption(f"{len(base):,} records · method {s['method']} on the {s['text']} · {info} · representative: {dedup.RULES[s['rule']]}")
+    st.caption(f"{len(base):,} records · method {s['method']} on the {s['text']} · {info} · {s['grouping']} grouping · "
+               f"representative: {dedup.RULES[s['rule']]}")
     if s["method"] != "exact":
         threshold = st.slider("Threshold", 0.5, 1.0, float(conf["threshold"]), 0.01, key="dup_threshold",
                               help="Two records are duplicates when their similarity reaches this value.")

@@ -27,9 +27,9 @@ def test_embedders_text_choices_and_clusterings_are_documented():
 
 
 def test_duplicate_methods_rules_and_indexes_are_documented():
-    from curation.dedup import INDEXES, METHODS, RULES
+    from curation.dedup import GROUPINGS, INDEXES, METHODS, RULES
 
-    for name in (*METHODS, *RULES, *INDEXES):
+    for name in (*METHODS, *RULES, *INDEXES, *GROUPINGS):
         assert f"`{name}`" in README, name
     assert all(METHODS.values()) and all(RULES.values()) and all(INDEXES.values())
 

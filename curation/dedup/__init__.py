@@ -1,8 +1,8 @@
 """Exact and near-duplicate detection: compared texts, neighbour search, MinHash, groups and their review."""
 
 from curation.dedup.detect import DEFAULT_THRESHOLDS, METHODS, SWEEPS, Duplicates, apply, dedup_settings, find, save_settings, undo
-from curation.dedup.groups import DUPLICATE_REASON, RULES
+from curation.dedup.groups import DUPLICATE_REASON, GROUPINGS, RULES
 from curation.dedup.neighbours import INDEXES
 
-__all__ = ["DEFAULT_THRESHOLDS", "DUPLICATE_REASON", "INDEXES", "METHODS", "RULES", "SWEEPS", "Duplicates", "apply",
+__all__ = ["DEFAULT_THRESHOLDS", "DUPLICATE_REASON", "GROUPINGS", "INDEXES", "METHODS", "RULES", "SWEEPS", "Duplicates", "apply",
            "dedup_settings", "find", "save_settings", "undo"]

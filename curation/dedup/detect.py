@@ -19,7 +19,17 @@ import numpy as np
 import pandas as pd
 
 from curation import settings
-from curation.dedup.groups import DUPLICATE_REASON, RULES, assign, curator_rank, edge_pairs, group_labels, sweep
+from curation.dedup.groups import (
+    DUPLICATE_REASON,
+    GROUPINGS,
+    RULES,
+    assign,
+    curator_rank,
+    edge_pairs,
+    group_labels,
+    preference_rank,
+    sweep,
+)
 from curation.dedup.neighbours import INDEXES, K, Pairs, measured_recall, neighbour_pairs
 from curation.dedup.texts import comparable_texts
 from curation.embed import TEXT_CHOICES, Progress, embed_texts, text_key
@@ -36,7 +46,8 @@ METHODS = {
 DEFAULT_THRESHOLDS = {"embedding": 0.8, "minhash": 0.5, "exact": 1.0}
 SWEEPS = {"embedding": tuple(round(0.80 + 0.01 * i, 2) for i in range(20)),
           "minhash": tuple(round(0.50 + 0.02 * i, 2) for i in range(25)), "exact": (1.0,)}
-DEFAULTS = {"method": "embedding", "threshold": None, "text": "prompt", "rule": "quality", "strip": True, "index": "auto"}
+DEFAULTS = {"method": "embedding", "threshold": None, "text": "prompt", "rule": "quality", "strip": True, "index": "auto",
+            "grouping": "components"}
 
 
 def dedup_settings(ws: Workspace) -> dict:
@@ -58,7 +69,7 @@ def save_settings(ws: Workspace, **changes) -> dict:
 
 
 def validate(conf: dict) -> dict:
-    for name, allowed in (("method", METHODS), ("text", TEXT_CHOICES), ("rule", RULES), ("index", INDEXES)):
+    for name, allowed in (("method", METHODS), ("text", TEXT_CHOICES), ("rule", RULES), ("index", INDEXES), ("grouping", GROUPINGS)):
         if conf[name] not in allowed:
             raise CurationError(f"unknown {name} {conf[name]!r}: choose one of {', '.join(allowed)}")
     if conf["threshold"] is not None and not 0.0 < float(conf["threshold"]) <= 1.0:
@@ -83,6 +94,7 @@ class Duplicates:
     conf: dict
     boilerplate: dict[str, int]
     table: pd.DataFrame  # per record: dup_group, representative, representative_id, group_size, group_kind, cross_dataset
+    rank: np.ndarray | None = None  # the representative order, for star grouping
 
     def summary(self) -> dict:
         reps = self.table[self.table["dup_group"].notna()]
@@ -93,12 +105,13 @@ class Duplicates:
                 "exact_groups": int((kinds["group_kind"] == "exact").sum()), "near_groups": int((kinds["group_kind"] == "near").sum()),
                 "records_in_groups": in_groups, "would_reject": in_groups - groups,
                 "cross_dataset_groups": int(kinds["cross_dataset"].sum()), "records": len(self.frame),
-                "text": self.conf["text"], "rule": self.conf["rule"], "index": self.pairs.info.get("index"),
+                "text": self.conf["text"], "rule": self.conf["rule"], "grouping": self.conf["grouping"],
+                "index": self.pairs.info.get("index"),
                 "recall": self.pairs.info.get("recall"), "boilerplate_lines": len(self.boilerplate)}
 
     def sweep(self, thresholds=None) -> pd.DataFrame:
         """Groups, would-reject and kept counts at each threshold (default: the method's sweep)."""
-        return sweep(len(self.frame), self.pairs, self.hashes, thresholds or SWEEPS[self.conf["method"]])
+        return sweep(len(self.frame), self.pairs, self.hashes, thresholds or SWEEPS[self.conf["method"]], self.rank)
 
     def groups(self) -> pd.DataFrame:
         """One row per group, largest first."""
@@ -250,9 +263,10 @@ def find(ws: Workspace, frame: pd.DataFrame | None = None, *, progress: Progress
         return None
     frame = with_preference_columns(ws, frame, conf["rule"])
     hashes = np.asarray(normalised_hashes(full))
-    labels = group_labels(len(frame), pairs, hashes, float(conf["threshold"]))
+    rank = preference_rank(frame, conf["rule"]) if conf["grouping"] == "star" else None
+    labels = group_labels(len(frame), pairs, hashes, float(conf["threshold"]), rank)
     table = assign(frame, labels, hashes, conf["rule"])
-    return Duplicates(frame, compared, hashes, pairs, conf, boilerplate, table)
+    return Duplicates(frame, compared, hashes, pairs, conf, boilerplate, table, rank)
 
 
 def apply(ws: Workspace, dups: Duplicates, groups: list[int] | None = None, curator: str | None = None) -> int:

@@ -15,6 +15,11 @@ import pandas as pd
 from curation.dedup.neighbours import Pairs
 from curation.errors import CurationError
 
+GROUPINGS = {
+    "components": "connected components of the pairs above the threshold (A like B and B like C put A and C together)",
+    "star": "greedy stars: in the representative rule's order, each record not yet grouped takes every ungrouped record "
+            "like it, so every member is like its representative itself",
+}
 RULES = {
     "quality": "the best quality score (from the signals), then first seen",
     "longest_output": "the longest output, then first seen",
@@ -40,11 +45,9 @@ def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return connected_components(graph, directed=False)[1]
 
 
-def group_labels(n: int, pairs: Pairs, hashes: np.ndarray, threshold: float) -> np.ndarray:
-    """Group number (1 = largest) of each row, 0 for rows in no group."""
-    ei, ej = exact_edges(hashes)
-    near = pairs.above(threshold)
-    labels = components(n, np.concatenate([ei, near.i]), np.concatenate([ej, near.j]))
+def number_groups(labels: np.ndarray) -> np.ndarray:
+    """Renumber: 1 = the largest group (then the earliest), ..., 0 for records alone."""
+    n = len(labels)
     sizes = np.bincount(labels)
     first = np.full(len(sizes), n)
     np.minimum.at(first, labels, np.arange(n))
@@ -53,6 +56,49 @@ def group_labels(n: int, pairs: Pairs, hashes: np.ndarray, threshold: float) -> 
     number = np.zeros(len(sizes), dtype=np.int64)
     number[ranked] = np.arange(1, len(ranked) + 1)
     return number[labels]
+
+
+def star_components(n: int, near: Pairs, hashes: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Greedy stars: in preference order, a record not yet grouped takes every ungrouped record like it into its group.
+
+    Records with the same text move together, so every member is like the representative itself, not through a chain."""
+    from scipy.sparse import coo_matrix
+
+    _, set_of = np.unique(hashes, return_inverse=True)
+    m = int(set_of.max()) + 1
+    best = np.full(m, np.iinfo(np.int64).max)
+    np.minimum.at(best, set_of, rank)
+    a, b = set_of[near.i], set_of[near.j]
+    adjacency = coo_matrix((np.ones(2 * len(a), dtype=np.int8), (np.r_[a, b], np.r_[b, a])), shape=(m, m)).tocsr()
+    owner = np.full(m, -1, dtype=np.int64)
+    for s in np.argsort(best, kind="stable"):
+        if owner[s] >= 0:
+            continue
+        owner[s] = s
+        around = adjacency.indices[adjacency.indptr[s] : adjacency.indptr[s + 1]]
+        free = around[owner[around] < 0]
+        owner[free] = s
+    return owner[set_of]
+
+
+def group_labels(n: int, pairs: Pairs, hashes: np.ndarray, threshold: float, rank: np.ndarray | None = None) -> np.ndarray:
+    """Group number (1 = largest) of each row, 0 for rows in no group.
+
+    Without `rank`: connected components (chains join). With `rank` (each row's place in the representative
+    rule's order): greedy stars, where every member is like its representative directly."""
+    near = pairs.above(threshold)
+    if rank is not None:
+        return number_groups(star_components(n, near, hashes, rank))
+    ei, ej = exact_edges(hashes)
+    return number_groups(components(n, np.concatenate([ei, near.i]), np.concatenate([ej, near.j])))
+
+
+def preference_rank(frame: pd.DataFrame, rule: str) -> np.ndarray:
+    """Each record's place in the order representatives are chosen: curator decisions, then the rule, then load order."""
+    order = np.lexsort((np.arange(len(frame)), preference(frame, rule), curator_rank(frame)))
+    rank = np.empty(len(frame), dtype=np.int64)
+    rank[order] = np.arange(len(frame))
+    return rank
 
 
 def preference(frame: pd.DataFrame, rule: str) -> np.ndarray:
@@ -130,11 +176,11 @@ def greedy_kept(n: int, pairs: Pairs, hashes: np.ndarray, threshold: float) -> i
     return n - sum(dropped)
 
 
-def sweep(n: int, pairs: Pairs, hashes: np.ndarray, thresholds) -> pd.DataFrame:
+def sweep(n: int, pairs: Pairs, hashes: np.ndarray, thresholds, rank: np.ndarray | None = None) -> pd.DataFrame:
     """For each threshold: groups, records in groups, how many would be rejected and kept (and kept without chaining)."""
     rows = []
     for t in thresholds:
-        labels = group_labels(n, pairs, hashes, float(t))
+        labels = group_labels(n, pairs, hashes, float(t), rank)
         in_groups = int((labels > 0).sum())
         groups = int(labels.max(initial=0))
         rows.append({"threshold": round(float(t), 4), "groups": groups, "records_in_groups": in_groups,

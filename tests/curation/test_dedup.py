@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from curation import dedup, embed
 from curation.cli import main as cli
 from curation.decisions import decide
-from curation.dedup.groups import assign, group_labels, preference, sweep
+from curation.dedup.groups import assign, group_labels, preference, preference_rank, sweep
 from curation.dedup.minhash import jaccard, minhash_pairs
 from curation.dedup.neighbours import Pairs, exact_neighbours, measured_recall, neighbour_pairs
 from curation.dedup.texts import boilerplate_lines, comparable_texts
@@ -176,6 +176,16 @@ def test_chains_join_groups_but_the_greedy_count_does_not_chain():
     assert table.loc[0.95, ["groups", "kept", "kept_greedy"]].tolist() == [0, 4, 4]
 
 
+def test_star_grouping_keeps_every_member_next_to_its_representative():
+    pairs = Pairs(np.array([0, 1]), np.array([1, 2]), np.array([0.9, 0.9], dtype=np.float32))  # a chain 0~1~2
+    hashes = np.array(["a", "b", "c", "d"])
+    assert group_labels(4, pairs, hashes, 0.85).tolist() == [1, 1, 1, 0]  # components join the chain
+    assert group_labels(4, pairs, hashes, 0.85, rank=np.array([0, 1, 2, 3])).tolist() == [1, 1, 0, 0]  # 0 takes 1; 2 is alone
+    assert group_labels(4, pairs, hashes, 0.85, rank=np.array([1, 0, 2, 3])).tolist() == [1, 1, 1, 0]  # 1 is like both
+    table = sweep(4, pairs, hashes, [0.85], rank=np.array([0, 1, 2, 3]))
+    assert table.loc[0, ["groups", "would_reject", "kept"]].tolist() == [1, 1, 3]
+
+
 @pytest.mark.parametrize(("rule", "expected"), [("first_seen", "r0"), ("longest_output", "r1"), ("human_first", "r2"), ("quality", "r3")])
 def test_representative_rules(rule, expected):
     frame = frame_of([{"output": "short", "quality": 0.1}, {"output": "the longest output of all", "quality": 0.2},
@@ -228,12 +238,24 @@ def test_groups_are_connected_components_with_one_representative_each(case):
         for b in range(n):
             if hashes[a] == hashes[b] and a != b:
                 assert labels[a] == labels[b] != 0
-    table = assign(frame_of([{"output": str(i)} for i in range(n)]), labels, hashes, "first_seen")
+    frame = frame_of([{"output": str(i)} for i in range(n)])
+    table = assign(frame, labels, hashes, "first_seen")
     groups = table[table["dup_group"].notna()]
     assert (groups.groupby("dup_group")["representative"].sum() == 1).all()
     assert (groups.groupby("dup_group").size() >= 2).all()
     sizes = groups.groupby("dup_group").size()
     assert list(sizes.sort_index()) == sorted(sizes, reverse=True)  # numbered largest first
+    # Star grouping: every member is like its representative itself: the same text, or an edge at the threshold between
+    # copies of the two texts (identical texts have identical vectors).
+    stars = group_labels(n, pairs, hashes, threshold, rank=preference_rank(frame, "first_seen"))
+    star_table = assign(frame, stars, hashes, "first_seen")
+    close = {(a, b) for a, b, s in edges if s >= threshold} | {(b, a) for a, b, s in edges if s >= threshold}
+    rows = {rid: i for i, rid in enumerate(star_table["record_id"])}
+    for i, rep in zip(np.flatnonzero(stars > 0), star_table["representative_id"][stars > 0]):
+        r = rows[rep]
+        mine, theirs = [j for j in range(n) if hashes[j] == hashes[i]], [k for k in range(n) if hashes[k] == hashes[r]]
+        assert hashes[i] == hashes[r] or any((j, k) in close for j in mine for k in theirs)
+    assert set(np.flatnonzero(stars > 0)) <= set(np.flatnonzero(labels > 0))  # stars split components, never join them
 
 
 # the pipeline on a workspace
@@ -301,6 +323,8 @@ def test_cli_dedup_records_and_decide_duplicates(ws, words, capsys):
     assert cli(["dedup", "--workspace", str(ws.root), "--json", "--method", "exact"]) == 0
     exact = json.loads(capsys.readouterr().out)
     assert (exact["exact_groups"], exact["near_groups"], exact["threshold"]) == (1, 0, 1.0)
+    assert cli(["dedup", "--workspace", str(ws.root), "--json", "--method", "embedding", "--grouping", "star"]) == 0
+    assert json.loads(capsys.readouterr().out)["grouping"] == "star"
     assert cli(["dedup", "--workspace", str(ws.root), "--threshold", "3"]) == 1
     assert "between 0 and 1" in capsys.readouterr().err
 
