@@ -33,19 +33,19 @@ def main() -> None:
 
     save_settings(ws, model=model)
     print(f"GPTeacher toolformer ({model}): records kept at each threshold, beside the published subsets. Each cell: kept "
-          "when every group keeps one record (groups chain) / kept by the greedy filter (a record goes only if it is like one "
+          "when every group keeps one record / kept by the greedy filter (a record goes only if it is like one "
           "already kept) / size of the largest group\n")
-    print("| text compared | boilerplate | " + " | ".join(f"{t}" for t in THRESHOLDS) + " | seconds |")
+    print("| text compared, grouping | boilerplate | " + " | ".join(f"{t}" for t in THRESHOLDS) + " | seconds |")
     print("|---|---|" + "---|" * len(THRESHOLDS) + "---|")
     print("| published subsets | | " + " | ".join(f"{reference[t]:,}" for t in THRESHOLDS) + " | |")
-    for text in ("prompt", "conversation"):
-        for strip in (True, False):
-            start = time.perf_counter()
-            found = find(ws, threshold=min(THRESHOLDS), text=text, strip=strip, rule="first_seen")
-            sweep = found.sweep(THRESHOLDS).set_index("threshold")
-            cells = [f"{sweep.loc[t, 'kept']:,} / {sweep.loc[t, 'kept_greedy']:,} / {sweep.loc[t, 'largest_group']:,}" for t in THRESHOLDS]
-            print(f"| {text} | {'stripped' if strip else 'kept'} ({len(found.boilerplate)} lines) | " + " | ".join(cells)
-                  + f" | {time.perf_counter() - start:.0f} |")
+    runs = [(text, strip, "components") for text in ("prompt", "conversation") for strip in (True, False)]
+    for text, strip, grouping in runs + [("prompt", True, "star"), ("conversation", True, "star")]:
+        start = time.perf_counter()
+        found = find(ws, threshold=min(THRESHOLDS), text=text, strip=strip, rule="first_seen", grouping=grouping)
+        sweep = found.sweep(THRESHOLDS).set_index("threshold")
+        cells = [f"{sweep.loc[t, 'kept']:,} / {sweep.loc[t, 'kept_greedy']:,} / {sweep.loc[t, 'largest_group']:,}" for t in THRESHOLDS]
+        print(f"| {text}, {grouping} | {'stripped' if strip else 'kept'} ({len(found.boilerplate)} lines) | " + " | ".join(cells)
+              + f" | {time.perf_counter() - start:.0f} |")
 
 
 if __name__ == "__main__":
