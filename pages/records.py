@@ -18,7 +18,7 @@ from ui.data import current_filter, records, shown_errors, with_cached_columns
 from ui.decide import decision_bar
 
 TABLE_COLUMNS = ["record_id", "dataset", "source", "decision", "reason", "instruction", "output"]
-EXTRA_COLUMNS = ["quality", "flags", "cluster_label"]  # shown when cached
+EXTRA_COLUMNS = ["quality", "flags", "cluster_label", "dup_group"]  # shown when cached
 
 
 def empty_state(ws) -> None:
@@ -62,6 +62,7 @@ def table(shown: pd.DataFrame) -> None:
         "output": st.column_config.TextColumn("output", width="large"),
         "quality": st.column_config.ProgressColumn("quality", min_value=0.0, max_value=1.0, format="%.2f", width="small"),
         "cluster_label": st.column_config.TextColumn("cluster"),
+        "dup_group": st.column_config.NumberColumn("dup group", format="%d", width="small"),
     }
     st.dataframe(view, hide_index=True, width="stretch", key="records_table", on_select=pick, selection_mode="single-row",
                  column_config=config)

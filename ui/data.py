@@ -93,7 +93,7 @@ def cached_map(ws: Workspace):
 
 
 def with_cached_columns(ws: Workspace, frame: pd.DataFrame) -> pd.DataFrame:
-    """Add quality, flags and cluster where they are already cached; never starts heavy work."""
+    """Add quality, flags, cluster and duplicate group where they are already cached; never starts heavy work."""
     if not len(frame):
         return frame
     annotated = cached_signals(ws)
@@ -102,6 +102,9 @@ def with_cached_columns(ws: Workspace, frame: pd.DataFrame) -> pd.DataFrame:
     mapped = cached_map(ws)
     if mapped is not None:
         frame = frame.merge(mapped.points[["record_id", "cluster", "cluster_label"]], on="record_id", how="left")
+    found = cached_duplicates(ws)
+    if found is not None:
+        frame = frame.merge(found.table[["record_id", "dup_group"]], on="record_id", how="left")
     return frame
 
 

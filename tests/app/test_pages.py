@@ -174,6 +174,8 @@ def test_duplicates_page_finds_sweeps_applies_and_undoes(app, tmp_path, monkeypa
     app.slider(key="dup_threshold").set_value(0.97).run()
     assert not app.exception and dedup.dedup_settings(ws)["threshold"] == 0.97
     assert {m.label: m.value for m in app.metric}["Would be rejected"] == f"{dedup.find(ws).summary()['would_reject']:,}"
+    app.switch_page("pages/records.py").run()
+    assert not app.exception and "dup_group" in app.dataframe[0].value.columns  # the Records table shows each record's group
 
 
 def test_duplicates_page_empty_state(app):
