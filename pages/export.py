@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from curation.export import FORMATS, OVER, SHAPES, STRATIFY, TEMPLATES, Options, export, zip_folder
+from curation.signals.compute import tokenizer_name
 from ui import layout, show, state
 from ui.data import cached_export_plan, records, shown_errors
 
@@ -31,7 +32,7 @@ def template_choice() -> tuple[str, str | None]:
     return choice, None
 
 
-def options() -> Options | None:
+def options(ws) -> Options | None:
     name, source = template_choice()
     if not name:
         st.info("Name a tokenizer folder to use its chat template.")
@@ -45,12 +46,15 @@ def options() -> Options | None:
     e, f, g, h = st.columns(4)
     stratify = e.selectbox("Stratify by", list(STRATIFY), key="export_stratify")
     max_tokens = f.number_input("Max tokens (0: no limit)", min_value=0, value=0, step=256, key="export_max_tokens")
+    tokenizer = f.text_input("Tokenizer", value=tokenizer_name(ws), key="export_tokenizer",
+                             help="llama-3 (bundled), or a folder / file with tokenizer.json: lengths of the rendered text")
     over = g.selectbox("Longer records", list(OVER), key="export_over", help="\n".join(f"{k}: {v}" for k, v in OVER.items()))
     kept_only = h.toggle("Kept records only", key="export_kept_only", help="Default: every record not rejected.")
     similarity = h.toggle("Check test/train similarity", value=True, key="export_similarity",
                           help="Embeds the records (cached) to report the most similar test/train pair in the manifest.")
     return Options(template=name, template_source=source, shape=shape, format=fmt, split=split, seed=int(seed), stratify=stratify,
-                   max_tokens=int(max_tokens) or None, over=over, kept_only=kept_only, similarity=similarity)
+                   max_tokens=int(max_tokens) or None, over=over, kept_only=kept_only, similarity=similarity,
+                   tokenizer=tokenizer.strip() or None)
 
 
 def preview(plan: dict) -> None:
@@ -105,7 +109,7 @@ def main() -> None:
     if records(ws).empty:
         layout.no_records()
         return
-    opts = options()
+    opts = options(ws)
     if opts is None:
         return
     plan = None

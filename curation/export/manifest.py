@@ -56,6 +56,11 @@ def breakdown(frame: pd.DataFrame, split: pd.Series) -> dict:
         for column in ("source", "dataset", "cluster_label"):
             if column in part and part[column].notna().any():
                 entry[f"by_{column.replace('_label', '')}"] = {str(k): int(v) for k, v in part[column].value_counts().sort_index().items()}
+        if "cluster_label" in part and part["cluster_label"].notna().any():
+            nested: dict[str, dict[str, int]] = {}
+            for (source, cluster), n in part.groupby(["source", "cluster_label"]).size().items():
+                nested.setdefault(str(source), {})[str(cluster)] = int(n)
+            entry["by_source_cluster"] = nested
         out[str(name)] = entry
     return out
 

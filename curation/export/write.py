@@ -65,11 +65,11 @@ def exclusion_reason(decision: str, reason) -> str | None:
     return DUPLICATE_REASON.rstrip(":") if reason.startswith(DUPLICATE_REASON) else reason
 
 
-def token_lengths(texts: list[str], template: Template, tokenizer: str | None) -> np.ndarray:
+def token_lengths(texts: list[str], template: Template, tokenizer: str) -> np.ndarray:
     """Tokens of each rendered text; the template's special markers count one token each."""
-    from curation.tokenize import DEFAULT, get_counter
+    from curation.tokenize import get_counter
 
-    counter = get_counter(tokenizer or DEFAULT)
+    counter = get_counter(tokenizer)
     markers = [m for m in template.special if m]
     stripped, extra = [], np.zeros(len(texts), dtype=np.int64)
     for i, text in enumerate(texts):
@@ -178,7 +178,10 @@ def prepare(ws: Workspace, opts: Options) -> dict:
     frame = frame[keep].reset_index(drop=True)
     rows = frame.to_dict("records")
     texts = [render(template, row) for row in rows]
-    lengths = token_lengths(texts, template, opts.tokenizer)
+    from curation.signals.compute import tokenizer_name
+
+    tokenizer = opts.tokenizer or tokenizer_name(ws)  # the workspace's tokenizer unless one is given
+    lengths = token_lengths(texts, template, tokenizer)
     over = lengths > opts.max_tokens if opts.max_tokens else np.zeros(len(rows), dtype=bool)
     if opts.max_tokens and opts.over == "drop" and over.any():
         excluded["too_long"] = int(over.sum())
@@ -190,7 +193,7 @@ def prepare(ws: Workspace, opts: Options) -> dict:
     by_split = {name: [i for i in range(len(rows)) if split.iat[i] == name] for name in ratios}
     return {"template": template, "frame": frame, "rows": rows, "texts": texts, "lengths": lengths, "split": split,
             "by_split": by_split, "excluded": dict(sorted(excluded.items())), "over_max": int(over.sum()) if opts.max_tokens else 0,
-            "grouping": grouping, "ratios": ratios}
+            "grouping": grouping, "ratios": ratios, "tokenizer": tokenizer}
 
 
 def export(ws: Workspace, out: str | Path, opts: Options | None = None, progress=None) -> dict:
@@ -225,6 +228,7 @@ def export(ws: Workspace, out: str | Path, opts: Options | None = None, progress
         "counts": breakdown(frame, split),
         "excluded": plan["excluded"],
         "over_max_tokens": plan["over_max"],
+        "tokenizer": plan["tokenizer"],
         "tokens": {name: ({"p50": int(np.median(lengths[idx])), "max": int(lengths[idx].max()), "total": int(lengths[idx].sum())}
                           if idx else None) for name, idx in plan["by_split"].items()},
         "duplicate_groups": plan["grouping"],

@@ -243,7 +243,7 @@ def test_rejected_records_are_excluded_by_reason_and_kept_only_is_an_option(fill
     kept = export(filled, tmp_path / "kept", Options(kept_only=True, similarity=False))
     assert sum(kept["splits"].values()) == 10 and kept["excluded"]["undecided"] == len(ROWS) - 15
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["decisions"]["counts"] == {"keep": 10, "reject": 5}
+    assert manifest["decisions"]["counts"] == {"keep": 10, "reject": 5} and manifest["tokenizer"] == "llama-3"
 
 
 def test_max_tokens_drops_or_keeps_and_reports(filled, tmp_path):
@@ -337,5 +337,8 @@ def test_stratified_by_cluster_with_the_real_map(ws, tmp_path):
     counts = json.loads((tmp_path / "out" / "manifest.json").read_text())["counts"]
     train, test = counts["train"]["by_cluster"], counts["test"]["by_cluster"]
     assert set(train) == set(test) and len(train) >= 3
+    crossed = counts["train"]["by_source_cluster"]
+    assert sum(n for per in crossed.values() for n in per.values()) == counts["train"]["total"]
+    assert {c for per in crossed.values() for c in per} == set(train)
     # Each cluster is halved (duplicate groups move whole, so allow a few records of slack).
     assert all(abs(train[c] - test[c]) <= 8 for c in train)
