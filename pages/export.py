@@ -51,7 +51,8 @@ def options(ws) -> Options | None:
     over = g.selectbox("Longer records", list(OVER), key="export_over", help="\n".join(f"{k}: {v}" for k, v in OVER.items()))
     kept_only = h.toggle("Kept records only", key="export_kept_only", help="Default: every record not rejected.")
     similarity = h.toggle("Check test/train similarity", value=True, key="export_similarity",
-                          help="Embeds the records (cached) to report the most similar test/train pair in the manifest.")
+                          help="Reports the most similar test/train pair in the manifest. It embeds the records not embedded yet "
+                               "with the map's model while you wait: on a big set, build the map first or use fast mode.")
     return Options(template=name, template_source=source, shape=shape, format=fmt, split=split, seed=int(seed), stratify=stratify,
                    max_tokens=int(max_tokens) or None, over=over, kept_only=kept_only, similarity=similarity,
                    tokenizer=tokenizer.strip() or None)
