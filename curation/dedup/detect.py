@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -95,6 +95,7 @@ class Duplicates:
     boilerplate: dict[str, int]
     table: pd.DataFrame  # per record: dup_group, representative, representative_id, group_size, group_kind, cross_dataset
     rank: np.ndarray | None = None  # the representative order, for star grouping
+    _sweeps: dict = field(default_factory=dict, repr=False)  # memo: a page asks for the same sweep on every rerun
 
     def summary(self) -> dict:
         reps = self.table[self.table["dup_group"].notna()]
@@ -111,7 +112,10 @@ class Duplicates:
 
     def sweep(self, thresholds=None) -> pd.DataFrame:
         """Groups, would-reject and kept counts at each threshold (default: the method's sweep)."""
-        return sweep(len(self.frame), self.pairs, self.hashes, thresholds or SWEEPS[self.conf["method"]], self.rank)
+        key = tuple(thresholds or SWEEPS[self.conf["method"]])
+        if key not in self._sweeps:
+            self._sweeps[key] = sweep(len(self.frame), self.pairs, self.hashes, key, self.rank)
+        return self._sweeps[key].copy()
 
     def groups(self) -> pd.DataFrame:
         """One row per group, largest first."""

@@ -11,7 +11,6 @@ always judged on the full text.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 import pandas as pd
@@ -20,34 +19,38 @@ from curation.embed import record_texts
 
 BOILERPLATE_SHARE = 0.01
 BOILERPLATE_MIN = 10
-_SPACE = re.compile(r"\s+")
 
 
 def normalise(line: str) -> str:
-    return _SPACE.sub(" ", line).strip().lower()
+    return " ".join(line.split()).lower()
+
+
+def _lines(texts: list[str]) -> list[list[tuple[str, str]]]:
+    """Each text's lines with their normalised form (computed once for counting and stripping)."""
+    return [[(line, normalise(line)) for line in text.splitlines()] for text in texts]
+
+
+def _boilerplate(split: list[list[tuple[str, str]]], share: float, min_records: int) -> dict[str, int]:
+    counts: Counter = Counter()
+    for lines in split:
+        counts.update({norm for _, norm in lines if norm})
+    floor = max(min_records, share * len(split))
+    return {line: n for line, n in counts.most_common() if n >= floor}
 
 
 def boilerplate_lines(texts: list[str], share: float = BOILERPLATE_SHARE, min_records: int = BOILERPLATE_MIN) -> dict[str, int]:
     """Normalised lines that recur in many records -> how many records contain them, most common first."""
-    counts: Counter = Counter()
-    for text in texts:
-        counts.update({normalise(line) for line in text.splitlines()} - {""})
-    floor = max(min_records, share * len(texts))
-    return {line: n for line, n in counts.most_common() if n >= floor}
-
-
-def strip_lines(texts: list[str], lines: set[str]) -> list[str]:
-    if not lines:
-        return list(texts)
-    out = []
-    for text in texts:
-        kept = "\n".join(line for line in text.splitlines() if normalise(line) not in lines).strip()
-        out.append(kept or text)
-    return out
+    return _boilerplate(_lines(texts), share, min_records)
 
 
 def comparable_texts(frame: pd.DataFrame, choice: str = "prompt", strip: bool = True) -> tuple[list[str], list[str], dict[str, int]]:
     """(full texts, texts to compare, boilerplate lines removed with their record counts)."""
     full = record_texts(frame, choice)
-    lines = boilerplate_lines(full) if strip else {}
-    return full, strip_lines(full, set(lines)), lines
+    if not strip:
+        return full, list(full), {}
+    split = _lines(full)
+    lines = _boilerplate(split, BOILERPLATE_SHARE, BOILERPLATE_MIN)
+    if not lines:
+        return full, list(full), {}
+    compared = ["\n".join(line for line, norm in parts if norm not in lines).strip() or text for text, parts in zip(full, split)]
+    return full, compared, lines
