@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -22,7 +21,7 @@ from curation import settings
 from curation.clusters import NOISE, cluster, label_clusters, representatives
 from curation.diversity import diversity, representation
 from curation.embed import DEFAULT_MODEL, Progress, cache_dir, embed_texts, record_texts, text_key
-from curation.workspace import Workspace
+from curation.workspace import Workspace, write_atomically
 
 VERSION = 1
 DEFAULTS = {"model": DEFAULT_MODEL, "text": "prompt", "method": "hdbscan", "k": None, "min_size": None}
@@ -161,9 +160,7 @@ def save(ws: Workspace, key: str, atlas: Atlas) -> None:
             "representation": atlas.representation, "settings": atlas.settings, "seconds": atlas.seconds, "embedding": atlas.embedding}
     for path, write in ((table, lambda p: atlas.points.to_parquet(p, index=False)),
                         (meta, lambda p: p.write_text(json.dumps(body, default=str)))):
-        tmp = path.with_name(f".{path.name}.tmp")
-        write(tmp)
-        os.replace(tmp, path)
+        write_atomically(path, write)
 
 
 def load(ws: Workspace, frame: pd.DataFrame, texts: list[str] | None = None, conf: dict | None = None) -> Atlas | None:

@@ -29,7 +29,7 @@ import pandas as pd
 
 from curation.errors import CurationError
 from curation.records import loads
-from curation.workspace import Workspace
+from curation.workspace import Workspace, write_atomically
 
 FORMAT_VERSION = 2
 DEFAULT_MODEL = "minilm"
@@ -184,14 +184,17 @@ def load_cache(folder: Path) -> tuple[dict[str, int], np.ndarray | None]:
     return {k: i for i, k in enumerate(keys)}, np.vstack(blocks)
 
 
+def save_npy(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as fh:  # through a handle: np.save would add ".npy" to the temporary name
+        np.save(fh, array)
+
+
 def write_shard(folder: Path, keys: list[str], vectors: np.ndarray) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"shard-{time.time_ns():020d}"
     for suffix, array in ((".vectors.npy", vectors.astype(np.float32)), (".keys.npy", np.array(keys, dtype="U32"))):
-        tmp = folder / f".{stem}{suffix}.tmp"
-        with open(tmp, "wb") as fh:
-            np.save(fh, array)
-        os.replace(tmp, folder / f"{stem}{suffix}")  # keys last: a shard counts once both are there
+        # keys last: a shard counts once both files are there
+        write_atomically(folder / f"{stem}{suffix}", functools.partial(save_npy, array=array))
 
 
 def embed_texts(ws: Workspace, texts: list[str], *, model: str = DEFAULT_MODEL, text: str = "prompt",

@@ -41,6 +41,14 @@ CREATE TABLE IF NOT EXISTS state (
 """
 
 
+def write_atomically(path: Path, write) -> Path:
+    """`write(tmp)` into a hidden file beside `path`, then rename it: readers never see a half-written file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+    return path
+
+
 def default_root() -> Path:
     return Path(os.environ.get("CURATION_WORKSPACE", "workspace"))
 
@@ -125,7 +133,4 @@ class Workspace:
 
         stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{time.time_ns() % 1_000_000_000:09d}"
         final = folder / f"part-{stamp}.parquet"
-        tmp = folder / f".{final.name}.tmp"
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, final)
-        return final
+        return write_atomically(final, lambda tmp: pq.write_table(table, tmp, compression="zstd"))

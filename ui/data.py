@@ -108,6 +108,11 @@ def with_cached_columns(ws: Workspace, frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def decisions_signature(ws: Workspace) -> tuple:
+    """Changes whenever a decision is made or undone: part of cache keys for results that depend on decisions."""
+    return tuple(ws.query("SELECT count(*), max(seq) FROM log")[0])
+
+
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _cached_duplicates(root: str, fingerprint: tuple, dedup_dir: tuple, conf: str, decided: tuple, quality: bool):
     from curation.dedup import find
@@ -130,7 +135,7 @@ def cached_duplicates(ws: Workspace):
     needs_quality = conf["rule"] == "quality"
     if needs_quality and cached_signals(ws) is None:
         return None
-    decided = tuple(ws.query("SELECT count(*), max(seq) FROM log")[0])
+    decided = decisions_signature(ws)
     return _cached_duplicates(str(ws.root), ws.fingerprint(), signature, json.dumps(conf, sort_keys=True), decided, needs_quality)
 
 
@@ -145,6 +150,6 @@ def cached_export_plan(ws: Workspace, opts) -> dict:
     """What an export with these options would write (rendered rows, splits, exclusions), remembered until the data changes."""
     from dataclasses import asdict
 
-    decided = tuple(ws.query("SELECT count(*), max(seq) FROM log")[0])
+    decided = decisions_signature(ws)
     return _export_plan(str(ws.root), ws.fingerprint(), decided, folder_signature(ws.root / "dedup"), folder_signature(ws.root / "maps"),
                         json.dumps(asdict(opts), sort_keys=True))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -34,7 +33,7 @@ from curation.dedup.neighbours import INDEXES, K, Pairs, measured_recall, neighb
 from curation.dedup.texts import comparable_texts
 from curation.embed import TEXT_CHOICES, Progress, embed_texts, text_key
 from curation.errors import CurationError
-from curation.workspace import Workspace
+from curation.workspace import Workspace, write_atomically
 
 VERSION = 1
 METHODS = {
@@ -159,9 +158,8 @@ class Duplicates:
         return [(rid, "reject", f"{DUPLICATE_REASON}{rep}") for rid, rep in pairs]
 
 
-def _cache_paths(ws: Workspace, key: str):
-    folder = ws.root / "dedup"
-    return folder / f"{key}.npz"
+def pairs_path(ws: Workspace, key: str):
+    return ws.root / "dedup" / f"{key}.npz"
 
 
 def pairs_key(conf: dict, model: str, texts: list[str], floor: float) -> str:
@@ -188,17 +186,17 @@ def load_pairs(path) -> Pairs | None:
 
 
 def save_pairs(path, pairs: Pairs) -> None:
+    def write(tmp):
+        with open(tmp, "wb") as fh:  # through a handle: np.savez would add ".npz" to the temporary name
+            np.savez(fh, i=pairs.i, j=pairs.j, sim=pairs.sim, info=json.dumps(pairs.info))
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, i=pairs.i, j=pairs.j, sim=pairs.sim, info=json.dumps(pairs.info))
-    os.replace(tmp, path)
+    write_atomically(path, write)
 
 
 def compute_pairs(ws: Workspace, texts: list[str], conf: dict, floor: float, progress: Progress | None = None) -> Pairs:
+    """Candidate pairs of the minhash or embedding method (exact copies need none: they are grouped by hash)."""
     start = time.perf_counter()
-    if conf["method"] == "exact":
-        return Pairs.empty(index="hash", seconds=0.0)
     if conf["method"] == "minhash":
         from curation.dedup.minhash import minhash_pairs
 
@@ -225,7 +223,7 @@ def candidate_pairs(ws: Workspace, texts: list[str], conf: dict, progress: Progr
     if conf["method"] == "exact":
         return Pairs.empty(index="hash", seconds=0.0)
     floor = floor_of(conf)
-    path = _cache_paths(ws, pairs_key(conf, embedding_model(ws), texts, floor))
+    path = pairs_path(ws, pairs_key(conf, embedding_model(ws), texts, floor))
     pairs = load_pairs(path)
     if pairs is None and compute:
         pairs = compute_pairs(ws, texts, conf, floor, progress)

@@ -33,10 +33,14 @@ def minhashes(texts: list[str], num_perm: int = NUM_PERM) -> list:
     return MinHash.bulk([shingles(t) for t in texts], num_perm=num_perm, seed=1) if texts else []
 
 
+def stacked(hashes: list, num_perm: int = NUM_PERM) -> np.ndarray:
+    """The signatures of MinHash objects as one (n, num_perm) uint64 array."""
+    return np.vstack([h.hashvalues for h in hashes]).astype(np.uint64) if hashes else np.zeros((0, num_perm), np.uint64)
+
+
 def signatures(texts: list[str], num_perm: int = NUM_PERM) -> np.ndarray:
     """One MinHash signature per text: (n, num_perm) uint64."""
-    hashes = minhashes(texts, num_perm)
-    return np.vstack([h.hashvalues for h in hashes]).astype(np.uint64) if hashes else np.zeros((0, num_perm), np.uint64)
+    return stacked(minhashes(texts, num_perm), num_perm)
 
 
 def jaccard(a: str, b: str) -> float:
@@ -52,7 +56,7 @@ def minhash_pairs(texts: list[str], floor: float, k: int = K, progress=None) -> 
     start = time.perf_counter()
     n = len(texts)
     hashes = minhashes(texts)
-    sigs = np.vstack([h.hashvalues for h in hashes]).astype(np.uint64) if hashes else np.zeros((0, NUM_PERM), np.uint64)
+    sigs = stacked(hashes)
     if n < 2:
         return Pairs.empty(index="minhash-lsh", seconds=0.0)
     lsh = MinHashLSH(threshold=max(floor, 0.05), num_perm=NUM_PERM)

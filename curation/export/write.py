@@ -215,7 +215,10 @@ def export(ws: Workspace, out: str | Path, opts: Options | None = None, progress
         write_hf(tmp / "hf", by_split, columns)
     else:
         for name, part in by_split.items():
-            (write_jsonl if opts.format == "jsonl" else lambda p, r: write_parquet(p, r, columns))(tmp / f"{name}.{opts.format}", part)
+            if opts.format == "jsonl":
+                write_jsonl(tmp / f"{name}.jsonl", part)
+            else:
+                write_parquet(tmp / f"{name}.parquet", part, columns)
     files = sorted(p for p in tmp.rglob("*") if p.is_file())
     frame, split = plan["frame"], plan["split"]
     lengths = plan["lengths"]

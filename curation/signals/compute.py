@@ -10,8 +10,8 @@ quality score are derived at read time from the thresholds in force.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import os
 import time
 from collections.abc import Callable
 
@@ -26,7 +26,7 @@ from curation.signals.duplicates import mark_duplicates, text_hashes
 from curation.signals.lengths import lengths
 from curation.signals.quality import quality
 from curation.tokenize import DEFAULT, get_counter
-from curation.workspace import Workspace
+from curation.workspace import Workspace, write_atomically
 
 VERSION = 1
 CHUNK = 10_000
@@ -88,9 +88,7 @@ def signal_table(ws: Workspace, progress: Progress | None = None) -> tuple[pd.Da
                 if progress:
                     progress(done, total, f"signals for {part.parent.name}")
             table = pd.concat(chunks, ignore_index=True)
-            tmp = cache_dir / f".{cached.name}.tmp"
-            table.to_parquet(tmp, index=False)
-            os.replace(tmp, cached)
+            write_atomically(cached, functools.partial(table.to_parquet, index=False))
             computed += len(table)
         tables.append(table)
         if progress:
