@@ -86,7 +86,7 @@ def preview(plan: dict) -> None:
 def write(ws, opts: Options) -> None:
     default = str(ws.root / "exports" / "latest")
     target = st.text_input("Write to this folder on the server", value=default, key="export_out",
-                           help="A new or empty folder, or an earlier export (it is replaced).")
+                           help="A new or empty folder, or an earlier export holding only the files export wrote (it is replaced).")
     if st.button("Export", type="primary", key="export_run"):
         with shown_errors("export"), st.spinner("Rendering, splitting and writing…"):
             st.session_state[state.LAST_EXPORT] = export(ws, target, opts)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +31,8 @@ FORMATS = {"jsonl": "one JSON object per line, a file per split", "parquet": "a 
            "hf": "a Hugging Face DatasetDict folder (save_to_disk; datasets.load_from_disk opens it)"}
 OVER = {"drop": "records over the maximum are left out (reason too_long)", "keep": "kept, and counted in the manifest"}
 MANIFEST = "manifest.json"
+MARKER = ".curation-export"  # written last into every export: lists each file export wrote, with its size and hash
+SPLIT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 
 
 @dataclass
@@ -53,7 +57,9 @@ class Options:
                 raise CurationError(f"unknown {name} {value!r}: choose one of {', '.join(allowed)}")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise CurationError("--max-tokens must be a positive number of tokens")
-        parse_splits(self.split)
+        for name in parse_splits(self.split):
+            if not SPLIT_NAME.fullmatch(name):
+                raise CurationError(f"split name {name!r} cannot be a file name: use letters, digits, '_', '-' and '.'")
 
 
 def exclusion_reason(decision: str, reason) -> str | None:
@@ -196,30 +202,18 @@ def prepare(ws: Workspace, opts: Options) -> dict:
             "grouping": grouping, "ratios": ratios, "tokenizer": tokenizer}
 
 
-def export(ws: Workspace, out: str | Path, opts: Options | None = None, progress=None) -> dict:
-    """Write the splits and `manifest.json` into `out`; returns what the CLI prints."""
-    start = time.perf_counter()
-    opts = opts or Options()
-    out = Path(out)
-    if out.exists() and any(out.iterdir()) and not (out / MANIFEST).exists():
-        raise CurationError(f"{out} is not empty and holds no earlier export: choose an empty or new folder")
-    plan = prepare(ws, opts)
-    template, rows = plan["template"], plan["rows"]
-    shaped_rows = [shaped(row, opts.shape, template) for row in rows]
-    columns = list(shaped_rows[0]) if shaped_rows else []
-    by_split = {name: [shaped_rows[i] for i in idx] for name, idx in plan["by_split"].items()}
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+def write_files(ws: Workspace, folder: Path, opts: Options, plan: dict, by_split: dict[str, list[dict]], columns: list[str]) -> dict:
+    """The split files, `manifest.json` and, last, the marker, written into the empty `folder`; returns the manifest."""
+    template = plan["template"]
     if opts.format == "hf":
-        write_hf(tmp / "hf", by_split, columns)
+        write_hf(folder, by_split, columns)  # the folder itself is the DatasetDict: load_from_disk(out) opens it
     else:
         for name, part in by_split.items():
             if opts.format == "jsonl":
-                write_jsonl(tmp / f"{name}.jsonl", part)
+                write_jsonl(folder / f"{name}.jsonl", part)
             else:
-                write_parquet(tmp / f"{name}.parquet", part, columns)
-    files = sorted(p for p in tmp.rglob("*") if p.is_file())
+                write_parquet(folder / f"{name}.parquet", part, columns)
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
     frame, split = plan["frame"], plan["split"]
     lengths = plan["lengths"]
     manifest = {
@@ -238,15 +232,156 @@ def export(ws: Workspace, out: str | Path, opts: Options | None = None, progress
         "record_ids": {name: sha256_lines(frame["record_id"].iloc[idx]) for name, idx in plan["by_split"].items()},
         "decisions": decisions_snapshot(ws),
         "records": {"total": int(len(frame) + sum(plan["excluded"].values())), "exported": len(frame)},
-        "files": [{"path": str(p.relative_to(tmp)), "sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files],
+        "files": [{"path": p.relative_to(folder).as_posix(), "sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files],
         "versions": versions(),
     }
     if opts.similarity and len(plan["ratios"]) > 1:
         manifest["leakage"] = leakage(ws, frame, split, list(plan["ratios"]))
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n",
+                                   encoding="utf-8")
+    written = {f["path"]: {"bytes": f["bytes"], "sha256": f["sha256"]} for f in manifest["files"]}
+    written[MANIFEST] = {"bytes": (folder / MANIFEST).stat().st_size, "sha256": sha256_file(folder / MANIFEST)}
+    marker = {"written_by": "curation export", "note": "export replaces this folder only while it holds just these files",
+              "files": written}
+    (folder / MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return manifest
+
+
+def check_out(ws: Workspace, out: str | Path) -> Path:
+    """The export folder, resolved, or a CurationError that says why it cannot be written (nothing is touched)."""
+    text = str(out).strip()
+    if not text:
+        raise CurationError("no export folder given: name a new folder, e.g. --out exports/v1")
+
+    def refuse(why: str, fix: str = "name a new or empty folder") -> CurationError:
+        return CurationError(f"cannot export to {out}: {why}; {fix}")
+
+    given = Path(text).expanduser()
+    try:
+        if given.is_symlink():
+            raise refuse("it is a symbolic link (export never replaces a link)", "name the real folder")
+        target = given.resolve()
+        if target.exists() and not target.is_dir():
+            raise refuse("it is a file, not a folder")
+        for above in target.parents:
+            if above.exists():
+                if not above.is_dir():
+                    raise refuse(f"{above} is a file, not a folder")
+                break
+        for place, what in ((Path.cwd().resolve(), "the current directory"), (Path.home().resolve(), "the home directory")):
+            if place.is_relative_to(target):
+                raise refuse(f"it is {what} or a folder above it", "name a new folder for the export")
+        root = ws.root.resolve()
+        if root.is_relative_to(target):
+            raise refuse(f"it is or holds the workspace {ws.root}", f"name a folder outside it or under {ws.root / 'exports'}")
+        if target.is_relative_to(root) and not target.is_relative_to(root / "exports"):
+            raise refuse(f"it is inside the workspace's own data {ws.root}", f"name a folder under {ws.root / 'exports'} or outside")
+        for (path,) in ws.query("SELECT DISTINCT path FROM ingests"):
+            if "://" in path:
+                continue
+            source = Path(path).expanduser().resolve()
+            if source.is_relative_to(target) or target.is_relative_to(source):
+                raise refuse(f"it is, holds or lies inside the ingested source {path}", "name a folder apart from your data")
+        if target.exists():
+            replaceable(target, out, hashes=False)
+    except OSError as exc:
+        raise refuse(exc.strerror or str(exc), "name a folder you can write") from None
+    return target
+
+
+def walk(folder: Path):
+    """Every entry below `folder` (files, folders, links), links not followed."""
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        path = Path(entry.path)
+        yield path
+        if entry.is_dir(follow_symlinks=False):
+            yield from walk(path)
+
+
+def replaceable(folder: Path, shown, hashes: bool) -> None:
+    """Raise unless `folder` is an empty folder or an export holding only the files export wrote, unchanged."""
+    def refuse(why: str) -> CurationError:
+        return CurationError(f"cannot export to {shown}: {why}; move it away or name a new or empty folder")
+
+    if folder.is_symlink() or not folder.is_dir():
+        raise refuse("it is no longer a plain folder")
+    entries = list(walk(folder))
+    if not entries:
+        return
+    marker = folder / MARKER
+    if marker.is_symlink() or not marker.is_file():
+        raise refuse(f"it is not empty and holds no {MARKER} marker, so export did not write it")
+    try:
+        listed = json.loads(marker.read_text(encoding="utf-8")).get("files")
+    except (ValueError, AttributeError):
+        listed = None
+    if not isinstance(listed, dict) or not all(isinstance(v, dict) for v in listed.values()):
+        raise refuse(f"its {MARKER} marker is not one export wrote")
+    parents = {p.as_posix() for name in listed for p in Path(name).parents}
+    for path in entries:
+        name = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            raise refuse(f"it holds {name}, a link export did not write")
+        if path.is_dir():
+            if name not in parents:
+                raise refuse(f"it holds {name}/, which export did not write")
+            continue
+        if name == MARKER:
+            continue
+        if not path.is_file() or name not in listed:
+            raise refuse(f"it holds {name}, which export did not write")
+        if path.stat().st_size != listed[name].get("bytes") or (hashes and sha256_file(path) != listed[name].get("sha256")):
+            raise refuse(f"{name} was changed after export wrote it")
+
+
+def swap_in(new: Path, target: Path, aside: Path, shown) -> None:
+    """Move `new` to `target`; an earlier export there is moved aside first, checked again, and kept there on failure."""
+    if not os.path.lexists(target):
+        os.rename(new, target)
+        return
+    os.rename(target, aside)
+    try:
+        replaceable(aside, shown, hashes=True)  # checked again once moved aside: nothing can be added to it any more
+        os.rename(new, target)
+    except BaseException:
+        os.rename(aside, target)
+        raise
+
+
+def export(ws: Workspace, out: str | Path, opts: Options | None = None, progress=None) -> dict:
+    """Write the splits, `manifest.json` and the marker into `out`; returns what the CLI prints.
+
+    `out` may be new, empty, or an earlier export holding only the files export wrote there (it is replaced whole).
+    """
+    start = time.perf_counter()
+    opts = opts or Options()
+    opts.check()
+    target = check_out(ws, out)
+    plan = prepare(ws, opts)
+    template, rows = plan["template"], plan["rows"]
+    shaped_rows = [shaped(row, opts.shape, template) for row in rows]
+    columns = list(shaped_rows[0]) if shaped_rows else []
+    by_split = {name: [shaped_rows[i] for i in idx] for name, idx in plan["by_split"].items()}
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.export-tmp-"))
+    except OSError as exc:
+        raise CurationError(f"cannot export to {out}: {exc.strerror or exc}; name a folder you can write") from None
+    tmp = work / "new"  # a plain folder (not mkdtemp's private one), so the export gets the usual permissions
+    try:
+        tmp.mkdir()
+        manifest = write_files(ws, tmp, opts, plan, by_split, columns)
+        swap_in(tmp, target, work / "old", out)
+    except OSError as exc:
+        raise CurationError(f"cannot export to {out}: {exc.strerror or exc}; name a folder you can write") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # our own temporary folder only (gone once moved in)
+        try:
+            work.rmdir()  # fails, and so keeps it, while an earlier export that could not be put back is in there
+        except OSError:
+            pass
+    shutil.rmtree(work, ignore_errors=True)  # the earlier export, moved aside and checked to hold only export's files
+    out = Path(str(out).strip()).expanduser()
     return {"out": str(out), "splits": manifest["splits"], "files": [str(out / f["path"]) for f in manifest["files"]],
             "manifest": str(out / MANIFEST), "excluded": plan["excluded"], "leakage": manifest.get("leakage"),
             "seconds": round(time.perf_counter() - start, 3)}

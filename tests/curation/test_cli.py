@@ -205,3 +205,20 @@ def test_embed_map_near_and_cluster(capsys, mapped_ws):
 def test_cluster_selectors_need_a_map(capsys, mapped_ws):
     code, _, err = run(capsys, "records", "--workspace", mapped_ws, "--cluster", "0")
     assert code == 1 and "run `python -m curation map` first" in err
+
+
+@pytest.mark.parametrize("kind", ["file", "symlink", "dot", "home"])
+def test_export_to_a_file_a_link_the_current_or_home_folder_is_a_one_line_error(capsys, tmp_path, data, monkeypatch, kind):
+    ws = str(tmp_path / "ws")
+    run(capsys, "ingest", str(data), "--workspace", ws, "--json")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = {"file": str(data), "symlink": str(tmp_path / "link"), "dot": ".", "home": str(empty)}[kind]
+    (tmp_path / "link").symlink_to(empty, target_is_directory=True)
+    monkeypatch.chdir(empty if kind == "dot" else tmp_path)
+    monkeypatch.setenv("HOME", str(empty))
+    before = data.read_bytes()
+    code, _, err = run(capsys, "export", "--workspace", ws, "--template", "alpaca", "--out", out, "--no-similarity")
+    assert code == 1 and err.startswith("error: cannot export to") and err.count("\n") == 1 and "Traceback" not in err
+    assert {"file": "is a file", "symlink": "symbolic link", "dot": "current directory", "home": "home directory"}[kind] in err
+    assert data.read_bytes() == before and list(empty.iterdir()) == [] and (tmp_path / "link").is_symlink()

@@ -222,14 +222,19 @@ def test_two_exports_are_byte_identical(filled, tmp_path, fmt):
     assert manifest["versions"]["python"] and manifest["options"]["seed"] == 7
 
 
-def test_hf_export_opens_with_load_from_disk(filled, tmp_path):
-    from datasets import load_from_disk
+def test_hf_export_folder_itself_opens_with_load_from_disk_and_ingests_back(filled, tmp_path):
+    from datasets import DatasetDict, load_from_disk
 
-    result = export(filled, tmp_path / "out", Options(template="llama-3", format="hf", shape="prompt-completion", similarity=False))
-    loaded = load_from_disk(str(tmp_path / "out" / "hf"))
-    assert {k: len(v) for k, v in loaded.items()} == result["splits"]
+    out = tmp_path / "out"
+    result = export(filled, out, Options(template="llama-3", format="hf", shape="prompt-completion", similarity=False))
+    loaded = load_from_disk(str(out))
+    assert isinstance(loaded, DatasetDict) and {k: len(v) for k, v in loaded.items()} == result["splits"] == {"train": 36, "test": 4}
     assert loaded["train"].column_names == ["prompt", "completion"]
     assert loaded["train"][0]["prompt"].startswith("<|begin_of_text|>")
+    assert (out / "manifest.json").is_file() and (out / "dataset_dict.json").is_file() and not (out / "hf").exists()
+    assert all(not f.startswith("hf/") for f in (e["path"] for e in json.loads((out / "manifest.json").read_text())["files"]))
+    again = type(filled)(tmp_path / "again")
+    assert ingest(again, str(out))["added"] == len(ROWS)
 
 
 def test_rejected_records_are_excluded_by_reason_and_kept_only_is_an_option(filled, tmp_path):
@@ -270,6 +275,134 @@ def test_refuses_to_write_into_a_folder_with_other_files(filled, tmp_path):
     with pytest.raises(CurationError, match="not empty"):
         export(filled, tmp_path / "mine", Options(similarity=False))
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+# what export may replace
+
+def test_a_manifest_json_does_not_make_a_folder_an_earlier_export(filled, tmp_path):
+    data = tmp_path / "project"
+    (data / "raw").mkdir(parents=True)
+    (data / "manifest.json").write_text("{}")
+    (data / "raw" / "source.csv").write_text("a,b\n1,2\n")
+    before = digest_folder(data)
+    with pytest.raises(CurationError, match=r"not empty and holds no \.curation-export marker"):
+        export(filled, data, Options(similarity=False))
+    assert digest_folder(data) == before
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A workspace in project/ws with a manifest.json in it, its source in data/a.jsonl beside a manifest.json."""
+    from curation.workspace import Workspace
+
+    ws = Workspace(tmp_path / "project" / "ws")
+    (tmp_path / "data").mkdir()
+    ingest(ws, str(write_jsonl(tmp_path / "data" / "a.jsonl", ROWS)))
+    for folder in (ws.root, tmp_path / "data"):
+        (folder / "manifest.json").write_text("{}")
+    return ws
+
+
+@pytest.mark.parametrize("where, match", [
+    ("project/ws", "holds the workspace"),
+    ("project", "holds the workspace"),
+    ("data", "ingested source"),
+    ("project/ws/records/x", "inside the workspace's own data"),
+    ("project/ws/uploads", "inside the workspace's own data"),
+])
+def test_out_that_is_or_holds_the_workspace_or_a_source_is_refused_before_prepare(project, tmp_path, monkeypatch, where, match):
+    from curation.export import write
+
+    monkeypatch.setattr(write, "prepare", lambda *a: pytest.fail("--out must be checked before the slow prepare step"))
+    before = digest_folder(tmp_path)
+    with pytest.raises(CurationError, match=match):
+        export(project, tmp_path / where, Options(similarity=False))
+    assert digest_folder(tmp_path) == before and not (tmp_path / where / ".curation-export").exists()
+
+
+def test_out_under_the_workspace_exports_folder_is_allowed(project, tmp_path):
+    out = project.root / "exports" / "latest"  # the Export page's default
+    export(project, out, Options(similarity=False))
+    export(project, out, Options(similarity=False, format="parquet"))
+    assert (out / "train.parquet").is_file() and not (out / "train.jsonl").exists()
+
+
+def test_a_neighbour_named_like_a_temporary_folder_survives(filled, tmp_path):
+    (tmp_path / ".out.tmp").mkdir()
+    (tmp_path / ".out.tmp" / "precious.txt").write_text("mine")
+    export(filled, tmp_path / "out", Options(similarity=False))
+    assert (tmp_path / ".out.tmp" / "precious.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.tmp", "a.jsonl", "out", "ws"]  # no temporary folder left
+
+
+def test_re_export_replaces_our_own_earlier_export(filled, tmp_path):
+    out = tmp_path / "out"
+    export(filled, out, Options(similarity=False, split="train=0.8,validation=0.1,test=0.1"))
+    result = export(filled, out, Options(similarity=False, format="parquet"))
+    present = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    assert present == [".curation-export", "manifest.json", "test.parquet", "train.parquet"]
+    marker = json.loads((out / ".curation-export").read_text())["files"]
+    assert sorted(marker) == ["manifest.json", "test.parquet", "train.parquet"]
+    assert all(marker[n]["sha256"] == hashlib.sha256((out / n).read_bytes()).hexdigest() for n in marker)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "out", "ws"] and result["splits"] == {"train": 36, "test": 4}
+
+
+@pytest.mark.parametrize("change, named", [
+    (lambda out: (out / "notes.txt").write_text("mine"), "notes.txt"),
+    (lambda out: ((out / "extra").mkdir(), (out / "extra" / "notes.txt").write_text("mine")), "extra/"),
+    (lambda out: (out / "train.jsonl").write_text("my edit\n"), "train.jsonl was changed"),
+    (lambda out: (out / "link").symlink_to(out / "train.jsonl"), "link"),
+])
+def test_an_earlier_export_holding_anything_else_is_refused(filled, tmp_path, change, named):
+    out = tmp_path / "out"
+    export(filled, out, Options(similarity=False))
+    change(out)
+    before = digest_folder(out)
+    with pytest.raises(CurationError, match=named):
+        export(filled, out, Options(similarity=False))
+    assert digest_folder(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "out", "ws"]
+
+
+def test_a_file_dropped_into_the_earlier_export_while_preparing_is_kept(filled, tmp_path, monkeypatch):
+    from curation.export import write
+
+    out = tmp_path / "out"
+    export(filled, out, Options(similarity=False))
+    real = write.prepare
+
+    def slow_prepare(*args):
+        (out / "late.txt").write_text("mine")
+        return real(*args)
+
+    monkeypatch.setattr(write, "prepare", slow_prepare)
+    with pytest.raises(CurationError, match="late.txt"):
+        export(filled, out, Options(similarity=False))
+    assert (out / "late.txt").read_text() == "mine" and (out / "train.jsonl").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "out", "ws"]
+
+
+def test_a_failed_export_removes_only_its_own_temporary_folder(filled, tmp_path, monkeypatch):
+    from curation.export import write
+
+    out = tmp_path / "out"
+    export(filled, out, Options(similarity=False))
+    before = digest_folder(out)
+
+    def broken(path, rows):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(write, "write_jsonl", broken)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        export(filled, out, Options(similarity=False))
+    assert digest_folder(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "out", "ws"]
+
+
+def test_split_names_cannot_leave_the_export_folder(filled, tmp_path):
+    with pytest.raises(CurationError, match="cannot be a file name"):
+        export(filled, tmp_path / "out", Options(similarity=False, split="../escape=1"))
+    assert not (tmp_path / "escape.jsonl").exists() and not (tmp_path / "out").exists()
 
 
 def test_duplicate_groups_stay_in_one_split_and_the_manifest_reports_train_test_similarity(filled, tmp_path, monkeypatch):
