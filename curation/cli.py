@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import time
+from pathlib import Path
 
 from curation.errors import CurationError
 from curation.workspace import Workspace
@@ -104,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--duplicates", action="store_true",
                         help="with --reject: every duplicate but its group's representative (current dedup settings)")
     p.add_argument("--curator", help="who decides (default: the user name)")
+
+    sub.add_parser("doctor", parents=[common],
+                   help="check the workspace; repair or quarantine damaged files; say which records to re-ingest")
     return parser
 
 
@@ -332,23 +337,60 @@ def cmd_decide(ws: Workspace, args) -> tuple[dict, int]:
     return {"changed": changed, "decisions": decisions.totals(decisions.counts(ws, dataset_sizes(ws)))}, 0
 
 
+def cmd_doctor(root, args) -> tuple[dict, int]:
+    from curation.doctor import doctor, exit_code
+
+    out = doctor(root)
+    return out, exit_code(out)
+
+
+def text_doctor(out: dict) -> str:
+    from curation.doctor import text_report
+
+    return text_report(out)
+
+
 COMMANDS = {"ingest": cmd_ingest, "stats": cmd_stats, "records": cmd_records, "signals": cmd_signals, "embed": cmd_embed,
-            "map": cmd_map, "dedup": cmd_dedup, "export": cmd_export, "decide": cmd_decide}
-TEXT = {"ingest": text_ingest, "signals": text_signals, "dedup": text_dedup, "export": text_export}
+            "map": cmd_map, "dedup": cmd_dedup, "export": cmd_export, "decide": cmd_decide, "doctor": cmd_doctor}
+TEXT = {"ingest": text_ingest, "signals": text_signals, "dedup": text_dedup, "export": text_export, "doctor": text_doctor}
+RAW_WORKSPACE = {"doctor"}  # commands given the workspace folder, not an opened Workspace (its database may be damaged)
+FAILED = {"doctor": "the workspace needs you: see the lines marked 'needs you' (or 'action' in the JSON)"}
+
+
+def failure(exc: BaseException, root: str | None) -> str:
+    """One line for an error the commands did not turn into a CurationError: never a traceback."""
+    from curation.workspace import damaged_database, default_root, is_damage
+
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, sqlite3.DatabaseError):
+        db = Path(root) if root else default_root()
+        db = db / "curation.db"
+        return str(damaged_database(db, exc)) if is_damage(exc) else f"workspace database {db}: {text}"
+    if isinstance(exc, OSError):
+        return text if exc.filename is None or str(exc.filename) in text else f"{text}: {exc.filename}"
+    return f"a workspace file is damaged ({type(exc).__name__}: {text}): run `python -m curation doctor`"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        ws = Workspace(args.workspace)
+        ws = args.workspace if args.command in RAW_WORKSPACE else Workspace(args.workspace)
         out, code = COMMANDS[args.command](ws, args)
     except CurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, sqlite3.DatabaseError) as exc:  # the last resort: one line, never a traceback
+        print(f"error: {failure(exc, args.workspace)}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if not type(exc).__module__.startswith("pyarrow"):  # a damaged Parquet file somewhere in the workspace
+            raise
+        print(f"error: {failure(exc, args.workspace)}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(out, ensure_ascii=False, default=str))
     else:
         print(TEXT.get(args.command, lambda o: json.dumps(o, indent=2, ensure_ascii=False, default=str))(out))
     if code:
-        print("error: nothing could be loaded", file=sys.stderr)
+        print(f"error: {FAILED.get(args.command, 'nothing could be loaded')}", file=sys.stderr)
     return code

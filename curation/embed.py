@@ -13,6 +13,12 @@ What is embedded is a choice (`prompt`: instruction + input, the default;
 format version: changing either never reuses stale vectors, and adding records
 embeds only texts not seen before. Shards are written as work proceeds, so an
 interrupted run resumes from what it had cached.
+
+Every vector is keyed by its text's content key. Shards are written under a lock
+(`.lock` in the cache folder) that re-checks which keys other processes cached
+meanwhile and writes only the rest; encoding runs outside the lock. A key that
+is in several shards anyway (a cache written by an older version) is read from
+its first shard.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import pandas as pd
 
 from curation.errors import CurationError
 from curation.records import loads
-from curation.workspace import Workspace, write_atomically
+from curation.workspace import Workspace, file_lock, remove, temp_path, write_atomically
 
 FORMAT_VERSION = 2
 DEFAULT_MODEL = "minilm"
@@ -137,9 +143,16 @@ def distill_static(ws: Workspace) -> Path:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     model = distill(model_name=bundled_model_path(), pca_dims=256)
-    tmp = target.with_name(target.name + ".tmp")
-    model.save_pretrained(str(tmp))
-    os.replace(tmp, target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(target)  # unique: two processes distilling at once never write into one folder
+    try:
+        model.save_pretrained(str(tmp))
+        os.replace(tmp, target)
+    except OSError:
+        if not (target / "model.safetensors").exists():
+            raise
+    finally:
+        remove(tmp)  # the other process's model won the rename: ours is not needed
     return target
 
 
@@ -168,20 +181,54 @@ def complete_shards(folder: Path) -> list[tuple[Path, Path]]:
     return [(k, v) for k, v in pairs if v.exists()]
 
 
+UNREADABLE = (OSError, ValueError, EOFError)  # what np.load raises on a truncated or garbled .npy file
+
+
+def read_keys(key_file: Path) -> list[str] | None:
+    """A shard's keys, or None if the file is gone or unreadable (`doctor` removes damaged shards)."""
+    try:
+        return np.load(key_file).tolist()
+    except UNREADABLE:
+        return None
+
+
+def read_shard(key_file: Path, vector_file: Path) -> tuple[list[str], np.ndarray] | None:
+    """A shard's keys and vectors, or None if either file is unreadable or they disagree in length."""
+    keys = read_keys(key_file)
+    try:
+        vectors = np.load(vector_file)
+    except UNREADABLE:
+        return None
+    if keys is None or vectors.ndim != 2 or len(vectors) != len(keys):
+        return None
+    return keys, vectors
+
+
 def cached_keys(folder: Path) -> set[str]:
     """The keys of every cached text, without reading any vector."""
-    return {key for keys, _ in complete_shards(folder) for key in np.load(keys).tolist()}
+    return {key for keys, _ in complete_shards(folder) for key in (read_keys(keys) or ())}
 
 
 def load_cache(folder: Path) -> tuple[dict[str, int], np.ndarray | None]:
-    """Every cached vector in a folder: text key -> row, and the stacked vectors."""
-    keys, blocks = [], []
+    """Every cached vector in a folder: text key -> row of the stacked vectors.
+
+    A key found in several shards maps to its first row: rows are true positions in the stacked array,
+    whatever the duplicates.
+    """
+    index: dict[str, int] = {}
+    blocks, rows = [], 0
     for key_file, vector_file in complete_shards(folder):
-        keys.extend(np.load(key_file).tolist())
-        blocks.append(np.load(vector_file))
+        shard = read_shard(key_file, vector_file)
+        if shard is None:
+            continue
+        keys, vectors = shard
+        for i, k in enumerate(keys):
+            index.setdefault(k, rows + i)
+        blocks.append(vectors)
+        rows += len(keys)
     if not blocks:
         return {}, None
-    return {k: i for i, k in enumerate(keys)}, np.vstack(blocks)
+    return index, np.vstack(blocks)
 
 
 def save_npy(path: Path, array: np.ndarray) -> None:
@@ -189,12 +236,48 @@ def save_npy(path: Path, array: np.ndarray) -> None:
         np.save(fh, array)
 
 
+def cache_lock(folder: Path):
+    """Held while a shard is written (never while encoding): one writer at a time per cache folder."""
+    return file_lock(folder / ".lock")
+
+
 def write_shard(folder: Path, keys: list[str], vectors: np.ndarray) -> None:
+    """Write one shard (call under `cache_lock`)."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"shard-{time.time_ns():020d}"
     for suffix, array in ((".vectors.npy", vectors.astype(np.float32)), (".keys.npy", np.array(keys, dtype="U32"))):
         # keys last: a shard counts once both files are there
         write_atomically(folder / f"{stem}{suffix}", functools.partial(save_npy, array=array))
+
+
+class ShardWriter:
+    """Writes shards of new vectors, leaving out keys that another process cached since we looked.
+
+    Under the folder's lock it reads the keys of shards that appeared since its last look (only those),
+    so a long run re-checks cheaply.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.seen: set[Path] = set()
+        self.known: set[str] = set()
+
+    def refresh(self) -> None:
+        for key_file, _ in complete_shards(self.folder):
+            if key_file not in self.seen:
+                self.seen.add(key_file)
+                self.known.update(read_keys(key_file) or ())
+
+    def write(self, keys: list[str], vectors: np.ndarray) -> int:
+        """Write the vectors whose keys are not cached yet; returns how many were written."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with cache_lock(self.folder):
+            self.refresh()
+            fresh = [i for i, k in enumerate(keys) if k not in self.known]
+            if fresh:
+                write_shard(self.folder, [keys[i] for i in fresh], vectors[fresh])
+                self.refresh()
+        return len(fresh)
 
 
 def embed_texts(ws: Workspace, texts: list[str], *, model: str = DEFAULT_MODEL, text: str = "prompt",
@@ -211,12 +294,16 @@ def embed_texts(ws: Workspace, texts: list[str], *, model: str = DEFAULT_MODEL, 
         embedder = get_embedder(ws, model)
         step = max(SHARD, embedder.batch_size)
         blocks = [] if cached is None else [cached]
+        rows = 0 if cached is None else len(cached)
+        writer = ShardWriter(folder)
         for lo in range(0, len(missing), step):
             chunk = missing[lo : lo + step]
-            block = embedder.encode([by_key[k] for k in chunk])
-            write_shard(folder, chunk, block)
+            block = embedder.encode([by_key[k] for k in chunk])  # outside the lock: the slow part
+            writer.write(chunk, block)
             blocks.append(block)
-            index.update((k, len(index)) for k in chunk)  # rows follow the order of the stacked blocks
+            for i, k in enumerate(chunk):
+                index.setdefault(k, rows + i)  # true positions in the stacked blocks
+            rows += len(chunk)
             done += len(chunk)
             if progress:
                 progress(done, len(missing), f"embedding with {model}")

@@ -113,27 +113,37 @@ def convert_rows(fmt: Format, group, rows: Rows, dataset: str, source: str | Non
     return records
 
 
-def store(ws: Workspace, dataset: str, records: list[dict]) -> tuple[int, int]:
-    """Write the records not already in the dataset as one new part; (added, skipped)."""
+def store(ws: Workspace, dataset: str, records: list[dict], *, source_path: str | None = None) -> tuple[int, int]:
+    """Write the records not already in the dataset as one new part; (added, skipped).
+
+    Under the dataset's lock from reading the existing ids to writing the part, so a record id is stored once
+    even when several ingests run at the same time. The part's source file and rows are recorded in the
+    `parts` table: if the part is ever damaged, `doctor` says which lines to re-ingest.
+    """
     import pyarrow as pa
 
-    from curation.store import read_columns
+    from curation.store import compact_rows, read_columns
 
     if not records:
         return 0, 0
     folder = ws.register_dataset(dataset)
-    existing = set(read_columns(ws, ["record_id"], dataset)["record_id"])
-    seen: set[str] = set()
-    new = []
-    for r in records:
-        rid = r["record_id"]
-        if rid not in existing and rid not in seen:
-            seen.add(rid)
-            new.append(r)
-    if new:
-        columns = {c: [r[c] for r in new] for c in COLUMNS}
-        schema = pa.schema([(c, pa.int64() if c == "row" else pa.string()) for c in COLUMNS])
-        ws.write_part(folder, pa.Table.from_pydict(columns, schema=schema))
+    with ws.dataset_lock(dataset):
+        existing = set(read_columns(ws, ["record_id"], dataset)["record_id"])
+        seen: set[str] = set()
+        new = []
+        for r in records:
+            rid = r["record_id"]
+            if rid not in existing and rid not in seen:
+                seen.add(rid)
+                new.append(r)
+        if new:
+            columns = {c: [r[c] for r in new] for c in COLUMNS}
+            schema = pa.schema([(c, pa.int64() if c == "row" else pa.string()) for c in COLUMNS])
+            part = ws.write_part(folder, pa.Table.from_pydict(columns, schema=schema))
+            source = source_path or ",".join(dict.fromkeys(str(r["file"]) for r in new))
+            with ws.transaction() as conn:
+                conn.execute("INSERT OR REPLACE INTO parts(part, dataset, source_path, rows, ts) VALUES (?,?,?,?,?)",
+                             (ws.relative(part), dataset, source, compact_rows(r["row"] for r in new), time.time()))
     return len(new), len(records) - len(new)
 
 

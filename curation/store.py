@@ -1,23 +1,72 @@
-"""Reading records back out of a workspace as pandas frames."""
+"""Reading records back out of a workspace as pandas frames.
+
+A record id is stored once (ingest locks the dataset around "read ids, write a
+part"), but a workspace damaged by an older version may hold the same record in
+two parts: every reader here keeps the first row of each record id. A part that
+cannot be read is named in the error, with the fix (`python -m curation doctor`).
+"""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pandas as pd
 
+from curation.errors import CurationError
 from curation.records import COLUMNS
 from curation.workspace import Workspace
 
 
-def read_columns(ws: Workspace, columns: list[str], dataset: str | None = None) -> pd.DataFrame:
+def damaged_part(ws: Workspace, path: Path, exc: BaseException) -> CurationError:
+    cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    cause = re.sub(r"^Could not open Parquet input source '[^']*': ", "", cause)  # the path is said once, below
+    return CurationError(f"record part {ws.relative(path)} is damaged ({cause}): run `python -m curation doctor`")
+
+
+def read_part(ws: Workspace, path: Path, columns: list[str]):
+    """One part's columns as an Arrow table, or None if the part is gone (moved aside meanwhile)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    try:
+        return pq.read_table(path, columns=columns)
+    except FileNotFoundError:
+        return None
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise damaged_part(ws, path, exc) from None
+
+
+def part_rows(ws: Workspace, path: Path) -> int:
+    """How many rows a part holds (its footer only); 0 if it is gone."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path).metadata.num_rows
+    except FileNotFoundError:
+        return 0
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise damaged_part(ws, path, exc) from None
+
+
+def read_columns(ws: Workspace, columns: list[str], dataset: str | None = None) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     parts = ws.parts(dataset)
-    if not parts:
+    wanted = list(columns) if "record_id" in columns else ["record_id", *columns]
+    tables = [t for t in (read_part(ws, p, wanted) for p in parts) if t is not None]
+    if not tables:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "object") for c in columns})
-    tables = [pq.read_table(p, columns=columns) for p in parts]
+    table = pa.concat_tables(tables)
+    if len(tables) > 1:
+        ids = table.column("record_id")
+        if len(pc.unique(ids)) < len(ids):  # the same record in two parts: keep its first row
+            first = ~pd.Series(ids.to_numpy(zero_copy_only=False)).duplicated().to_numpy()
+            table = table.filter(pa.array(first))
     # Arrow-backed columns: near zero-copy from Parquet, and fast string kernels.
-    return pa.concat_tables(tables).to_pandas(types_mapper=pd.ArrowDtype)
+    return table.select(list(columns)).to_pandas(types_mapper=pd.ArrowDtype)
 
 
 def read_records(ws: Workspace, dataset: str | None = None) -> pd.DataFrame:
@@ -45,6 +94,34 @@ def record_index(ws: Workspace) -> dict[str, str]:
 
 
 def dataset_sizes(ws: Workspace) -> dict[str, int]:
-    import pyarrow.parquet as pq
+    """Records per dataset: from the part footers, or by distinct record id where a dataset has several parts."""
+    sizes = {}
+    for name in ws.datasets():
+        parts = ws.parts(name)
+        sizes[name] = part_rows(ws, parts[0]) if len(parts) == 1 else len(read_columns(ws, ["record_id"], name))
+    return sizes
 
-    return {name: sum(pq.ParquetFile(p).metadata.num_rows for p in ws.parts(name)) for name in ws.datasets()}
+
+def compact_rows(rows) -> str:
+    """Source rows as compact ranges: [1, 2, 3, 5, 7, 8] -> "1-3,5,7-8"."""
+    out, start, prev = [], None, None
+    for r in sorted(set(int(r) for r in rows)):
+        if start is None:
+            start = prev = r
+        elif r == prev + 1:
+            prev = r
+        else:
+            out.append(f"{start}-{prev}" if prev > start else str(start))
+            start = prev = r
+    if start is not None:
+        out.append(f"{start}-{prev}" if prev > start else str(start))
+    return ",".join(out)
+
+
+def expand_rows(ranges: str) -> list[int]:
+    """The inverse of `compact_rows`."""
+    out = []
+    for piece in filter(None, (ranges or "").split(",")):
+        lo, _, hi = piece.partition("-")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    return out

@@ -7,6 +7,12 @@
   written atomically (temp file + rename).
 - `rejects/`: source lines that could not be read, with file, line and reason.
 - `uploads/`: copies of files uploaded through the dashboard.
+- `quarantine/`: damaged record parts and databases that `doctor` moved aside
+  (never deleted).
+
+Every file is written under a temporary name that carries the writer's pid
+(`.<name>.<pid>-<random>.tmp`) and renamed into place; opening a workspace
+removes the temporary files of writers that are gone.
 """
 
 from __future__ import annotations
@@ -14,10 +20,18 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import secrets
+import shutil
+import socket
 import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; one writer at a time is then the user's job
+    fcntl = None
 
 from curation.errors import CurationError
 
@@ -38,15 +52,172 @@ CREATE TABLE IF NOT EXISTS state (
     record_id TEXT PRIMARY KEY, dataset TEXT NOT NULL, decision TEXT NOT NULL,
     reason TEXT, curator TEXT, ts REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS parts (
+    part TEXT PRIMARY KEY, dataset TEXT NOT NULL, source_path TEXT, rows TEXT, ts REAL
+);
 """
+# Every table and its columns: what `doctor` checks and salvages (settings.py creates `settings` on first use).
+TABLES = {
+    "datasets": ("name", "folder", "created"),
+    "ingests": ("id", "dataset", "path", "format", "added", "skipped", "errors", "rejects_file", "ts"),
+    "log": ("seq", "record_id", "dataset", "action", "reason", "curator", "ts", "undoes"),
+    "state": ("record_id", "dataset", "decision", "reason", "curator", "ts"),
+    "parts": ("part", "dataset", "source_path", "rows", "ts"),
+    "settings": ("key", "value"),
+}
+# Folders whose files the workspace never cleans: the user's uploads, exports, what doctor moved aside.
+UNTOUCHED = {"uploads", "exports", "quarantine"}
+TMP_NAME = re.compile(r"^\..+\.(\d+)-([0-9a-f]{6})-[0-9a-f]{8}\.tmp$")  # .<name>.<pid>-<host>-<random>.tmp
+OLD_TMP_NAME = re.compile(r"^\..+\.tmp$")  # written before temporary names carried a pid
+STALE_AFTER = 24 * 3600  # seconds: a temporary file this old is an orphan whoever wrote it
+
+
+def host_tag() -> str:
+    """Six hex characters naming this machine: a pid means something only on the machine that wrote it."""
+    return hashlib.blake2b(socket.gethostname().encode(), digest_size=3).hexdigest()
+
+
+def temp_path(path: Path) -> Path:
+    """A hidden temporary name beside `path`, unique to this writer (pid, host, random) and findable as an orphan."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{host_tag()}-{secrets.token_hex(4)}.tmp")
 
 
 def write_atomically(path: Path, write) -> Path:
-    """`write(tmp)` into a hidden file beside `path`, then rename it: readers never see a half-written file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    """`write(tmp)` into a hidden file beside `path`, then rename it: readers never see a half-written file.
+
+    The temporary name is unique to the writer, so two writers of the same file never collide (the last
+    rename wins, whole); a failed write removes its temporary file.
+    """
+    tmp = temp_path(path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        remove(tmp)
+        raise
     return path
+
+
+def remove(path: Path) -> None:
+    """Remove a file or folder this tool wrote, if it is still there."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+@contextmanager
+def file_lock(path: Path):
+    """An exclusive advisory lock (flock) on `path`, across processes; released when the block ends or the process dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as fh:
+        if fcntl is not None:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def orphan_temp_files(root: Path, *, now: float | None = None) -> tuple[list[Path], list[Path]]:
+    """(orphans, live) temporary files in the workspace: an orphan's writer is gone (its pid is dead on this
+    machine) or it is a day old (whoever wrote it, e.g. another machine sharing the folder).
+
+    Looks two folders deep (records/<dataset>/, embeddings/<key>/, signals/, maps/ …), never into the user's
+    uploads, exports or the quarantine.
+    """
+    now = time.time() if now is None else now
+    host = host_tag()
+    orphans, live = [], []
+    folders = [root]
+    for depth in range(3):
+        below = []
+        for folder in folders:
+            try:
+                entries = list(os.scandir(folder))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for entry in entries:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                if OLD_TMP_NAME.match(entry.name):  # ours: hidden, ending in .tmp (with or without a pid)
+                    match = TMP_NAME.match(entry.name)
+                    try:
+                        age = now - entry.stat(follow_symlinks=False).st_mtime
+                    except FileNotFoundError:  # renamed into place meanwhile
+                        continue
+                    dead = match is not None and match.group(2) == host and not pid_alive(int(match.group(1)))
+                    (orphans if dead or age > STALE_AFTER else live).append(Path(entry.path))
+                elif is_dir and depth < 2 and not (depth == 0 and entry.name in UNTOUCHED):
+                    below.append(entry.path)
+        folders = below
+    return orphans, live
+
+
+def clean_orphans(root: Path) -> list[Path]:
+    """Remove the temporary files of writers that are gone; returns what was removed."""
+    orphans, _ = orphan_temp_files(root)
+    for path in orphans:
+        remove(path)
+    return orphans
+
+
+DAMAGE_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether a SQLite error means the database file is damaged (not merely busy or locked)."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc)
+    return name.startswith(DAMAGE_CODES) or "malformed" in text or "not a database" in text
+
+
+def damaged_database(db_path: Path, exc: BaseException) -> CurationError:
+    return CurationError(f"workspace database {db_path} is damaged ({exc}): run `python -m curation doctor`")
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose statements turn a damaged-database error into a CurationError that names the file."""
+
+    db_path: Path | None = None
+
+    def execute(self, *args, **kwargs):
+        try:
+            return super().execute(*args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise self._checked(exc) from exc
+
+    def executemany(self, *args, **kwargs):
+        try:
+            return super().executemany(*args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise self._checked(exc) from exc
+
+    def executescript(self, *args, **kwargs):
+        try:
+            return super().executescript(*args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise self._checked(exc) from exc
+
+    def _checked(self, exc: sqlite3.DatabaseError) -> BaseException:
+        return damaged_database(self.db_path, exc) if is_damage(exc) else exc
 
 
 def default_root() -> Path:
@@ -62,7 +233,11 @@ def folder_name(dataset: str) -> str:
 
 
 class Workspace:
-    def __init__(self, root: str | Path | None = None):
+    def __init__(self, root: str | Path | None = None, *, open_db: bool = True):
+        """Open (or create) a workspace, removing temporary files that killed writers left behind.
+
+        `open_db=False` touches no database (what `doctor` needs to open a workspace whose database is damaged).
+        """
         self.root = Path(root) if root is not None else default_root()
         if self.root.exists() and not self.root.is_dir():
             raise CurationError(f"workspace {self.root} is a file, not a directory")
@@ -71,17 +246,32 @@ class Workspace:
         self.records_dir = self.root / "records"
         self.rejects_dir = self.root / "rejects"
         self.uploads_dir = self.root / "uploads"
-        with self.connect() as conn:
+        self.quarantine_dir = self.root / "quarantine"
+        self.cleaned = clean_orphans(self.root)
+        if open_db:
+            self.create_schema()
+
+    def create_schema(self) -> None:
+        conn = self.connect()
+        try:
             conn.executescript(SCHEMA)
+        finally:
+            conn.close()
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"
 
     def connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.db_path, timeout=60, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=60000")
+        """A connection (autocommit; WAL); a damaged database file raises a CurationError that says to run doctor."""
+        conn = sqlite3.connect(self.db_path, timeout=60, isolation_level=None, factory=_Connection)
+        conn.db_path = self.db_path
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=60000")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     @contextmanager
@@ -103,8 +293,23 @@ class Workspace:
         conn = self.connect()
         try:
             return conn.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:  # damage found while reading rows, after execute() began
+            if is_damage(exc):
+                raise damaged_database(self.db_path, exc) from exc
+            raise
         finally:
             conn.close()
+
+    def lock(self, name: str):
+        """An exclusive lock named `name` across every process using this workspace (see `file_lock`)."""
+        return file_lock(self.root / "locks" / f"{name}.lock")
+
+    def relative(self, path: Path) -> str:
+        """A path inside the workspace as the user reads it in messages: records/x/part-….parquet."""
+        try:
+            return Path(path).relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
 
     # --- datasets -----------------------------------------------------------------
     def register_dataset(self, name: str) -> Path:
@@ -134,3 +339,7 @@ class Workspace:
         stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{time.time_ns() % 1_000_000_000:09d}"
         final = folder / f"part-{stamp}.parquet"
         return write_atomically(final, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+    def dataset_lock(self, dataset: str):
+        """Held around "read the dataset's record ids, write a new part": a record id is stored once."""
+        return self.lock(f"dataset-{folder_name(dataset)}")

@@ -64,14 +64,14 @@ def compute_frame(frame: pd.DataFrame, tokenizer: str = DEFAULT) -> pd.DataFrame
 
 def signal_table(ws: Workspace, progress: Progress | None = None) -> tuple[pd.DataFrame, dict]:
     """Signals of every record (computing only parts not cached yet) and what was done."""
-    import pyarrow.parquet as pq
+    from curation.store import part_rows, read_part
 
     tokenizer = tokenizer_name(ws)
     key = cache_key(tokenizer)
     cache_dir = ws.root / "signals"
     cache_dir.mkdir(exist_ok=True)
     parts = ws.parts()
-    total = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
+    total = sum(part_rows(ws, p) for p in parts)  # a damaged part: an error that names it
     tables, done, computed = [], 0, 0
     start = time.perf_counter()
     for part in parts:
@@ -80,7 +80,7 @@ def signal_table(ws: Workspace, progress: Progress | None = None) -> tuple[pd.Da
             table = pd.read_parquet(cached)
             done += len(table)
         else:
-            frame = pq.read_table(part, columns=TEXT_COLUMNS).to_pandas()
+            frame = read_part(ws, part, TEXT_COLUMNS).to_pandas()
             chunks = []
             for lo in range(0, len(frame), CHUNK):
                 chunks.append(compute_frame(frame.iloc[lo : lo + CHUNK], tokenizer))
@@ -103,11 +103,11 @@ def signal_table(ws: Workspace, progress: Progress | None = None) -> tuple[pd.Da
 
 def pending(ws: Workspace) -> int:
     """How many records still need their signals computed (0: everything is cached)."""
-    import pyarrow.parquet as pq
+    from curation.store import part_rows
 
     key = cache_key(tokenizer_name(ws))
     return sum(
-        pq.ParquetFile(p).metadata.num_rows for p in ws.parts() if not (ws.root / "signals" / f"{p.stem}.{key}.parquet").exists()
+        part_rows(ws, p) for p in ws.parts() if not (ws.root / "signals" / f"{p.stem}.{key}.parquet").exists()
     )
 
 

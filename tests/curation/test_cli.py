@@ -222,3 +222,45 @@ def test_export_to_a_file_a_link_the_current_or_home_folder_is_a_one_line_error(
     assert code == 1 and err.startswith("error: cannot export to") and err.count("\n") == 1 and "Traceback" not in err
     assert {"file": "is a file", "symlink": "symbolic link", "dot": "current directory", "home": "home directory"}[kind] in err
     assert data.read_bytes() == before and list(empty.iterdir()) == [] and (tmp_path / "link").is_symlink()
+
+
+def test_doctor_json_text_and_exit_codes(capsys, tmp_path, data):
+    ws = str(tmp_path / "ws")
+    run(capsys, "ingest", str(data), "--workspace", ws, "--json")
+    code, out, err = run(capsys, "doctor", "--workspace", ws, "--json")
+    assert (code, err) == (0, "") and out["healthy"] and out["reingest"] == []
+    assert {"fixed", "lost", "action", "database", "parts", "duplicates", "temp_files", "caches"} <= set(out)
+    [part] = (tmp_path / "ws" / "records" / "data").glob("part-*.parquet")
+    part.write_bytes(part.read_bytes()[:100])
+    code, out, err = run(capsys, "doctor", "--workspace", ws)
+    assert code == 1 and err.count("\n") == 1 and err.startswith("error: ")
+    assert "fixed: moved the damaged record part records/data/part-" in out
+    assert "needs you: re-ingest data.jsonl rows 1-2" in out and f"python -m curation ingest {data} --name data" in out
+    code, out, _ = run(capsys, "ingest", str(data), "--workspace", ws, "--json")
+    assert out["added"] == 2
+    code, out, _ = run(capsys, "doctor", "--workspace", ws)
+    assert code == 0 and "healthy" in out
+
+
+def test_damaged_part_or_database_gives_one_line_naming_the_file(capsys, tmp_path, data):
+    ws = tmp_path / "ws"
+    run(capsys, "ingest", str(data), "--workspace", str(ws), "--json")
+    [part] = (ws / "records" / "data").glob("part-*.parquet")
+    part.write_bytes(part.read_bytes()[:100])
+    for command in ("stats", "records", "signals", "decide"):
+        extra = ("--keep", "--reason", "manual", "--ids", "x") if command == "decide" else ()
+        code, out, err = run(capsys, command, *extra, "--workspace", str(ws), "--json")
+        assert code == 1 and out == "" and err.count("\n") == 1, command
+        assert err.startswith(f"error: record part records/data/{part.name} is damaged (") and "curation doctor" in err
+    (ws / "curation.db").write_bytes(b"not a database" * 500)
+    code, out, err = run(capsys, "stats", "--workspace", str(ws), "--json")
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"error: workspace database {ws / 'curation.db'} is damaged (") and "curation doctor" in err
+
+
+def test_os_errors_are_one_line(capsys, tmp_path, data):
+    ws = tmp_path / "ws"
+    (ws / "records").mkdir(parents=True)
+    (ws / "records" / "data").write_text("a file where a folder belongs")
+    code, out, err = run(capsys, "ingest", str(data), "--workspace", str(ws), "--json")
+    assert code == 1 and out == "" and err.count("\n") == 1 and err.startswith("error: ") and "records/data" in err

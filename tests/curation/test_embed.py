@@ -103,3 +103,85 @@ def test_every_cached_key_round_trips(ws, fake):
     vectors, info = embed_texts(ws, texts)
     again, info = embed_texts(ws, texts)
     assert info["embedded"] == 0 and np.array_equal(vectors, again)
+
+
+def fake_vectors(texts: list[str]) -> np.ndarray:
+    return np.array([np.frombuffer(hashlib.sha256(t.encode()).digest()[:16], dtype=np.uint8) for t in texts], dtype=np.float32)
+
+
+def normalised(texts: list[str]) -> np.ndarray:
+    v = fake_vectors(texts)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _embed_racing(root: str, texts: list[str], barrier) -> None:
+    """Embed with the fake embedder; the first encode waits until the other process is encoding too."""
+    from curation.workspace import Workspace
+
+    first = [True]
+
+    def get(ws, name="minilm"):
+        def encode(batch):
+            if first[0]:
+                first[0] = False
+                barrier.wait(timeout=60)  # both processes found the same texts missing before either wrote
+            return fake_vectors(batch)
+
+        return Embedder(name, encode, 16, batch_size=1)
+
+    embed.get_embedder = get
+    embed.SHARD = 2
+    embed_texts(Workspace(root), texts)
+
+
+def test_concurrent_embeds_cache_each_text_once_and_new_texts_get_their_own_vectors(ws, fake):
+    import multiprocessing
+
+    spawn = multiprocessing.get_context("spawn")
+    texts = [f"t{i}" for i in range(6)]
+    barrier = spawn.Barrier(2)
+    procs = [spawn.Process(target=_embed_racing, args=(str(ws.root), texts, barrier)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    folder = cache_dir(ws, "minilm", "prompt")
+    stored = [k for keys, _ in embed.complete_shards(folder) for k in np.load(keys).tolist()]
+    assert sorted(stored) == sorted(embed.text_key(t) for t in texts)  # every text once
+    vectors, info = embed_texts(ws, [*texts, "new one", "new two"])
+    assert info["embedded"] == 2 and fake.calls == ["new one", "new two"]
+    assert np.allclose(vectors, normalised([*texts, "new one", "new two"]))
+
+
+def test_a_cache_holding_a_text_twice_still_gives_every_text_its_own_vector(ws, fake):
+    folder = cache_dir(ws, "minilm", "prompt")
+    keys = [embed.text_key(t) for t in ("a", "b")]
+    embed.write_shard(folder, keys, normalised(["a", "b"]))
+    embed.write_shard(folder, keys, normalised(["a", "b"]))  # what two racing runs of an older version left
+    vectors, info = embed_texts(ws, ["a", "c", "b", "d"])
+    assert info["embedded"] == 2
+    assert np.allclose(vectors, normalised(["a", "c", "b", "d"]))
+    again, info = embed_texts(ws, ["d", "c", "a"])
+    assert info["embedded"] == 0 and np.allclose(again, normalised(["d", "c", "a"]))
+
+
+def test_a_damaged_shard_is_skipped_and_its_texts_embedded_again(ws, fake):
+    embed_texts(ws, ["a", "b"])
+    folder = cache_dir(ws, "minilm", "prompt")
+    [(keys, vectors)] = embed.complete_shards(folder)
+    vectors.write_bytes(vectors.read_bytes()[:90])  # truncated
+    out, info = embed_texts(ws, ["a", "b"])
+    assert info["embedded"] == 2 and np.allclose(out, normalised(["a", "b"]))
+    assert pending(ws, ["a", "b"], model="minilm", text="prompt") == 0
+
+
+def test_a_writer_skips_keys_another_process_cached_meanwhile(ws):
+    folder = cache_dir(ws, "minilm", "prompt")
+    writer = embed.ShardWriter(folder)
+    keys = [embed.text_key(t) for t in ("a", "b", "c")]
+    embed.write_shard(folder, keys[:2], normalised(["a", "b"]))  # another process, after we looked
+    assert writer.write(keys, normalised(["a", "b", "c"])) == 1
+    assert writer.write(keys, normalised(["a", "b", "c"])) == 0
+    stored = [k for f, _ in embed.complete_shards(folder) for k in np.load(f).tolist()]
+    assert sorted(stored) == sorted(keys)

@@ -1,0 +1,237 @@
+"""The workspace as storage: atomic writes, concurrent writers, orphan clean-up, damage named in errors.
+
+Concurrency tests start real processes (spawn) that meet on a barrier, so the
+race they reproduce happens every time, not by chance.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from curation.errors import CurationError
+from curation.records import COLUMNS
+from curation.store import compact_rows, dataset_sizes, expand_rows, read_records, record_index
+from curation.workspace import Workspace
+from tests.conftest import write_jsonl
+
+SPAWN = multiprocessing.get_context("spawn")  # fresh interpreters: no fork of pyarrow's threads
+
+
+def start_all(targets) -> list:
+    procs = [SPAWN.Process(target=t, args=a) for t, a in targets]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    return procs
+
+
+def rows(n: int, start: int = 0) -> list[dict]:
+    return [{"instruction": f"question {i}", "output": f"answer {i}"} for i in range(start, start + n)]
+
+
+def table_of(records: list[dict]) -> pa.Table:
+    schema = pa.schema([(c, pa.int64() if c == "row" else pa.string()) for c in COLUMNS])
+    return pa.Table.from_pydict({c: [r.get(c) for r in records] for c in COLUMNS}, schema=schema)
+
+
+def record(rid: str, row: int, output: str, dataset: str = "d") -> dict:
+    return {"record_id": rid, "dataset": dataset, "file": "d.jsonl", "row": row, "where": f"line {row}", "format": "alpaca",
+            "source": "unknown", "system": None, "instruction": f"q{rid}", "input": "", "output": output,
+            "messages": None, "meta": "{}"}
+
+
+# --- atomic writes -----------------------------------------------------------------------------------------------
+
+
+def _write_same_file(path: str, barrier, tag: bytes) -> None:
+    from curation.workspace import write_atomically
+
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(tag * 100_000)
+        barrier.wait(timeout=60)  # both writers hold a written temporary file before either renames it
+
+    write_atomically(Path(path), write)
+
+
+def test_two_writers_of_one_file_never_collide(tmp_path):
+    target = tmp_path / "cache.bin"
+    barrier = SPAWN.Barrier(2)
+    procs = start_all([(_write_same_file, (str(target), barrier, b"A")), (_write_same_file, (str(target), barrier, b"B"))])
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert target.read_bytes() in (b"A" * 100_000, b"B" * 100_000)  # one writer's file, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["cache.bin"]  # no temporary file left
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path):
+    from curation.workspace import write_atomically
+
+    def fail(tmp):
+        tmp.write_bytes(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_atomically(tmp_path / "x.parquet", fail)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- orphan temporary files --------------------------------------------------------------------------------------
+
+
+def _killed_while_writing(path: str) -> None:
+    from curation.workspace import write_atomically
+
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(b"PAR1 half a part")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    write_atomically(Path(path), write)
+
+
+def test_orphans_of_killed_writers_are_removed_on_open_and_live_ones_kept(tmp_path):
+    from curation.workspace import host_tag
+
+    ws = Workspace(tmp_path / "ws")
+    folder = ws.register_dataset("d")
+    [proc] = start_all([(_killed_while_writing, (str(folder / "part-1.parquet"),))])
+    assert proc.exitcode == -signal.SIGKILL
+    [orphan] = [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+    live = folder / f".part-2.parquet.{os.getpid()}-{host_tag()}-0123abcd.tmp"  # this process: still writing
+    elsewhere = "000000" if host_tag() != "000000" else "111111"
+    other_host = folder / f".part-3.parquet.{proc.pid}-{elsewhere}-0123abcd.tmp"  # a dead pid, but of another machine
+    old_style, old_recent = folder / ".part-4.parquet.tmp", folder / ".part-5.parquet.tmp"
+    upload = ws.root / "uploads" / ".data.jsonl.1-abcdef-0123abcd.tmp"
+    users = ws.root / "notes.tmp"
+    for p in (live, other_host, old_style, old_recent, upload, users):
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"x")
+    two_days_ago = time.time() - 2 * 86400
+    for p in (old_style, users, upload):
+        os.utime(p, (two_days_ago, two_days_ago))
+
+    opened = Workspace(ws.root)
+    assert not orphan.exists() and not old_style.exists()
+    assert live.exists() and other_host.exists() and old_recent.exists()  # a writer that may still run
+    assert upload.exists() and users.exists()  # not the workspace's temporary files
+    assert sorted(p.name for p in opened.cleaned) == sorted([orphan.name, old_style.name])
+    assert not list(folder.glob("part-*.parquet"))
+
+
+# --- concurrent ingests --------------------------------------------------------------------------------------------
+
+
+def _ingest_racing(root: str, path: str, barrier) -> None:
+    """Ingest, but wait after reading the existing ids until the other process has read them too (or 3 s)."""
+    import curation.store as store
+    from curation.ingest import ingest
+
+    original = store.read_columns
+
+    def racing(ws, columns, dataset=None):
+        out = original(ws, columns, dataset)
+        try:
+            barrier.wait(timeout=3)  # with the dataset lock the other process cannot get here: we go on alone
+        except threading.BrokenBarrierError:
+            pass
+        return out
+
+    store.read_columns = racing
+    ingest(Workspace(root), path)
+
+
+def test_concurrent_ingests_of_one_file_store_each_record_once(tmp_path):
+    path = write_jsonl(tmp_path / "d.jsonl", rows(2000))
+    root = tmp_path / "ws"
+    Workspace(root)
+    barrier = SPAWN.Barrier(2)
+    procs = start_all([(_ingest_racing, (str(root), str(path), barrier))] * 2)
+    assert [p.exitcode for p in procs] == [0, 0]
+    ws = Workspace(root)
+    import pyarrow.parquet as pq
+
+    assert sum(pq.ParquetFile(p).metadata.num_rows for p in ws.parts()) == 2000
+    assert len(read_records(ws)) == 2000 and dataset_sizes(ws) == {"d": 2000}
+    assert ws.query("SELECT count(*) FROM parts") == [(1,)]
+
+
+# --- readers tolerate duplicates ------------------------------------------------------------------------------------
+
+
+def test_readers_keep_the_first_row_of_a_record_stored_twice(ws):
+    folder = ws.register_dataset("d")
+    ws.write_part(folder, table_of([record("a", 1, "first"), record("b", 2, "first")]))
+    ws.write_part(folder, table_of([record("b", 2, "second"), record("c", 3, "second")]))  # an older version's race
+    frame = read_records(ws)
+    assert list(frame["record_id"]) == ["a", "b", "c"]
+    assert list(frame["output"]) == ["first", "first", "second"]
+    assert dataset_sizes(ws) == {"d": 3} and record_index(ws) == {"a": "d", "b": "d", "c": "d"}
+
+
+# --- damage is named -------------------------------------------------------------------------------------------------
+
+
+def test_a_truncated_part_is_named_with_the_fix(ws, tmp_path):
+    from curation.ingest import ingest
+
+    ingest(ws, write_jsonl(tmp_path / "d.jsonl", rows(20)))
+    [part] = ws.parts()
+    part.write_bytes(part.read_bytes()[:200])
+    with pytest.raises(CurationError, match=r"^record part records/d/part-.*\.parquet is damaged \(.+\): run `python -m curation doctor`$"):
+        read_records(ws)
+    with pytest.raises(CurationError, match="is damaged"):
+        dataset_sizes(ws)
+
+
+def test_a_damaged_database_is_named_with_the_fix(ws):
+    ws.db_path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(CurationError, match=r"workspace database .*curation\.db is damaged \(.*\): run `python -m curation doctor`"):
+        Workspace(ws.root)
+
+
+def test_a_busy_database_is_not_called_damaged(ws):
+    from curation.workspace import is_damage
+
+    assert not is_damage(sqlite3.OperationalError("database is locked"))
+    assert is_damage(sqlite3.DatabaseError("database disk image is malformed"))
+
+
+# --- part provenance --------------------------------------------------------------------------------------------------
+
+
+def test_each_part_records_its_source_file_and_rows(ws, tmp_path):
+    from curation.ingest import ingest
+
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"instruction": "a", "output": "1"}\n{"instruction": "b", "output": "2"}\n{oops\n'
+                    '{"instruction": "c", "output": "3"}\n', encoding="utf-8")
+    ingest(ws, path)
+    [(part, dataset, source, ranges)] = ws.query("SELECT part, dataset, source_path, rows FROM parts")
+    assert part == ws.relative(ws.parts()[0]) and dataset == "d" and source == "d.jsonl" and ranges == "1-2,4"
+
+
+def test_an_old_workspace_gains_the_parts_table(tmp_path):
+    root = tmp_path / "ws"
+    root.mkdir()
+    conn = sqlite3.connect(root / "curation.db")
+    conn.execute("CREATE TABLE datasets (name TEXT PRIMARY KEY, folder TEXT NOT NULL UNIQUE, created REAL NOT NULL)")
+    conn.commit()
+    conn.close()
+    assert Workspace(root).query("SELECT count(*) FROM parts") == [(0,)]
+
+
+@given(st.sets(st.integers(min_value=1, max_value=300)))
+def test_row_ranges_round_trip(numbers):
+    text = compact_rows(numbers)
+    assert expand_rows(text) == sorted(numbers)
+    assert text.count(",") < len(numbers) or not numbers
