@@ -357,7 +357,7 @@ def quarantine_part(ws: Workspace, part: Path, dataset: str, problem: str, prove
     known = provenance.get(rel)
     source, rows = (known[1], known[2]) if known else (None, None)
     if source:
-        paths = full_paths(ws, dataset, [source])
+        paths = full_paths(ws, dataset, source)
     else:  # written before parts were tracked: every file ingested into the dataset
         paths = [p for p, in ws.query("SELECT DISTINCT path FROM ingests WHERE dataset = ? ORDER BY id", (dataset,))]
     with ws.transaction() as conn:
@@ -367,21 +367,20 @@ def quarantine_part(ws: Workspace, part: Path, dataset: str, problem: str, prove
     report["parts"]["quarantined"].append(entry)
     report["reingest"].append(entry)
     report["fixed"].append(f"moved the damaged record part {rel} ({problem}) to {ws.relative(target)}")
-    where = (f"{source} rows {rows}" if source else
+    where = ((f"rows {rows}" if ";" in (rows or "") else f"{source} rows {rows}") if source else
              f"dataset {dataset!r} (the part predates row tracking; its ingest log lists "
              f"{', '.join(paths) if paths else 'no file'})")
     command = "; ".join(f"python -m curation ingest {shell(p)} --name {shell(dataset)}" for p in paths[:3])
     report["action"].append(f"re-ingest {where}: {command or 'ingest its source files again'} (adds back only the missing records)")
 
 
-def full_paths(ws: Workspace, dataset: str, sources: list[str]) -> list[str]:
-    """The paths the ingest log has for these source files of the dataset (a part records only the file name)."""
+def full_paths(ws: Workspace, dataset: str, source: str) -> list[str]:
+    """The paths to ingest again: the ingest log's paths of these source files (a part keeps only file names), else
+    every path the dataset was ingested from (a folder, say: re-ingesting it adds back only what is missing)."""
     logged = [p for p, in ws.query("SELECT DISTINCT path FROM ingests WHERE dataset = ? ORDER BY id", (dataset,))]
-    out = []
-    for source in sources:
-        matches = [p for p in logged if p == source or Path(p.removeprefix("hf://")).name == source]
-        out.extend(matches or [source])
-    return list(dict.fromkeys(out))
+    names = [source] if any(p == source or Path(p.removeprefix("hf://")).name == source for p in logged) else source.split(",")
+    out = [p for p in logged for name in names if p == name or Path(p.removeprefix("hf://")).name == name]
+    return list(dict.fromkeys(out)) or logged or names
 
 
 def shell(text: str) -> str:

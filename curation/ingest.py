@@ -122,7 +122,7 @@ def store(ws: Workspace, dataset: str, records: list[dict], *, source_path: str 
     """
     import pyarrow as pa
 
-    from curation.store import compact_rows, read_columns
+    from curation.store import provenance, read_columns
 
     if not records:
         return 0, 0
@@ -140,10 +140,10 @@ def store(ws: Workspace, dataset: str, records: list[dict], *, source_path: str 
             columns = {c: [r[c] for r in new] for c in COLUMNS}
             schema = pa.schema([(c, pa.int64() if c == "row" else pa.string()) for c in COLUMNS])
             part = ws.write_part(folder, pa.Table.from_pydict(columns, schema=schema))
-            source = source_path or ",".join(dict.fromkeys(str(r["file"]) for r in new))
+            files, rows = provenance(new)
             with ws.transaction() as conn:
                 conn.execute("INSERT OR REPLACE INTO parts(part, dataset, source_path, rows, ts) VALUES (?,?,?,?,?)",
-                             (ws.relative(part), dataset, source, compact_rows(r["row"] for r in new), time.time()))
+                             (ws.relative(part), dataset, source_path or files, rows, time.time()))
     return len(new), len(records) - len(new)
 
 

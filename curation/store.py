@@ -118,6 +118,18 @@ def compact_rows(rows) -> str:
     return ",".join(out)
 
 
+def provenance(records: list[dict]) -> tuple[str, str]:
+    """(source files, rows) of records about to form a part, as the `parts` table keeps them:
+    ("d.jsonl", "1-500,502-1000") for one file; ("a.jsonl,b.jsonl", "a.jsonl:1-3;b.jsonl:1-2") for several."""
+    by_file: dict[str, list[int]] = {}
+    for r in records:
+        by_file.setdefault(str(r["file"]), []).append(r["row"])
+    if len(by_file) == 1:
+        [(file, rows)] = by_file.items()
+        return file, compact_rows(rows)
+    return ",".join(by_file), ";".join(f"{file}:{compact_rows(rows)}" for file, rows in by_file.items())
+
+
 def expand_rows(ranges: str) -> list[int]:
     """The inverse of `compact_rows`."""
     out = []

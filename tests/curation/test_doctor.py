@@ -227,3 +227,22 @@ def test_an_unregistered_records_folder_is_registered(ws, tmp_path):
         conn.execute("DELETE FROM datasets")
     report = doctor(ws.root)
     assert report["database"]["registered"] == ["d"] and len(read_records(Workspace(ws.root))) == 3
+
+
+def test_a_damaged_part_of_a_folder_ingest_points_at_the_folder(ws, tmp_path):
+    from curation.ingest import store
+
+    records = []
+    for file, start in (("a.jsonl", 0), ("b.jsonl", 10)):
+        for i in range(3):
+            records.append({c: None for c in COLUMNS} | {"record_id": f"{file}{i}", "dataset": "d", "file": file, "row": i + 1,
+                                                         "where": f"line {i + 1}", "format": "alpaca", "source": "unknown",
+                                                         "instruction": f"q{start + i}", "output": "o", "input": "", "meta": "{}"})
+    store(ws, "d", records)
+    with ws.transaction() as conn:
+        conn.execute("INSERT INTO ingests(dataset, path, ts) VALUES ('d', '/data/folder', 0)")
+    truncate(ws.parts()[0])
+    report = doctor(ws.root)
+    [entry] = report["reingest"]
+    assert entry["rows"] == "a.jsonl:1-3;b.jsonl:1-3" and entry["paths"] == ["/data/folder"]
+    assert "re-ingest rows a.jsonl:1-3;b.jsonl:1-3: python -m curation ingest /data/folder --name d" in report["action"][0]

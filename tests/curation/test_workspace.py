@@ -235,3 +235,11 @@ def test_row_ranges_round_trip(numbers):
     text = compact_rows(numbers)
     assert expand_rows(text) == sorted(numbers)
     assert text.count(",") < len(numbers) or not numbers
+
+
+def test_a_part_from_several_files_records_each_files_rows(ws):
+    from curation.ingest import store
+
+    records = [record("a1", 1, "x"), record("a2", 2, "x"), {**record("b1", 7, "y"), "file": "b.jsonl"}]
+    assert store(ws, "d", records) == (3, 0)
+    assert ws.query("SELECT source_path, rows FROM parts") == [("d.jsonl,b.jsonl", "d.jsonl:1-2;b.jsonl:7")]
