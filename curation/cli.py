@@ -113,12 +113,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_ingest(ws: Workspace, args) -> tuple[dict, int]:
+    """One source: its summary, or its error. Several: each is loaded in turn, a source
+    that fails is listed under `failed` and the others still load; the exit status is
+    non-zero only when no record at all could be loaded."""
+    from curation.formats import get_format
     from curation.ingest import ingest, parse_mapping
 
     mapping = parse_mapping(args.map)
-    results = [ingest(ws, path, name=args.name, fmt=args.format, source=args.source, mapping=mapping) for path in args.paths]
+    if args.format or mapping:
+        get_format(args.format, mapping)  # a bad mapping is the command's error, not each source's
+    results, failed = [], []
+    for path in args.paths:
+        try:
+            results.append(ingest(ws, path, name=args.name, fmt=args.format, source=args.source, mapping=mapping))
+        except CurationError as exc:
+            if len(args.paths) == 1:
+                raise
+            failed.append({"path": path, "error": str(exc)})
     loaded = sum(r["added"] + r["skipped"] for r in results)
-    if len(results) == 1:
+    if len(args.paths) == 1:
         out = results[0]
     else:
         out = {
@@ -128,6 +141,8 @@ def cmd_ingest(ws: Workspace, args) -> tuple[dict, int]:
             "skipped": sum(r["skipped"] for r in results),
             "errors": [e for r in results for e in r["errors"]],
             "rejects_file": next((r["rejects_file"] for r in results if r["rejects_file"]), None),
+            "warnings": [w for r in results for w in r["warnings"]],
+            "failed": failed,
             "files": results,
         }
     return out, 0 if loaded else 1
@@ -135,11 +150,12 @@ def cmd_ingest(ws: Workspace, args) -> tuple[dict, int]:
 
 def text_ingest(out: dict) -> str:
     lines = [f"{out['dataset']}: {out['added']} added, {out['skipped']} already present (format {out['format']})"]
+    lines += [f"  failed: {f['error']}" for f in out.get("failed", [])]
     lines += [f"  {e['file']}:{e['line'] or '-'}: {e['reason']}" for e in out["errors"][:20]]
     if len(out["errors"]) > 20:
         lines.append(f"  … and {len(out['errors']) - 20} more problems")
-    if out.get("rejects_file"):
-        lines.append(f"  unreadable rows kept in {out['rejects_file']}")
+    rejects = [r["rejects_file"] for r in out.get("files", [out]) if r.get("rejects_file")]
+    lines += [f"  unreadable rows kept in {r}" for r in rejects]
     lines += [f"  warning: {w}" for w in out.get("warnings", [])]
     return "\n".join(lines)
 

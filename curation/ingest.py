@@ -13,7 +13,7 @@ import orjson
 
 from curation.errors import CurationError
 from curation.formats import Format, RowError, detect, detect_row, get_format
-from curation.readers import Problem, Rows, dumps_raw, read_source
+from curation.readers import TOO_DEEP, Problem, Rows, dumps_raw, read_parts, shown
 from curation.records import COLUMNS, SOURCES, canonical_json, check_source, dumps, record_id
 from curation.workspace import Workspace
 
@@ -27,21 +27,40 @@ def ingest(
     source: str | None = None,
     mapping: dict[str, str] | None = None,
 ) -> dict:
-    """Load one source into the workspace; returns the summary the CLI prints."""
+    """Load one source (a file, a folder of files, a Hugging Face dataset) into the
+    workspace; returns the summary the CLI prints.
+
+    Each file of a folder is read, detected and reported on its own: a file that
+    cannot be read or whose format is unknown is a problem, the others load. When
+    no file's format can be detected, the detection error is raised (so that the
+    caller can ask for a column mapping)."""
     if source is not None:
         check_source(source)
     explicit = get_format(fmt, mapping) if (fmt or mapping) else None
-    rows = read_source(path)
+    parts, warnings = read_parts(path)
     dataset = name or dataset_name(path)
-    problems = list(rows.problems)
-    records, format_names = [], []
-    if rows.rows:
-        groups = group_rows(rows, explicit)
+    problems: list[Problem] = []
+    records: list[dict] = []
+    format_names: dict[str, None] = {}
+    undetected: list[CurationError] = []
+    for rows in parts:
+        problems.extend(rows.problems)
+        warnings.extend(rows.warnings)
+        if not rows.rows:
+            continue
+        try:
+            groups = group_rows(rows, explicit)
+        except CurationError as exc:  # the format of this file is unknown
+            undetected.append(exc)
+            problems.append(Problem(rows.name, None, str(exc)))
+            continue
         for format_, group in groups:
-            format_names.append(format_.name)
+            format_names[format_.name] = None
             records.extend(convert_rows(format_, group, rows, dataset, source, problems))
+    if undetected and len(undetected) == sum(1 for rows in parts if rows.rows):
+        raise undetected[0]
     added, skipped = store(ws, dataset, records)
-    rejects_file = write_rejects(ws, dataset, rows.name, problems)
+    rejects_file = write_rejects(ws, dataset, problems)
     result = {
         "dataset": dataset,
         "format": "+".join(format_names) or (explicit.name if explicit else None),
@@ -49,7 +68,7 @@ def ingest(
         "skipped": skipped,
         "errors": [{"file": p.file, "line": p.line, "reason": p.reason} for p in problems],
         "rejects_file": rejects_file,
-        "warnings": rows.warnings,
+        "warnings": warnings,
         "path": str(path),
     }
     with ws.transaction() as conn:
@@ -84,14 +103,26 @@ def group_rows(rows: Rows, explicit: Format | None) -> list[tuple[Format, list]]
 def convert_rows(fmt: Format, group, rows: Rows, dataset: str, source: str | None, problems: list[Problem]) -> list[dict]:
     by_number = dict(group)
     hashed: dict[int, bytes] = {}
+    failed: set[int] = set()
     records = []
     for number, sub, rec in fmt.convert(group):
+        if number in failed:
+            continue
         if isinstance(rec, RowError):
             problems.append(Problem(rows.name, number, str(rec), dumps_raw(by_number.get(number))))
             continue
-        if number not in hashed:
-            hashed[number] = canonical_json(by_number[number])
         meta = rec["meta"]
+        try:  # orjson refuses values nested too deeply and values JSON has no type for
+            if number not in hashed:
+                hashed[number] = canonical_json(by_number[number])
+            meta_json = dumps(meta)
+            messages_json = dumps(rec["messages"]) if rec["messages"] is not None else None
+        except TypeError as exc:
+            failed.add(number)
+            too_deep = "Recursion limit" in str(exc)
+            reason = TOO_DEEP if too_deep else f"a value cannot be stored as JSON ({exc}); make it text or a number"
+            problems.append(Problem(rows.name, number, reason, dumps_raw(by_number.get(number))))
+            continue
         row_source = meta.get("source") if isinstance(meta.get("source"), str) else None
         records.append(
             {
@@ -106,8 +137,8 @@ def convert_rows(fmt: Format, group, rows: Rows, dataset: str, source: str | Non
                 "instruction": rec["instruction"],
                 "input": rec["input"],
                 "output": rec["output"],
-                "messages": dumps(rec["messages"]) if rec["messages"] is not None else None,
-                "meta": dumps(meta),
+                "messages": messages_json,
+                "meta": meta_json,
             }
         )
     return records
@@ -147,7 +178,7 @@ def store(ws: Workspace, dataset: str, records: list[dict], *, source_path: str 
     return len(new), len(records) - len(new)
 
 
-def write_rejects(ws: Workspace, dataset: str, file: str, problems: list[Problem]) -> str | None:
+def write_rejects(ws: Workspace, dataset: str, problems: list[Problem]) -> str | None:
     if not problems:
         return None
     from curation.workspace import folder_name
@@ -156,7 +187,7 @@ def write_rejects(ws: Workspace, dataset: str, file: str, problems: list[Problem
     path = ws.rejects_dir / f"{folder_name(dataset)}-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}.jsonl"
     with open(path, "wb") as fh:
         for p in problems:
-            fh.write(orjson.dumps(p.as_dict()) + b"\n")
+            fh.write(orjson.dumps({**p.as_dict(), "raw": shown(p.raw)}) + b"\n")
     return str(path)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import pytest
 
@@ -70,12 +71,15 @@ def test_utf8_bom_is_ignored(ws, tmp_path):
     assert ingest(ws, path)["added"] == 1
 
 
-def test_latin1_file_loads_with_a_warning(ws, tmp_path):
-    path = tmp_path / "latin.jsonl"
-    path.write_bytes(json.dumps({"instruction": "Café?", "output": "Oui"}, ensure_ascii=False).encode("latin-1") + b"\n")
+def test_one_bad_byte_rejects_its_line_only_and_keeps_it_with_escapes(ws, tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    good = json.dumps({"instruction": "naïve café?", "output": "Oui"}, ensure_ascii=False).encode()
+    path.write_bytes(good + b"\n" + good.replace("café".encode(), b"caf\xe9") + b"\n")
     result = ingest(ws, path)
-    assert result["added"] == 1 and "Latin-1" in result["warnings"][0]
-    assert load_records(ws).iloc[0]["instruction"] == "Café?"
+    assert result["added"] == 1 and load_records(ws).iloc[0]["instruction"] == "naïve café?"  # not "naÃ¯ve cafÃ©?"
+    assert result["errors"] == [{"file": "mixed.jsonl", "line": 2,
+                                 "reason": "not valid UTF-8 (byte 0xe9 at column 27); re-save the file as UTF-8"}]
+    assert rejects(result)[0]["raw"] == '{"instruction": "naïve caf\\xe9?", "output": "Oui"}'
 
 
 def test_empty_file_is_reported(ws, tmp_path):
@@ -171,11 +175,154 @@ def test_hugging_face_save_to_disk_and_data_files_folders(ws, tmp_path):
     assert ingest(ws, folder, name="files")["added"] == 2
 
 
-def test_hub_id_goes_through_datasets_and_fails_cleanly_offline(ws, monkeypatch):
+def test_hub_id_offline_fails_fast_with_a_clear_error(ws, tmp_path, monkeypatch):
+    from curation import readers
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    with pytest.raises(CurationError, match="could not load as a Hugging Face dataset"):
+    monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty cache
+    monkeypatch.setattr(readers, "load_hub", lambda repo: pytest.fail("the hub loader was called"))
+    with pytest.raises(CurationError, match="hub cannot be reached .*a local path must exist"):
         ingest(ws, "someone/not-cached-dataset")
+
+
+def test_missing_path_like_argument_is_no_such_file_without_trying_the_hub(ws, tmp_path, monkeypatch):
+    from curation import readers
+
+    def hub(*args, **kwargs):
+        raise AssertionError("the hub was tried")
+
+    monkeypatch.setattr(readers, "load_hub", hub)
+    monkeypatch.setattr(readers, "hub_reachable", hub)
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    for arg in ("data/missing", "data/missing.jsonl", "owner/name.json", "./a/b"):
+        with pytest.raises(CurationError, match=f"^{re.escape(arg)}: no such file or directory$"):
+            ingest(ws, arg)
+
+
+def test_a_folder_of_mixed_files_loads_each_file_with_its_own_name(ws, tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", [GOOD, {"bad": 1}])
+    (folder / "b.json").write_text(json.dumps([{"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "yo"}]}]),
+                                   encoding="utf-8")
+    (folder / "c.csv").write_text("instruction,output\nx,y\n", encoding="utf-8")
+    (folder / "d.parquet").write_bytes(b"")
+    write_jsonl(folder / "e.jsonl", [{"q": 1, "a": 2}])
+    (folder / "notes.md").write_text("about", encoding="utf-8")
+    result = ingest(ws, folder)
+    assert (result["dataset"], result["added"], result["format"]) == ("mixed", 3, "alpaca+sharegpt")
+    assert [(e["file"], e["line"]) for e in result["errors"]] == [("a.jsonl", 2), ("d.parquet", None), ("e.jsonl", None)]
+    assert "could not detect the format" in result["errors"][2]["reason"]
+    assert result["warnings"] == ["mixed: skipped 1 file(s) that are not .json, .jsonl, .csv, .tsv, .parquet: notes.md"]
+    frame = load_records(ws)
+    assert sorted(zip(frame["file"], frame["row"])) == [("a.jsonl", 1), ("b.json", 1), ("c.csv", 2)]
+    assert ingest(ws, folder)["skipped"] == 3  # ids stable across re-ingest
+
+
+def test_a_folder_where_no_file_has_a_known_format_asks_for_a_mapping(ws, tmp_path):
+    write_jsonl(tmp_path / "a.jsonl", [{"q": "1", "a": "2"}])
+    with pytest.raises(CurationError, match="could not detect the format"):
+        ingest(ws, tmp_path)
+    assert ingest(ws, tmp_path, mapping={"instruction": "q", "output": "a"})["added"] == 1
+
+
+@pytest.mark.parametrize("depth", [300, 1000, 100_000])
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_deeply_nested_rows_are_problems_and_the_rest_loads(ws, tmp_path, depth, suffix):
+    nested = '{"instruction": "x", "output": "y", "m": ' + "[" * depth + "]" * depth + "}"
+    good = json.dumps(GOOD)
+    path = tmp_path / f"deep{suffix}"
+    path.write_text(f"{good}\n{nested}\n{good}\n" if suffix == ".jsonl" else f"[{good},\n{nested},\n{good}]", encoding="utf-8")
+    result = ingest(ws, path)
+    assert result["added"] == 2
+    (error,) = result["errors"]
+    assert error["line"] == 2 and "nested more than 254 levels of lists/objects deep; flatten it" in error["reason"]
+    assert rejects(result)[0]["raw"].replace(" ", "") == nested.replace(" ", "")
+
+
+def test_parquet_with_timestamps_and_decimals_loads_json_safe_meta(ws, tmp_path):
+    import datetime
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({
+        "instruction": ["Price?"], "output": ["12.30"],
+        "at": pa.array([datetime.datetime(2024, 5, 6, 7, 8, 9)], pa.timestamp("ns")),
+        "price": pa.array([decimal.Decimal("12.30")], pa.decimal128(6, 2)),
+    }), tmp_path / "t.parquet")
+    result = ingest(ws, tmp_path / "t.parquet")
+    assert result["added"] == 1 and not result["errors"]
+    assert json.loads(load_records(ws).iloc[0]["meta"]) == {"at": "2024-05-06T07:08:09", "price": "12.30"}
+
+
+def test_empty_parquet_files_are_reported(ws, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "zero.parquet").write_bytes(b"")
+    pq.write_table(pa.table({"instruction": pa.array([], pa.string()), "output": pa.array([], pa.string())}), tmp_path / "none.parquet")
+    assert ingest(ws, tmp_path / "zero.parquet")["errors"][0]["reason"] == "the file is empty (0 bytes)"
+    assert ingest(ws, tmp_path / "none.parquet")["errors"][0]["reason"] == "the Parquet file has no rows (columns: instruction, output)"
+
+
+def test_duplicate_keys_and_columns_are_warned(ws, tmp_path):
+    (tmp_path / "d.jsonl").write_text('{"instruction": "b", "output": "x"}\n{"instruction": "a", "output": "1", "output": "2"}\n',
+                                      encoding="utf-8")
+    result = ingest(ws, tmp_path / "d.jsonl")
+    assert result["warnings"] == ["d.jsonl: line 2: duplicate key 'output' in one object; only its last value was kept"]
+    (tmp_path / "d.csv").write_text("instruction,output,source,source\na,b,human,web\n", encoding="utf-8")
+    result = ingest(ws, tmp_path / "d.csv")
+    assert "column 'source' appears more than once" in result["warnings"][0]
+    frame = load_records(ws)
+    assert json.loads(frame[frame.file == "d.csv"].iloc[0]["meta"]) == {"source": "human", "source_2": "web"}
+
+
+def deny(monkeypatch, name: str) -> None:
+    """Reading `name` fails as with chmod 000 (tests run as root, who may read anything)."""
+    from pathlib import Path
+
+    real = Path.read_bytes
+
+    def read_bytes(self):
+        if self.name == name:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+
+
+def test_unreadable_file_is_a_clear_error(ws, tmp_path, monkeypatch):
+    path = write_jsonl(tmp_path / "locked.jsonl", [GOOD])
+    deny(monkeypatch, "locked.jsonl")
+    with pytest.raises(CurationError, match="locked.jsonl: permission denied"):
+        ingest(ws, path)
+
+
+def test_cli_ingest_goes_on_after_a_failed_source(capsys, tmp_path, monkeypatch):
+    from curation.cli import main
+
+    a = write_jsonl(tmp_path / "a.jsonl", [GOOD])
+    b = write_jsonl(tmp_path / "locked.jsonl", [GOOD])
+    c = write_jsonl(tmp_path / "c.jsonl", [{**GOOD, "output": "Hey"}])
+    deny(monkeypatch, "locked.jsonl")
+    ws = str(tmp_path / "ws")
+    code = main(["ingest", str(a), str(b), str(tmp_path / "missing.jsonl"), str(c), "--workspace", ws, "--json"])
+    out, err = capsys.readouterr()
+    out = json.loads(out)
+    assert code == 0 and err == ""
+    assert out["added"] == 2 and [f["dataset"] for f in out["files"]] == ["a", "c"]
+    assert [f["path"] for f in out["failed"]] == [str(b), str(tmp_path / "missing.jsonl")]
+    assert "permission denied" in out["failed"][0]["error"] and "no such file" in out["failed"][1]["error"]
+    code = main(["ingest", str(a), str(b), "--workspace", ws])
+    out, err = capsys.readouterr()
+    assert code == 0 and f"failed: {b}: permission denied" in out
+    code = main(["ingest", str(b), str(tmp_path / "missing.jsonl"), "--workspace", ws, "--json"])
+    out, err = capsys.readouterr()
+    assert code == 1 and len(json.loads(out)["failed"]) == 2 and err == "error: nothing could be loaded\n"
 
 
 def test_parse_mapping():
