@@ -48,7 +48,7 @@ def run_or_wait(ws, n: int) -> None:
         jobs.follow(key)
         return
     if job is not None and job.error:
-        st.error(f"Finding duplicates failed: {job.error}")
+        st.error(f"Finding duplicates failed: {show.plain(job.error)}")
     st.info(f"No duplicate groups yet for these {n:,} records with method **{conf['method']}** on the **{conf['text']}**. "
             "Exact copies take seconds; the embedding method embeds what is not cached yet (fast mode on the Map page's settings "
             "makes that about 100× quicker).")
@@ -82,9 +82,9 @@ def side_by_side(a: str, b: str, label_a: str, label_b: str) -> None:
     box = ("<div class='diff-text' style='white-space: pre-wrap; font-family: monospace; font-size: 0.82rem; background: #f6f6f9; "
            "padding: 0.5rem; border-radius: 0.4rem; max-height: 22rem; overflow: auto'>{}</div>")
     c1, c2 = st.columns(2)
-    c1.caption(label_a)
+    c1.caption(show.plain(label_a))
     c1.html(box.format("".join(left)[: show.MAX_SHOWN]))
-    c2.caption(label_b)
+    c2.caption(show.plain(label_b))
     c2.html(box.format("".join(right)[: show.MAX_SHOWN]))
 
 

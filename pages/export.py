@@ -62,18 +62,18 @@ def preview(plan: dict) -> None:
     st.subheader("Split sizes")
     cols = st.columns(len(plan["by_split"]) + 1)
     for col, (name, idx) in zip(cols, plan["by_split"].items()):
-        col.metric(name, f"{len(idx):,}")
+        col.metric(show.plain(name), f"{len(idx):,}")
     cols[-1].metric("excluded", f"{sum(plan['excluded'].values()):,}")
     if plan["excluded"]:
         st.dataframe(pd.DataFrame({"reason": list(plan["excluded"]), "records": list(plan["excluded"].values())}), hide_index=True)
     if plan["grouping"]["note"]:
-        st.warning(plan["grouping"]["note"])
+        st.warning(show.plain(plan["grouping"]["note"]))
     else:
         g = plan["grouping"]
         st.caption(f"{g['groups']:,} duplicate groups ({g['method']} at {g['threshold']}) each stay whole in one split.")
     st.subheader("Preview")
     template = plan["template"]
-    tabs = st.tabs(list(plan["by_split"]))
+    tabs = st.tabs([show.plain(name) for name in plan["by_split"]])
     for tab, idx in zip(tabs, plan["by_split"].values()):
         with tab:
             if not idx:
@@ -92,14 +92,15 @@ def write(ws, opts: Options) -> None:
             st.session_state[state.LAST_EXPORT] = export(ws, target, opts)
     result = st.session_state.get(state.LAST_EXPORT)
     if result:
-        st.success(f"Wrote {sum(result['splits'].values()):,} records to {result['out']}: "
-                   + ", ".join(f"{k} {v:,}" for k, v in result["splits"].items()))
-        st.caption("Files: " + ", ".join(Path(f).name for f in result["files"]) + f" · manifest: {result['manifest']}")
+        st.success(f"Wrote {sum(result['splits'].values()):,} records to {show.plain(result['out'])}: "
+                   + ", ".join(f"{show.plain(k)} {v:,}" for k, v in result["splits"].items()))
+        files = ", ".join(show.plain(Path(f).name) for f in result["files"])
+        st.caption(f"Files: {files} · manifest: {show.plain(result['manifest'])}")
         leak = (result.get("leakage") or {}).get("splits") or {}
         for name, check in leak.items():
             if check:
-                st.caption(f"{name}: highest similarity to a train record {check['max_similarity']:.3f} "
-                           f"({check['record']} ~ {check['train_record']})")
+                st.caption(f"{show.plain(name)}: highest similarity to a train record {check['max_similarity']:.3f} "
+                           f"({show.plain(check['record'])} ~ {show.plain(check['train_record'])})")
         if Path(result["out"]).is_dir():
             st.download_button("Download (zip)", data=zip_folder(result["out"]), file_name=f"{Path(result['out']).name}.zip",
                                mime="application/zip", key="export_download")

@@ -12,7 +12,7 @@ from curation.formats import FORMATS
 from curation.ingest import ingest
 from curation.readers import read_source
 from curation.records import SOURCES
-from ui import layout, state
+from ui import layout, show, state
 from ui.data import shown_errors
 
 AUTO = "auto-detect"
@@ -60,7 +60,7 @@ def mapping_form(ws) -> None:
         rows = read_source(pending["path"]).rows
         columns = sorted({k for _, r in rows[:200] for k in r})
         st.subheader("Map the columns")
-        st.write(f"`{Path(pending['path']).name}` is not a format we recognise. Say which column holds each field.")
+        st.write(f"{show.plain(Path(pending['path']).name)} is not a format we recognise. Say which column holds each field.")
         with st.form("mapping"):
             choice = {f: st.selectbox(f, ["(none)", *columns], key=f"map_{f}") for f in FIELDS}
             if st.form_submit_button("Load with this mapping", type="primary"):
@@ -74,12 +74,14 @@ def last_result() -> None:
     if not result:
         return
     added, skipped = result["added"], result["skipped"]
-    message = f"**{result['dataset']}**: {added:,} records added, {skipped:,} already present (format {result['format']})."
+    message = (f"**{show.plain(result['dataset'])}**: {added:,} records added, {skipped:,} already present "
+               f"(format {show.plain(result['format'])}).")
     (st.success if added or skipped else st.error)(message)
     for warning in result.get("warnings", []):
-        st.warning(warning)
+        st.warning(show.plain(warning))
     if result["errors"]:
-        st.warning(f"{len(result['errors']):,} problem(s): these rows were not loaded and are kept in `{result['rejects_file']}`.")
+        st.warning(f"{len(result['errors']):,} problem(s): these rows were not loaded and are kept in "
+                   f"{show.plain(result['rejects_file'])}.")
         st.dataframe(pd.DataFrame(result["errors"]), hide_index=True, width="stretch")
     if added or skipped:
         st.page_link("pages/records.py", label="Browse the records", icon=":material/table_rows:")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -47,7 +49,7 @@ def run_or_wait(ws, frame) -> None:
     if job is None or job.finished and job.error is None:
         todo = pending(ws, record_texts(frame, conf["text"]), model=conf["model"], text=conf["text"])
         rate = 3000 if conf["model"] == "static" else 60
-        st.info(f"No map yet for these {len(frame):,} records with model **{conf['model']}**. {todo:,} texts need embedding "
+        st.info(f"No map yet for these {len(frame):,} records with model **{show.plain(conf['model'])}**. {todo:,} texts need embedding "
                 f"(about {max(1, todo // rate // 60)} min at ~{rate}/s on this machine); the first map also spends ~30 s compiling UMAP.")
         a, b = st.columns(2)
         if a.button("Build the map", type="primary", key="build_map"):
@@ -58,7 +60,7 @@ def run_or_wait(ws, frame) -> None:
             st.rerun()
         return
     if job.error:
-        st.error(f"Building the map failed: {job.error}")
+        st.error(f"Building the map failed: {show.plain(job.error)}")
         if st.button("Try again", key="retry_map"):
             jobs.start(key, lambda j: build(ws, frame, progress=j.update))
             st.rerun()
@@ -115,14 +117,15 @@ def figure(frame: pd.DataFrame, color: str, highlight: set | None, found: pd.Dat
             codes = key.map({v: i for i, v in enumerate(values)}).to_numpy(np.int32)
             k = len(values)
             scale = [pair for i, v in enumerate(values) for pair in ([i / k, colors[v]], [(i + 1) / k, colors[v]])]
-            labelled = np.char.add(np.char.add(keys, ": "), hover) if len(frame) <= 20_000 else hover  # big maps: payload first
+            # big maps: payload first
+            labelled = np.char.add(np.char.add(escaped_snippets(key, 200), ": "), hover) if len(frame) <= 20_000 else hover
             fig.add_trace(go.Scattergl(x=x, y=y, mode="markers", customdata=rows, hovertext=labelled,
                                        hoverinfo="text", showlegend=False,
                                        marker=dict(size=4, color=codes, colorscale=scale, cmin=-0.5, cmax=k - 0.5, opacity=0.8)))
         else:
             for value in values:
                 part = keys == value
-                fig.add_trace(go.Scattergl(x=x[part], y=y[part], mode="markers", name=str(value)[:40], customdata=rows[part],
+                fig.add_trace(go.Scattergl(x=x[part], y=y[part], mode="markers", name=html.escape(str(value)[:40]), customdata=rows[part],
                                            hovertext=hover[part], hoverinfo="text", marker=dict(size=5, color=colors[value], opacity=0.85)))
         if highlight is not None:  # fade everything outside the chosen clusters
             faded = ~frame["cluster"].isin(highlight).to_numpy()
@@ -166,7 +169,8 @@ def main() -> None:
     if annotated is not None:
         frame = frame.merge(annotated, on="record_id", how="left")
     frame = current_filter().apply(frame).reset_index(drop=True)
-    st.caption(f"{len(frame):,} records · {atlas.clusters} clusters · {atlas.noise:,} unclustered · model {atlas.settings['model']}, "
+    st.caption(f"{len(frame):,} records · {atlas.clusters} clusters · {atlas.noise:,} unclustered · "
+               f"model {show.plain(atlas.settings['model'])}, "
                f"text {atlas.settings['text']}, {atlas.settings['method']}")
     table = atlas.table(frame)
     left, right = st.columns([3, 2])
@@ -175,7 +179,7 @@ def main() -> None:
         picked = st.dataframe(table, hide_index=True, height=300, key="cluster_table", on_select="rerun", selection_mode="multi-row",
                               column_config={"share": st.column_config.NumberColumn(format="percent")})
         chosen = {int(table.iloc[i]["cluster"]) for i in picked.selection.rows} if picked.selection.rows else None
-        over = [f"**{atlas.labels.get(c, c)}** ({kind}-represented)" for c, kind in atlas.representation.items()]
+        over = [f"**{show.plain(atlas.labels.get(c, c))}** ({kind}-represented)" for c, kind in atlas.representation.items()]
         st.caption("Over/under-represented: " + (", ".join(over) if over else "none (every cluster within ¼× to 2× an even share)"))
         query = st.text_input("Semantic search", key="map_search", placeholder="find records about…")
     found = None
@@ -188,7 +192,7 @@ def main() -> None:
                                 selection_mode=("lasso", "box", "points"))
     selected = selected_rows(event, frame)
     if found is not None:
-        st.subheader(f"Nearest to “{query.strip()}”")
+        st.subheader(f"Nearest to “{show.plain(query.strip())}”")
         st.dataframe(pd.DataFrame({"similarity": found["similarity"], "record_id": found["record_id"],
                                    "cluster": found["cluster_label"], "instruction": found["instruction"].map(show.snippet)}),
                      hide_index=True, width="stretch")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -25,6 +27,8 @@ def lengths_tab(frame: pd.DataFrame) -> None:
     long = e.number_input("Long: over", min_value=1, value=500, key="len_long")
     column = f"{field}_{unit}"
     group = None if by == "none" else by
+    if group:  # Plotly reads tags in legend names: dataset names are shown as text
+        frame = frame.assign(**{group: frame[group].astype(str).map(html.escape)})
     fig = px.histogram(frame, x=column, color=group, nbins=60, barmode="overlay", opacity=0.75, log_y=st.toggle("Log scale", key="len_log"))
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), xaxis_title=f"{field} length ({unit})", yaxis_title="records")
     st.plotly_chart(fig, width="stretch")
@@ -92,7 +96,8 @@ def flagged_tab(ws, frame: pd.DataFrame, limits: dict) -> None:
                        format_func=lambda i: f"{i} — {show.snippet(flagged.set_index('record_id').at[i, 'instruction'], 70)}")
     rec = flagged.set_index("record_id").loc[rid]
     terms = highlight_terms(rec[f"evidence__{name}"])
-    st.caption(f"Evidence: {rec[f'evidence__{name}']} · all flags: {', '.join(rec['flags']) or 'none'} · quality {rec['quality']:.2f}")
+    st.caption(f"Evidence: {show.plain(rec[f'evidence__{name}'])} · all flags: {show.plain(', '.join(rec['flags']) or 'none')} · "
+               f"quality {rec['quality']:.2f}")
     for field in ("system", "instruction", "input", "output"):
         if rec[field] or field in s.fields:
             show.highlighted(field.capitalize(), rec[field], terms)

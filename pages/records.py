@@ -84,9 +84,10 @@ def detail(ws, frame: pd.DataFrame, ids: list[str]) -> None:
     labels = dict(zip(shown["record_id"], shown["instruction"].map(lambda s: show.snippet(s, 80))))
     rid = st.selectbox("Record", ids, key=state.RECORD, format_func=lambda i: f"{i} — {labels.get(i, '')}")
     rec = frame[frame["record_id"] == rid].iloc[0]
-    st.markdown(f"**{rec['dataset']}** · `{rec['file']}`, {rec['where']} · format `{rec['format']}` · source **{rec['source']}**")
+    st.markdown(f"**{show.plain(rec['dataset'])}** · {show.plain(rec['file'])}, {show.plain(rec['where'])} · "
+                f"format {show.plain(rec['format'])} · source **{show.plain(rec['source'])}**")
     verdict = rec["decision"] if rec["decision"] == "undecided" else f"{rec['decision']} ({rec['reason']})"
-    st.markdown(f"Decision: **{verdict}**")
+    st.markdown(f"Decision: **{show.plain(verdict)}**")
     decide_buttons(ws, [rid], key="one")
 
     left, right = st.columns([3, 2])

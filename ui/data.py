@@ -13,6 +13,7 @@ from curation.query import Filter
 from curation.store import read_records, with_decisions
 from curation.workspace import Workspace, default_root
 from ui import state
+from ui.show import plain
 
 
 def workspace() -> Workspace:
@@ -43,9 +44,9 @@ def shown_errors(doing: str):
     try:
         yield
     except CurationError as exc:
-        st.error(f"Could not {doing}: {exc}")
+        st.error(f"Could not {plain(doing)}: {plain(exc)}")
     except OSError as exc:
-        st.error(f"Could not {doing}: {exc.strerror or exc} ({getattr(exc, 'filename', '') or ''})")
+        st.error(f"Could not {plain(doing)}: {plain(exc.strerror or exc)} ({plain(getattr(exc, 'filename', '') or '')})")
 
 
 def folder_signature(path) -> tuple:

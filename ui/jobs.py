@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from ui.show import plain
+
 
 @dataclass
 class Job:
@@ -71,5 +73,6 @@ def follow(key: str) -> None:
     if job.finished:
         st.rerun()
     elapsed = int(time.time() - job.started)
-    st.progress(job.fraction, text=f"{job.what}: {job.done:,}/{job.total:,} · {elapsed} s" if job.total else f"{job.what} · {elapsed} s")
+    what = plain(job.what)
+    st.progress(job.fraction, text=f"{what}: {job.done:,}/{job.total:,} · {elapsed} s" if job.total else f"{what} · {elapsed} s")
     st.caption("This runs in the background: other pages stay usable, and a reload picks it up again.")

@@ -14,6 +14,7 @@ from curation.workspace import Workspace
 from ui import sidebar, state
 from ui.data import workspace
 from ui.nav import PAGES
+from ui.show import plain
 
 
 def configure() -> None:
@@ -43,5 +44,5 @@ def run(main) -> None:
     try:
         main()
     except Exception as exc:
-        st.error(f"Something went wrong on this page: {type(exc).__name__}: {exc}")
+        st.error(f"Something went wrong on this page: {type(exc).__name__}: {plain(exc)}")
         st.caption("Reload the page to try again. Your decisions are saved as you make them.")

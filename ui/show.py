@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 MAX_SHOWN = 20_000
+# Characters that start Markdown, HTML, LaTeX or Streamlit directives (:red[..], :material/..:). CommonMark lets a
+# backslash escape any ASCII punctuation, so each is shown as itself. Not "@", "." or "," (harmless inline, and common).
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-!|~$:&=])")
+_LEADING_NUMBER = re.compile(r"^(\s*\d+)([.)])")
+
+
+def plain(value) -> str:
+    """Any string (a dataset name, a file name, a reason, record text, an error) made safe to put inside Markdown:
+    widget labels, st.markdown/caption/info/error/success, tabs, expanders and metric labels all interpret Markdown,
+    and `![x](http://...)` in them makes the browser fetch a remote image. Runs of white space (line breaks included)
+    become one space, as a browser shows them anyway: no indented code, hard break or new paragraph either."""
+    text = " ".join(str(value if value is not None else "").split())
+    return _LEADING_NUMBER.sub(r"\1\\\2", _SPECIAL.sub(r"\\\1", text))
 
 
 def text(label: str, value: str | None) -> None:
     """A labelled block of record text. HTML or <script> in it is shown, not run."""
     value = value or ""
-    st.caption(label)
+    st.caption(plain(label))
     if not value.strip():
         st.caption("(empty)")
         return
@@ -32,7 +47,7 @@ def highlighted(label: str, value: str | None, terms: list[str]) -> None:
     from curation.signals.report import spans
 
     value = (value or "")[:MAX_SHOWN]
-    st.caption(label)
+    st.caption(plain(label))
     if not value.strip():
         st.caption("(empty)")
         return

@@ -9,6 +9,7 @@ from curation.store import dataset_sizes
 from curation.workspace import default_root
 from ui import state
 from ui.data import workspace
+from ui.show import plain
 
 
 def render() -> None:
@@ -22,4 +23,4 @@ def render() -> None:
         if not per_dataset:
             st.caption("No data yet.")
         for name, c in per_dataset.items():
-            st.markdown(f"**{name}**  \n{c['keep']:,} kept · {c['reject']:,} rejected · {c['undecided']:,} undecided")
+            st.markdown(f"**{plain(name)}**  \n{c['keep']:,} kept · {c['reject']:,} rejected · {c['undecided']:,} undecided")

@@ -8,6 +8,7 @@ import streamlit as st
 from curation.signals.compute import pending, signal_table, thresholds
 from curation.workspace import Workspace
 from ui.data import cached_signals
+from ui.show import plain
 
 
 def signals(ws: Workspace) -> tuple[pd.DataFrame, dict]:
@@ -18,6 +19,7 @@ def signals(ws: Workspace) -> tuple[pd.DataFrame, dict]:
     if todo:
         with box, st.status(f"Computing quality signals for {todo:,} records…", expanded=True) as status:
             bar = st.progress(0.0)
-            signal_table(ws, lambda done, total, what: bar.progress(min(done / max(total, 1), 1.0), text=f"{what}: {done:,}/{total:,}"))
+            signal_table(ws, lambda done, total, what: bar.progress(min(done / max(total, 1), 1.0),
+                                                                    text=f"{plain(what)}: {done:,}/{total:,}"))
             status.update(label="Quality signals computed", state="complete", expanded=False)
     return cached_signals(ws), thresholds(ws)  # memoised: reruns of the page do not re-annotate every record

@@ -221,3 +221,66 @@ def test_export_page_custom_template_errors_are_shown(app, tmp_path):
 def test_export_page_empty_state(app):
     app.switch_page("pages/export.py").run()
     assert not app.exception and "No records yet" in app.info[0].value
+
+
+def test_the_dashboard_binds_to_loopback_by_default():
+    import ipaddress
+    import tomllib
+
+    conf = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert ipaddress.ip_address(conf["server"]["address"]).is_loopback  # no login: never every interface by default
+
+
+IMAGE = "![x](http://example.invalid/pixel.png?from={})"
+
+
+def markdown_shown(app) -> list[str]:
+    """Every string the app passed to an element that renders Markdown."""
+    shown = [e.value for kind in ("markdown", "caption", "info", "success", "warning", "error", "subheader", "title")
+             for e in getattr(app, kind)]
+    return shown + [m.label for m in app.metric] + [e.label for e in app.expander] + [t.label for t in app.tabs]
+
+
+def test_names_reasons_text_and_evidence_from_records_are_never_markdown(app, tmp_path):
+    from curation import decisions
+    from curation.ingest import ingest
+
+    ws = Workspace(tmp_path / "ws")
+    path = write_jsonl(tmp_path / "d.jsonl", [{"instruction": f"Describe {IMAGE.format('instruction')}",
+                                               "output": ("A red square.\n" + IMAGE.format("output") + "\n") * 4}])
+    ingest(ws, path, name=f"team {IMAGE.format('dataset')}")
+    decisions.decide(ws, list(load_records(ws)["record_id"]), "reject", f"off_topic {IMAGE.format('reason')}", curator="ann")
+    app.run()
+    assert not app.exception
+    app.switch_page("pages/quality.py").run()
+    app.selectbox(key="quality_signal").select("repetition").run()
+    assert not app.exception and not app.error
+    shown = markdown_shown(app)
+    app.switch_page("pages/records.py").run()
+    shown += markdown_shown(app)
+    assert any(s.startswith("**team \\!\\[x\\]\\(http\\://example") for s in shown)  # the sidebar's dataset name
+    assert any(s.startswith("Decision: **reject \\(off\\_topic \\!\\[x\\]") for s in shown)
+    assert any(s.startswith("Evidence: line repeated × 4\\: \\!\\[x\\]") for s in shown)
+    assert not [s for s in shown if "![" in s or "](" in s]
+
+
+def test_plain_text_reads_as_itself_in_markdown():
+    import html
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from ui.show import plain
+
+    markdown_it = pytest.importorskip("markdown_it")  # CommonMark, as Streamlit's renderer parses it
+    md = markdown_it.MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    pieces = st.sampled_from([*"ab 1.-+*_`[]()!<>#|~$:&=\\/\"'@\n\t{}", "http://x.y/", "![x](", "&lt;", "  \n", "    ", "1.", "[a]: /u"])
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(pieces, max_size=25).map("".join))
+    def reads_as_itself(text):
+        for out in (md.renderInline(plain(text)), md.render(plain(text)).strip().removeprefix("<p>").removesuffix("</p>")):
+            assert "<" not in out.replace("&lt;", "")  # no element at all: no image, link, emphasis, code or heading
+            assert html.unescape(out) == " ".join(text.split())
+
+    reads_as_itself()

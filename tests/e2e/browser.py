@@ -35,10 +35,11 @@ def free_port() -> int:
 
 @contextmanager
 def dashboard(workspace: Path, timeout: float = 60):
-    """A running dashboard; yields its URL."""
+    """A running dashboard; yields its URL. It binds where .streamlit/config.toml says (loopback), as a user's would."""
     port = free_port()
     env = {**os.environ, "CURATION_WORKSPACE": str(workspace)}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
+    env.pop("STREAMLIT_SERVER_ADDRESS", None)  # the shipped config decides the address
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
            "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
