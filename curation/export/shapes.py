@@ -64,20 +64,23 @@ def render(template: Template, row: dict) -> str:
 
 def prompt_completion(template: Template, row: dict) -> tuple[str, str]:
     """Split the rendered text where the last answer starts: the template's tokens before it go to the prompt."""
-    messages = conversation(row)
-    fields = single_turn_fields(row)
+    return split_rendered(template, conversation(row), single_turn_fields(row))
+
+
+def split_rendered(template: Template, messages: list[dict], fields: dict | None, text: str | None = None) -> tuple[str, str]:
+    """prompt_completion of a conversation; `text` is its full rendering when known already."""
     last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None)
     if last is None:
-        return template.render(messages, fields), ""
+        return template.render(messages, fields) if text is None else text, ""
     answer = messages[last]["content"]
     marked = [dict(m) for m in messages]
     marked[last]["content"] = SENTINEL
     marked_fields = None if fields is None else {**fields, "output": SENTINEL}
-    text = template.render(marked, marked_fields)
-    if text.count(SENTINEL) != 1:  # a template that transforms the answer: fall back to rendering without it
+    marked_text = template.render(marked, marked_fields)
+    if marked_text.count(SENTINEL) != 1:  # a template that transforms the answer: fall back to rendering without it
         prompt = template.render(messages[:last], None)
-        return prompt, render(template, row)[len(prompt):]
-    before, after = text.split(SENTINEL)
+        return prompt, (template.render(messages, fields) if text is None else text)[len(prompt):]
+    before, after = marked_text.split(SENTINEL)
     return before, answer + after
 
 
@@ -110,6 +113,20 @@ def sharegpt_row(row: dict) -> dict:
     if row.get("system") and not any(m["role"] == "system" for m in messages):
         out["system"] = row["system"]
     return out
+
+
+def rendered(template: Template, rows: list[dict], shape: str = "text", limits=None) -> tuple[list[str], list[dict]]:
+    """Each row's text and the row in `shape`, rendered once, in a child process within `limits` (see sandbox)."""
+    from curation.export.sandbox import render_batch
+
+    split = shape == "prompt-completion"
+    items = [(conversation(row), single_turn_fields(row)) for row in rows]
+    results = render_batch(template, items, split=split, limits=limits, ids=[str(row.get("record_id", "")) for row in rows])
+    if split:
+        return [text for text, _, _ in results], [{"prompt": prompt, "completion": completion} for _, prompt, completion in results]
+    if shape == "text":
+        return results, [{"text": text} for text in results]
+    return results, [shaped(row, shape, template) for row in rows]
 
 
 def shaped(row: dict, shape: str, template: Template) -> dict:

@@ -22,9 +22,9 @@ import pandas as pd
 
 from curation.errors import CurationError
 from curation.export.manifest import breakdown, decisions_snapshot, max_similarity, sha256_file, sha256_lines, versions
-from curation.export.shapes import SHAPES, render, shaped
+from curation.export.shapes import SHAPES, rendered
 from curation.export.splits import STRATIFY, assign_splits, parse_splits
-from curation.export.templates import Template, get_template
+from curation.export.templates import Limits, Template, get_template
 from curation.workspace import Workspace
 
 FORMATS = {"jsonl": "one JSON object per line, a file per split", "parquet": "a Parquet file per split",
@@ -49,6 +49,7 @@ class Options:
     tokenizer: str | None = None
     similarity: bool = True
     template_source: str | None = field(default=None, repr=False)
+    limits: Limits | dict | None = None  # of each render (templates.Limits; None: the defaults)
 
     def check(self) -> None:
         for name, value, allowed in (("shape", self.shape, SHAPES), ("format", self.format, FORMATS),
@@ -183,7 +184,7 @@ def prepare(ws: Workspace, opts: Options) -> dict:
             excluded[r] = excluded.get(r, 0) + 1
     frame = frame[keep].reset_index(drop=True)
     rows = frame.to_dict("records")
-    texts = [render(template, row) for row in rows]
+    texts, shaped_rows = rendered(template, rows, opts.shape, opts.limits)  # in a child process, within the limits
     from curation.signals.compute import tokenizer_name
 
     tokenizer = opts.tokenizer or tokenizer_name(ws)  # the workspace's tokenizer unless one is given
@@ -192,12 +193,12 @@ def prepare(ws: Workspace, opts: Options) -> dict:
     if opts.max_tokens and opts.over == "drop" and over.any():
         excluded["too_long"] = int(over.sum())
         frame, lengths = frame[~over].reset_index(drop=True), lengths[~over]
-        rows, texts = [r for r, o in zip(rows, over) if not o], [t for t, o in zip(texts, over) if not o]
+        rows, texts, shaped_rows = ([x for x, o in zip(xs, over) if not o] for xs in (rows, texts, shaped_rows))
     if frame.empty:
         raise CurationError("every record is excluded: nothing to export")
     split = assign_splits(frame, ratios, opts.seed, opts.stratify, frame["dup_group"])
     by_split = {name: [i for i in range(len(rows)) if split.iat[i] == name] for name in ratios}
-    return {"template": template, "frame": frame, "rows": rows, "texts": texts, "lengths": lengths, "split": split,
+    return {"template": template, "frame": frame, "rows": rows, "texts": texts, "shaped": shaped_rows, "lengths": lengths, "split": split,
             "by_split": by_split, "excluded": dict(sorted(excluded.items())), "over_max": int(over.sum()) if opts.max_tokens else 0,
             "grouping": grouping, "ratios": ratios, "tokenizer": tokenizer}
 
@@ -358,8 +359,7 @@ def export(ws: Workspace, out: str | Path, opts: Options | None = None, progress
     opts.check()
     target = check_out(ws, out)
     plan = prepare(ws, opts)
-    template, rows = plan["template"], plan["rows"]
-    shaped_rows = [shaped(row, opts.shape, template) for row in rows]
+    shaped_rows = plan["shaped"]  # rendered by prepare, within the limits
     columns = list(shaped_rows[0]) if shaped_rows else []
     by_split = {name: [shaped_rows[i] for i in idx] for name, idx in plan["by_split"].items()}
     try:

@@ -218,6 +218,18 @@ def test_export_page_custom_template_errors_are_shown(app, tmp_path):
     assert not app.exception and "SecurityError" in app.error[0].value
 
 
+def test_export_page_shows_a_template_past_its_limits_as_an_error(app, tmp_path):
+    from curation.demo import load_demo
+
+    load_demo(Workspace(tmp_path / "ws"))
+    app.switch_page("pages/export.py").run()
+    app.selectbox(key="export_template").select("custom (Jinja)").run()
+    app.toggle(key="export_similarity").set_value(False).run()
+    app.text_area(key="export_custom").input("{% for m in messages %}{{ m.content * 10**9 }}{% endfor %}").run()
+    assert not app.exception and "limit of 1,000,000 characters per record" in app.error[0].value
+    assert not app.metric  # no preview of a template that failed
+
+
 def test_export_page_empty_state(app):
     app.switch_page("pages/export.py").run()
     assert not app.exception and "No records yet" in app.info[0].value
