@@ -74,9 +74,15 @@ def ingest(
     with ws.transaction() as conn:
         conn.execute(
             "INSERT INTO ingests(dataset, path, format, added, skipped, errors, rejects_file, ts) VALUES (?,?,?,?,?,?,?,?)",
-            (dataset, str(path), result["format"], added, skipped, len(problems), rejects_file, time.time()),
+            (dataset, logged_path(path), result["format"], added, skipped, len(problems), rejects_file, time.time()),
         )
     return result
+
+
+def logged_path(path: str | Path) -> str:
+    """The source as the ingest log keeps it: a local path made absolute (export refuses to write over it), a hub id as given."""
+    local = Path(str(path)).expanduser()
+    return str(local.resolve()) if local.exists() else str(path)
 
 
 def dataset_name(path: str | Path) -> str:

@@ -107,10 +107,17 @@ def render_batch(template: Template, items: list[tuple[list[dict], dict | None]]
     return Child(template, split, limits, ids).run(items)
 
 
+def batch_time_error(template: Template, limits: Limits, where: str) -> CurationError:
+    return stopped(template.name, where, f"the batch ran longer than the limit of {limits.total_seconds:g} s in all")
+
+
 def render_here(template: Template, items, split: bool, limits: Limits, ids) -> list:
     out, total = [], 0
+    deadline = time.monotonic() + limits.total_seconds
     for i, (messages, fields) in enumerate(items):
         where = label(i, ids)
+        if time.monotonic() > deadline:
+            raise batch_time_error(template, limits, where)
         out.append(render_one(template, messages, fields, split, limits, where, text_chars(messages, fields)))
         total += result_chars(out[-1])
         if total > limits.total_chars:
@@ -126,6 +133,7 @@ class Child:
 
         self.template, self.split, self.limits, self.ids = template, split, limits, ids
         self.failed: list[BaseException] = []
+        self.deadline = time.monotonic() + limits.total_seconds
         self.progress_file = tempfile.TemporaryFile()
         self.progress_file.write(b"\0" * PROGRESS.size)
         self.progress_file.flush()
@@ -197,6 +205,9 @@ class Child:
         hard = self.limits.seconds + GRACE_SECONDS
         while not self.recv_conn.poll(POLL_SECONDS):
             index, now = self.current(), time.monotonic()
+            if now > self.deadline:
+                self.process.kill()
+                raise batch_time_error(self.template, self.limits, label(max(index - 1, 0), self.ids))
             if index != seen:
                 seen, since = index, now
             elif index and now - since > hard:

@@ -39,6 +39,7 @@ from curation.errors import CurationError
 RECORD_CHARS = 1_000_000  # output of one record (or twice the record's own text, when that is longer)
 TOTAL_CHARS = 2_000_000_000  # output of a whole batch (an export, the preview)
 RECORD_SECONDS = 10.0  # time to render one record
+TOTAL_SECONDS = 900.0  # time to render a whole batch (an export, the preview)
 MEMORY_BYTES = 2 * 1024**3  # memory of the child process that renders a batch
 LIMITED_MEMORY = False  # set in that child once its memory is limited
 
@@ -99,19 +100,20 @@ VICUNA = (  # FastChat's vicuna_v1.1: system, then "USER: … ASSISTANT: …</s>
 
 @dataclass(frozen=True)
 class Limits:
-    """What one render may use: output characters per record, for the whole batch, seconds per record, memory."""
+    """What one render may use: output characters per record and for the whole batch, seconds per record and for the batch, memory."""
 
     record_chars: int = RECORD_CHARS
     total_chars: int = TOTAL_CHARS
     seconds: float = RECORD_SECONDS
     memory_bytes: int = MEMORY_BYTES
+    total_seconds: float = TOTAL_SECONDS
 
     @classmethod
     def of(cls, value: Limits | dict | None) -> Limits:
         return cls(**value) if isinstance(value, dict) else value or DEFAULT_LIMITS
 
     def __post_init__(self):
-        if not (self.record_chars > 0 and self.total_chars > 0 and self.seconds > 0 and self.memory_bytes > 0):
+        if not (self.record_chars > 0 and self.total_chars > 0 and self.seconds > 0 and self.memory_bytes > 0 and self.total_seconds > 0):
             raise CurationError(f"render limits must be positive: {self}")
 
 

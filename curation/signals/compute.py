@@ -96,7 +96,8 @@ def signal_table(ws: Workspace, progress: Progress | None = None) -> tuple[pd.Da
     if not tables:
         empty = compute_frame(pd.DataFrame({c: pd.Series(dtype=object) for c in TEXT_COLUMNS}), tokenizer)
         return mark_duplicates(empty), {"computed": 0, "reused": 0, "seconds": 0.0, "tokenizer": tokenizer}
-    table = mark_duplicates(pd.concat(tables, ignore_index=True))
+    # A record id stored twice (a workspace from before the ingest lock) counts once, as the record readers do.
+    table = mark_duplicates(pd.concat(tables, ignore_index=True).drop_duplicates("record_id", ignore_index=True))
     info = {"computed": computed, "reused": len(table) - computed, "seconds": time.perf_counter() - start, "tokenizer": tokenizer}
     return table, info
 

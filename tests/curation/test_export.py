@@ -475,3 +475,20 @@ def test_stratified_by_cluster_with_the_real_map(ws, tmp_path):
     assert {c for per in crossed.values() for c in per} == set(train)
     # Each cluster is halved (duplicate groups move whole, so allow a few records of slack).
     assert all(abs(train[c] - test[c]) <= 8 for c in train)
+
+
+def test_a_source_ingested_by_a_relative_path_is_protected_from_any_folder(tmp_path, monkeypatch):
+    """The ingest log keeps the absolute path, so an export started from another folder still recognises the source."""
+    from curation.workspace import Workspace
+
+    (tmp_path / "data").mkdir()
+    write_jsonl(tmp_path / "data" / "a.jsonl", ROWS)
+    monkeypatch.chdir(tmp_path)
+    ws = Workspace(tmp_path / "ws")
+    ingest(ws, "data/a.jsonl")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    with pytest.raises(CurationError, match="ingested source"):
+        export(ws, tmp_path / "data", Options(similarity=False))
+    assert (tmp_path / "data" / "a.jsonl").is_file()

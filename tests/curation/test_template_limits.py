@@ -175,3 +175,12 @@ def test_multi_turn_rows_and_bad_limits():
     assert render_batch(TEMPLATES["chatml"], items({**MULTI, "messages": dumps(json.loads(MULTI["messages"])[:3])}), isolate=True)
     with pytest.raises(CurationError, match="must be positive"):
         Limits(seconds=0)
+
+
+@pytest.mark.parametrize("isolate", [True, False])
+def test_a_batch_stops_at_its_time_limit_in_all(isolate):
+    """Each record stays far inside its own limit, but the batch as a whole may not run on for hours."""
+    template = custom("{% for i in range(100000) %}{% endfor %}{{ instruction }}")
+    many = items(*[SINGLE] * 400)
+    with pytest.raises(CurationError, match=r"stopped at record [\d,]+.*limit of 0.3 s in all"):
+        render_batch(template, many, limits=Limits(total_seconds=0.3), isolate=isolate)

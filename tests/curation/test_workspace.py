@@ -176,6 +176,11 @@ def test_readers_keep_the_first_row_of_a_record_stored_twice(ws):
     assert list(frame["record_id"]) == ["a", "b", "c"]
     assert list(frame["output"]) == ["first", "first", "second"]
     assert dataset_sizes(ws) == {"d": 3} and record_index(ws) == {"a": "d", "b": "d", "c": "d"}
+    from curation.signals.compute import signal_table
+
+    table, _ = signal_table(ws)  # the signals agree: one row per record, and the copy is no exact duplicate of itself
+    assert list(table["record_id"]) == ["a", "b", "c"]
+    assert not table["score__exact_duplicate"].astype(bool).any()
 
 
 # --- damage is named -------------------------------------------------------------------------------------------------
