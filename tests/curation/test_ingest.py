@@ -12,6 +12,7 @@ from curation.errors import CurationError
 from curation.ingest import ingest, parse_mapping
 from curation.store import load_records
 from tests.conftest import write_jsonl
+from tests.curation.test_readers import deny
 
 GOOD = {"instruction": "Say hi.", "input": "", "output": "Hi!"}
 
@@ -279,20 +280,6 @@ def test_duplicate_keys_and_columns_are_warned(ws, tmp_path):
     assert "column 'source' appears more than once" in result["warnings"][0]
     frame = load_records(ws)
     assert json.loads(frame[frame.file == "d.csv"].iloc[0]["meta"]) == {"source": "human", "source_2": "web"}
-
-
-def deny(monkeypatch, name: str) -> None:
-    """Reading `name` fails as with chmod 000 (tests run as root, who may read anything)."""
-    from pathlib import Path
-
-    real = Path.read_bytes
-
-    def read_bytes(self):
-        if self.name == name:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real(self)
-
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
 
 
 def test_unreadable_file_is_a_clear_error(ws, tmp_path, monkeypatch):
