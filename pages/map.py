@@ -12,8 +12,9 @@ import streamlit as st
 from curation.atlas import build, map_settings, nearest, save_settings
 from curation.clusters import METHODS
 from curation.diversity import __doc__ as DIVERSITY_DOC
-from curation.embed import TEXT_CHOICES, pending, record_texts
+from curation.embed import pending
 from curation.signals import SIGNALS
+from curation.texts import TEXT_CHOICES, record_texts
 from ui import jobs, layout, show
 from ui.data import cached_map, cached_signals, current_filter, records, shown_errors
 from ui.decide import decision_bar

@@ -1,9 +1,10 @@
 """Every pluggable part is described and documented in the README (each is also covered by its own tests)."""
 
 from curation.clusters import METHODS
-from curation.embed import EMBEDDERS, TEXT_CHOICES
+from curation.embed import EMBEDDERS
 from curation.formats import FORMATS
 from curation.signals import SIGNALS
+from curation.texts import TEXT_CHOICES
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -31,8 +31,10 @@ from curation.dedup.groups import (
 )
 from curation.dedup.neighbours import INDEXES, K, Pairs, measured_recall, neighbour_pairs
 from curation.dedup.texts import comparable_texts
-from curation.embed import TEXT_CHOICES, Progress, embed_texts, text_key
+from curation.embed import embed_texts, text_key
 from curation.errors import CurationError
+from curation.progress import Progress
+from curation.texts import TEXT_CHOICES
 from curation.workspace import Workspace, write_atomically
 
 VERSION = 1

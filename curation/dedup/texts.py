@@ -15,7 +15,7 @@ from collections import Counter
 
 import pandas as pd
 
-from curation.embed import record_texts
+from curation.texts import record_texts
 
 BOILERPLATE_SHARE = 0.01
 BOILERPLATE_MIN = 10

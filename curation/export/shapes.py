@@ -25,7 +25,7 @@ SENTINEL = "\x00\x01answer\x01\x00"
 
 
 def clean_input(value) -> str:
-    from curation.signals.context import placeholder_text
+    from curation.texts import placeholder_text
 
     return "" if not isinstance(value, str) or placeholder_text(value) else value
 

@@ -115,7 +115,8 @@ def with_clusters(ws: Workspace, frame: pd.DataFrame, needed: bool) -> pd.DataFr
 def leakage(ws: Workspace, frame: pd.DataFrame, split: pd.Series, names: list[str]) -> dict:
     """The highest similarity between a record of any other split and a train record (embeddings of the prompts)."""
     from curation.atlas import map_settings
-    from curation.embed import embed_texts, record_texts
+    from curation.embed import embed_texts
+    from curation.texts import record_texts
 
     train = "train" if "train" in names else names[0]
     model = map_settings(ws)["model"]

@@ -13,13 +13,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
 from curation import settings
 from curation.errors import CurationError
+from curation.progress import Progress
 from curation.signals import SIGNALS, by_reason
 from curation.signals.base import Texts
 from curation.signals.duplicates import mark_duplicates, text_hashes
@@ -31,7 +31,6 @@ from curation.workspace import Workspace, write_atomically
 VERSION = 1
 CHUNK = 10_000
 TEXT_COLUMNS = ["record_id", "system", "instruction", "input", "output", "messages"]
-Progress = Callable[[int, int, str], None]
 
 
 def tokenizer_name(ws: Workspace) -> str:

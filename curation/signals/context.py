@@ -9,14 +9,7 @@ import numpy as np
 import pandas as pd
 
 from curation.signals.base import Signal, Texts, matches, regex_signal, result
-
-PLACEHOLDERS = {"noinput", "noinputs", "na", "none", "null", "nil", "nan", "empty", "blank", "noinputrequired", "noinputneeded",
-                "notapplicable", "noinputgiven", "noinputprovided"}
-
-
-def placeholder_text(value: str) -> bool:
-    """Is this input a stand-in for "no input" (`<noinput>`, `No input.`, `N/A`…)? Such inputs count as empty."""
-    return re.sub(r"[^a-z]", "", value.lower()) in PLACEHOLDERS and bool(value.strip())
+from curation.texts import placeholder_text
 
 
 def placeholder_input(texts: Texts) -> pd.DataFrame:

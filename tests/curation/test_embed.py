@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from curation import embed
-from curation.embed import Embedder, cache_dir, embed_texts, pending, record_texts
+from curation.embed import Embedder, cache_dir, embed_texts, pending
 from curation.errors import CurationError
+from curation.texts import record_texts
 
 
 class Fake:

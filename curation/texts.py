@@ -1,0 +1,77 @@
+"""Text helpers every stage shares: what a record's text is, and where terms occur in a text.
+
+- `record_texts(frame, choice)`: the text of each record for one of `TEXT_CHOICES`
+  (what embedding, the map, near-duplicate detection and export's similarity
+  check compare);
+- `placeholder_text(value)`: is an input a stand-in for "no input" (`<noinput>`,
+  `N/A`…)? Such inputs count as empty everywhere (signals, embedding, export);
+- `find_spans(text, terms)` / `merge_spans(spans)`: where terms occur in a text,
+  as sorted, non-overlapping (start, end) pairs, for highlighting.
+
+Light on purpose (no numpy): the command line's `--help` imports it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from curation.errors import CurationError
+from curation.records import loads
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TEXT_CHOICES = {
+    "prompt": "instruction + input (what the model is asked; for conversations, every turn before the last answer)",
+    "output": "the output (what the model learns to write)",
+    "conversation": "the whole record: system, every turn, or instruction, input and output",
+}
+PLACEHOLDERS = {"noinput", "noinputs", "na", "none", "null", "nil", "nan", "empty", "blank", "noinputrequired", "noinputneeded",
+                "notapplicable", "noinputgiven", "noinputprovided"}
+
+
+def placeholder_text(value: str) -> bool:
+    """Is this input a stand-in for "no input" (`<noinput>`, `No input.`, `N/A`…)? Such inputs count as empty."""
+    return re.sub(r"[^a-z]", "", value.lower()) in PLACEHOLDERS and bool(value.strip())
+
+
+def record_texts(frame: pd.DataFrame, choice: str = "prompt") -> list[str]:
+    """The text of each record (a frame of records) for a text choice."""
+    if choice not in TEXT_CHOICES:
+        raise CurationError(f"unknown text choice {choice!r}: choose one of {', '.join(TEXT_CHOICES)}")
+    out = []
+    for ins, inp, output, system, messages in zip(
+        frame["instruction"], frame["input"], frame["output"], frame["system"], frame["messages"]
+    ):
+        inp = "" if not isinstance(inp, str) or placeholder_text(inp) else inp
+        turns = loads(messages)
+        if choice == "prompt" and turns:
+            last = max((i for i, m in enumerate(turns) if m.get("role") == "assistant"), default=len(turns))
+            out.append("\n".join(m.get("content", "") for m in turns[:last] if m.get("role") != "system").strip())
+        elif choice == "prompt":
+            out.append(f"{ins}\n{inp}".strip())
+        elif choice == "output":
+            out.append(output or "")
+        else:
+            parts = [m.get("content", "") for m in turns] if turns else [system or "", ins or "", inp, output or ""]
+            out.append("\n".join(p for p in parts if p).strip())
+    return out
+
+
+def merge_spans(spans) -> list[tuple[int, int]]:
+    """(start, end) pairs sorted, with overlapping or touching ones merged."""
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted(spans):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def find_spans(text: str, terms) -> list[tuple[int, int]]:
+    """Where the terms occur in the text (case-insensitive), overlapping spans merged, in order."""
+    return merge_spans(
+        (m.start(), m.end()) for term in terms if term for m in re.finditer(re.escape(term), text, flags=re.IGNORECASE)
+    )
