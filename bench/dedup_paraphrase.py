@@ -19,7 +19,8 @@ import tempfile
 import numpy as np
 
 from bench.common import SHARED, need
-from curation.dedup.detect import DEFAULT_THRESHOLDS, SWEEPS, pair_similarity
+from curation.dedup.detect import DEFAULT_THRESHOLDS, SWEEPS
+from curation.embed import embed_texts
 from curation.workspace import Workspace
 
 
@@ -29,6 +30,22 @@ def read_pairs(name: str) -> tuple[list[str], list[str], np.ndarray]:
         rows = list(csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
     rows = [r for r in rows if len(r) == 5]
     return [r[3] for r in rows], [r[4] for r in rows], np.array([r[0] == "1" for r in rows])
+
+
+def pair_similarity(ws: Workspace, a: list[str], b: list[str], method: str, model: str = "minilm") -> np.ndarray:
+    """Similarity of each (a[k], b[k]) pair under a method: what the threshold is compared with."""
+    from curation.signals.duplicates import normalised_hashes
+
+    if method == "exact":
+        return (np.asarray(normalised_hashes(a)) == np.asarray(normalised_hashes(b))).astype(np.float32)
+    if method == "minhash":
+        from curation.dedup.minhash import signatures
+
+        sa, sb = signatures(a), signatures(b)
+        return (sa == sb).mean(axis=1).astype(np.float32)
+    va, _ = embed_texts(ws, a, model=model, text="pairs")
+    vb, _ = embed_texts(ws, b, model=model, text="pairs")
+    return np.einsum("ij,ij->i", va, vb).astype(np.float32)
 
 
 def scores(sims: np.ndarray, truth: np.ndarray, threshold: float) -> dict:

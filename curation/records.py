@@ -25,7 +25,6 @@ COLUMNS = (
     "messages",
     "meta",
 )
-TEXT_FIELDS = ("system", "instruction", "input", "output")
 
 
 def record_id(dataset: str, file: str, row: int, sub: int, content: bytes) -> str:

@@ -294,20 +294,3 @@ def undo(ws: Workspace, dups: Duplicates, groups: list[int] | None = None, curat
     ids = list(t.loc[chosen, "record_id"])
     return undo_decisions(ws, ids, curator=curator) if ids else 0
 
-
-def pair_similarity(ws: Workspace | None, a: list[str], b: list[str], method: str, model: str = "minilm") -> np.ndarray:
-    """Similarity of each (a[k], b[k]) pair under a method: what the threshold is compared with."""
-    from curation.signals.duplicates import normalised_hashes
-
-    if method == "exact":
-        return (np.asarray(normalised_hashes(a)) == np.asarray(normalised_hashes(b))).astype(np.float32)
-    if method == "minhash":
-        from curation.dedup.minhash import signatures
-
-        sa, sb = signatures(a), signatures(b)
-        return (sa == sb).mean(axis=1).astype(np.float32)
-    if method != "embedding":
-        raise CurationError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
-    va, _ = embed_texts(ws, a, model=model, text="pairs")
-    vb, _ = embed_texts(ws, b, model=model, text="pairs")
-    return np.einsum("ij,ij->i", va, vb).astype(np.float32)

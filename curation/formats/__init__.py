@@ -17,7 +17,6 @@ from curation.formats.self_instruct import SELF_INSTRUCT
 FORMATS: dict[str, Format] = {
     f.name: f for f in (OASST, SHAREGPT, MESSAGES, SELF_INSTRUCT, DOLLY, ALPACA, PROMPT_COMPLETION)
 }
-MAPPED_DESCRIPTION = "any table (CSV, TSV, Parquet, JSON) through a column mapping: --map instruction=question output=answer"
 
 __all__ = ["FORMATS", "Format", "RowError", "detect", "get_format", "mapped", "detect_row"]
 

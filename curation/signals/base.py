@@ -24,8 +24,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-DIRECTIONS = ("flag", "above", "below", "differs")
-
 
 @dataclass(frozen=True)
 class Signal:
