@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 
-from curation.errors import CurationError
+from curation.errors import CurationError, UnknownFormat
 from curation.formats import Format, RowError, detect, detect_row, get_format
 from curation.readers import TOO_DEEP, Problem, Rows, dumps_raw, read_parts, shown
 from curation.records import COLUMNS, SOURCES, canonical_json, check_source, dumps, record_id
@@ -42,7 +42,7 @@ def ingest(
     problems: list[Problem] = []
     records: list[dict] = []
     format_names: dict[str, None] = {}
-    undetected: list[CurationError] = []
+    undetected: list[UnknownFormat] = []
     for rows in parts:
         problems.extend(rows.problems)
         warnings.extend(rows.warnings)
@@ -50,7 +50,7 @@ def ingest(
             continue
         try:
             groups = group_rows(rows, explicit)
-        except CurationError as exc:  # the format of this file is unknown
+        except UnknownFormat as exc:  # the format of this file is unknown
             undetected.append(exc)
             problems.append(Problem(rows.name, None, str(exc)))
             continue

@@ -8,9 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from curation.demo import load_demo
+from curation.errors import UnknownFormat
 from curation.formats import FORMATS
 from curation.ingest import ingest
-from curation.readers import read_source
 from curation.records import SOURCES
 from ui import layout, show, state
 from ui.data import shown_errors
@@ -45,9 +45,8 @@ def run_ingest(ws, path: Path | str, opts: dict, mapping: dict | None = None) ->
     with shown_errors(f"load {Path(str(path)).name}"):
         try:
             st.session_state[state.LAST_INGEST] = ingest(ws, path, mapping=mapping, **opts)
-        except Exception as exc:
-            if "could not detect the format" in str(exc):
-                st.session_state[state.PENDING_MAPPING] = {"path": str(path), "opts": opts}
+        except UnknownFormat as exc:
+            st.session_state[state.PENDING_MAPPING] = {"path": str(path), "opts": opts, "columns": exc.columns}
             raise
         st.rerun()  # the sidebar's counts include the new records
 
@@ -56,17 +55,14 @@ def mapping_form(ws) -> None:
     pending = st.session_state[state.PENDING_MAPPING]
     if not pending:
         return
-    with shown_errors("read the file's columns"):
-        rows = read_source(pending["path"]).rows
-        columns = sorted({k for _, r in rows[:200] for k in r})
-        st.subheader("Map the columns")
-        st.write(f"{show.plain(Path(pending['path']).name)} is not a format we recognise. Say which column holds each field.")
-        with st.form("mapping"):
-            choice = {f: st.selectbox(f, ["(none)", *columns], key=f"map_{f}") for f in FIELDS}
-            if st.form_submit_button("Load with this mapping", type="primary"):
-                mapping = {f: c for f, c in choice.items() if c != "(none)"}
-                opts = {**pending["opts"], "fmt": None}
-                run_ingest(ws, pending["path"], opts, mapping)
+    st.subheader("Map the columns")
+    st.write(f"{show.plain(Path(pending['path']).name)} is not a format we recognise. Say which column holds each field.")
+    with st.form("mapping"):
+        choice = {f: st.selectbox(f, ["(none)", *pending["columns"]], key=f"map_{f}") for f in FIELDS}
+        if st.form_submit_button("Load with this mapping", type="primary"):
+            mapping = {f: c for f, c in choice.items() if c != "(none)"}
+            opts = {**pending["opts"], "fmt": None}
+            run_ingest(ws, pending["path"], opts, mapping)
 
 
 def last_result() -> None:

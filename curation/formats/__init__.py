@@ -6,7 +6,7 @@ format than the file's main one is converted with its own (mixed files load).
 
 from __future__ import annotations
 
-from curation.errors import CurationError
+from curation.errors import CurationError, UnknownFormat
 from curation.formats.base import Format, RowError
 from curation.formats.conversation import MESSAGES, SHAREGPT
 from curation.formats.instruction import ALPACA, DOLLY, PROMPT_COMPLETION, mapped
@@ -40,7 +40,7 @@ def detect_row(row) -> Format | None:
 
 
 def detect(rows: list[tuple[int, dict]]) -> Format:
-    """The format most of the first rows match; a clear error when none does."""
+    """The format most of the first rows match; `UnknownFormat` (with the columns seen) when none does."""
     votes: dict[str, int] = {}
     for _, row in rows[:200]:
         fmt = detect_row(row)
@@ -48,8 +48,9 @@ def detect(rows: list[tuple[int, dict]]) -> Format:
             votes[fmt.name] = votes.get(fmt.name, 0) + 1
     if not votes:
         columns = sorted({k for _, r in rows[:200] if isinstance(r, dict) for k in r})
-        raise CurationError(
+        raise UnknownFormat(
             f"could not detect the format: columns are {columns}; "
-            "name one with --format, or map columns with --map instruction=COLUMN output=COLUMN"
+            "name one with --format, or map columns with --map instruction=COLUMN output=COLUMN",
+            columns,
         )
     return FORMATS[max(votes, key=votes.get)]

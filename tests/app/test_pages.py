@@ -95,6 +95,28 @@ def test_load_page_offers_a_mapping_when_detection_fails(app, tmp_path):
     assert list(frame["instruction"]) == ["Why?"] and list(frame["format"]) == ["mapped"]
 
 
+def test_load_page_shows_the_mapping_form_because_of_the_error_type(app, tmp_path, monkeypatch):
+    import curation.ingest
+    from curation.errors import CurationError, UnknownFormat
+
+    def fail(error):
+        def fake_ingest(ws, path, **kw):
+            raise error
+        return fake_ingest
+
+    # The message does not matter: only UnknownFormat offers the mapping, with the columns it carries.
+    monkeypatch.setattr(curation.ingest, "ingest", fail(UnknownFormat("no format fits these rows", ["prompt", "reply"])))
+    app.switch_page("pages/load.py").run()
+    app.text_input(key="load_path").input(str(tmp_path / "x.jsonl")).run()
+    app.button(key="load_path_button").click().run()
+    assert not app.exception and "no format fits these rows" in app.error[0].value
+    assert app.selectbox(key="map_instruction").options == ["(none)", "prompt", "reply"]
+    monkeypatch.setattr(curation.ingest, "ingest", fail(CurationError("could not detect the format: columns are []")))
+    app.button(key="load_path_button").click().run()
+    assert not app.exception and "could not detect the format" in app.error[0].value
+    assert not [s for s in app.selectbox if s.key == "map_instruction"]
+
+
 def test_quality_page_signals_threshold_evidence_and_bulk_reject(app, tmp_path):
     app.run()
     app.button(key="load_demo").click().run()

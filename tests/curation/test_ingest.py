@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from curation.errors import CurationError
+from curation.errors import CurationError, UnknownFormat
 from curation.ingest import ingest, parse_mapping
 from curation.store import load_records
 from tests.conftest import write_jsonl
@@ -227,6 +227,17 @@ def test_a_folder_where_no_file_has_a_known_format_asks_for_a_mapping(ws, tmp_pa
     with pytest.raises(CurationError, match="could not detect the format"):
         ingest(ws, tmp_path)
     assert ingest(ws, tmp_path, mapping={"instruction": "q", "output": "a"})["added"] == 1
+
+
+def test_an_unrecognised_file_raises_unknown_format_with_its_columns(ws, tmp_path):
+    path = write_jsonl(tmp_path / "qa.jsonl", [{"question": "Why?", "answer": "Because."}, {"question": "How?", "hint": "x"}])
+    with pytest.raises(UnknownFormat, match="could not detect the format") as caught:
+        ingest(ws, path)
+    assert isinstance(caught.value, CurationError)  # the CLI and the pages still show it as a one-line error
+    assert caught.value.columns == ["answer", "hint", "question"]
+    with pytest.raises(CurationError) as caught:  # any other failure is not the unknown-format case
+        ingest(ws, tmp_path / "missing.jsonl")
+    assert not isinstance(caught.value, UnknownFormat)
 
 
 @pytest.mark.parametrize("depth", [300, 1000, 100_000])
