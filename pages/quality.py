@@ -8,10 +8,10 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from curation.signals import SIGNALS
+from curation.signals import SIGNALS, evidence
 from curation.signals.compute import set_thresholds
 from curation.signals.quality import __doc__ as QUALITY_DOC
-from curation.signals.report import LENGTH_FIELDS, UNITS, count_at, flag_counts, highlight_terms, length_summary, overlaps
+from curation.signals.report import LENGTH_FIELDS, UNITS, count_at, flag_counts, length_summary, overlaps
 from ui import layout, show
 from ui.data import current_filter, records, shown_errors
 from ui.decide import decision_bar
@@ -95,12 +95,12 @@ def flagged_tab(ws, frame: pd.DataFrame, limits: dict) -> None:
     rid = st.selectbox("Inspect", ids, key="quality_record",
                        format_func=lambda i: f"{i} — {show.snippet(flagged.set_index('record_id').at[i, 'instruction'], 70)}")
     rec = flagged.set_index("record_id").loc[rid]
-    terms = highlight_terms(rec[f"evidence__{name}"])
+    found = evidence.loads(rec[f"found__{name}"])
     st.caption(f"Evidence: {show.plain(rec[f'evidence__{name}'])} · all flags: {show.plain(', '.join(rec['flags']) or 'none')} · "
                f"quality {rec['quality']:.2f}")
     for field in ("system", "instruction", "input", "output"):
         if rec[field] or field in s.fields:
-            show.highlighted(field.capitalize(), rec[field], terms)
+            show.highlighted(field.capitalize(), rec[field], spans=evidence.spans_in(found, field))
 
 
 def reject_controls(ws, ids: list[str], reason: str, name: str) -> None:

@@ -40,19 +40,21 @@ def snippet(value: str | None, n: int = 160) -> str:
     return value if len(value) <= n else value[: n - 1] + "…"
 
 
-def highlighted(label: str, value: str | None, terms: list[str]) -> None:
-    """Record text with the evidence marked. Each piece is HTML-escaped, so nothing in the record renders."""
+def highlighted(label: str, value: str | None, terms: list[str] | tuple[str, ...] = (), spans: list[tuple[int, int]] | None = None) -> None:
+    """Record text with `spans` (start, end) marked, or else every occurrence of `terms`. Each piece is HTML-escaped,
+    so nothing in the record renders."""
     import html
 
-    from curation.signals.report import spans
+    from curation.texts import find_spans, merge_spans
 
     value = (value or "")[:MAX_SHOWN]
     st.caption(plain(label))
     if not value.strip():
         st.caption("(empty)")
         return
+    marks = find_spans(value, terms) if spans is None else merge_spans((lo, min(hi, len(value))) for lo, hi in spans if lo < len(value))
     pieces, last = [], 0
-    for lo, hi in spans(value, terms):
+    for lo, hi in marks:
         pieces.append(html.escape(value[last:lo]) + "<mark>" + html.escape(value[lo:hi]) + "</mark>")
         last = hi
     pieces.append(html.escape(value[last:]))

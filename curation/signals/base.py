@@ -1,9 +1,11 @@
 """The shape every signal shares, and the prepared text columns they read.
 
-A signal is a vectorised function from records to a `score` column (plus an
-`evidence` column: the phrase, URL or n-gram that made it fire). Whether a
-record is *flagged* is decided later from the score and the signal's
-threshold, so thresholds can change without recomputing anything.
+A signal is a vectorised function from records to a `score` column plus its
+evidence: what made it fire, as structured `Evidence` (field, span, value; see
+`curation.signals.evidence`), kept as JSON in a `found` column next to the line
+people read (`evidence`). Whether a record is *flagged* is decided later from
+the score and the signal's threshold, so thresholds can change without
+recomputing anything.
 
 Directions:
 - `flag`: flagged when score > 0 (a count of matches, or 1 for yes);
@@ -23,6 +25,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from curation.signals.evidence import Evidence, describe, dumps
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,10 @@ class Signal:
         if self.direction == "below":
             return score.fillna(np.inf) < float(t)
         return evidence.notna() & (evidence != t)
+
+
+JOINED = {"prompt": ("instruction", "input"), "everything": ("system", "instruction", "input", "output", "messages")}
+MAX_FOUND = 20  # pieces of evidence kept per record and signal
 
 
 class Texts:
@@ -76,6 +84,11 @@ class Texts:
         return self.col("system")
 
     @cached_property
+    def messages(self) -> pd.Series:
+        """The conversation as stored (JSON text; empty for single-turn records)."""
+        return self.col("messages")
+
+    @cached_property
     def prompt(self) -> pd.Series:
         """Instruction and input together: what the model is asked."""
         return self.instruction + "\n" + self.input
@@ -83,8 +96,26 @@ class Texts:
     @cached_property
     def everything(self) -> pd.Series:
         """Every text of the record: system, instruction, input, output and the whole conversation."""
-        messages = self.frame["messages"].fillna("").astype(str)
-        return self.system + "\n" + self.prompt + "\n" + self.output + "\n" + messages
+        return self.system + "\n" + self.prompt + "\n" + self.output + "\n" + self.messages
+
+    def found(self, column: str, i: int, start: int, end: int, note: str = "{value}", strip: bool = True) -> Evidence:
+        """Evidence for `column[i][start:end]`, where `column` is a field or a joined column (`prompt`, `everything`):
+        located in the field it falls in, with leading and trailing white space left out unless `strip` is false."""
+        text = getattr(self, column).iat[i]
+        while strip and start < end and text[start].isspace():
+            start += 1
+        while strip and end > start and text[end - 1].isspace():
+            end -= 1
+        offset = 0
+        parts = JOINED.get(column, (column,))
+        for k, name in enumerate(parts):
+            value = getattr(self, name).iat[i]
+            if start < offset + len(value) or k == len(parts) - 1:
+                lo = min(max(start - offset, 0), len(value))
+                hi = min(max(end - offset, lo), len(value))
+                return Evidence(value[lo:hi], name, lo, hi, note)
+            offset += len(value) + 1  # the "\n" that joins the fields
+        raise AssertionError("unreachable")
 
     def arrow(self, series: pd.Series) -> pa.Array:
         """The series as an Arrow string array, converted once per series."""
@@ -100,23 +131,30 @@ def matches(texts: Texts, series: pd.Series, pattern: str) -> np.ndarray:
     return np.asarray(pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def regex_signal(series_of: Callable[[Texts], pd.Series], pattern: str, *, count: bool = True):
-    """A `flag` signal: score = number of matches of `pattern`, evidence = the first matches."""
+def regex_signal(column: str, pattern: str, *, count: bool = True):
+    """A `flag` signal over a text column (a field, `prompt` or `everything`): score = number of matches of
+    `pattern` (or 1), evidence = each match, located in its field (the first `MAX_FOUND`)."""
     compiled = re.compile(pattern)
 
     def compute(texts: Texts) -> pd.DataFrame:
-        series = series_of(texts)
+        series = getattr(texts, column)
         hit = matches(texts, series, pattern)
         score = np.zeros(texts.n)
-        evidence = np.full(texts.n, None, dtype=object)
+        found: list[list[Evidence] | None] = [None] * texts.n
         for i in np.flatnonzero(hit):
-            found = [m.group(0) for m in compiled.finditer(series.iat[i])]
-            score[i] = len(found) if count else 1.0
-            evidence[i] = " | ".join(dict.fromkeys(f.strip() for f in found))[:200]
-        return pd.DataFrame({"score": score, "evidence": evidence})
+            spans = [m.span() for m in compiled.finditer(series.iat[i])]
+            score[i] = len(spans) if count else 1.0
+            found[i] = [texts.found(column, i, lo, hi) for lo, hi in spans[:MAX_FOUND]]
+        return result(score, found)
 
     return compute
 
 
-def result(score, evidence) -> pd.DataFrame:
-    return pd.DataFrame({"score": np.asarray(score, dtype=float), "evidence": np.asarray(evidence, dtype=object)})
+def result(score, found) -> pd.DataFrame:
+    """A signal's output: `score`, `evidence` (the line people read) and `found` (the evidence as JSON), one row a record.
+    `found` holds a list of `Evidence` (or None) per record."""
+    return pd.DataFrame({
+        "score": np.asarray(score, dtype=float),
+        "evidence": np.array([describe(f) for f in found], dtype=object),
+        "found": np.array([dumps(f) for f in found], dtype=object),
+    })

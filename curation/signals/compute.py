@@ -28,7 +28,7 @@ from curation.signals.quality import quality
 from curation.tokenize import DEFAULT, get_counter
 from curation.workspace import Workspace, write_atomically
 
-VERSION = 1
+VERSION = 2  # 2: structured evidence (`found__<signal>`)
 CHUNK = 10_000
 TEXT_COLUMNS = ["record_id", "system", "instruction", "input", "output", "messages"]
 
@@ -42,7 +42,8 @@ def cache_key(tokenizer: str) -> str:
 
 
 def compute_frame(frame: pd.DataFrame, tokenizer: str = DEFAULT) -> pd.DataFrame:
-    """Every signal's score and evidence, the length columns and the text hash for a frame of records."""
+    """Every signal's score and evidence (the line people read, and as JSON: `found__<signal>`), the length columns and
+    the text hash for a frame of records."""
     from concurrent.futures import ThreadPoolExecutor
 
     texts = Texts(frame)
@@ -57,6 +58,7 @@ def compute_frame(frame: pd.DataFrame, tokenizer: str = DEFAULT) -> pd.DataFrame
             res = signal.compute(texts)
             out[f"score__{name}"] = res["score"].to_numpy()
             out[f"evidence__{name}"] = res["evidence"].to_numpy()
+            out[f"found__{name}"] = res["found"].to_numpy()
         table = pd.DataFrame(out)
         return pd.concat([table, length_columns.result()], axis=1)
 

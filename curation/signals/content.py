@@ -8,7 +8,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from curation.signals.base import Signal, Texts, matches, result
+from curation.signals.base import MAX_FOUND, Signal, Texts, matches, result
+from curation.signals.evidence import Evidence
 
 SPECIAL_TOKENS = re.compile(r"<\|[a-z_]+\|>|</s>\s*$")
 
@@ -27,7 +28,7 @@ SHORT_ANSWER = (
 
 def empty_output(texts: Texts) -> pd.DataFrame:
     empty = texts.output.str.strip().str.len().to_numpy() == 0
-    return result(empty.astype(float), np.where(empty, "output is empty", None))
+    return result(empty.astype(float), [[Evidence("", note="output is empty")] if e else None for e in empty])
 
 
 def short_output(texts: Texts) -> pd.DataFrame:
@@ -35,8 +36,8 @@ def short_output(texts: Texts) -> pd.DataFrame:
     long_form = matches(texts, texts.instruction, LONG_FORM) & ~matches(texts, texts.instruction, SHORT_ANSWER)
     words = texts.output.str.split().str.len().to_numpy(dtype=float)
     score = np.where(long_form & (words > 0), words, np.nan)  # empty outputs are empty_output's
-    evidence = [f"{int(w)} word(s) for a long-form request" if lf else None for w, lf in zip(words, long_form)]
-    return result(score, evidence)
+    found = [[Evidence(str(int(w)), note="{value} word(s) for a long-form request")] if lf else None for w, lf in zip(words, long_form)]
+    return result(score, found)
 
 
 def _norm(s: str) -> str:
@@ -48,7 +49,7 @@ def repeats_prompt(texts: Texts) -> pd.DataFrame:
     from rapidfuzz.distance import Indel
 
     score = np.zeros(texts.n)
-    evidence = np.full(texts.n, None, dtype=object)
+    found: list = [None] * texts.n
     lengths = {name: getattr(texts, name).str.len().to_numpy() for name in ("output", "instruction", "input")}
     for name in ("instruction", "input"):
         ratio = lengths["output"] / np.maximum(lengths[name], 1)
@@ -58,14 +59,14 @@ def repeats_prompt(texts: Texts) -> pd.DataFrame:
             sim = Indel.normalized_similarity(_norm(texts.output.iat[i]), _norm(other.iat[i]), score_cutoff=max(score[i], 0.5))
             if sim > score[i]:
                 score[i] = sim
-                evidence[i] = f"output is {sim:.0%} the same as the {name}"
-    return result(score, evidence)
+                found[i] = [Evidence(f"{sim:.0%}", note=f"output is {{value}} the same as the {name}")]
+    return result(score, found)
 
 
 def repetition(texts: Texts) -> pd.DataFrame:
     """Share of repeated long lines or repeated word 4-grams in the output (0–1)."""
     score = np.zeros(texts.n)
-    evidence = np.full(texts.n, None, dtype=object)
+    found: list = [None] * texts.n
     for i, out in enumerate(texts.output):
         if len(out) < 80:
             continue
@@ -83,11 +84,30 @@ def repetition(texts: Texts) -> pd.DataFrame:
         s = max(line_dup, gram_dup)
         score[i] = s
         if s > 0 and top is not None and top[1] > 1 and gram_dup >= line_dup:
-            evidence[i] = f"'{' '.join(top[0])}' × {top[1]}"
+            found[i] = _gram_evidence(out, top[0], top[1])
         elif line_dup > 0:
             line = max(set(lines), key=lines.count)
-            evidence[i] = f"line repeated × {lines.count(line)}: {line[:80]}"
-    return result(score, evidence)
+            found[i] = _line_evidence(out, line, lines.count(line))
+    return result(score, found)
+
+
+def _gram_evidence(out: str, gram: tuple[str, ...], count: int) -> list[Evidence]:
+    """Where the repeated word 4-gram occurs (any case, any white space between its words)."""
+    note = f"'{{value}}' × {count}"
+    pattern = re.compile(r"(?<!\S)" + r"\s+".join(re.escape(w) for w in gram) + r"(?!\S)", re.IGNORECASE)
+    spans = [m.span() for m in pattern.finditer(out)][:MAX_FOUND]
+    return [Evidence(out[lo:hi], "output", lo, hi, note) for lo, hi in spans] or [Evidence(" ".join(gram), note=note)]
+
+
+def _line_evidence(out: str, line: str, count: int) -> list[Evidence]:
+    """Where the repeated line occurs (each copy, without its surrounding white space)."""
+    found, offset = [], 0
+    for raw in out.split("\n"):
+        if raw.strip() == line and len(found) < MAX_FOUND:
+            lo = offset + len(raw) - len(raw.lstrip())
+            found.append(Evidence(line, "output", lo, lo + len(line), f"line repeated × {count}: {{value:.80}}"))
+        offset += len(raw) + 1
+    return found
 
 
 LIST_ITEM = re.compile(r"^\s*([-*•]|\d+[.)]|[a-z][.)])\s")
@@ -95,32 +115,38 @@ STOP_ENDINGS = {"the", "a", "an", "and", "or", "but", "of", "to", "in", "on", "w
                 "are", "was", "were", "by", "from", "including", "such", "like", "because", "while", "if", "when", "then", "so"}
 
 
-def _truncation(out: str) -> str | None:
+def _in_output(out: str, value: str, note: str) -> Evidence:
+    """Evidence at the last occurrence of `value` in the output (about the output as a whole if it is not there as such)."""
+    at = out.rfind(value)
+    return Evidence(value, "output", at, at + len(value), note) if at >= 0 and value else Evidence(value, note=note)
+
+
+def _truncation(out: str) -> Evidence | None:
     text = SPECIAL_TOKENS.sub("", out).rstrip()
     if not text:
         return None
     if text.count("```") % 2 == 1:
-        return "unclosed code fence"
+        return _in_output(out, "```", "unclosed code fence")
     if "```" in text:
         return None
     for opening, closing in ("()", "[]", "{}"):
         if text.count(opening) - text.count(closing) >= 1 and not text.endswith(closing):
-            return f"unclosed '{opening}'"
+            return _in_output(out, opening, "unclosed {value!r}")
     last = text.split("\n")[-1].strip()
     words = last.split()
     if not words or LIST_ITEM.match(last) or last[-1] in ".!?…:;\"'”’)]}*`>|" or last[-1].isdigit():
         return None
     ending = re.sub(r"\W+$", "", words[-1].lower())
     if last.endswith(",") or ending in STOP_ENDINGS:
-        return f"ends mid-sentence: …{last[-60:]}"
+        return _in_output(out, last[-60:], "ends mid-sentence: …{value}")
     if len(words) >= 8 and words[-1][:1].islower():
-        return f"ends without punctuation: …{last[-60:]}"
+        return _in_output(out, last[-60:], "ends without punctuation: …{value}")
     return None
 
 
 def truncated(texts: Texts) -> pd.DataFrame:
-    evidence = [_truncation(o) for o in texts.output]
-    return result([e is not None for e in evidence], evidence)
+    found = [_truncation(o) for o in texts.output]
+    return result([e is not None for e in found], [[e] if e else None for e in found])
 
 
 SIGNALS = [

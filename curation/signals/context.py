@@ -14,7 +14,8 @@ from curation.texts import placeholder_text
 
 def placeholder_input(texts: Texts) -> pd.DataFrame:
     hits = [placeholder_text(v) if len(v) < 40 else False for v in texts.input]
-    return result(hits, [f"input is {v.strip()!r}" if h else None for v, h in zip(texts.input, hits)])
+    return result(hits, [[texts.found("input", i, 0, len(v), "input is {value!r}")] if h else None
+                         for i, (v, h) in enumerate(zip(texts.input, hits))])
 
 
 URL = r"(?i)(https?://[^\s)\]]+|\bwww\.[a-z0-9-]+\.[^\s)\]]+)"
@@ -39,18 +40,18 @@ def needs_context(texts: Texts) -> pd.DataFrame:
     short = texts.instruction.str.len().to_numpy() < 200
     missing = matches(texts, texts.instruction, MISSING_TEXT) & no_input & short & texts.frame["messages"].isna().to_numpy()
     score = np.zeros(texts.n)
-    evidence = np.full(texts.n, None, dtype=object)
+    evidence: list = [None] * texts.n
     for i in np.flatnonzero(url | media | missing):
         found = []
         if url[i]:
-            found += [f"URL {m.group(0)}" for m in re.finditer(URL, prompt.iat[i])][:2]
+            found += [texts.found("prompt", i, *m.span(), "URL {value}") for m in re.finditer(URL, prompt.iat[i])][:2]
         if media[i]:
-            found += [f"refers to {m.group(0)!r}" for m in re.finditer(MEDIA, prompt.iat[i])][:2]
+            found += [texts.found("prompt", i, *m.span(), "refers to {value!r}") for m in re.finditer(MEDIA, prompt.iat[i])][:2]
         if missing[i]:
             m = re.search(MISSING_TEXT, texts.instruction.iat[i])
-            found.append(f"refers to {m.group(0)!r} but the input is empty")
+            found.append(texts.found("instruction", i, *m.span(), "refers to {value!r} but the input is empty"))
         score[i] = len(found)
-        evidence[i] = " | ".join(found)[:200]
+        evidence[i] = found
     return result(score, evidence)
 
 
@@ -66,8 +67,8 @@ SIGNALS = [
            "or \"the following text\" with an empty input.", "needs_context", "flag", needs_context, severity=0.5,
            fields=("instruction", "input")),
     Signal("merged_instructions", "The output runs on into another task (\"19. Instruction: …\").", "merged_instructions", "flag",
-           regex_signal(lambda t: t.output, MERGED), severity=0.7),
+           regex_signal("output", MERGED), severity=0.7),
     Signal("template_leftovers", "Template placeholders or special tokens left in the text ({{name}}, <|endoftext|>, </s>, [INST]).",
-           "template_leftovers", "flag", regex_signal(lambda t: t.everything, TEMPLATE), severity=0.6,
+           "template_leftovers", "flag", regex_signal("everything", TEMPLATE), severity=0.6,
            fields=("instruction", "input", "output", "system")),
 ]

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from curation.signals.base import Signal, Texts
+from curation.signals.evidence import Evidence, dumps
 
 
 def normalised_hashes(strings) -> list[str]:
@@ -26,11 +27,13 @@ def text_hashes(texts: Texts) -> list[str]:
 
 
 def mark_duplicates(table: pd.DataFrame) -> pd.DataFrame:
-    """Flag every record whose text appeared earlier (in load order); its evidence names the first copy."""
+    """Flag every record whose text appeared earlier (in load order); its evidence names the first copy (no span: it
+    is about the whole record)."""
     first = table.groupby("text_hash", sort=False)["record_id"].transform("first")
     dup = table["text_hash"].duplicated(keep="first").to_numpy()
     table["score__exact_duplicate"] = dup.astype(float)
     table["evidence__exact_duplicate"] = np.where(dup, "same text as " + first.astype(str), None)
+    table["found__exact_duplicate"] = [dumps([Evidence(f, note="same text as {value}")]) if d else None for f, d in zip(first, dup)]
     return table
 
 

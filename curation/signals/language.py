@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from curation.signals.base import Signal, Texts, result
+from curation.signals.evidence import Evidence
 
 # Texts where at least this share of words are common English function words are
 # English without asking the model (fast path; the model decides the rest).
@@ -48,7 +49,7 @@ def language(texts: Texts) -> pd.DataFrame:
     both = texts.instruction.str.slice(0, 250) + "\n" + texts.output.str.slice(0, 250)
     english = looks_english(texts, both)
     codes = ["en" if en else detect(text) for en, text in zip(english, both)]
-    return result(np.zeros(texts.n), codes)
+    return result(np.zeros(texts.n), [[Evidence(code)] if code else None for code in codes])
 
 
 SIGNALS = [

@@ -24,7 +24,7 @@ BOILERPLATE = (
 
 SIGNALS = [
     Signal("refusal", "The output refuses the request (\"I'm sorry, but I can't…\").", "refusal", "flag",
-           regex_signal(lambda t: t.output, REFUSAL, count=False), severity=0.9),
+           regex_signal("output", REFUSAL, count=False), severity=0.9),
     Signal("llm_boilerplate", "LLM boilerplate in the output: \"As an AI language model\", \"I hope this helps\", "
-           "\"Certainly! Here is…\".", "llm_boilerplate", "flag", regex_signal(lambda t: t.output, BOILERPLATE), severity=0.4),
+           "\"Certainly! Here is…\".", "llm_boilerplate", "flag", regex_signal("output", BOILERPLATE), severity=0.4),
 ]

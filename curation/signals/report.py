@@ -1,9 +1,8 @@
 """Summaries of the signals for people: length statistics, live threshold counts,
-flag overlaps, and the exact text to highlight for a flag's evidence."""
+flag overlaps. (What to highlight for a flag comes from its structured evidence:
+`curation.signals.evidence`.)"""
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 import pandas as pd
@@ -47,43 +46,3 @@ def overlaps(flag_frame: pd.DataFrame) -> pd.DataFrame:
 def flag_counts(flag_frame: pd.DataFrame) -> pd.Series:
     """Records by how many flags they carry (0, 1, 2, …)."""
     return flag_frame.sum(axis=1).value_counts().sort_index()
-
-
-QUOTED = re.compile(r"^(?:refers to |input is )?(?:'(.+)'|\"(.+)\")(?: × \d+| but the input is empty)?$")
-PREFIXES = ("URL ", "email ", "phone ", "IP address ", "card number ", "api key ")
-
-
-def highlight_terms(evidence: str | None) -> list[str]:
-    """The substrings of the record that a flag's evidence points at, to mark in the text."""
-    if not evidence:
-        return []
-    terms = []
-    for part in evidence.split(" | "):
-        part = part.strip()
-        quoted = QUOTED.match(part)
-        if quoted:
-            terms.append(quoted.group(1) or quoted.group(2))
-        elif part.startswith(PREFIXES):
-            value = part.split(" ", 2 if part.startswith(("IP address ", "card number ", "api key ")) else 1)[-1]
-            terms.append(value.strip("'\"…"))
-        elif "…" in part:
-            terms.append(part.split("…", 1)[1])
-        elif ":" in part and part.split(":", 1)[0] in ("mojibake", "line repeated × 2"):
-            terms.append(part.split(":", 1)[1].strip())
-        else:
-            terms.append(part)
-    return [t for t in dict.fromkeys(terms) if t and len(t) >= 2]
-
-
-def spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
-    """Where the terms occur in the text (case-insensitive), overlapping spans merged, in order."""
-    found = sorted(
-        (m.start(), m.end()) for term in terms if term for m in re.finditer(re.escape(term), text, flags=re.IGNORECASE)
-    )
-    merged: list[tuple[int, int]] = []
-    for lo, hi in found:
-        if merged and lo <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
-        else:
-            merged.append((lo, hi))
-    return merged

@@ -140,6 +140,20 @@ def test_quality_page_signals_threshold_evidence_and_bulk_reject(app, tmp_path):
     assert (load_records(Workspace(tmp_path / "ws"))["reason"] == "pii").sum() == 0
 
 
+def test_quality_page_marks_the_evidence_where_it_was_found(app, tmp_path):
+    from curation.ingest import ingest
+
+    ingest(Workspace(tmp_path / "ws"), write_jsonl(tmp_path / "d.jsonl", [
+        {"instruction": "Describe the attached image.", "input": "", "output": "The attached image shows a dog."}]))
+    app.switch_page("pages/quality.py").run()
+    next(s for s in app.selectbox if s.label == "Signal").select("needs_context").run()
+    assert not app.exception and not app.error
+    blocks = [h.proto.body for h in app.get("html")]
+    # Marked from the signal's spans: in the instruction, where it was found, not wherever the same words occur.
+    assert [b.count("<mark>") for b in blocks] == [1, 0]
+    assert "Describe the <mark>attached image</mark>." in blocks[0] and "The attached image shows a dog." in blocks[1]
+
+
 def test_quality_page_empty_state(app):
     app.switch_page("pages/quality.py").run()
     assert not app.exception and "No records yet" in app.info[0].value

@@ -10,6 +10,7 @@ import pytest
 from curation import settings
 from curation.demo import load_demo, planted
 from curation.ingest import ingest
+from curation.signals import SIGNALS, evidence
 from curation.signals.compute import set_thresholds, signal_table, summary, with_signals
 from curation.store import load_records
 from curation.tokenize import get_counter, llama3_files
@@ -48,6 +49,21 @@ def test_demo_planted_problems_are_found_and_clean_records_mostly_are_not(demo, 
     flagged_clean = demo[demo["demo_id"].isin(clean) & (demo["flags"].str.len() > 0)]
     assert len(flagged_clean) / len(clean) <= 0.05
     assert demo.loc[demo["demo_id"].isin(clean), "quality"].mean() > 0.95
+
+
+def test_cached_evidence_is_structured_and_points_into_the_records(demo):
+    located = 0
+    for name, s in SIGNALS.items():
+        if s.direction == "flag":
+            assert demo.loc[demo[f"flag__{name}"], f"found__{name}"].notna().all(), name
+        for _, row in demo[demo[f"found__{name}"].notna()].iterrows():
+            pieces = evidence.loads(row[f"found__{name}"])
+            assert pieces and evidence.describe(pieces) == row[f"evidence__{name}"], name
+            for e in pieces:
+                if e.field is not None:
+                    assert (row[e.field] or "")[e.start : e.end] == e.value, (name, e)
+                    located += 1
+    assert located > 20
 
 
 def test_alpaca_en_demo_placeholders_urls_and_duplicates(ws, shared_data):

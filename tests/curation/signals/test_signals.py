@@ -10,7 +10,7 @@ import pytest
 from curation.signals import SIGNALS, by_reason, get_signal
 from curation.signals.base import Texts
 from curation.signals.duplicates import mark_duplicates, text_hashes
-from curation.signals.report import highlight_terms, spans
+from curation.signals.evidence import Evidence, describe, loads, spans_in
 
 
 def rec(instruction="Do it.", output="Done.", input="", system="", messages=None) -> dict:
@@ -26,6 +26,10 @@ def flagged(name: str, *records: dict, threshold=None) -> list[bool]:
 
 def evidence(name: str, record: dict) -> str | None:
     return SIGNALS[name].compute(Texts(pd.DataFrame([record])))["evidence"].iat[0]
+
+
+def found(name: str, record: dict) -> list[Evidence]:
+    return loads(SIGNALS[name].compute(Texts(pd.DataFrame([record])))["found"].iat[0])
 
 
 CASES = {
@@ -134,10 +138,10 @@ def test_evidence_names_what_matched_and_can_be_highlighted():
     ev = evidence("pii", rec(output="Mail me at a.b@example.com or call (212) 555-0187."))
     assert "a.b@example.com" in ev and "(212) 555-0187" in ev
     text = "Mail me at a.b@example.com or call (212) 555-0187."
-    marked = [text[lo:hi] for lo, hi in spans(text, highlight_terms(ev))]
+    marked = [text[lo:hi] for lo, hi in spans_in(found("pii", rec(output=text)), "output")]
     assert marked == ["a.b@example.com", "(212) 555-0187"]
-    ev = evidence("llm_boilerplate", rec(output="Certainly! Here is it. I hope this helps!"))
-    assert highlight_terms(ev) == ["Certainly! Here is", "I hope this helps"]
+    boilerplate = found("llm_boilerplate", rec(output="Certainly! Here is it. I hope this helps!"))
+    assert [e.value for e in boilerplate] == ["Certainly! Here is", "I hope this helps"]
 
 
 def test_registry_lookups_and_every_signal_is_described():
@@ -149,14 +153,47 @@ def test_registry_lookups_and_every_signal_is_described():
         get_signal("nope")
 
 
-@pytest.mark.parametrize("evidence_text, terms", [
-    ("I'm sorry, but I can't help with that request", ["I'm sorry, but I can't help with that request"]),
-    ("refers to 'the following article' but the input is empty", ["the following article"]),
-    ("input is 'N/A'", ["N/A"]),
-    ("'the the the the' × 12", ["the the the the"]),
-    ("URL https://x.com/a | refers to 'the attached image'", ["https://x.com/a", "the attached image"]),
-    ("email a@b.com | phone +1 415 555 0133", ["a@b.com", "+1 415 555 0133"]),
-    ("ends mid-sentence: …light more than", ["light more than"]),
+@pytest.mark.parametrize("name, record, evidence_text, marked", [
+    ("refusal", rec(output="I'm sorry, but I can't help with that request."), "I'm sorry, but I can't help with that request",
+     [("output", "I'm sorry, but I can't help with that request")]),
+    ("needs_context", rec("Summarize the following article.", "It is about cats."),
+     "refers to 'the following article' but the input is empty", [("instruction", "the following article")]),
+    ("placeholder_input", rec(input=" N/A "), "input is 'N/A'", [("input", "N/A")]),
+    ("repetition", rec(output="the " * 40), "'the the the the' × 37", [("output", "the the the the")] * 10),
+    ("needs_context", rec("Describe the attached image.", "A dog.", input="https://x.com/a"),
+     "URL https://x.com/a | refers to 'attached image'", [("input", "https://x.com/a"), ("instruction", "attached image")]),
+    ("pii", rec(output="Write to a@b.com or call +1 415 555 0133."), "email a@b.com | phone +1 415 555 0133",
+     [("output", "a@b.com"), ("output", "+1 415 555 0133")]),
+    ("truncated", rec(output="It scatters light more than"), "ends mid-sentence: …It scatters light more than",
+     [("output", "It scatters light more than")]),
+    ("pii", rec(output="key sk-abcdefghijklmnopqrstuvwxyz123456"), "api key sk-abcdefghi…",
+     [("output", "sk-abcdefghijklmnopqrstuvwxyz123456")]),
 ])
-def test_highlight_terms(evidence_text, terms):
-    assert highlight_terms(evidence_text) == terms
+def test_evidence_is_structured_and_rendered_once(name, record, evidence_text, marked):
+    pieces = found(name, record)
+    assert describe(pieces) == evidence(name, record) == evidence_text
+    assert [(e.field, e.value) for e in pieces] == marked
+    for e in pieces:
+        assert record[e.field][e.start : e.end] == e.value  # the span points at the matched text in the named field
+
+
+def test_evidence_spans_point_into_their_field_for_every_signal():
+    conversation = [{"role": "system", "content": "Be {{tone}}."}, {"role": "user", "content": "Mail a@b.com"},
+                    {"role": "assistant", "content": "Done."}]
+    extra = [rec(system="You are {{name}}, mail x@y.org", instruction="Ask x@y.org", input="Tom &amp; Jerry", output="Done.</s>",
+                 messages=conversation),
+             rec(instruction="Fix: bad\x0bbyte and \x00", output="Café costs â€œ3â€\x9d euros.")]
+    seen = set()
+    for name, (positives, _) in CASES.items():
+        for record in [*positives, *extra]:
+            frame = pd.DataFrame([record])
+            res = SIGNALS[name].compute(Texts(frame))
+            pieces = loads(res["found"].iat[0])
+            assert describe(pieces) == res["evidence"].iat[0]
+            for e in pieces:
+                if e.field is None:
+                    continue
+                text = record[e.field] or ""
+                assert 0 <= e.start <= e.end <= len(text) and text[e.start : e.end] == e.value, (name, e)
+                seen.add(e.field)
+    assert seen == {"system", "instruction", "input", "output", "messages"}
