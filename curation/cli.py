@@ -18,8 +18,12 @@ from curation.workspace import Workspace
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Choices come from light modules (no numpy): tests/test_registries.py checks they match the registries.
+    from curation import names
+    from curation.decisions import STATES
     from curation.formats import FORMATS
     from curation.records import SOURCES
+    from curation.texts import TEXT_CHOICES
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--workspace", help="workspace directory (default $CURATION_WORKSPACE or ./workspace)")
@@ -40,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("records", parents=[common], help="list records matching a filter")
     p.add_argument("--dataset", action="append", default=[])
     p.add_argument("--source", action="append", default=[], choices=SOURCES)
-    p.add_argument("--decision", action="append", default=[], choices=("keep", "reject", "undecided"))
+    p.add_argument("--decision", action="append", default=[], choices=STATES)
     p.add_argument("--search", default="", help="case-insensitive text search")
     p.add_argument("--flag", action="append", default=[], metavar="CODE", help="records a quality flag marks (repeat for any of several)")
     p.add_argument("--cluster", type=int, metavar="ID", help="records of one cluster of the map")
@@ -56,21 +60,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("embed", parents=[common], help="embed the records (cached; only new texts are embedded)")
     p.add_argument("--model", metavar="NAME_OR_PATH", help="minilm (default, bundled), static (fast mode), a model folder or hub id (kept)")
     p.add_argument("--fast", action="store_true", help="use the fast static model (same as --model static)")
-    p.add_argument("--text", choices=("prompt", "output", "conversation"), help="what to embed (default prompt; kept)")
+    p.add_argument("--text", choices=tuple(TEXT_CHOICES), help="what to embed (default prompt; kept)")
 
     p = sub.add_parser("map", parents=[common], help="project to 2-D, cluster, label, and measure diversity (cached)")
-    p.add_argument("--method", choices=("hdbscan", "kmeans"), help="clustering: HDBSCAN on the map (default) or k-means (kept)")
+    p.add_argument("--method", choices=names.CLUSTERINGS, help="clustering: HDBSCAN on the map (default) or k-means (kept)")
     p.add_argument("--k", type=int, help="number of k-means clusters (kept)")
     p.add_argument("--min-size", type=int, help="smallest HDBSCAN cluster (kept)")
 
     p = sub.add_parser("dedup", parents=[common], help="find exact and near-duplicate groups; --apply rejects all but each representative")
     p.add_argument("--threshold", type=float, help="similarity at or above which two records are duplicates (kept)")
-    p.add_argument("--method", choices=("embedding", "minhash", "exact"), help="embedding (default), minhash or exact (kept)")
-    p.add_argument("--text", choices=("prompt", "output", "conversation"), help="what is compared (default prompt; kept)")
-    p.add_argument("--rule", choices=("quality", "longest_output", "human_first", "first_seen"),
+    p.add_argument("--method", choices=names.DEDUP_METHODS, help="embedding (default), minhash or exact (kept)")
+    p.add_argument("--text", choices=tuple(TEXT_CHOICES), help="what is compared (default prompt; kept)")
+    p.add_argument("--rule", choices=names.RULES,
                    help="which record of a group is kept (default quality; kept)")
-    p.add_argument("--index", choices=("auto", "exact", "ivf", "hnsw"), help="neighbour search (default auto; kept)")
-    p.add_argument("--grouping", choices=("components", "star"),
+    p.add_argument("--index", choices=names.INDEXES, help="neighbour search (default auto; kept)")
+    p.add_argument("--grouping", choices=names.GROUPINGS,
                    help="components (default: chains join) or star (every member like its representative itself; kept)")
     p.add_argument("--boilerplate", choices=("strip", "keep"),
                    help="remove lines shared by many records before comparing (default strip; kept)")
@@ -82,13 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--template", required=True, metavar="NAME",
                    help="alpaca, chatml, llama-3, mistral, vicuna, a Hugging Face tokenizer folder, or a .jinja file")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write (new, empty, or an earlier export)")
-    p.add_argument("--format", choices=("jsonl", "parquet", "hf"), default="jsonl")
-    p.add_argument("--shape", choices=("text", "messages", "prompt-completion", "alpaca", "sharegpt"), default="text")
+    p.add_argument("--format", choices=names.EXPORT_FORMATS, default="jsonl")
+    p.add_argument("--shape", choices=names.SHAPES, default="text")
     p.add_argument("--split", default="train=0.9,test=0.1", help="named ratios, e.g. train=0.9,validation=0.05,test=0.05")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--stratify", choices=("none", "cluster", "source", "dataset"), default="none")
+    p.add_argument("--stratify", choices=names.STRATIFY, default="none")
     p.add_argument("--max-tokens", type=int, help="longest rendered text, in tokens of --tokenizer")
-    p.add_argument("--over", choices=("drop", "keep"), default="drop", help="records over --max-tokens: drop (default) or keep and report")
+    p.add_argument("--over", choices=names.OVER, default="drop", help="records over --max-tokens: drop (default) or keep and report")
     p.add_argument("--kept-only", action="store_true", help="only records a curator kept (default: every record not rejected)")
     p.add_argument("--tokenizer", metavar="NAME_OR_PATH", help="token counts: llama-3 (default) or a tokenizer.json folder/file")
     p.add_argument("--no-similarity", action="store_true", help="skip the test/train similarity check (it embeds the records)")

@@ -5,12 +5,13 @@ representative records."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from curation.errors import CurationError
+from curation import names
 
-METHODS = ("hdbscan", "kmeans")
 NOISE = -1
 
 
@@ -22,27 +23,50 @@ def default_min_size(n: int) -> int:
     return max(5, round(math.sqrt(n) / 2))
 
 
+def hdbscan_labels(vectors: np.ndarray, xy: np.ndarray, k: int | None, min_size: int | None, seed: int) -> np.ndarray:
+    from sklearn.cluster import HDBSCAN
+
+    n = len(xy)
+    size = min(min_size or default_min_size(n), n)
+    # min_samples below the cluster size: the default (equal to it) leaves most of a large map as noise.
+    return HDBSCAN(min_cluster_size=size, min_samples=min(10, size), copy=True).fit_predict(xy).astype(np.int64)
+
+
+def kmeans_labels(vectors: np.ndarray, xy: np.ndarray, k: int | None, min_size: int | None, seed: int) -> np.ndarray:
+    import faiss
+
+    n = len(vectors)
+    k = min(k or default_k(n), n)
+    km = faiss.Kmeans(vectors.shape[1], k, niter=25, seed=seed, spherical=True, verbose=False)
+    km.train(np.ascontiguousarray(vectors, dtype=np.float32))
+    _, assigned = km.index.search(np.ascontiguousarray(vectors, dtype=np.float32), 1)
+    return assigned[:, 0].astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Clustering:
+    """A clustering method: `labels(vectors, xy, k, min_size, seed)` gives a cluster id per record (-1: noise)."""
+
+    name: str
+    description: str
+    labels: Callable[..., np.ndarray]
+
+
+METHODS: dict[str, Clustering] = names.registry(names.CLUSTERINGS, (
+    Clustering("hdbscan", "HDBSCAN on the 2-D map: finds the number of clusters and leaves outliers unclustered (noise)",
+               hdbscan_labels),
+    Clustering("kmeans", "spherical k-means (faiss) on the embeddings: k clusters (--k; default from the number of records)",
+               kmeans_labels),
+))
+
+
 def cluster(vectors: np.ndarray, xy: np.ndarray, method: str = "hdbscan", k: int | None = None,
             min_size: int | None = None, seed: int = 0) -> np.ndarray:
     """A cluster id per record (-1: noise, HDBSCAN only)."""
     n = len(vectors)
     if n < 3:
         return np.zeros(n, dtype=np.int64)
-    if method == "hdbscan":
-        from sklearn.cluster import HDBSCAN
-
-        size = min(min_size or default_min_size(n), n)
-        # min_samples below the cluster size: the default (equal to it) leaves most of a large map as noise.
-        return HDBSCAN(min_cluster_size=size, min_samples=min(10, size), copy=True).fit_predict(xy).astype(np.int64)
-    if method == "kmeans":
-        import faiss
-
-        k = min(k or default_k(n), n)
-        km = faiss.Kmeans(vectors.shape[1], k, niter=25, seed=seed, spherical=True, verbose=False)
-        km.train(np.ascontiguousarray(vectors, dtype=np.float32))
-        _, assigned = km.index.search(np.ascontiguousarray(vectors, dtype=np.float32), 1)
-        return assigned[:, 0].astype(np.int64)
-    raise CurationError(f"unknown clustering method {method!r}: choose one of {', '.join(METHODS)}")
+    return names.lookup(METHODS, method, "clustering method").labels(vectors, xy, k, min_size, seed)
 
 
 def label_clusters(texts: list[str], labels: np.ndarray, words: int = 3) -> dict[int, str]:

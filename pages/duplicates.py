@@ -23,15 +23,15 @@ def settings_form(ws) -> dict:
     with st.expander("Duplicate settings", expanded=False), st.form("dedup_settings"):
         a, b, c = st.columns(3)
         method = a.selectbox("Method", list(dedup.METHODS), index=list(dedup.METHODS).index(conf["method"]),
-                             help="\n".join(f"{k}: {v}" for k, v in dedup.METHODS.items()))
+                             help="\n".join(f"{k}: {v.description}" for k, v in dedup.METHODS.items()))
         text = a.selectbox("Compare", list(TEXT_CHOICES), index=list(TEXT_CHOICES).index(conf["text"]),
                            help="\n".join(f"{k}: {v}" for k, v in TEXT_CHOICES.items()))
         rule = b.selectbox("Keep in each group", list(dedup.RULES), index=list(dedup.RULES).index(conf["rule"]),
-                           help="\n".join(f"{k}: {v}" for k, v in dedup.RULES.items()))
+                           help="\n".join(f"{k}: {v.description}" for k, v in dedup.RULES.items()))
         index = b.selectbox("Neighbour search", list(dedup.INDEXES), index=list(dedup.INDEXES).index(conf["index"]),
-                            help="\n".join(f"{k}: {v}" for k, v in dedup.INDEXES.items()))
+                            help="\n".join(f"{k}: {v.description}" for k, v in dedup.INDEXES.items()))
         grouping = c.selectbox("Grouping", list(dedup.GROUPINGS), index=list(dedup.GROUPINGS).index(conf["grouping"]),
-                               help="\n".join(f"{k}: {v}" for k, v in dedup.GROUPINGS.items()))
+                               help="\n".join(f"{k}: {v.description}" for k, v in dedup.GROUPINGS.items()))
         strip = c.toggle("Ignore boilerplate lines", value=bool(conf["strip"]), help=BOILERPLATE_DOC.strip())
         if st.form_submit_button("Save settings"):
             with shown_errors("save the duplicate settings"):
@@ -140,7 +140,7 @@ def main() -> None:
     s = found.summary()
     info = f"index {s['index']}" + (f", recall {s['recall']:.3f} against exact search" if s.get("recall") not in (None, 1.0) else "")
     st.caption(f"{len(base):,} records · method {s['method']} on the {s['text']} · {info} · {s['grouping']} grouping · "
-               f"representative: {dedup.RULES[s['rule']]}")
+               f"representative: {dedup.RULES[s['rule']].description}")
     if s["method"] != "exact":
         threshold = st.slider("Threshold", 0.5, 1.0, float(conf["threshold"]), 0.01, key="dup_threshold",
                               help="Two records are duplicates when their similarity reaches this value.")

@@ -38,13 +38,15 @@ def options(ws) -> Options | None:
         st.info("Name a tokenizer folder to use its chat template.")
         return None
     a, b, c, d = st.columns(4)
-    shape = a.selectbox("Shape", list(SHAPES), key="export_shape", help="\n".join(f"{k}: {v}" for k, v in SHAPES.items()))
-    fmt = b.selectbox("File format", list(FORMATS), key="export_format", help="\n".join(f"{k}: {v}" for k, v in FORMATS.items()))
+    shape = a.selectbox("Shape", list(SHAPES), key="export_shape", help="\n".join(f"{k}: {v.description}" for k, v in SHAPES.items()))
+    fmt = b.selectbox("File format", list(FORMATS), key="export_format",
+                      help="\n".join(f"{k}: {v.description}" for k, v in FORMATS.items()))
     split = c.text_input("Splits", value="train=0.9,test=0.1", key="export_split",
                          help="named ratios, e.g. train=0.9,validation=0.05,test=0.05")
     seed = d.number_input("Seed", min_value=0, value=0, step=1, key="export_seed")
     e, f, g, h = st.columns(4)
-    stratify = e.selectbox("Stratify by", list(STRATIFY), key="export_stratify")
+    stratify = e.selectbox("Stratify by", list(STRATIFY), key="export_stratify",
+                            help="\n".join(f"{k}: {v.description}" for k, v in STRATIFY.items()))
     max_tokens = f.number_input("Max tokens (0: no limit)", min_value=0, value=0, step=256, key="export_max_tokens")
     tokenizer = f.text_input("Tokenizer", value=tokenizer_name(ws), key="export_tokenizer",
                              help="llama-3 (bundled), or a folder / file with tokenizer.json: lengths of the rendered text")

@@ -12,7 +12,7 @@ import streamlit as st
 from curation.atlas import build, map_settings, nearest, save_settings
 from curation.clusters import METHODS
 from curation.diversity import __doc__ as DIVERSITY_DOC
-from curation.embed import pending
+from curation.embed import EMBEDDERS, pending
 from curation.signals import SIGNALS
 from curation.texts import TEXT_CHOICES, record_texts
 from ui import jobs, layout, show
@@ -26,13 +26,14 @@ def settings_form(ws) -> None:
     conf = map_settings(ws)
     with st.expander("Map settings", expanded=False), st.form("map_settings"):
         a, b, c, d = st.columns(4)
-        models = ["minilm", "static"] + ([conf["model"]] if conf["model"] not in ("minilm", "static") else [])
+        models = list(EMBEDDERS) + ([conf["model"]] if conf["model"] not in EMBEDDERS else [])
         model = a.selectbox("Model", models, index=models.index(conf["model"]),
-                            help="minilm: all-MiniLM-L6-v2, bundled. static: fast mode, distilled from it (about 100× faster).")
+                            help="\n".join(f"{k}: {v.description}" for k, v in EMBEDDERS.items()))
         custom = a.text_input("…or a model folder / hub id", value="")
         text = b.selectbox("Embed", list(TEXT_CHOICES), index=list(TEXT_CHOICES).index(conf["text"]), format_func=lambda t: t,
                            help="\n".join(f"{k}: {v}" for k, v in TEXT_CHOICES.items()))
-        method = c.selectbox("Clustering", METHODS, index=METHODS.index(conf["method"]))
+        method = c.selectbox("Clustering", list(METHODS), index=list(METHODS).index(conf["method"]),
+                             help="\n".join(f"{k}: {v.description}" for k, v in METHODS.items()))
         k = d.number_input("k (k-means)", min_value=2, max_value=500, value=int(conf["k"] or 12))
         min_size = d.number_input("Smallest cluster (HDBSCAN)", min_value=2, value=int(conf["min_size"] or 8))
         if st.form_submit_button("Save settings"):

@@ -1,7 +1,16 @@
-"""Every pluggable part is described and documented in the README (each is also covered by its own tests)."""
+"""Every pluggable part is described and documented in the README (each is also covered by its own tests);
+the command line offers exactly the registries' names, without importing numpy or pandas."""
 
+import subprocess
+import sys
+from collections import namedtuple
+
+import pytest
+
+from curation import names
 from curation.clusters import METHODS
 from curation.embed import EMBEDDERS
+from curation.errors import CurationError
 from curation.formats import FORMATS
 from curation.signals import SIGNALS
 from curation.texts import TEXT_CHOICES
@@ -24,7 +33,7 @@ def test_signals_are_described_and_documented():
 def test_embedders_text_choices_and_clusterings_are_documented():
     for name in (*EMBEDDERS, *TEXT_CHOICES, *METHODS):
         assert f"`{name}`" in README, name
-    assert all(TEXT_CHOICES.values()) and all(EMBEDDERS.values())
+    assert all(TEXT_CHOICES.values()) and described(EMBEDDERS) and described(METHODS)
 
 
 def test_duplicate_methods_rules_and_indexes_are_documented():
@@ -32,12 +41,74 @@ def test_duplicate_methods_rules_and_indexes_are_documented():
 
     for name in (*METHODS, *RULES, *INDEXES, *GROUPINGS):
         assert f"`{name}`" in README, name
-    assert all(METHODS.values()) and all(RULES.values()) and all(INDEXES.values())
+    assert described(METHODS) and described(RULES) and described(INDEXES) and described(GROUPINGS)
 
 
 def test_templates_shapes_and_export_formats_are_documented():
-    from curation.export import FORMATS, SHAPES, STRATIFY, TEMPLATES
+    from curation.export import FORMATS, OVER, SHAPES, STRATIFY, TEMPLATES
 
     for name in (*TEMPLATES, *SHAPES, *FORMATS, *STRATIFY):
         assert f"`{name}`" in README, name
-    assert all(t.description for t in TEMPLATES.values()) and all(SHAPES.values()) and all(FORMATS.values())
+    assert all(t.description for t in TEMPLATES.values()) and described(SHAPES) and described(FORMATS) and described(STRATIFY)
+    assert all(OVER.values())
+
+
+def described(registry: dict) -> bool:
+    """Every part has a description and is filed under its own name."""
+    return all(part.description and part.name == name for name, part in registry.items())
+
+
+def cli_options() -> dict[tuple[str, str], object]:
+    """(command, option) -> its argparse action, for every option of every command."""
+    from curation.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a.choices, dict)).choices
+    return {(command, action.option_strings[-1]): action for command, sub in commands.items() for action in sub._actions
+            if action.option_strings}
+
+
+def test_cli_choices_are_the_registries_names():
+    from curation import clusters, dedup, export
+    from curation.decisions import STATES
+    from curation.formats import FORMATS as SOURCE_FORMATS
+    from curation.records import SOURCES
+
+    expected = {
+        ("ingest", "--format"): sorted(SOURCE_FORMATS), ("ingest", "--source"): list(SOURCES),
+        ("records", "--source"): list(SOURCES), ("records", "--decision"): list(STATES),
+        ("embed", "--text"): list(TEXT_CHOICES), ("map", "--method"): list(clusters.METHODS),
+        ("dedup", "--method"): list(dedup.METHODS), ("dedup", "--text"): list(TEXT_CHOICES), ("dedup", "--rule"): list(dedup.RULES),
+        ("dedup", "--index"): list(dedup.INDEXES), ("dedup", "--grouping"): list(dedup.GROUPINGS),
+        ("export", "--format"): list(export.FORMATS), ("export", "--shape"): list(export.SHAPES),
+        ("export", "--stratify"): list(export.STRATIFY), ("export", "--over"): list(export.OVER),
+    }
+    cli_only = {("records", "--sort"), ("dedup", "--boilerplate")}  # options of the command line alone, no registry behind them
+    options = cli_options()
+    offered = {option: list(action.choices) for option, action in options.items() if action.choices}
+    assert set(offered) == set(expected) | cli_only  # a new option with choices is added here, with its registry
+    for option, choices in expected.items():
+        assert offered[option] == choices, option
+    assert all(name in options["embed", "--model"].help for name in EMBEDDERS)  # any name, so no choices: the help lists them
+
+
+@pytest.mark.parametrize("args", [["--help"], ["export", "--help"], ["dedup", "--help"], ["map", "--help"]])
+def test_help_imports_neither_numpy_nor_pandas(args):
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "curation", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and "usage:" in done.stdout, done.stderr
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "curation" in imported  # the import log was read
+    assert not imported & {"numpy", "pandas", "pyarrow"}, sorted(imported & {"numpy", "pandas", "pyarrow"})
+
+
+def test_a_registry_holds_exactly_the_names_the_cli_offers_and_lookup_lists_them():
+    from curation.export import SHAPES
+
+    Part = namedtuple("Part", "name")
+    assert list(names.registry(("a", "b"), [Part("a"), Part("b")])) == ["a", "b"]
+    for parts in ([Part("a")], [Part("b"), Part("a")], [Part("a"), Part("b"), Part("c")]):
+        with pytest.raises(RuntimeError, match="curation.names"):
+            names.registry(("a", "b"), parts)
+    assert names.lookup(SHAPES, "alpaca", "shape") is SHAPES["alpaca"]
+    with pytest.raises(CurationError, match="unknown shape 'chat': choose one of text, messages, prompt-completion, alpaca, sharegpt"):
+        names.lookup(SHAPES, "chat", "shape")

@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from curation import settings
+from curation import names, settings
 from curation.dedup.groups import (
     DUPLICATE_REASON,
     GROUPINGS,
@@ -38,15 +39,65 @@ from curation.texts import TEXT_CHOICES
 from curation.workspace import Workspace, write_atomically
 
 VERSION = 1
-METHODS = {
-    "embedding": "cosine similarity of sentence embeddings (paraphrases and copies)",
-    "minhash": "estimated Jaccard similarity of word shingles (surface copies; no model)",
-    "exact": "the same text after normalising case and whitespace",
-}
+
+
+@dataclass(frozen=True)
+class Method:
+    """A way of finding duplicates.
+
+    - `default_threshold`, `sweep`: the threshold it starts from and the thresholds it reports the counts at;
+    - `pairs(ws, texts, conf, floor, progress)`: the candidate pairs at or above the floor (cached by `candidate_pairs`
+      when `cached`);
+    - `uses_model`: its pairs depend on the embedding model (part of their cache key).
+    """
+
+    name: str
+    description: str
+    default_threshold: float
+    sweep: tuple[float, ...]
+    pairs: Callable[..., Pairs]
+    cached: bool = True
+    uses_model: bool = False
+
+
+def embedding_pairs(ws: Workspace, texts: list[str], conf: dict, floor: float, progress: Progress | None = None) -> Pairs:
+    model = embedding_model(ws)
+    vectors, _ = embed_texts(ws, texts, model=model, text=conf["text"], progress=progress)
+    if progress:
+        progress(0, len(texts), "searching neighbours")
+    pairs = neighbour_pairs(vectors, floor, conf["index"], progress=progress)
+    if progress:
+        progress(len(texts), len(texts), "searching neighbours")
+    pairs.info["model"] = model
+    if pairs.info["index"] != "exact":
+        pairs.info["recall"] = measured_recall(vectors, pairs, floor)
+    else:
+        pairs.info["recall"] = 1.0
+    return pairs
+
+
+def shingle_pairs(ws: Workspace, texts: list[str], conf: dict, floor: float, progress: Progress | None = None) -> Pairs:
+    from curation.dedup.minhash import minhash_pairs
+
+    return minhash_pairs(texts, floor, progress=progress)
+
+
+def hash_pairs(ws: Workspace, texts: list[str], conf: dict, floor: float, progress: Progress | None = None) -> Pairs:
+    """None: exact copies are grouped by their hash."""
+    return Pairs.empty(index="hash", seconds=0.0)
+
+
 # Each default is the threshold of its sweep with the best F0.5 on the MSR paraphrase train pairs (bench/dedup_paraphrase.py).
-DEFAULT_THRESHOLDS = {"embedding": 0.8, "minhash": 0.5, "exact": 1.0}
-SWEEPS = {"embedding": tuple(round(0.80 + 0.01 * i, 2) for i in range(20)),
-          "minhash": tuple(round(0.50 + 0.02 * i, 2) for i in range(25)), "exact": (1.0,)}
+METHODS: dict[str, Method] = names.registry(names.DEDUP_METHODS, (
+    Method("embedding", "cosine similarity of sentence embeddings (paraphrases and copies)", 0.8,
+           tuple(round(0.80 + 0.01 * i, 2) for i in range(20)), embedding_pairs, uses_model=True),
+    Method("minhash", "estimated Jaccard similarity of word shingles (surface copies; no model)", 0.5,
+           tuple(round(0.50 + 0.02 * i, 2) for i in range(25)), shingle_pairs),
+    Method("exact", "the same text after normalising case and whitespace", 1.0, (1.0,), hash_pairs, cached=False),
+))
+DEFAULT_THRESHOLDS = {m.name: m.default_threshold for m in METHODS.values()}
+SWEEPS = {m.name: m.sweep for m in METHODS.values()}
+
 DEFAULTS = {"method": "embedding", "threshold": None, "text": "prompt", "rule": "quality", "strip": True, "index": "auto",
             "grouping": "components"}
 
@@ -166,7 +217,7 @@ def pairs_path(ws: Workspace, key: str):
 
 def pairs_key(conf: dict, model: str, texts: list[str], floor: float) -> str:
     h = hashlib.blake2b(digest_size=10)
-    h.update(f"v{VERSION}|{conf['method']}|{model if conf['method'] == 'embedding' else ''}|{conf['text']}|{conf['strip']}|"
+    h.update(f"v{VERSION}|{conf['method']}|{model if METHODS[conf['method']].uses_model else ''}|{conf['text']}|{conf['strip']}|"
              f"{conf['index']}|{K}|{floor:.4f}".encode())
     for t in texts:
         h.update(text_key(t).encode())
@@ -197,34 +248,19 @@ def save_pairs(path, pairs: Pairs) -> None:
 
 
 def compute_pairs(ws: Workspace, texts: list[str], conf: dict, floor: float, progress: Progress | None = None) -> Pairs:
-    """Candidate pairs of the minhash or embedding method (exact copies need none: they are grouped by hash)."""
+    """Candidate pairs of the method at or above the floor, with the time they took."""
     start = time.perf_counter()
-    if conf["method"] == "minhash":
-        from curation.dedup.minhash import minhash_pairs
-
-        pairs = minhash_pairs(texts, floor, progress=progress)
-    else:
-        model = embedding_model(ws)
-        vectors, _ = embed_texts(ws, texts, model=model, text=conf["text"], progress=progress)
-        if progress:
-            progress(0, len(texts), "searching neighbours")
-        pairs = neighbour_pairs(vectors, floor, conf["index"], progress=progress)
-        if progress:
-            progress(len(texts), len(texts), "searching neighbours")
-        pairs.info["model"] = model
-        if pairs.info["index"] != "exact":
-            pairs.info["recall"] = measured_recall(vectors, pairs, floor)
-        else:
-            pairs.info["recall"] = 1.0
+    pairs = METHODS[conf["method"]].pairs(ws, texts, conf, floor, progress)
     pairs.info["seconds_total"] = round(time.perf_counter() - start, 3)
     return pairs
 
 
 def candidate_pairs(ws: Workspace, texts: list[str], conf: dict, progress: Progress | None = None, compute: bool = True) -> Pairs | None:
     """The cached candidate pairs for these texts and settings; computed and cached when missing (unless compute=False)."""
-    if conf["method"] == "exact":
-        return Pairs.empty(index="hash", seconds=0.0)
+    method = METHODS[conf["method"]]
     floor = floor_of(conf)
+    if not method.cached:
+        return method.pairs(ws, texts, conf, floor, progress)
     path = pairs_path(ws, pairs_key(conf, embedding_model(ws), texts, floor))
     pairs = load_pairs(path)
     if pairs is None and compute:
@@ -235,13 +271,11 @@ def candidate_pairs(ws: Workspace, texts: list[str], conf: dict, progress: Progr
 
 def with_preference_columns(ws: Workspace, frame: pd.DataFrame, rule: str) -> pd.DataFrame:
     """The records plus what the representative rule needs (the quality score, computed once and cached)."""
-    from curation.dedup.groups import preference
-
-    if rule == "quality" and "quality" not in frame:
+    needs = names.lookup(RULES, rule, "representative rule").needs
+    if needs and needs not in frame:
         from curation.signals.compute import with_signals
 
         frame = with_signals(ws, frame)
-    preference(frame, rule)  # a clear error for a bad rule
     return frame
 
 
@@ -267,7 +301,7 @@ def find(ws: Workspace, frame: pd.DataFrame | None = None, *, progress: Progress
         return None
     frame = with_preference_columns(ws, frame, conf["rule"])
     hashes = np.asarray(normalised_hashes(full))
-    rank = preference_rank(frame, conf["rule"]) if conf["grouping"] == "star" else None
+    rank = preference_rank(frame, conf["rule"]) if GROUPINGS[conf["grouping"]].ranked else None
     labels = group_labels(len(frame), pairs, hashes, float(conf["threshold"]), rank)
     table = assign(frame, labels, hashes, conf["rule"])
     return Duplicates(frame, compared, hashes, pairs, conf, boilerplate, table, rank)

@@ -9,23 +9,58 @@ first), then load order, so they are stable for the same data.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
+from curation import names
 from curation.dedup.neighbours import Pairs
 from curation.errors import CurationError
 
-GROUPINGS = {
-    "components": "connected components of the pairs above the threshold (A like B and B like C put A and C together)",
-    "star": "greedy stars: in the representative rule's order, each record not yet grouped takes every ungrouped record "
-            "like it, so every member is like its representative itself",
-}
-RULES = {
-    "quality": "the best quality score (from the signals), then first seen",
-    "longest_output": "the longest output, then first seen",
-    "human_first": "a human-written record before synthetic or unknown ones, then first seen",
-    "first_seen": "the first record loaded",
-}
+
+@dataclass(frozen=True)
+class Grouping:
+    """How pairs above the threshold make groups; `ranked`: it needs the representative rule's order (see `group_labels`)."""
+
+    name: str
+    description: str
+    ranked: bool
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Which record of a group is its representative: `key(frame)` is a sort key per record, lower = preferred.
+
+    `needs`: a signal column the key reads (computed first when the records lack it)."""
+
+    name: str
+    description: str
+    key: Callable[[pd.DataFrame], np.ndarray]
+    needs: str | None = None
+
+
+def quality_key(frame: pd.DataFrame) -> np.ndarray:
+    if "quality" not in frame:
+        raise CurationError("the quality rule needs the quality signals: compute them first (python -m curation signals)")
+    return -frame["quality"].fillna(-np.inf).to_numpy(np.float64)
+
+
+GROUPINGS: dict[str, Grouping] = names.registry(names.GROUPINGS, (
+    Grouping("components", "connected components of the pairs above the threshold (A like B and B like C put A and C together)",
+             ranked=False),
+    Grouping("star", "greedy stars: in the representative rule's order, each record not yet grouped takes every ungrouped record "
+             "like it, so every member is like its representative itself", ranked=True),
+))
+RULES: dict[str, Rule] = names.registry(names.RULES, (
+    Rule("quality", "the best quality score (from the signals), then first seen", quality_key, needs="quality"),
+    Rule("longest_output", "the longest output, then first seen",
+         lambda frame: -frame["output"].fillna("").astype(str).str.len().to_numpy(np.float64)),
+    Rule("human_first", "a human-written record before synthetic or unknown ones, then first seen",
+         lambda frame: (frame["source"].astype(str) != "human").to_numpy(np.float64)),
+    Rule("first_seen", "the first record loaded", lambda frame: np.zeros(len(frame))),
+))
 DUPLICATE_REASON = "near_duplicate_of:"
 
 
@@ -103,17 +138,7 @@ def preference_rank(frame: pd.DataFrame, rule: str) -> np.ndarray:
 
 def preference(frame: pd.DataFrame, rule: str) -> np.ndarray:
     """A sort key per record, lower = preferred, for a representative rule."""
-    if rule not in RULES:
-        raise CurationError(f"unknown representative rule {rule!r}: choose one of {', '.join(RULES)}")
-    if rule == "quality":
-        if "quality" not in frame:
-            raise CurationError("the quality rule needs the quality signals: compute them first (python -m curation signals)")
-        return -frame["quality"].fillna(-np.inf).to_numpy(np.float64)
-    if rule == "longest_output":
-        return -frame["output"].fillna("").astype(str).str.len().to_numpy(np.float64)
-    if rule == "human_first":
-        return (frame["source"].astype(str) != "human").to_numpy(np.float64)
-    return np.zeros(len(frame))
+    return names.lookup(RULES, rule, "representative rule").key(frame)
 
 
 def curator_rank(frame: pd.DataFrame) -> np.ndarray:

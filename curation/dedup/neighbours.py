@@ -16,21 +16,40 @@ of records; the pipeline reports it with every approximate run.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from curation.errors import CurationError
+from curation import names
 
 K = 32
 EXACT_UP_TO = 20_000
 BLOCK_CELLS = 50_000_000  # similarity values held at once (200 MB of float32)
-INDEXES = {
-    "auto": f"exact search up to {EXACT_UP_TO:,} records, IVF above",
-    "exact": "exact cosine search in blocks (slowest, recall 1)",
-    "ivf": "faiss IVF (inverted lists, nprobe 16): fast, recall measured",
-    "hnsw": "faiss HNSW graph (M 32): fast queries, slower to build, recall measured",
-}
+
+
+@dataclass(frozen=True)
+class Index:
+    """A neighbour search: `search(vectors, floor, k, progress)` gives (rows, cols, sims) of each row's top-k at or above the floor.
+
+    `choose(n)`, instead of a search, names the index to use for n records (`auto`)."""
+
+    name: str
+    description: str
+    search: Callable | None = None
+    choose: Callable[[int], str] | None = None
+
+
+INDEXES: dict[str, Index] = names.registry(names.INDEXES, (  # the searches are defined below: looked up when called
+    Index("auto", f"exact search up to {EXACT_UP_TO:,} records, IVF above",
+          choose=lambda n: "exact" if n <= EXACT_UP_TO else "ivf"),
+    Index("exact", "exact cosine search in blocks (slowest, recall 1)",
+          search=lambda vectors, floor, k, progress: exact_neighbours(vectors, floor, k)),
+    Index("ivf", "faiss IVF (inverted lists, nprobe 16): fast, recall measured",
+          search=lambda vectors, floor, k, progress: approximate_neighbours(vectors, floor, ivf_index(vectors), "ivf", k, progress)),
+    Index("hnsw", "faiss HNSW graph (M 32): fast queries, slower to build, recall measured",
+          search=lambda vectors, floor, k, progress: approximate_neighbours(vectors, floor, hnsw_index(vectors), "hnsw", k, progress)),
+))
 
 
 @dataclass
@@ -95,16 +114,20 @@ def exact_neighbours(vectors: np.ndarray, floor: float, k: int = K, rows: np.nda
     return np.concatenate(out_r), np.concatenate(out_c), np.concatenate(out_s)
 
 
-def _faiss_index(vectors: np.ndarray, kind: str):
+def hnsw_index(vectors: np.ndarray):
+    import faiss
+
+    index = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = 64
+    index.add(vectors)
+    index.hnsw.efSearch = 96
+    return index
+
+
+def ivf_index(vectors: np.ndarray):
     import faiss
 
     n, d = vectors.shape
-    if kind == "hnsw":
-        index = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 64
-        index.add(vectors)
-        index.hnsw.efSearch = 96
-        return index
     nlist = int(np.clip(2 * np.sqrt(n), 16, 2048))
     quantizer = faiss.IndexFlatIP(d)
     index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
@@ -115,8 +138,8 @@ def _faiss_index(vectors: np.ndarray, kind: str):
     return index
 
 
-def approximate_neighbours(vectors: np.ndarray, floor: float, kind: str, k: int = K, progress=None):
-    index = _faiss_index(vectors, kind)
+def approximate_neighbours(vectors: np.ndarray, floor: float, index, kind: str, k: int = K, progress=None):
+    """(rows, cols, sims) of each row's top-k neighbours at or above the floor in a faiss `index` of the vectors."""
     out_r, out_c, out_s = [], [], []
     step = 8192
     for lo in range(0, len(vectors), step):
@@ -130,9 +153,8 @@ def approximate_neighbours(vectors: np.ndarray, floor: float, kind: str, k: int 
 
 
 def choose_index(n: int, index: str = "auto") -> str:
-    if index not in INDEXES:
-        raise CurationError(f"unknown index {index!r}: choose one of {', '.join(INDEXES)}")
-    return ("exact" if n <= EXACT_UP_TO else "ivf") if index == "auto" else index
+    chosen = names.lookup(INDEXES, index, "index")
+    return chosen.choose(n) if chosen.choose else index
 
 
 def neighbour_pairs(vectors: np.ndarray, floor: float, index: str = "auto", k: int = K, progress=None) -> Pairs:
@@ -143,10 +165,7 @@ def neighbour_pairs(vectors: np.ndarray, floor: float, index: str = "auto", k: i
     kind = choose_index(n, index)
     if n < 2:
         return Pairs.empty(index=kind, recall=1.0, seconds=0.0)
-    if kind == "exact":
-        rows, cols, sims = exact_neighbours(vectors, floor, k)
-    else:
-        rows, cols, sims = approximate_neighbours(vectors, floor, kind, k, progress)
+    rows, cols, sims = INDEXES[kind].search(vectors, floor, k, progress)
     pairs = unique_pairs(rows, cols, sims, n)
     pairs.info = {"index": kind, "k": k, "floor": floor, "seconds": round(time.perf_counter() - start, 3)}
     return pairs

@@ -11,16 +11,28 @@ Placeholder inputs (`<noinput>` and its spellings) become empty inputs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from curation import names
 from curation.export.templates import Template
 from curation.records import loads
 
-SHAPES = {
-    "text": "the rendered training string with its special tokens",
-    "messages": "messages [{role, content}] for TRL / OpenAI-style fine-tuning",
-    "prompt-completion": "prompt (rendered up to the answer) and completion (the answer and its end tokens)",
-    "alpaca": "the original Alpaca shape: instruction, input, output (system and history when present)",
-    "sharegpt": "the original ShareGPT shape: conversations [{from, value}]",
-}
+
+@dataclass(frozen=True)
+class Shape:
+    """What an exported line holds: `row(record, template)` gives it, rendering in this process.
+
+    `from_render(text, prompt, completion)`, when there is one, gives it from the child process's rendering instead
+    (`split`: that rendering needs the prompt and completion, not only the text); see `rendered`."""
+
+    name: str
+    description: str
+    row: Callable[[dict, Template], dict]
+    from_render: Callable[[str, str | None, str | None], dict] | None = None
+    split: bool = False
+
+
 SENTINEL = "\x00\x01answer\x01\x00"
 
 
@@ -115,28 +127,37 @@ def sharegpt_row(row: dict) -> dict:
     return out
 
 
+def pair_row(prompt: str, completion: str) -> dict:
+    return {"prompt": prompt, "completion": completion}
+
+
+SHAPES: dict[str, Shape] = names.registry(names.SHAPES, (
+    Shape("text", "the rendered training string with its special tokens", lambda row, template: {"text": render(template, row)},
+          from_render=lambda text, prompt, completion: {"text": text}),
+    Shape("messages", "messages [{role, content}] for TRL / OpenAI-style fine-tuning",
+          lambda row, template: {"messages": conversation(row)}),
+    Shape("prompt-completion", "prompt (rendered up to the answer) and completion (the answer and its end tokens)",
+          lambda row, template: pair_row(*prompt_completion(template, row)),
+          from_render=lambda text, prompt, completion: pair_row(prompt, completion), split=True),
+    Shape("alpaca", "the original Alpaca shape: instruction, input, output (system and history when present)",
+          lambda row, template: alpaca_row(row)),
+    Shape("sharegpt", "the original ShareGPT shape: conversations [{from, value}]", lambda row, template: sharegpt_row(row)),
+))
+
+
 def rendered(template: Template, rows: list[dict], shape: str = "text", limits=None) -> tuple[list[str], list[dict]]:
     """Each row's text and the row in `shape`, rendered once, in a child process within `limits` (see sandbox)."""
     from curation.export.sandbox import render_batch
 
-    split = shape == "prompt-completion"
+    chosen = names.lookup(SHAPES, shape, "shape")
     items = [(conversation(row), single_turn_fields(row)) for row in rows]
-    results = render_batch(template, items, split=split, limits=limits, ids=[str(row.get("record_id", "")) for row in rows])
-    if split:
-        return [text for text, _, _ in results], [{"prompt": prompt, "completion": completion} for _, prompt, completion in results]
-    if shape == "text":
-        return results, [{"text": text} for text in results]
-    return results, [shaped(row, shape, template) for row in rows]
+    results = render_batch(template, items, split=chosen.split, limits=limits, ids=[str(row.get("record_id", "")) for row in rows])
+    parts = results if chosen.split else [(text, None, None) for text in results]
+    texts = [text for text, _, _ in parts]
+    if chosen.from_render:
+        return texts, [chosen.from_render(*part) for part in parts]
+    return texts, [chosen.row(row, template) for row in rows]
 
 
 def shaped(row: dict, shape: str, template: Template) -> dict:
-    if shape == "text":
-        return {"text": render(template, row)}
-    if shape == "messages":
-        return {"messages": conversation(row)}
-    if shape == "prompt-completion":
-        prompt, completion = prompt_completion(template, row)
-        return {"prompt": prompt, "completion": completion}
-    if shape == "alpaca":
-        return alpaca_row(row)
-    return sharegpt_row(row)
+    return names.lookup(SHAPES, shape, "shape").row(row, template)

@@ -13,13 +13,31 @@ in each stratum.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from curation import names
 from curation.errors import CurationError
+from curation.names import lookup
 
-STRATIFY = {"none": None, "cluster": "cluster", "source": "source", "dataset": "dataset"}
+
+@dataclass(frozen=True)
+class Stratification:
+    """What splits are balanced within: one stratum per value of the records' `column` (None: one stratum in all)."""
+
+    name: str
+    description: str
+    column: str | None
+
+
+STRATIFY: dict[str, Stratification] = names.registry(names.STRATIFY, (
+    Stratification("none", "one stratum: every split holds its share of all records", None),
+    Stratification("cluster", "each cluster of the map holds its share in every split (needs the map)", "cluster"),
+    Stratification("source", "each source (human, synthetic, ...) holds its share in every split", "source"),
+    Stratification("dataset", "each dataset holds its share in every split", "dataset"),
+))
 
 
 def parse_splits(text: str) -> dict[str, float]:
@@ -52,9 +70,7 @@ def order_key(seed: int, key: str) -> str:
 def assign_splits(frame: pd.DataFrame, ratios: dict[str, float], seed: int = 0, stratify: str = "none",
                   groups: pd.Series | None = None) -> pd.Series:
     """The split name of each record (index aligned with `frame`). `groups`: duplicate group per record (NA for none)."""
-    if stratify not in STRATIFY:
-        raise CurationError(f"unknown stratification {stratify!r}: choose one of {', '.join(STRATIFY)}")
-    column = STRATIFY[stratify]
+    column = lookup(STRATIFY, stratify, "stratification").column
     if column and column not in frame:
         raise CurationError(f"cannot stratify by {stratify}: the records have no {column} (build the map first for clusters)")
     ids = frame["record_id"].astype(str)

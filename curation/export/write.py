@@ -13,6 +13,7 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from curation import names
 from curation.errors import CurationError
 from curation.export.manifest import breakdown, decisions_snapshot, max_similarity, sha256_file, sha256_lines, versions
 from curation.export.shapes import SHAPES, rendered
@@ -27,8 +29,6 @@ from curation.export.splits import STRATIFY, assign_splits, parse_splits
 from curation.export.templates import Limits, Template, get_template
 from curation.workspace import Workspace
 
-FORMATS = {"jsonl": "one JSON object per line, a file per split", "parquet": "a Parquet file per split",
-           "hf": "a Hugging Face DatasetDict folder (save_to_disk; datasets.load_from_disk opens it)"}
 OVER = {"drop": "records over the maximum are left out (reason too_long)", "keep": "kept, and counted in the manifest"}
 MANIFEST = "manifest.json"
 MARKER = ".curation-export"  # written last into every export: lists each file export wrote, with its size and hash
@@ -162,6 +162,33 @@ def write_hf(folder: Path, by_split: dict[str, list[dict]], columns: list[str]) 
         state.write_text(json.dumps(body, indent=2, sort_keys=True))
 
 
+def jsonl_files(folder: Path, by_split: dict[str, list[dict]], columns: list[str]) -> None:
+    for name, part in by_split.items():
+        write_jsonl(folder / f"{name}.jsonl", part)
+
+
+def parquet_files(folder: Path, by_split: dict[str, list[dict]], columns: list[str]) -> None:
+    for name, part in by_split.items():
+        write_parquet(folder / f"{name}.parquet", part, columns)
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """A file format of the export: `write(folder, by_split, columns)` writes every split's rows into the empty folder."""
+
+    name: str
+    description: str
+    write: Callable[[Path, dict[str, list[dict]], list[str]], None]
+
+
+FORMATS: dict[str, ExportFormat] = names.registry(names.EXPORT_FORMATS, (
+    ExportFormat("jsonl", "one JSON object per line, a file per split", jsonl_files),
+    ExportFormat("parquet", "a Parquet file per split", parquet_files),
+    # the folder itself is the DatasetDict: load_from_disk(out) opens it
+    ExportFormat("hf", "a Hugging Face DatasetDict folder (save_to_disk; datasets.load_from_disk opens it)", write_hf),
+))
+
+
 def prepare(ws: Workspace, opts: Options) -> dict:
     """Everything but the writing: rows per split, excluded counts, lengths. Used for the preview and by `export`."""
     from curation.store import load_records
@@ -207,14 +234,7 @@ def prepare(ws: Workspace, opts: Options) -> dict:
 def write_files(ws: Workspace, folder: Path, opts: Options, plan: dict, by_split: dict[str, list[dict]], columns: list[str]) -> dict:
     """The split files, `manifest.json` and, last, the marker, written into the empty `folder`; returns the manifest."""
     template = plan["template"]
-    if opts.format == "hf":
-        write_hf(folder, by_split, columns)  # the folder itself is the DatasetDict: load_from_disk(out) opens it
-    else:
-        for name, part in by_split.items():
-            if opts.format == "jsonl":
-                write_jsonl(folder / f"{name}.jsonl", part)
-            else:
-                write_parquet(folder / f"{name}.parquet", part, columns)
+    FORMATS[opts.format].write(folder, by_split, columns)
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     frame, split = plan["frame"], plan["split"]
     lengths = plan["lengths"]
