@@ -12,7 +12,7 @@ from curation import dedup
 from curation.dedup.diff import word_diff
 from curation.dedup.texts import __doc__ as BOILERPLATE_DOC
 from curation.texts import TEXT_CHOICES
-from ui import jobs, layout, show
+from ui import jobs, layout, show, state
 from ui.data import cached_duplicates, records, shown_errors
 
 COLOURS = {"delete": "#ffd6d6", "insert": "#d3f5d3", "replace": "#fff0b3"}
@@ -112,7 +112,8 @@ def group_view(ws, found, group: int) -> None:
                                "record_id": members["record_id"], "dataset": members["dataset"], "source": members["source"],
                                "decision": members["decision"], "text": members["compared_text"].map(show.snippet)}),
                  hide_index=True, width="stretch", height=min(300, 40 + 35 * len(members)))
-    other_id = st.selectbox("Compare the representative with", list(others["record_id"]), key=f"dup_other_{group}")
+    choices = list(others["record_id"])
+    other_id = st.selectbox("Compare the representative with", choices, **state.bound(f"{state.DUP_OTHER}.{group}", options=choices))
     other = others[others["record_id"] == other_id].iloc[0]
     side_by_side(rep["compared_text"], other["compared_text"], f"representative {rep['record_id']}", f"{other_id}")
     a, b = st.columns(2)
@@ -171,7 +172,7 @@ def main() -> None:
     if groups.empty:
         st.info("No duplicates at this threshold.")
         return
-    if st.toggle("Only groups across datasets", key="dup_cross"):
+    if st.toggle("Only groups across datasets", **state.bound(state.DUP_CROSS)):
         groups = groups[groups["cross_dataset"]]
     st.dataframe(groups, hide_index=True, width="stretch", height=300, key="dup_groups")
     a, b = st.columns(2)
@@ -188,7 +189,7 @@ def main() -> None:
     if not labels:
         st.info("No group spans several datasets.")
         return
-    group = st.selectbox("Open a group", list(labels), format_func=labels.get, key="dup_group_choice")
+    group = st.selectbox("Open a group", list(labels), format_func=labels.get, **state.bound(state.DUP_GROUP, options=list(labels)))
     group_view(ws, found, group)
 
 layout.run(main)

@@ -20,14 +20,15 @@ EXAMPLE = ("{% for m in messages %}<|{{ m.role }}|>\n{{ m.content }}{{ eos_token
 
 def template_choice() -> tuple[str, str | None]:
     a, b = st.columns([1, 2])
-    choice = a.selectbox("Template", [*TEMPLATES, HF_FOLDER, CUSTOM], key="export_template",
+    choices = [*TEMPLATES, HF_FOLDER, CUSTOM]
+    choice = a.selectbox("Template", choices, **state.bound(state.EXPORT_TEMPLATE, options=choices),
                          format_func=lambda n: f"{n}: {TEMPLATES[n].description}" if n in TEMPLATES else n)
     if choice == HF_FOLDER:
-        folder = b.text_input("Tokenizer folder on the server (with tokenizer_config.json)", key="export_hf_folder")
+        folder = b.text_input("Tokenizer folder on the server (with tokenizer_config.json)", **state.bound(state.EXPORT_HF_FOLDER))
         return folder.strip() or "", None
     if choice == CUSTOM:
-        source = b.text_area("Jinja chat template (sees messages, bos_token, eos_token; runs in a sandbox)", value=EXAMPLE,
-                             key="export_custom", height=140)
+        source = b.text_area("Jinja chat template (sees messages, bos_token, eos_token; runs in a sandbox)",
+                             **state.bound(state.EXPORT_CUSTOM, default=EXAMPLE), height=140)
         return "custom", source
     return choice, None
 
@@ -38,21 +39,23 @@ def options(ws) -> Options | None:
         st.info("Name a tokenizer folder to use its chat template.")
         return None
     a, b, c, d = st.columns(4)
-    shape = a.selectbox("Shape", list(SHAPES), key="export_shape", help="\n".join(f"{k}: {v.description}" for k, v in SHAPES.items()))
-    fmt = b.selectbox("File format", list(FORMATS), key="export_format",
+    shape = a.selectbox("Shape", list(SHAPES), **state.bound(state.EXPORT_SHAPE, options=SHAPES),
+                        help="\n".join(f"{k}: {v.description}" for k, v in SHAPES.items()))
+    fmt = b.selectbox("File format", list(FORMATS), **state.bound(state.EXPORT_FORMAT, options=FORMATS),
                       help="\n".join(f"{k}: {v.description}" for k, v in FORMATS.items()))
-    split = c.text_input("Splits", value="train=0.9,test=0.1", key="export_split",
+    split = c.text_input("Splits", **state.bound(state.EXPORT_SPLIT),
                          help="named ratios, e.g. train=0.9,validation=0.05,test=0.05")
-    seed = d.number_input("Seed", min_value=0, value=0, step=1, key="export_seed")
+    seed = d.number_input("Seed", min_value=0, step=1, **state.bound(state.EXPORT_SEED))
     e, f, g, h = st.columns(4)
-    stratify = e.selectbox("Stratify by", list(STRATIFY), key="export_stratify",
+    stratify = e.selectbox("Stratify by", list(STRATIFY), **state.bound(state.EXPORT_STRATIFY, options=STRATIFY),
                             help="\n".join(f"{k}: {v.description}" for k, v in STRATIFY.items()))
-    max_tokens = f.number_input("Max tokens (0: no limit)", min_value=0, value=0, step=256, key="export_max_tokens")
-    tokenizer = f.text_input("Tokenizer", value=tokenizer_name(ws), key="export_tokenizer",
+    max_tokens = f.number_input("Max tokens (0: no limit)", min_value=0, step=256, **state.bound(state.EXPORT_MAX_TOKENS))
+    tokenizer = f.text_input("Tokenizer", **state.bound(state.EXPORT_TOKENIZER, default=tokenizer_name(ws)),
                              help="llama-3 (bundled), or a folder / file with tokenizer.json: lengths of the rendered text")
-    over = g.selectbox("Longer records", list(OVER), key="export_over", help="\n".join(f"{k}: {v}" for k, v in OVER.items()))
-    kept_only = h.toggle("Kept records only", key="export_kept_only", help="Default: every record not rejected.")
-    similarity = h.toggle("Check test/train similarity", value=True, key="export_similarity",
+    over = g.selectbox("Longer records", list(OVER), **state.bound(state.EXPORT_OVER, options=OVER),
+                       help="\n".join(f"{k}: {v}" for k, v in OVER.items()))
+    kept_only = h.toggle("Kept records only", **state.bound(state.EXPORT_KEPT_ONLY), help="Default: every record not rejected.")
+    similarity = h.toggle("Check test/train similarity", **state.bound(state.EXPORT_SIMILARITY),
                           help="Reports the most similar test/train pair in the manifest. It embeds the records not embedded yet "
                                "with the map's model while you wait: on a big set, build the map first or use fast mode.")
     return Options(template=name, template_source=source, shape=shape, format=fmt, split=split, seed=int(seed), stratify=stratify,
@@ -87,12 +90,12 @@ def preview(plan: dict) -> None:
 
 def write(ws, opts: Options) -> None:
     default = str(ws.root / "exports" / "latest")
-    target = st.text_input("Write to this folder on the server", value=default, key="export_out",
+    target = st.text_input("Write to this folder on the server", **state.bound(state.EXPORT_OUT, default=default),
                            help="A new or empty folder, or an earlier export holding only the files export wrote (it is replaced).")
     if st.button("Export", type="primary", key="export_run"):
         with shown_errors("export"), st.spinner("Rendering, splitting and writing…"):
-            st.session_state[state.LAST_EXPORT] = export(ws, target, opts)
-    result = st.session_state.get(state.LAST_EXPORT)
+            state.set(state.LAST_EXPORT, export(ws, target, opts))
+    result = state.get(state.LAST_EXPORT)
     if result:
         st.success(f"Wrote {sum(result['splits'].values()):,} records to {show.plain(result['out'])}: "
                    + ", ".join(f"{show.plain(k)} {v:,}" for k, v in result["splits"].items()))

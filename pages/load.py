@@ -32,27 +32,34 @@ def save_upload(ws, upload) -> Path:
     return target
 
 
-def options(prefix: str, default_name: str) -> dict:
+def options(prefix: str, default_name: str | None = None) -> dict:
+    """Name, source and format of a load; kept across pages (an upload's name starts from each file's name)."""
     a, b, c = st.columns(3)
-    name = a.text_input("Dataset name", value=default_name, key=f"{prefix}_name")
-    source = b.selectbox("Source", ["from the data", *SOURCES], key=f"{prefix}_source")
-    fmt = c.selectbox("Format", [AUTO, *FORMATS], key=f"{prefix}_format")
+    shared = f"{state.LOAD_OPTIONS}.{prefix}"
+    if default_name is None:
+        name = a.text_input("Dataset name", **state.bound(f"{shared}.name", default=""))
+    else:  # an upload is not kept across pages: neither is the name given to it
+        name = a.text_input("Dataset name", value=default_name, key=f"{state.widget_key(shared)}.name.{default_name}")
+    sources = ["from the data", *SOURCES]
+    source = b.selectbox("Source", sources, **state.bound(f"{shared}.source", options=sources))
+    formats = [AUTO, *FORMATS]
+    fmt = c.selectbox("Format", formats, **state.bound(f"{shared}.format", options=formats))
     return {"name": name or None, "source": None if source == "from the data" else source, "fmt": None if fmt == AUTO else fmt}
 
 
 def run_ingest(ws, path: Path | str, opts: dict, mapping: dict | None = None) -> None:
-    st.session_state[state.PENDING_MAPPING] = None
+    state.set(state.PENDING_MAPPING, None)
     with shown_errors(f"load {Path(str(path)).name}"):
         try:
-            st.session_state[state.LAST_INGEST] = ingest(ws, path, mapping=mapping, **opts)
+            state.set(state.LAST_INGEST, ingest(ws, path, mapping=mapping, **opts))
         except UnknownFormat as exc:
-            st.session_state[state.PENDING_MAPPING] = {"path": str(path), "opts": opts, "columns": exc.columns}
+            state.set(state.PENDING_MAPPING, {"path": str(path), "opts": opts, "columns": exc.columns})
             raise
         st.rerun()  # the sidebar's counts include the new records
 
 
 def mapping_form(ws) -> None:
-    pending = st.session_state[state.PENDING_MAPPING]
+    pending = state.get(state.PENDING_MAPPING)
     if not pending:
         return
     st.subheader("Map the columns")
@@ -66,7 +73,7 @@ def mapping_form(ws) -> None:
 
 
 def last_result() -> None:
-    result = st.session_state[state.LAST_INGEST]
+    result = state.get(state.LAST_INGEST)
     if not result:
         return
     added, skipped = result["added"], result["skipped"]
@@ -92,15 +99,15 @@ def main() -> None:
         if st.button("Load the file", disabled=upload is None, type="primary", key="load_upload"):
             run_ingest(ws, save_upload(ws, upload), opts)
     with path_tab:
-        path = st.text_input("File, folder, or Hugging Face dataset id", key="load_path", placeholder="/data/train.jsonl")
-        opts = options("path", "")
+        path = st.text_input("File, folder, or Hugging Face dataset id", placeholder="/data/train.jsonl", **state.bound(state.LOAD_PATH))
+        opts = options("path")
         if st.button("Load", disabled=not path.strip(), type="primary", key="load_path_button"):
             run_ingest(ws, path.strip(), opts)
     with demo_tab:
         st.write("A few hundred records we wrote, over ten topics, with planted problems for the other pages to find.")
         if st.button("Load the demo dataset", key="load_demo_tab"):
             with shown_errors("load the demo dataset"):
-                st.session_state[state.LAST_INGEST] = load_demo(ws)
+                state.set(state.LAST_INGEST, load_demo(ws))
                 st.rerun()
     mapping_form(ws)
     last_result()

@@ -15,7 +15,7 @@ from curation.diversity import __doc__ as DIVERSITY_DOC
 from curation.embed import EMBEDDERS, pending
 from curation.signals import SIGNALS
 from curation.texts import TEXT_CHOICES, record_texts
-from ui import jobs, layout, show
+from ui import jobs, layout, show, state
 from ui.data import cached_map, cached_signals, current_filter, records, shown_errors
 from ui.decide import decision_bar
 
@@ -171,6 +171,7 @@ def main() -> None:
     if annotated is not None:
         frame = frame.merge(annotated, on="record_id", how="left")
     frame = current_filter().apply(frame).reset_index(drop=True)
+    layout.filter_note(len(frame), len(base))
     st.caption(f"{len(frame):,} records · {atlas.clusters} clusters · {atlas.noise:,} unclustered · "
                f"model {show.plain(atlas.settings['model'])}, "
                f"text {atlas.settings['text']}, {atlas.settings['method']}")
@@ -183,13 +184,14 @@ def main() -> None:
         chosen = {int(table.iloc[i]["cluster"]) for i in picked.selection.rows} if picked.selection.rows else None
         over = [f"**{show.plain(atlas.labels.get(c, c))}** ({kind}-represented)" for c, kind in atlas.representation.items()]
         st.caption("Over/under-represented: " + (", ".join(over) if over else "none (every cluster within ¼× to 2× an even share)"))
-        query = st.text_input("Semantic search", key="map_search", placeholder="find records about…")
+        query = st.text_input("Semantic search", placeholder="find records about…", **state.bound(state.MAP_SEARCH))
     found = None
     if query.strip():
         with shown_errors("search"):
             found = nearest(ws, frame, query.strip(), 10)
     with left:
-        color = st.selectbox("Colour by", color_options(frame), key="map_color")
+        colors = color_options(frame)
+        color = st.selectbox("Colour by", colors, **state.bound(state.MAP_COLOR, options=colors))
         event = st.plotly_chart(figure(frame, color, chosen, found), width="stretch", key="map_chart", on_select="rerun",
                                 selection_mode=("lasso", "box", "points"))
     selected = selected_rows(event, frame)
@@ -216,7 +218,8 @@ def main() -> None:
         first = atlas.labels.get(min(chosen), "manual")
         selection_actions(ws, ids, f"cluster:{first}", "cluster")
     st.subheader("Diversity")
-    by = st.radio("Per", ["by_dataset", "by_source"], horizontal=True, format_func=lambda s: s.replace("by_", ""), key="div_by")
+    per = ["by_dataset", "by_source"]
+    by = st.radio("Per", per, horizontal=True, format_func=lambda s: s.replace("by_", ""), **state.bound(state.MAP_DIVERSITY, options=per))
     st.dataframe(pd.DataFrame(atlas.diversity[by]).T, width="stretch")
     with st.expander("What these numbers mean"):
         st.text(DIVERSITY_DOC.strip())

@@ -12,7 +12,7 @@ from curation.signals import SIGNALS, evidence
 from curation.signals.compute import set_thresholds
 from curation.signals.quality import __doc__ as QUALITY_DOC
 from curation.signals.report import LENGTH_FIELDS, UNITS, count_at, flag_counts, length_summary, overlaps
-from ui import layout, show
+from ui import layout, show, state
 from ui.data import current_filter, records, shown_errors
 from ui.decide import decision_bar
 from ui.signals import signals
@@ -20,16 +20,18 @@ from ui.signals import signals
 
 def lengths_tab(frame: pd.DataFrame) -> None:
     a, b, c, d, e = st.columns(5)
-    field = a.selectbox("Field", LENGTH_FIELDS, index=2, key="len_field")
-    unit = b.selectbox("Unit", UNITS, key="len_unit")
-    by = c.selectbox("Split by", ["none", "dataset", "source"], key="len_by")
-    short = d.number_input("Short: under", min_value=0, value=20, key="len_short")
-    long = e.number_input("Long: over", min_value=1, value=500, key="len_long")
+    field = a.selectbox("Field", LENGTH_FIELDS, **state.bound(state.QUALITY_FIELD, options=LENGTH_FIELDS))
+    unit = b.selectbox("Unit", UNITS, **state.bound(state.QUALITY_UNIT, options=UNITS))
+    groups = ["none", "dataset", "source"]
+    by = c.selectbox("Split by", groups, **state.bound(state.QUALITY_BY, options=groups))
+    short = d.number_input("Short: under", min_value=0, **state.bound(state.QUALITY_SHORT))
+    long = e.number_input("Long: over", min_value=1, **state.bound(state.QUALITY_LONG))
     column = f"{field}_{unit}"
     group = None if by == "none" else by
     if group:  # Plotly reads tags in legend names: dataset names are shown as text
         frame = frame.assign(**{group: frame[group].astype(str).map(html.escape)})
-    fig = px.histogram(frame, x=column, color=group, nbins=60, barmode="overlay", opacity=0.75, log_y=st.toggle("Log scale", key="len_log"))
+    log = st.toggle("Log scale", **state.bound(state.QUALITY_LOG))
+    fig = px.histogram(frame, x=column, color=group, nbins=60, barmode="overlay", opacity=0.75, log_y=log)
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), xaxis_title=f"{field} length ({unit})", yaxis_title="records")
     st.plotly_chart(fig, width="stretch")
     summary = length_summary(frame, field, unit, group, short, long)
@@ -55,16 +57,18 @@ def threshold_control(ws, frame: pd.DataFrame, name: str, limits: dict) -> None:
         return
     current = limits[name]
     a, b = st.columns([1, 2])
+    tried = f"{state.QUALITY_THRESHOLD}.{name}"  # a threshold tried here survives other pages until it is applied
     if s.direction == "differs":
-        value = a.text_input(f"Expected ({s.unit})", value=str(current), key=f"thr_{name}")
+        value = a.text_input(f"Expected ({s.unit})", **state.bound(tried, default=str(current)))
     else:
-        value = a.number_input(f"Threshold ({s.unit})", value=float(current), step=0.05 if float(current) < 2 else 1.0,
-                               key=f"thr_{name}")
+        value = a.number_input(f"Threshold ({s.unit})", step=0.05 if float(current) < 2 else 1.0,
+                               **state.bound(tried, default=float(current)))
     would = count_at(frame, name, value)
     b.metric("Would flag at this threshold", f"{would:,}", delta=would - int(frame[f"flag__{name}"].sum()), delta_color="off")
     if value != current and b.button("Apply threshold", key=f"apply_{name}"):
         with shown_errors("set the threshold"):
             set_thresholds(ws, {name: value})
+            state.forget(tried)
             st.rerun()
 
 
@@ -72,11 +76,12 @@ def flagged_tab(ws, frame: pd.DataFrame, limits: dict) -> None:
     overview = signal_overview(frame)
     st.dataframe(overview, hide_index=True, width="stretch", column_config={"description": st.column_config.TextColumn(width="large")})
     names = list(SIGNALS)
-    name = st.selectbox("Signal", names, format_func=lambda n: f"{n} — {int(frame[f'flag__{n}'].sum()):,} flagged", key="quality_signal")
+    name = st.selectbox("Signal", names, format_func=lambda n: f"{n} — {int(frame[f'flag__{n}'].sum()):,} flagged",
+                        **state.bound(state.QUALITY_SIGNAL, options=names))
     s = SIGNALS[name]
     st.write(s.description)
     threshold_control(ws, frame, name, limits)
-    only_undecided = st.toggle("Only undecided records", key="quality_undecided")
+    only_undecided = st.toggle("Only undecided records", **state.bound(state.QUALITY_UNDECIDED))
     flagged = frame[frame[f"flag__{name}"]]
     if only_undecided:
         flagged = flagged[flagged["decision"] == "undecided"]
@@ -92,8 +97,9 @@ def flagged_tab(ws, frame: pd.DataFrame, limits: dict) -> None:
     st.dataframe(view, hide_index=True, width="stretch", height=min(320, 40 + 35 * len(view)), column_config={"quality": bar})
     reject_controls(ws, list(flagged["record_id"]), s.reason, name)
     ids = list(flagged["record_id"][:200])
-    rid = st.selectbox("Inspect", ids, key="quality_record",
-                       format_func=lambda i: f"{i} — {show.snippet(flagged.set_index('record_id').at[i, 'instruction'], 70)}")
+    by_id = flagged.set_index("record_id")["instruction"]
+    rid = st.selectbox("Inspect", ids, format_func=lambda i: f"{i} — {show.snippet(by_id.at[i], 70)}",
+                       **state.bound(state.QUALITY_RECORD, options=ids))
     rec = flagged.set_index("record_id").loc[rid]
     found = evidence.loads(rec[f"found__{name}"])
     st.caption(f"Evidence: {show.plain(rec[f'evidence__{name}'])} · all flags: {show.plain(', '.join(rec['flags']) or 'none')} · "
@@ -139,6 +145,7 @@ def main() -> None:
         table, limits = signals(ws)
         frame = current_filter().apply(base.merge(table, on="record_id", how="left"))
         frame.attrs["limits"] = limits
+        layout.filter_note(len(frame), len(base))
         st.caption(f"{len(frame):,} records · {int((frame['flags'].str.len() > 0).sum()):,} carry at least one flag")
         lengths, flagged, overlap = st.tabs(["Lengths", "Signals", "Overlaps & score"], key="quality_tab")
         with lengths:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from datetime import datetime
 
@@ -28,21 +29,33 @@ def empty_state(ws) -> None:
     if left.button("Load the demo dataset", type="primary", key="load_demo"):
         with shown_errors("load the demo dataset"):
             result = load_demo(ws)
-            st.session_state[state.LAST_INGEST] = result
+            state.set(state.LAST_INGEST, result)
             st.rerun()
     right.page_link("pages/load.py", label="Load your own data", icon=":material/upload_file:")
 
 
 def filters(frame: pd.DataFrame) -> None:
     a, b, c, d = st.columns([1, 1, 1, 2])
-    a.multiselect("Source", SOURCES, key=state.SOURCES, placeholder="Any source")
-    b.multiselect("Decision", STATES, key=state.DECISIONS, placeholder="Any decision")
+    a.multiselect("Source", SOURCES, placeholder="Any source", **state.bound(state.SOURCES, options=SOURCES))
+    b.multiselect("Decision", STATES, placeholder="Any decision", **state.bound(state.DECISIONS, options=STATES))
     codes = sorted({code for flags in frame["flags"] for code in flags}) if "flags" in frame else []
-    c.multiselect("Flag", codes, key=state.FLAGS, placeholder="Any flag" if codes else "signals not computed yet", disabled=not codes)
-    d.text_input("Search text", key=state.SEARCH, placeholder="words in instruction, input, output or conversation")
+    state.set(state.FLAGS, [code for code in state.get(state.FLAGS) if code in codes])  # never a filter nobody can see
+    c.multiselect("Flag", codes, placeholder="Any flag" if codes else "signals not computed yet", disabled=not codes,
+                  **state.bound(state.FLAGS, options=codes))
+    d.text_input("Search text", placeholder="words in instruction, input, output or conversation", **state.bound(state.SEARCH))
+
+
+def chosen_elsewhere() -> None:
+    """The record was chosen outside the table: the next run draws a fresh table that ticks it."""
+    state.set(state.TABLE_VERSION, state.get(state.TABLE_VERSION) + 1)
 
 
 def table(shown: pd.DataFrame) -> None:
+    """The page of records; its ticked row is always the shared record (state.RECORD), which is on this page.
+
+    The table's key names the rows it shows and TABLE_VERSION: new rows (filter, page, decisions) or a record
+    chosen elsewhere mean a fresh table, ticked from the shared record; a tick in the table sets the shared record.
+    """
     view = shown[TABLE_COLUMNS + [c for c in EXTRA_COLUMNS if c in shown]].copy()
     if "flags" in view:
         view["flags"] = view["flags"].map(lambda f: ", ".join(f) if isinstance(f, (list, tuple)) else "")
@@ -50,12 +63,6 @@ def table(shown: pd.DataFrame) -> None:
     view["output"] = view["output"].map(show.snippet)
     view["reason"] = view["reason"].fillna("")
     ids = list(shown["record_id"])
-
-    def pick():
-        rows = st.session_state["records_table"].selection.rows
-        if rows:
-            st.session_state[state.RECORD] = ids[rows[0]]
-
     config = {
         "record_id": st.column_config.TextColumn("record", width="small"),
         "instruction": st.column_config.TextColumn("instruction", width="large"),
@@ -64,25 +71,36 @@ def table(shown: pd.DataFrame) -> None:
         "cluster_label": st.column_config.TextColumn("cluster"),
         "dup_group": st.column_config.NumberColumn("dup group", format="%d", width="small"),
     }
-    st.dataframe(view, hide_index=True, width="stretch", key="records_table", on_select=pick, selection_mode="single-row",
-                 column_config=config)
+    version = state.get(state.TABLE_VERSION)
+    digest = hashlib.sha1("\n".join([str(version), *ids]).encode()).hexdigest()[:12]
+    key = f"{state.RECORDS_TABLE}.{digest}"
+    fresh = key not in st.session_state
+    event = st.dataframe(view, hide_index=True, width="stretch", key=key, on_select="rerun", selection_mode="single-row",
+                         column_config=config, selection_default={"selection": {"rows": [ids.index(state.get(state.RECORD))]}})
+    rows = event.selection.rows
+    if rows:
+        state.set(state.RECORD, ids[rows[0]])
+    elif not fresh:  # the curator unticked the record shown below: tick it again
+        chosen_elsewhere()
+        st.rerun()
 
 
 def pager(total: int) -> tuple[int, int]:
     a, b, c = st.columns([1, 1, 3])
-    size = a.selectbox("Rows per page", [25, 50, 100, 200], key=state.PAGE_SIZE)
+    sizes = [25, 50, 100, 200]
+    size = a.selectbox("Rows per page", sizes, **state.bound(state.PAGE_SIZE, options=sizes))
     pages = max(1, math.ceil(total / size))
-    st.session_state[state.PAGE] = min(max(1, st.session_state[state.PAGE]), pages)
-    number = b.number_input(f"Page (of {pages})", min_value=1, max_value=pages, key=state.PAGE)
+    state.set(state.PAGE, min(max(1, int(state.get(state.PAGE))), pages))
+    number = b.number_input(f"Page (of {pages})", min_value=1, max_value=pages, **state.bound(state.PAGE))
     return size, (number - 1) * size
 
 
 def detail(ws, frame: pd.DataFrame, ids: list[str]) -> None:
-    if st.session_state[state.RECORD] not in ids:
-        st.session_state[state.RECORD] = ids[0]
+    """The shared record (ticked in the table above), or another one of this page chosen here."""
     shown = frame[frame["record_id"].isin(ids)]
     labels = dict(zip(shown["record_id"], shown["instruction"].map(lambda s: show.snippet(s, 80))))
-    rid = st.selectbox("Record", ids, key=state.RECORD, format_func=lambda i: f"{i} — {labels.get(i, '')}")
+    rid = st.selectbox("Record", ids, format_func=lambda i: f"{i} — {labels.get(i, '')}",
+                       **state.bound(state.RECORD, options=ids, then=chosen_elsewhere))
     rec = frame[frame["record_id"] == rid].iloc[0]
     st.markdown(f"**{show.plain(rec['dataset'])}** · {show.plain(rec['file'])}, {show.plain(rec['where'])} · "
                 f"format {show.plain(rec['format'])} · source **{show.plain(rec['source'])}**")
@@ -138,6 +156,8 @@ def main() -> None:
         return
     size, offset = pager(len(matching))
     shown = page(matching, size, offset)
+    if state.get(state.RECORD) not in set(shown["record_id"]):  # not on this page: the page's first record
+        state.set(state.RECORD, shown["record_id"].iloc[0])
     table(shown)
     with st.expander(f"Decide for all {len(matching):,} records matching the filter"):
         decide_buttons(ws, list(matching["record_id"]), key="bulk")

@@ -33,9 +33,9 @@ def records(ws: Workspace) -> pd.DataFrame:
 
 
 def current_filter() -> Filter:
-    ss = st.session_state
-    return Filter(tuple(ss[state.DATASETS]), tuple(ss[state.SOURCES]), tuple(ss[state.DECISIONS]), ss[state.SEARCH],
-                  tuple(ss[state.FLAGS]))
+    """The shared filter (Records' widgets and the sidebar set it; Records, Quality and Map apply it)."""
+    return Filter(tuple(state.get(state.DATASETS)), tuple(state.get(state.SOURCES)), tuple(state.get(state.DECISIONS)),
+                  state.get(state.SEARCH), tuple(state.get(state.FLAGS)))
 
 
 @contextmanager

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import streamlit as st
 
 from curation import decisions
 from ui.data import shown_errors
 
 
-def decision_bar(ws, ids: list[str], *, reason_key: str, buttons: list[tuple[str, str, str]], default_reason: str | None = None,
+def decision_bar(ws, ids: list[str], *, reason_key: str, buttons: list[tuple[str, str, str]], default_reason: str = "manual",
                  primary: str | None = None, help: str | None = None) -> None:
-    """`buttons`: (label, action, widget key) with action keep, reject or undo. One transaction per click."""
+    """`buttons`: (label, action, widget key) with action keep, reject or undo. One transaction per click.
+
+    The reason starts from `default_reason` for each set of records: its widget is keyed by them, so a reason
+    typed for one record (or selection) never carries over to the next.
+    """
     columns = st.columns([2] + [1] * len(buttons))
-    if default_reason is None:
-        reason = columns[0].text_input("Reason", key=reason_key, help=help)  # value from session state defaults
-    else:
-        reason = columns[0].text_input("Reason", value=default_reason, key=reason_key, help=help)
+    digest = hashlib.sha1("\n".join([default_reason, *ids]).encode()).hexdigest()[:12]
+    reason = columns[0].text_input("Reason", value=default_reason, key=f"{reason_key}.{digest}", help=help)
     for column, (label, action, key) in zip(columns[1:], buttons):
         if column.button(label, key=key, width="stretch", type="primary" if action == primary else "secondary"):
             with shown_errors(f"{action} {len(ids):,} record(s)"):

@@ -12,7 +12,7 @@ import streamlit as st
 
 from curation.workspace import Workspace
 from ui import sidebar, state
-from ui.data import workspace
+from ui.data import current_filter, workspace
 from ui.nav import PAGES
 from ui.show import plain
 
@@ -24,6 +24,7 @@ def configure() -> None:
 def page(title: str) -> Workspace:
     configure()
     state.init()
+    state.on_page(title.lower().replace(" ", "_"))
     with st.sidebar:
         for path, label, icon in PAGES:
             st.page_link(path, label=label, icon=icon)
@@ -37,6 +38,21 @@ def no_records() -> None:
     """The empty state of pages that need records."""
     st.info("No records yet: load data first.")
     st.page_link("pages/load.py", label="Load data", icon=":material/upload_file:")
+
+
+def filter_note(shown: int, total: int) -> None:
+    """On a page that applies the shared filter: say which filter and what it leaves, with a way to clear it."""
+    f = current_filter()
+    parts = [f"search “{plain(f.search.strip())}”"] if f.search.strip() else []
+    for label, values in (("datasets", f.datasets), ("sources", f.sources), ("decisions", f.decisions), ("flags", f.flags)):
+        if values:
+            parts.append(f"{label} {', '.join(plain(v) for v in values)}")
+    if not parts:
+        return
+    note, clear = st.columns([5, 1], vertical_alignment="center")
+    note.info(f"Filtered: {' · '.join(parts)} — {shown:,} of {total:,} records. The filter is set on the Records page "
+              "and in the sidebar.", icon=":material/filter_alt:")
+    clear.button("Clear the filter", key=state.CLEAR_FILTER, on_click=state.clear_filter)
 
 
 def run(main) -> None:

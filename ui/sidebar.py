@@ -14,12 +14,13 @@ from ui.show import plain
 
 def render() -> None:
     with st.sidebar:
-        st.text_input("Workspace", value=str(default_root()), key=state.WORKSPACE, help="Directory holding all project state")
+        st.text_input("Workspace", help="Directory holding all project state",
+                      **state.bound(state.WORKSPACE, default=str(default_root())))
         ws = workspace()
         per_dataset = counts(ws, dataset_sizes(ws))
         names = list(per_dataset)
-        st.session_state[state.DATASETS] = [d for d in st.session_state[state.DATASETS] if d in names]
-        st.multiselect("Datasets", names, key=state.DATASETS, placeholder="All datasets")
+        state.set(state.DATASETS, [d for d in state.get(state.DATASETS) if d in names])  # never a filter nobody can see
+        st.multiselect("Datasets", names, placeholder="All datasets", **state.bound(state.DATASETS, options=names))
         if not per_dataset:
             st.caption("No data yet.")
         for name, c in per_dataset.items():

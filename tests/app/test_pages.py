@@ -10,6 +10,13 @@ from streamlit.testing.v1 import AppTest
 from curation.store import load_records
 from curation.workspace import Workspace
 from tests.conftest import ROOT, write_jsonl
+from ui import state
+from ui.state import widget_key as W
+
+
+def reason(app, prefix: str):
+    """The reason input of a decision bar (its key names the records it decides for)."""
+    return next(t for t in app.text_input if t.key.startswith(prefix + "."))
 
 
 @pytest.fixture
@@ -26,14 +33,14 @@ def test_records_page_empty_state_loads_demo_filters_and_decides(app, tmp_path):
     app.button(key="load_demo").click().run()
     assert not app.exception and not app.error
     assert app.caption[0].value.startswith("241 of 241")
-    app.text_input(key="filter_search").input("<script>").run()
+    app.text_input(key=W(state.SEARCH, "records")).input("<script>").run()
     assert app.caption[0].value.startswith("1 of 241")
     assert any("<script>alert('xss')</script>" in c.value for c in app.code)
     app.button(key="one_reject").click().run()
     frame = load_records(Workspace(tmp_path / "ws"))
     assert (frame["decision"] == "reject").sum() == 1
-    app.text_input(key="filter_search").input("").run()
-    app.multiselect(key="filter_decisions").select("reject").run()
+    app.text_input(key=W(state.SEARCH, "records")).input("").run()
+    app.multiselect(key=W(state.DECISIONS, "records")).select("reject").run()
     assert app.caption[0].value.startswith("1 of 241")
     app.button(key="one_undo").click().run()
     assert (load_records(Workspace(tmp_path / "ws"))["decision"] == "reject").sum() == 0
@@ -42,9 +49,9 @@ def test_records_page_empty_state_loads_demo_filters_and_decides(app, tmp_path):
 def test_records_page_bulk_decision_applies_to_the_filtered_set(app, tmp_path):
     app.run()
     app.button(key="load_demo").click().run()
-    app.text_input(key="filter_search").input("recipe").run()
+    app.text_input(key=W(state.SEARCH, "records")).input("recipe").run()
     n = int(app.caption[0].value.split(" of ")[0])
-    app.text_input(key="bulk_reason").input("off_topic").run()
+    reason(app, state.BULK_REASON).input("off_topic").run()
     app.button(key="bulk_reject").click().run()
     frame = load_records(Workspace(tmp_path / "ws"))
     assert (frame["reason"] == "off_topic").sum() == n > 1
@@ -55,9 +62,117 @@ def test_records_page_bulk_decision_applies_to_the_filtered_set(app, tmp_path):
 def test_records_page_shows_conversations_with_roles(app):
     app.run()
     app.button(key="load_demo").click().run()
-    app.text_input(key="filter_search").input("orange").run()
+    app.text_input(key=W(state.SEARCH, "records")).input("orange").run()
     assert any(s.value == "Conversation" for s in app.subheader)
     assert {"system", "user", "assistant"} <= {c.value for c in app.caption}
+
+
+def widget(elements, label: str):
+    """The one widget of a kind with this label (found by what a curator sees, not by key)."""
+    found = [e for e in elements if e.label == label]
+    assert len(found) == 1, f"{len(found)} widgets labelled {label!r}"
+    return found[0]
+
+
+def test_the_filter_set_on_records_is_shown_and_still_applied_on_quality(app):
+    app.run()
+    app.button(key="load_demo").click().run()
+    widget(app.sidebar.multiselect, "Datasets").select("demo").run()
+    widget(app.text_input, "Search text").input("recipe").run()
+    n = int(app.caption[0].value.split(" of ")[0])
+    assert 1 < n < 241
+    app.switch_page("pages/quality.py").run()
+    assert not app.exception and app.caption[0].value.startswith(f"{n} records")
+    note = [i.value for i in app.info if i.value.startswith("Filtered")]  # the curator sees why only n records are here
+    assert note and "recipe" in note[0] and "demo" in note[0] and f"{n} of 241" in note[0]
+    assert widget(app.sidebar.multiselect, "Datasets").value == ["demo"]
+    widget(app.selectbox, "Signal").select("pii").run()  # an interaction on this page: the filter still applies
+    assert not app.exception and app.caption[0].value.startswith(f"{n} records")
+    assert any("recipe" in i.value for i in app.info)
+    app.switch_page("pages/records.py").run()
+    assert widget(app.text_input, "Search text").value == "recipe" and app.caption[0].value.startswith(f"{n} of 241")
+    app.switch_page("pages/quality.py").run()
+    app.button(key=state.CLEAR_FILTER).click().run()
+    assert app.caption[0].value.startswith("241 records") and not [i for i in app.info if i.value.startswith("Filtered")]
+    app.switch_page("pages/records.py").run()
+    assert widget(app.text_input, "Search text").value == "" and app.caption[0].value.startswith("241 of 241")
+    assert widget(app.sidebar.multiselect, "Datasets").value == []
+
+
+def test_page_options_survive_going_to_another_page_and_back(app, tmp_path):
+    from curation.demo import load_demo
+
+    load_demo(Workspace(tmp_path / "ws"))
+    app.switch_page("pages/export.py").run()
+    widget(app.selectbox, "Template").select("chatml").run()
+    widget(app.toggle, "Check test/train similarity").set_value(False).run()
+    widget(app.text_input, "Splits").input("train=0.8,test=0.2").run()
+    app.switch_page("pages/quality.py").run()
+    widget(app.selectbox, "Signal").select("pii").run()
+    widget(app.selectbox, "Field").select("instruction").run()
+    app.switch_page("pages/load.py").run()
+    widget(app.text_input, "File, folder, or Hugging Face dataset id").input("/data/mine.jsonl").run()
+    app.switch_page("pages/export.py").run()
+    assert widget(app.selectbox, "Template").value == "chatml"
+    assert widget(app.text_input, "Splits").value == "train=0.8,test=0.2"
+    assert widget(app.toggle, "Check test/train similarity").value is False
+    assert [m.label for m in app.metric] == ["train", "test", "excluded"] and not app.exception
+    app.switch_page("pages/quality.py").run()
+    assert widget(app.selectbox, "Signal").value == "pii" and widget(app.selectbox, "Field").value == "instruction"
+    app.switch_page("pages/load.py").run()
+    assert widget(app.text_input, "File, folder, or Hugging Face dataset id").value == "/data/mine.jsonl"
+
+
+def shown_record(app) -> str:
+    return widget(app.selectbox, "Record").value
+
+
+def ticked_record(app) -> str | None:
+    """The record whose row is ticked in the Records table (None when no row is)."""
+    table = app.dataframe[0]
+    rows = app.session_state[table.key]["selection"]["rows"] if table.key in app.session_state else []
+    return table.value["record_id"].iloc[rows[0]] if rows else None
+
+
+def tick(app, row: int | None) -> None:
+    """What the browser sends when the curator ticks (or unticks) a row of the Records table."""
+    app.session_state[app.dataframe[0].key] = {"selection": {"rows": [] if row is None else [row], "columns": [], "cells": []}}
+    app.run()
+
+
+def test_records_table_and_detail_show_the_same_record(app):
+    app.run()
+    app.button(key="load_demo").click().run()
+    assert ticked_record(app) == shown_record(app)
+    table = app.dataframe[0].value
+    tick(app, 3)
+    assert not app.exception and shown_record(app) == ticked_record(app) == table["record_id"].iloc[3]
+    other = next(s for s in table["source"].unique() if s != table["source"].iloc[3])
+    widget(app.multiselect, "Source").select(other).run()  # the ticked record leaves the table
+    now = app.dataframe[0].value
+    assert table["record_id"].iloc[3] not in set(now["record_id"])
+    assert shown_record(app) == ticked_record(app) == now["record_id"].iloc[0]
+    widget(app.selectbox, "Record").select(now["record_id"].iloc[2]).run()  # chosen below the table: ticked in it
+    assert shown_record(app) == ticked_record(app) == now["record_id"].iloc[2]
+    tick(app, None)  # unticked: the record shown below stays ticked
+    assert shown_record(app) == ticked_record(app) == now["record_id"].iloc[2]
+    widget(app.multiselect, "Source").unselect(other).run()  # still in the table: still the one shown and ticked
+    assert shown_record(app) == ticked_record(app) == now["record_id"].iloc[2]
+
+
+def test_a_reason_typed_for_one_record_does_not_carry_over_to_the_next(app, tmp_path):
+    app.run()
+    app.button(key="load_demo").click().run()
+    ids = list(app.dataframe[0].value["record_id"])
+    one = [t for t in app.text_input if t.label == "Reason"][-1]  # the detail's (the bulk bar's comes first)
+    assert one.value == "manual"
+    one.input("off_topic").run()
+    assert [t for t in app.text_input if t.label == "Reason"][-1].value == "off_topic"
+    widget(app.selectbox, "Record").select(ids[1]).run()
+    assert [t for t in app.text_input if t.label == "Reason"][-1].value == "manual"
+    app.button(key="one_reject").click().run()
+    frame = load_records(Workspace(tmp_path / "ws")).set_index("record_id")
+    assert frame.at[ids[1], "reason"] == "manual" and frame.at[ids[0], "decision"] == "undecided"
 
 
 def test_load_page_reports_problems_in_a_table(app, tmp_path):
@@ -65,7 +180,7 @@ def test_load_page_reports_problems_in_a_table(app, tmp_path):
     bad.write_text(json.dumps({"instruction": "a", "output": "b"}) + "\n{broken\n", encoding="utf-8")
     app.switch_page("pages/load.py").run()
     assert not app.exception
-    app.text_input(key="load_path").input(str(bad)).run()
+    app.text_input(key=W(state.LOAD_PATH, "load_data")).input(str(bad)).run()
     app.button(key="load_path_button").click().run()
     assert not app.exception
     assert "1 records added" in app.success[0].value
@@ -75,7 +190,7 @@ def test_load_page_reports_problems_in_a_table(app, tmp_path):
 
 def test_load_page_missing_path_is_an_error_message_not_a_traceback(app, tmp_path):
     app.switch_page("pages/load.py").run()
-    app.text_input(key="load_path").input(str(tmp_path / "nowhere.jsonl")).run()
+    app.text_input(key=W(state.LOAD_PATH, "load_data")).input(str(tmp_path / "nowhere.jsonl")).run()
     app.button(key="load_path_button").click().run()
     assert not app.exception
     assert "no such file" in app.error[0].value
@@ -84,7 +199,7 @@ def test_load_page_missing_path_is_an_error_message_not_a_traceback(app, tmp_pat
 def test_load_page_offers_a_mapping_when_detection_fails(app, tmp_path):
     path = write_jsonl(tmp_path / "qa.jsonl", [{"question": "Why?", "answer": "Because."}])
     app.switch_page("pages/load.py").run()
-    app.text_input(key="load_path").input(str(path)).run()
+    app.text_input(key=W(state.LOAD_PATH, "load_data")).input(str(path)).run()
     app.button(key="load_path_button").click().run()
     assert "could not detect the format" in app.error[0].value
     app.selectbox(key="map_instruction").select("question")
@@ -107,7 +222,7 @@ def test_load_page_shows_the_mapping_form_because_of_the_error_type(app, tmp_pat
     # The message does not matter: only UnknownFormat offers the mapping, with the columns it carries.
     monkeypatch.setattr(curation.ingest, "ingest", fail(UnknownFormat("no format fits these rows", ["prompt", "reply"])))
     app.switch_page("pages/load.py").run()
-    app.text_input(key="load_path").input(str(tmp_path / "x.jsonl")).run()
+    app.text_input(key=W(state.LOAD_PATH, "load_data")).input(str(tmp_path / "x.jsonl")).run()
     app.button(key="load_path_button").click().run()
     assert not app.exception and "no format fits these rows" in app.error[0].value
     assert app.selectbox(key="map_instruction").options == ["(none)", "prompt", "reply"]
@@ -124,12 +239,12 @@ def test_quality_page_signals_threshold_evidence_and_bulk_reject(app, tmp_path):
     assert not app.exception and not app.error
     assert "carry at least one flag" in app.caption[0].value
     assert len(app.get("plotly_chart")) >= 1
-    app.selectbox(key="quality_signal").select("short_output").run()
-    app.number_input(key="thr_short_output").set_value(1.0).run()
+    app.selectbox(key=W(state.QUALITY_SIGNAL, "quality")).select("short_output").run()
+    app.number_input(key=W(f"{state.QUALITY_THRESHOLD}.short_output", "quality")).set_value(1.0).run()
     metric = app.metric[0]
     assert metric.value == "0" and not app.exception  # the live count, before anything is applied
-    app.number_input(key="thr_short_output").set_value(5.0).run()
-    app.selectbox(key="quality_signal").select("pii").run()
+    app.number_input(key=W(f"{state.QUALITY_THRESHOLD}.short_output", "quality")).set_value(5.0).run()
+    app.selectbox(key=W(state.QUALITY_SIGNAL, "quality")).select("pii").run()
     evidence = [c.value for c in app.caption if c.value.startswith("Evidence")]
     assert evidence and "@example" in evidence[0]
     assert any("<mark>" in h.proto.body for h in app.get("html"))
@@ -173,11 +288,11 @@ def test_map_page_offers_to_build_then_shows_the_map_search_and_diversity(app, t
     app.run()
     assert not app.exception and not app.error
     assert "clusters" in app.caption[0].value and len(app.get("plotly_chart")) == 1
-    app.text_input(key="map_search").input("router light blinking").run()
+    app.text_input(key=W(state.MAP_SEARCH, "map")).input("router light blinking").run()
     assert not app.exception and any("Nearest to" in s.value for s in app.subheader)
-    app.selectbox(key="map_color").select("source").run()
+    app.selectbox(key=W(state.MAP_COLOR, "map")).select("source").run()
     assert not app.exception
-    app.radio(key="div_by").set_value("by_source").run()
+    app.radio(key=W(state.MAP_DIVERSITY, "map")).set_value("by_source").run()
     assert "synthetic" in app.dataframe[-1].value.index
 
 
@@ -226,16 +341,16 @@ def test_export_page_previews_writes_and_offers_a_zip(app, tmp_path):
     load_demo(ws)
     app.switch_page("pages/export.py").run()
     assert not app.exception and not app.error
-    app.selectbox(key="export_template").select("chatml").run()
-    app.toggle(key="export_similarity").set_value(False).run()
+    app.selectbox(key=W(state.EXPORT_TEMPLATE, "export")).select("chatml").run()
+    app.toggle(key=W(state.EXPORT_SIMILARITY, "export")).set_value(False).run()
     assert [m.label for m in app.metric] == ["train", "test", "excluded"]
     assert any("<mark>&lt;|im_start|&gt;</mark>" in h.proto.body for h in app.get("html"))  # highlighted, escaped
-    app.text_input(key="export_split").input("train=0.5,dev=0.5").run()
+    app.text_input(key=W(state.EXPORT_SPLIT, "export")).input("train=0.5,dev=0.5").run()
     assert [m.label for m in app.metric][:2] == ["train", "dev"]
-    app.text_input(key="export_split").input("train").run()
+    app.text_input(key=W(state.EXPORT_SPLIT, "export")).input("train").run()
     assert "bad split" in app.error[0].value and not app.exception
-    app.text_input(key="export_split").input("train=0.8,test=0.2").run()
-    app.text_input(key="export_out").input(str(tmp_path / "out")).run()
+    app.text_input(key=W(state.EXPORT_SPLIT, "export")).input("train=0.8,test=0.2").run()
+    app.text_input(key=W(state.EXPORT_OUT, "export")).input(str(tmp_path / "out")).run()
     app.button(key="export_run").click().run()
     assert not app.exception and not app.error
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
@@ -248,9 +363,9 @@ def test_export_page_custom_template_errors_are_shown(app, tmp_path):
 
     load_demo(Workspace(tmp_path / "ws"))
     app.switch_page("pages/export.py").run()
-    app.selectbox(key="export_template").select("custom (Jinja)").run()
-    app.toggle(key="export_similarity").set_value(False).run()
-    app.text_area(key="export_custom").input("{{ ''.__class__.__mro__ }}").run()
+    app.selectbox(key=W(state.EXPORT_TEMPLATE, "export")).select("custom (Jinja)").run()
+    app.toggle(key=W(state.EXPORT_SIMILARITY, "export")).set_value(False).run()
+    app.text_area(key=W(state.EXPORT_CUSTOM, "export")).input("{{ ''.__class__.__mro__ }}").run()
     assert not app.exception and "SecurityError" in app.error[0].value
 
 
@@ -259,9 +374,9 @@ def test_export_page_shows_a_template_past_its_limits_as_an_error(app, tmp_path)
 
     load_demo(Workspace(tmp_path / "ws"))
     app.switch_page("pages/export.py").run()
-    app.selectbox(key="export_template").select("custom (Jinja)").run()
-    app.toggle(key="export_similarity").set_value(False).run()
-    app.text_area(key="export_custom").input("{% for m in messages %}{{ m.content * 10**9 }}{% endfor %}").run()
+    app.selectbox(key=W(state.EXPORT_TEMPLATE, "export")).select("custom (Jinja)").run()
+    app.toggle(key=W(state.EXPORT_SIMILARITY, "export")).set_value(False).run()
+    app.text_area(key=W(state.EXPORT_CUSTOM, "export")).input("{% for m in messages %}{{ m.content * 10**9 }}{% endfor %}").run()
     assert not app.exception and "limit of 1,000,000 characters per record" in app.error[0].value
     assert not app.metric  # no preview of a template that failed
 
@@ -301,7 +416,7 @@ def test_names_reasons_text_and_evidence_from_records_are_never_markdown(app, tm
     app.run()
     assert not app.exception
     app.switch_page("pages/quality.py").run()
-    app.selectbox(key="quality_signal").select("repetition").run()
+    app.selectbox(key=W(state.QUALITY_SIGNAL, "quality")).select("repetition").run()
     assert not app.exception and not app.error
     shown = markdown_shown(app)
     app.switch_page("pages/records.py").run()

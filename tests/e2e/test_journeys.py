@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -196,3 +197,74 @@ def test_export_choose_template_preview_write_and_download(served, tmp_path):
     assert {"export/manifest.json", "export/train.jsonl", "export/test.jsonl"} <= set(names)
     first = json.loads((tmp_path / "export" / "train.jsonl").read_text().splitlines()[0])
     assert first["text"].startswith("<|begin_of_text|>")
+
+
+def sidebar_link(page, name: str) -> None:
+    """Go to another page the way a curator does (the session, and its state, stay)."""
+    page.locator("[data-testid='stSidebar']").get_by_role("link", name=name, exact=True).click()
+    wait_idle(page)
+
+
+def test_the_filter_and_page_options_follow_the_curator_between_pages(served):
+    url, page, ws = served
+    from curation.demo import load_demo
+
+    load_demo(Workspace(ws))
+    page.goto(url)
+    wait_idle(page)
+    search(page, "recipe")
+    expect(page.get_by_text("11 of 241 records match")).to_be_visible(timeout=30_000)
+
+    sidebar_link(page, "Quality")
+    expect(page.get_by_text("11 records ·")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Filtered: search “recipe” — 11 of 241 records")).to_be_visible()  # why only 11 are here
+    page.get_by_role("tab", name="Signals").click()
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Signal").locator("input").fill("pii")
+    page.keyboard.press("Enter")
+    wait_idle(page)
+    expect(page.get_by_text("11 records ·")).to_be_visible()  # still filtered after an interaction here
+
+    sidebar_link(page, "Export")
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Template").locator("input").fill("chatml")
+    page.keyboard.press("Enter")
+    wait_idle(page)
+    sidebar_link(page, "Records")
+    expect(page.get_by_text("11 of 241 records match")).to_be_visible(timeout=30_000)
+    expect(page.get_by_placeholder("words in instruction, input, output or conversation")).to_have_value("recipe")
+    sidebar_link(page, "Export")
+    expect(page.get_by_role("combobox", name="Template")).to_have_value(re.compile(r"^chatml:"))
+
+    sidebar_link(page, "Quality")
+    page.get_by_role("button", name="Clear the filter").click()
+    wait_idle(page)
+    expect(page.get_by_text("241 records ·")).to_be_visible(timeout=30_000)
+    sidebar_link(page, "Records")
+    expect(page.get_by_text("241 of 241 records match")).to_be_visible(timeout=30_000)
+
+
+def test_records_a_ticked_row_is_the_record_shown_even_after_a_filter_change(served):
+    url, page, ws = served
+    from curation.demo import load_demo
+
+    load_demo(Workspace(ws))
+    frame = load_records(Workspace(ws))
+    page.goto(url)
+    wait_idle(page)
+    shown = page.get_by_role("combobox", name="Record")
+    expect(shown).to_have_value(re.compile(f"^{frame['record_id'].iloc[0]} "), timeout=30_000)
+    grid = page.locator("[data-testid='stDataFrame']").first.bounding_box()
+    page.mouse.click(grid["x"] + 15, grid["y"] + 35 * 4 + 17)  # the tick box of row 4 (rows are 35 px, under the header)
+    wait_idle(page)
+    expect(shown).to_have_value(re.compile(f"^{frame['record_id'].iloc[3]} "))
+    ticked = page.locator("[data-testid='stDataFrame']").first.locator("tr[aria-selected='true']")  # the grid's accessible rows
+    expect(ticked.locator("td").first).to_have_text(frame["record_id"].iloc[3])
+    other = next(s for s in frame["source"].unique() if s != frame["source"].iloc[3])
+    page.locator("[data-testid='stMultiSelect']").filter(has_text="Source").locator("input").fill(other)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    wait_idle(page)
+    # Row 4's record is filtered out: the new table ticks its first row, and that is the record shown.
+    first = frame[frame["source"] == other]["record_id"].iloc[0]
+    expect(shown).to_have_value(re.compile(f"^{first} "))
+    expect(ticked).to_have_count(1)
+    expect(ticked.locator("td").first).to_have_text(first)
