@@ -12,39 +12,54 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from curation import settings
 from curation.clusters import NOISE, cluster, label_clusters, representatives
 from curation.diversity import diversity, representation
-from curation.embed import DEFAULT_MODEL, cache_dir, embed_texts, text_key
+from curation.embed import EmbedSettings, cache_dir, embed_texts, text_key
 from curation.progress import Progress
+from curation.settings import StageSettings
 from curation.texts import record_texts
 from curation.workspace import Workspace, write_atomically
 
 VERSION = 1
-DEFAULTS = {"model": DEFAULT_MODEL, "text": "prompt", "method": "hdbscan", "k": None, "min_size": None}
+
+
+@dataclass(frozen=True)
+class MapSettings(StageSettings):
+    """How the map clusters (kept in the workspace); what is embedded, and by which model, is embed's (`EmbedSettings`)."""
+
+    stage = "map"
+    method: str = "hdbscan"  # a name in clusters.METHODS
+    k: int | None = None  # k-means clusters (None: from the number of records)
+    min_size: int | None = None  # smallest HDBSCAN cluster (None: from the number of records)
+
+    def check(self) -> None:
+        from curation.clusters import METHODS
+        from curation.errors import CurationError
+
+        if self.method not in METHODS:
+            raise CurationError(f"unknown clustering method {self.method!r}: choose one of {', '.join(METHODS)}")
 
 
 def map_settings(ws: Workspace) -> dict:
-    return {**DEFAULTS, **(settings.get(ws, "map", {}) or {})}
+    """Everything a map depends on: the embedding model and text (embed's settings) and the clustering (the map's)."""
+    return {**asdict(EmbedSettings.load(ws)), **asdict(MapSettings.load(ws))}
 
 
 def save_settings(ws: Workspace, **changes) -> dict:
-    from curation.clusters import METHODS
-    from curation.errors import CurationError
-    from curation.texts import TEXT_CHOICES
-
-    new = {**map_settings(ws), **{k: v for k, v in changes.items() if v is not None}}
-    if new["method"] not in METHODS:
-        raise CurationError(f"unknown clustering method {new['method']!r}: choose one of {', '.join(METHODS)}")
-    if new["text"] not in TEXT_CHOICES:
-        raise CurationError(f"unknown text choice {new['text']!r}: choose one of {', '.join(TEXT_CHOICES)}")
-    settings.put(ws, "map", new)
-    return new
+    """Keep embed's (model, text) and the map's (method, k, min_size) settings: all of them, or none when one is bad."""
+    embedding = {k: changes.pop(k) for k in ("model", "text") if k in changes}
+    MapSettings.checked(ws, **changes)
+    EmbedSettings.checked(ws, **embedding)
+    if any(v is not None for v in changes.values()):
+        MapSettings.save(ws, **changes)
+    if any(v is not None for v in embedding.values()):
+        EmbedSettings.save(ws, **embedding)
+    return map_settings(ws)
 
 
 @dataclass

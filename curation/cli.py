@@ -174,11 +174,11 @@ def cmd_stats(ws: Workspace, args) -> tuple[dict, int]:
 
 def cmd_records(ws: Workspace, args) -> tuple[dict, int]:
     from curation import atlas
+    from curation.annotated import annotate
     from curation.query import Filter, page, record_json
-    from curation.signals.compute import with_signals
-    from curation.store import load_records
 
-    frame = with_duplicates(ws, with_map(ws, with_signals(ws, load_records(ws)), needed=args.cluster is not None))
+    # Signals are computed where missing; the map and duplicate columns come from the cache (null when not there).
+    frame = annotate(ws, compute=("signals",), require=("map",) if args.cluster is not None else (), nulls=True)
     frame = Filter(tuple(args.dataset), tuple(args.source), tuple(args.decision), args.search, tuple(args.flag),
                    args.cluster).apply(frame)
     if args.near:
@@ -195,47 +195,24 @@ def cmd_records(ws: Workspace, args) -> tuple[dict, int]:
     return {"total": len(frame), "records": out}, 0
 
 
-def with_map(ws: Workspace, frame, needed: bool = False):
-    """Records plus x, y, cluster and cluster_label from the cached map (null where there is none)."""
-    from curation.atlas import cached_atlas
-
-    mapped = cached_atlas(ws, frame)
-    if mapped is None:
-        if needed:
-            raise CurationError("no map for these records yet: run `python -m curation map` first")
-        return frame.assign(x=None, y=None, cluster=None, cluster_label=None)
-    return frame.merge(mapped.points, on="record_id", how="left")
-
-
-def with_duplicates(ws: Workspace, frame):
-    """Records plus dup_group and representative from the cached duplicate groups (null where none are cached)."""
-    from curation.dedup import find
-
-    found = find(ws, frame, compute=False) if len(frame) else None
-    if found is None:
-        return frame.assign(dup_group=None, representative=None)
-    return frame.merge(found.table[["record_id", "dup_group", "representative"]], on="record_id", how="left")
-
-
 def cmd_embed(ws: Workspace, args) -> tuple[dict, int]:
-    from curation.atlas import map_settings, save_settings
-    from curation.embed import embed_texts
+    from curation.embed import EmbedSettings, embed_texts
     from curation.store import load_records
     from curation.texts import record_texts
 
     model = "static" if args.fast else args.model
-    conf = save_settings(ws, model=model, text=args.text) if (model or args.text) else map_settings(ws)
-    texts = record_texts(load_records(ws), conf["text"])
-    _, info = embed_texts(ws, texts, model=conf["model"], text=conf["text"], progress=None if args.json else text_progress)
+    conf = EmbedSettings.save(ws, model=model, text=args.text) if (model or args.text) else EmbedSettings.load(ws)
+    texts = record_texts(load_records(ws), conf.text)
+    _, info = embed_texts(ws, texts, model=conf.model, text=conf.text, progress=None if args.json else text_progress)
     return info, 0
 
 
 def cmd_map(ws: Workspace, args) -> tuple[dict, int]:
-    from curation.atlas import build, save_settings
+    from curation.atlas import MapSettings, build
     from curation.store import load_records
 
     if args.method or args.k or args.min_size:
-        save_settings(ws, method=args.method, k=args.k, min_size=args.min_size)
+        MapSettings.save(ws, method=args.method, k=args.k, min_size=args.min_size)
     frame = load_records(ws)
     if frame.empty:
         raise CurationError("no records to map: ingest some first")
@@ -247,9 +224,7 @@ def cmd_map(ws: Workspace, args) -> tuple[dict, int]:
 
 
 def cmd_signals(ws: Workspace, args) -> tuple[dict, int]:
-    from curation import settings
-    from curation.signals.compute import set_thresholds, summary
-    from curation.tokenize import get_counter
+    from curation.signals.compute import SignalSettings, summary
 
     pairs = []
     for pair in args.threshold or []:
@@ -257,10 +232,8 @@ def cmd_signals(ws: Workspace, args) -> tuple[dict, int]:
         if not sep:
             raise CurationError(f"bad --threshold {pair!r}: write SIGNAL=VALUE, e.g. short_output=3")
         pairs.append((name.strip(), value.strip()))
-    set_thresholds(ws, dict(pairs))
-    if args.tokenizer:
-        get_counter(args.tokenizer)  # fails here, clearly, if it cannot be loaded
-        settings.put(ws, "tokenizer", args.tokenizer)
+    if pairs or args.tokenizer:
+        SignalSettings.save(ws, thresholds=dict(pairs), tokenizer=args.tokenizer or None)  # the tokenizer must load
     progress = None if args.json else text_progress
     return summary(ws, progress), 0
 
@@ -339,12 +312,11 @@ def cmd_decide(ws: Workspace, args) -> tuple[dict, int]:
         return {"changed": changed, "decisions": decisions.totals(decisions.counts(ws, dataset_sizes(ws)))}, 0
     index = record_index(ws)
     if args.flag or args.cluster is not None:
+        from curation.annotated import annotate
         from curation.query import Filter
-        from curation.signals.compute import with_signals
-        from curation.store import load_records
 
-        frame = load_records(ws)
-        frame = with_signals(ws, frame) if args.flag else with_map(ws, frame, needed=True)
+        stage = "signals" if args.flag else "map"  # signals are computed where missing; the map must be built already
+        frame = annotate(ws, stages=(stage,), compute=("signals",), require=(stage,))
         args.ids = list(Filter(flags=(args.flag,) if args.flag else (), cluster=args.cluster).apply(frame)["record_id"])
         if not args.ids:
             return {"changed": 0, "decisions": decisions.totals(decisions.counts(ws, dataset_sizes(ws)))}, 0

@@ -227,11 +227,8 @@ def read_table(conn: sqlite3.Connection, table: str) -> tuple[list[dict] | None,
 
 def restore(ws: Workspace, salvaged: dict[str, list[dict]], sql: dict[str, str]) -> dict[str, int]:
     """Copy salvaged rows into the new database (tables it lacks are created from their old statements)."""
-    from curation.settings import SCHEMA as SETTINGS
-
     counts = {}
     with ws.transaction() as conn:
-        conn.execute(SETTINGS)
         for table, rows in salvaged.items():
             if not rows:
                 counts[table] = 0

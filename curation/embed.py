@@ -36,12 +36,36 @@ import numpy as np
 from curation import names
 from curation.errors import CurationError
 from curation.progress import Progress
+from curation.settings import StageSettings
 from curation.workspace import Workspace, file_lock, remove, temp_path, write_atomically
 
 FORMAT_VERSION = 2
 DEFAULT_MODEL = "minilm"
 FAST_MODEL = "static"
 SHARD = 1024
+
+
+@dataclass(frozen=True)
+class EmbedSettings(StageSettings):
+    """Which model embeds what (kept in the workspace): the map, dedup and export's leakage check embed with these."""
+
+    stage = "embed"
+    model: str = DEFAULT_MODEL  # a name in EMBEDDERS, a local sentence-transformers model folder or a hub id
+    text: str = "prompt"  # a key of texts.TEXT_CHOICES
+
+    @classmethod
+    def stored(cls, read) -> dict:
+        raw = read(cls.stage)
+        if raw is None:  # a workspace from before embed had its own settings kept them in the map's
+            old = read("map") or {}
+            return {k: old[k] for k in ("model", "text") if k in old}
+        return dict(raw)
+
+    def check(self) -> None:
+        from curation.texts import TEXT_CHOICES
+
+        if self.text not in TEXT_CHOICES:
+            raise CurationError(f"unknown text choice {self.text!r}: choose one of {', '.join(TEXT_CHOICES)}")
 
 
 def text_key(text: str) -> str:

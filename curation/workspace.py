@@ -1,7 +1,7 @@
 """One directory holds all state of a curation project.
 
 - `curation.db`: SQLite in WAL mode — dataset registry, ingest log, curator
-  decisions (current state + append-only audit log). Small transactional writes
+  decisions (current state + append-only audit log), each stage's settings. Small transactional writes
   that survive a crash and concurrent writers.
 - `records/<dataset>/part-*.parquet`: the records, one immutable part per ingest,
   written atomically (temp file + rename).
@@ -55,8 +55,10 @@ CREATE TABLE IF NOT EXISTS state (
 CREATE TABLE IF NOT EXISTS parts (
     part TEXT PRIMARY KEY, dataset TEXT NOT NULL, source_path TEXT, rows TEXT, ts REAL
 );
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-# Every table and its columns: what `doctor` checks and salvages (settings.py creates `settings` on first use).
+# Every table and its columns: what `doctor` checks and salvages. Opening a workspace creates the tables it lacks
+# (a workspace from an older version gains `settings`).
 TABLES = {
     "datasets": ("name", "folder", "created"),
     "ingests": ("id", "dataset", "path", "format", "added", "skipped", "errors", "rejects_file", "ts"),

@@ -16,7 +16,7 @@ from curation.embed import EMBEDDERS, pending
 from curation.signals import SIGNALS
 from curation.texts import TEXT_CHOICES, record_texts
 from ui import jobs, layout, show, state
-from ui.data import cached_map, cached_signals, current_filter, records, shown_errors
+from ui.data import cached_map, current_filter, records, shown_errors, with_cached_columns
 from ui.decide import decision_bar
 
 GREY = "#d0d0d8"
@@ -166,10 +166,7 @@ def main() -> None:
     if atlas is None:
         run_or_wait(ws, base)
         return
-    frame = base.merge(atlas.points, on="record_id", how="left")
-    annotated = cached_signals(ws)  # quality columns only when already computed: the map never waits for them
-    if annotated is not None:
-        frame = frame.merge(annotated, on="record_id", how="left")
+    frame = with_cached_columns(ws, base, stages=("map", "signals"))  # quality only when computed: the map never waits for it
     frame = current_filter().apply(frame).reset_index(drop=True)
     layout.filter_note(len(frame), len(base))
     st.caption(f"{len(frame):,} records · {atlas.clusters} clusters · {atlas.noise:,} unclustered · "

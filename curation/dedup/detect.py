@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ from curation.dedup.groups import (
 )
 from curation.dedup.neighbours import INDEXES, K, Pairs, measured_recall, neighbour_pairs
 from curation.dedup.texts import comparable_texts
-from curation.embed import embed_texts, text_key
+from curation.embed import EmbedSettings, embed_texts, text_key
 from curation.errors import CurationError
 from curation.progress import Progress
 from curation.texts import TEXT_CHOICES
@@ -98,26 +98,46 @@ METHODS: dict[str, Method] = names.registry(names.DEDUP_METHODS, (
 DEFAULT_THRESHOLDS = {m.name: m.default_threshold for m in METHODS.values()}
 SWEEPS = {m.name: m.sweep for m in METHODS.values()}
 
-DEFAULTS = {"method": "embedding", "threshold": None, "text": "prompt", "rule": "quality", "strip": True, "index": "auto",
-            "grouping": "components"}
+
+@dataclass(frozen=True)
+class DedupSettings(settings.StageSettings):
+    """How duplicates are found and which record of a group is kept (kept in the workspace); the embedding model is
+    embed's (`EmbedSettings`)."""
+
+    stage = "dedup"
+    method: str = "embedding"  # a name in METHODS
+    threshold: float | None = None  # None: the method's default (kept as None, so a new method starts from its own)
+    text: str = "prompt"  # a key of texts.TEXT_CHOICES
+    rule: str = "quality"  # a name in RULES
+    strip: bool = True  # remove boilerplate lines before comparing
+    index: str = "auto"  # a name in INDEXES
+    grouping: str = "components"  # a name in GROUPINGS
+
+    @classmethod
+    def from_stored(cls, raw: dict) -> DedupSettings:
+        conf = super().from_stored(raw)
+        if conf.threshold is None and conf.method in DEFAULT_THRESHOLDS:
+            conf = replace(conf, threshold=DEFAULT_THRESHOLDS[conf.method])
+        return conf
+
+    @classmethod
+    def merge(cls, raw: dict, changes: dict) -> dict:
+        """Changing the method without a threshold resets it to the method's default."""
+        if "method" in changes and changes["method"] != raw.get("method", cls.method) and "threshold" not in changes:
+            changes = {**changes, "threshold": None}
+        return {**raw, **changes}
+
+    def check(self) -> None:
+        validate(asdict(self))
 
 
 def dedup_settings(ws: Workspace) -> dict:
-    conf = {**DEFAULTS, **(settings.get(ws, "dedup", {}) or {})}
-    if conf["threshold"] is None:
-        conf["threshold"] = DEFAULT_THRESHOLDS[conf["method"]]
-    return conf
+    return asdict(DedupSettings.load(ws))
 
 
 def save_settings(ws: Workspace, **changes) -> dict:
     """Validate and keep settings; changing the method without a threshold resets it to the method's default."""
-    stored = {**DEFAULTS, **(settings.get(ws, "dedup", {}) or {})}
-    changes = {k: v for k, v in changes.items() if v is not None}
-    if "method" in changes and changes["method"] != stored["method"] and "threshold" not in changes:
-        changes["threshold"] = None
-    new = validate({**stored, **changes})
-    settings.put(ws, "dedup", new)
-    return dedup_settings(ws)
+    return asdict(DedupSettings.save(ws, **changes))
 
 
 def validate(conf: dict) -> dict:
@@ -130,9 +150,8 @@ def validate(conf: dict) -> dict:
 
 
 def embedding_model(ws: Workspace) -> str:
-    from curation.atlas import map_settings
-
-    return map_settings(ws)["model"]
+    """The model the embedding method compares with: embed's."""
+    return EmbedSettings.load(ws).model
 
 
 @dataclass

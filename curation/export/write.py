@@ -90,8 +90,9 @@ def token_lengths(texts: list[str], template: Template, tokenizer: str) -> np.nd
 def duplicate_groups(ws: Workspace, frame: pd.DataFrame) -> tuple[pd.Series, dict]:
     """Duplicate group per record: the cached groups of the current dedup settings, else exact copies only."""
     from curation import dedup
+    from curation.annotated import find_duplicates
 
-    found = dedup.find(ws, frame, compute=False)
+    found = find_duplicates(ws, frame, compute=("signals",))  # the pairs only from the cache; the rule's signal computed if missing
     note = None
     if found is None:
         found = dedup.find(ws, frame, method="exact", rule="first_seen")
@@ -102,24 +103,22 @@ def duplicate_groups(ws: Workspace, frame: pd.DataFrame) -> tuple[pd.Series, dic
 
 
 def with_clusters(ws: Workspace, frame: pd.DataFrame, needed: bool) -> pd.DataFrame:
-    from curation.atlas import cached_atlas
+    """The records plus their map columns (cluster, cluster_label, x, y) when the map is cached."""
+    from curation.annotated import annotate
 
-    mapped = cached_atlas(ws, frame)
-    if mapped is None:
-        if needed:
-            raise CurationError("stratifying by cluster needs the map: build it first (python -m curation map)")
-        return frame
-    return frame.merge(mapped.points[["record_id", "cluster", "cluster_label"]], on="record_id", how="left")
+    frame = annotate(ws, frame, stages=("map",))
+    if needed and "cluster" not in frame:
+        raise CurationError("stratifying by cluster needs the map: build it first (python -m curation map)")
+    return frame
 
 
 def leakage(ws: Workspace, frame: pd.DataFrame, split: pd.Series, names: list[str]) -> dict:
     """The highest similarity between a record of any other split and a train record (embeddings of the prompts)."""
-    from curation.atlas import map_settings
-    from curation.embed import embed_texts
+    from curation.embed import EmbedSettings, embed_texts
     from curation.texts import record_texts
 
     train = "train" if "train" in names else names[0]
-    model = map_settings(ws)["model"]
+    model = EmbedSettings.load(ws).model
     vectors, _ = embed_texts(ws, record_texts(frame, "prompt"), model=model, text="prompt")
     is_train = (split == train).to_numpy()
     out = {"model": model, "text": "prompt", "against": train, "splits": {}}

@@ -10,6 +10,7 @@ quality score are derived at read time from the thresholds in force.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import time
@@ -33,8 +34,55 @@ CHUNK = 10_000
 TEXT_COLUMNS = ["record_id", "system", "instruction", "input", "output", "messages"]
 
 
+@dataclasses.dataclass(frozen=True)
+class SignalSettings(settings.StageSettings):
+    """The thresholds in force (each signal's own where none was chosen) and the tokenizer lengths are counted in."""
+
+    stage = "signals"
+    thresholds: dict = dataclasses.field(default_factory=dict)  # signal name -> threshold
+    tokenizer: str = DEFAULT  # llama-3, a tokenizer.json folder or file, or a hub id
+
+    @classmethod
+    def stored(cls, read) -> dict:
+        raw = read(cls.stage)
+        if raw is None:  # a workspace from before signals had its own settings kept them under these keys
+            return {key: value for key in ("thresholds", "tokenizer") if (value := read(key)) is not None}
+        return dict(raw)
+
+    @classmethod
+    def from_stored(cls, raw: dict) -> SignalSettings:
+        chosen = raw.get("thresholds") or {}
+        return cls({name: chosen.get(name, s.threshold) for name, s in SIGNALS.items()}, raw.get("tokenizer") or DEFAULT)
+
+    @classmethod
+    def merge(cls, raw: dict, changes: dict) -> dict:
+        """New thresholds join the ones chosen before; only chosen thresholds are kept (the others follow their signal)."""
+        if "thresholds" in changes:
+            changes = {**changes, "thresholds": {**(raw.get("thresholds") or {}), **changes["thresholds"]}}
+        return {**raw, **changes}
+
+    @classmethod
+    def save(cls, ws: Workspace, *, thresholds: dict | None = None, tokenizer: str | None = None) -> SignalSettings:
+        """Validate every new threshold (by signal name or reason code) and the tokenizer (it must load), then keep
+        them all, or none."""
+        chosen = {}
+        for name, value in (thresholds or {}).items():
+            signal = SIGNALS.get(name) or by_reason(name)
+            if signal.direction == "flag":
+                raise CurationError(f"signal {signal.name!r} has no threshold: it flags every match")
+            if signal.direction != "differs":
+                try:
+                    value = float(value)
+                except (TypeError, ValueError):
+                    raise CurationError(f"threshold for {signal.name!r} must be a number, got {value!r}") from None
+            chosen[signal.name] = value
+        if tokenizer is not None:
+            get_counter(tokenizer)  # fails here, clearly, if it cannot be loaded
+        return super().save(ws, thresholds=chosen or None, tokenizer=tokenizer)
+
+
 def tokenizer_name(ws: Workspace) -> str:
-    return settings.get(ws, "tokenizer", DEFAULT)
+    return SignalSettings.load(ws).tokenizer
 
 
 def cache_key(tokenizer: str) -> str:
@@ -114,24 +162,12 @@ def pending(ws: Workspace) -> int:
 
 
 def thresholds(ws: Workspace) -> dict:
-    saved = settings.get(ws, "thresholds", {}) or {}
-    return {name: saved.get(name, s.threshold) for name, s in SIGNALS.items()}
+    return SignalSettings.load(ws).thresholds
 
 
 def set_thresholds(ws: Workspace, values: dict) -> None:
     """Validate every new threshold, then keep them all (or none) in the workspace settings."""
-    saved = settings.get(ws, "thresholds", {}) or {}
-    for name, value in values.items():
-        signal = SIGNALS.get(name) or by_reason(name)
-        if signal.direction == "flag":
-            raise CurationError(f"signal {signal.name!r} has no threshold: it flags every match")
-        if signal.direction != "differs":
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                raise CurationError(f"threshold for {signal.name!r} must be a number, got {value!r}") from None
-        saved[signal.name] = value
-    settings.put(ws, "thresholds", saved)
+    SignalSettings.save(ws, thresholds=values)
 
 
 def flags(table: pd.DataFrame, limits: dict) -> pd.DataFrame:

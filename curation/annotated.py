@@ -1,0 +1,231 @@
+"""Records annotated with every cached column, and each stage's freshness stamp.
+
+The one place that joins the records with what the stages cached, so the command
+line, the pages and export never assemble it themselves:
+
+- `stamp(ws, stage)` / `stamps(ws)`: a small hashable value that changes whenever
+  the stage's answer could change (its inputs: records, decisions, settings, the
+  stages it reads; its cache files) and not otherwise. Cheap: part and cache file
+  listings, the audit log's last sequence number, settings values. The dashboard
+  keys its caches on them.
+- `find_signals`, `find_map`, `find_duplicates`: one stage's result for the
+  records, None when it is not cached (computed only when asked with `compute`).
+- `annotate(ws, frame)`: the records with their decision and every column already
+  cached.
+
+Stages and the columns `annotate` adds:
+
+    records    the records (curation.records.COLUMNS)
+    decisions  decision (keep / reject / undecided), reason
+    signals    flags, quality, flag__<signal>, score__<signal>, evidence__<signal>, <field>_tokens, …
+    map        x, y, cluster, cluster_label
+    dedup      dup_group, representative, representative_id, group_size, group_kind, cross_dataset
+
+`compute` (False, True, or the names of stages) says which stages may be
+computed when they are not cached; by default nothing heavy ever starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+
+from curation.errors import CurationError
+from curation.progress import Progress
+from curation.workspace import Workspace
+
+STAGES = ("records", "decisions", "signals", "map", "dedup")
+ANNOTATIONS = ("decisions", "signals", "map", "dedup")  # the stages whose columns `annotate` adds
+CACHE_FOLDERS = {"signals": "signals", "map": "maps", "dedup": "dedup"}  # where each stage keeps its cache files
+MAP_COLUMNS = ("x", "y", "cluster", "cluster_label")
+DUPLICATE_COLUMNS = ("dup_group", "representative", "representative_id", "group_size", "group_kind", "cross_dataset")
+MISSING = {
+    "signals": "no quality signals for these records yet: run `python -m curation signals` first",
+    "map": "no map for these records yet: run `python -m curation map` first",
+    "dedup": "no duplicate groups for these records yet: run `python -m curation dedup` first",
+}
+
+
+def _stage(stage: str) -> str:
+    if stage not in STAGES:
+        raise CurationError(f"unknown stage {stage!r}: choose one of {', '.join(STAGES)}")
+    return stage
+
+
+def _computing(compute: bool | Iterable[str]) -> set[str]:
+    if compute is True:
+        return set(STAGES)
+    if not compute:
+        return set()
+    return {_stage(s) for s in ([compute] if isinstance(compute, str) else compute)}
+
+
+def cache_files(ws: Workspace, stage: str) -> tuple:
+    """(name, mtime, size) of each file in the stage's cache folder, sorted; () when there is none.
+
+    Hidden files (a writer's temporary file, a lock) are left out: a cache file counts once it is renamed into place."""
+    folder = Path(ws.root) / CACHE_FOLDERS[stage]
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return ()
+    out = []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            info = entry.stat()
+        except FileNotFoundError:  # removed meanwhile
+            continue
+        out.append((entry.name, info.st_mtime_ns, info.st_size))
+    return tuple(sorted(out))
+
+
+def _values(*settings) -> str:
+    return json.dumps([asdict(s) for s in settings], sort_keys=True, default=str)
+
+
+def stamp(ws: Workspace, stage: str) -> tuple:
+    """The stage's freshness stamp: equal stamps, equal answers (see the module's doc)."""
+    if _stage(stage) == "records":
+        return ws.fingerprint()
+    if stage == "decisions":
+        return tuple(ws.query("SELECT count(*), max(seq) FROM log")[0])
+    if stage == "signals":
+        from curation.signals.compute import SignalSettings
+
+        return stamp(ws, "records"), cache_files(ws, "signals"), _values(SignalSettings.load(ws))
+    from curation.embed import EmbedSettings
+
+    if stage == "map":
+        from curation.atlas import MapSettings
+
+        return stamp(ws, "records"), cache_files(ws, "map"), _values(EmbedSettings.load(ws), MapSettings.load(ws))
+    from curation.dedup.detect import DedupSettings
+    from curation.dedup.groups import RULES
+
+    conf = DedupSettings.load(ws)
+    reads_signals = conf.rule in RULES and RULES[conf.rule].needs is not None  # the representative rule reads a signal
+    return (stamp(ws, "records"), cache_files(ws, "dedup"), _values(conf, EmbedSettings.load(ws)), stamp(ws, "decisions"),
+            stamp(ws, "signals") if reads_signals else None)
+
+
+def stamps(ws: Workspace) -> dict[str, tuple]:
+    """Every stage's stamp."""
+    return {stage: stamp(ws, stage) for stage in STAGES}
+
+
+def find_signals(ws: Workspace, *, compute: bool = False, progress: Progress | None = None) -> pd.DataFrame | None:
+    """Flags, quality and lengths of every record (`record_id` and the signal columns); None unless all are cached
+    (or computed, with compute=True)."""
+    from curation.signals.compute import annotated_signals, pending
+
+    if not compute and (not cache_files(ws, "signals") or pending(ws)):
+        return None
+    return annotated_signals(ws, progress)
+
+
+def find_map(ws: Workspace, records: pd.DataFrame, *, compute: bool = False, progress: Progress | None = None):
+    """The map (an `atlas.Atlas`) of exactly these records under the workspace's settings; None when it is not
+    cached (built instead with compute=True)."""
+    from curation import atlas
+
+    if compute:
+        return atlas.build(ws, records, progress)
+    if not cache_files(ws, "map"):  # no map was ever built: no need to hash every record's text
+        return None
+    return atlas.cached_atlas(ws, records)
+
+
+def find_duplicates(ws: Workspace, records: pd.DataFrame, *, compute: bool | Iterable[str] = False, known: dict | None = None,
+                    progress: Progress | None = None):
+    """Duplicate groups (a `dedup.Duplicates`) of exactly these records under the workspace's settings; None when the
+    candidate pairs, or the signal the representative rule reads, are not cached (and not to be computed).
+
+    `compute`: True or stage names ("dedup": the pairs, "signals": the rule's signal); `known`: results at hand
+    (`{"signals": table or None}`) used instead of looking them up again."""
+    from curation.dedup.detect import METHODS, DedupSettings, find
+    from curation.dedup.groups import RULES
+
+    computing = _computing(compute)
+    known = known or {}
+    if not len(records):
+        return None
+    conf = DedupSettings.load(ws)
+    if "dedup" not in computing and METHODS[conf.method].cached and not cache_files(ws, "dedup"):
+        return None  # no pairs were ever cached: no need to hash every record's text
+    needs = RULES[conf.rule].needs if conf.rule in RULES else None
+    if needs and needs not in records:
+        table = known["signals"] if "signals" in known else find_signals(ws)
+        if table is not None:
+            records = records.merge(table[["record_id", needs]], on="record_id", how="left")
+        elif "signals" not in computing:
+            return None
+        # else dedup.find computes the signals, once it knows the pairs are there
+    return find(ws, records, compute="dedup" in computing, progress=progress)
+
+
+def _join(frame: pd.DataFrame, columns: pd.DataFrame) -> pd.DataFrame:
+    """The frame plus the columns (keyed by record_id) it does not have yet; its own columns win."""
+    new = [c for c in columns.columns if c != "record_id" and c not in frame]
+    return frame.merge(columns[["record_id", *new]], on="record_id", how="left") if new else frame
+
+
+def annotate(ws: Workspace, frame: pd.DataFrame | None = None, *, stages: Iterable[str] | None = None,
+             compute: bool | Iterable[str] = False, require: Iterable[str] = (), nulls: bool = False,
+             known: dict | None = None, progress: Progress | None = None) -> pd.DataFrame:
+    """The records (all of the workspace's by default) with their decision and every column already cached.
+
+    - `frame`: the records to annotate; the map and duplicate groups are looked up for exactly these records, so
+      pass all of them (filter afterwards). Columns it has already are kept as they are.
+    - `stages`: the stages whose columns to add (default ANNOTATIONS: every one).
+    - `compute`: the stages that may be computed when not cached (True: all); by default nothing heavy starts.
+    - `require`: stages that must be there (they are looked up even if not in `stages`): a CurationError that says
+      which command computes them otherwise.
+    - `nulls`: add the map and duplicate columns as nulls where those are not cached (what the CLI prints).
+    - `known`: stage results the caller holds already (`{"signals": table, "map": Atlas, "dedup": Duplicates}`, None
+      for not cached), used instead of looking them up again: the dashboard passes its memoised ones.
+
+    Never writes anything unless `compute` asks for it.
+    """
+    from curation.store import load_records, with_decisions
+
+    require = tuple(_stage(s) for s in require)
+    wanted = (ANNOTATIONS if stages is None else tuple(_stage(s) for s in stages)) + require
+    computing = _computing(compute)
+    known = dict(known or {})
+    records = load_records(ws) if frame is None else frame
+    out = records
+    if "decisions" in wanted and "decision" not in out:
+        out = with_decisions(ws, out)
+    found = {}
+    if "signals" in wanted:
+        found["signals"] = known["signals"] if "signals" in known else find_signals(
+            ws, compute="signals" in computing, progress=progress)
+        if found["signals"] is not None:
+            out = _join(out, found["signals"])
+    if "map" in wanted:
+        found["map"] = known["map"] if "map" in known else find_map(ws, records, compute="map" in computing, progress=progress)
+        if found["map"] is not None:
+            out = _join(out, found["map"].points)
+        elif nulls:
+            out = out.assign(**{c: None for c in MAP_COLUMNS if c not in out})
+    if "dedup" in wanted:
+        if "dedup" in known:
+            found["dedup"] = known["dedup"]
+        else:
+            signals = {"signals": found["signals"]} if "signals" in found else {}
+            found["dedup"] = find_duplicates(ws, out, compute=computing, known={**known, **signals}, progress=progress)
+        if found["dedup"] is not None:
+            out = _join(out, found["dedup"].table)
+        elif nulls:
+            out = out.assign(**{c: None for c in DUPLICATE_COLUMNS if c not in out})
+    for stage in require:
+        if found.get(stage, True) is None:
+            raise CurationError(MISSING[stage])
+    return out
