@@ -358,25 +358,24 @@ def test_export_page_previews_writes_and_offers_a_zip(app, tmp_path):
     assert app.get("download_button")
 
 
-def test_export_page_custom_template_errors_are_shown(app, tmp_path):
+def try_custom_template(app, tmp_path, source: str) -> None:
+    """The demo loaded, the Export page with a custom template typed in (no similarity check)."""
     from curation.demo import load_demo
 
     load_demo(Workspace(tmp_path / "ws"))
     app.switch_page("pages/export.py").run()
     app.selectbox(key=W(state.EXPORT_TEMPLATE, "export")).select("custom (Jinja)").run()
     app.toggle(key=W(state.EXPORT_SIMILARITY, "export")).set_value(False).run()
-    app.text_area(key=W(state.EXPORT_CUSTOM, "export")).input("{{ ''.__class__.__mro__ }}").run()
+    app.text_area(key=W(state.EXPORT_CUSTOM, "export")).input(source).run()
+
+
+def test_export_page_custom_template_errors_are_shown(app, tmp_path):
+    try_custom_template(app, tmp_path, "{{ ''.__class__.__mro__ }}")
     assert not app.exception and "SecurityError" in app.error[0].value
 
 
 def test_export_page_shows_a_template_past_its_limits_as_an_error(app, tmp_path):
-    from curation.demo import load_demo
-
-    load_demo(Workspace(tmp_path / "ws"))
-    app.switch_page("pages/export.py").run()
-    app.selectbox(key=W(state.EXPORT_TEMPLATE, "export")).select("custom (Jinja)").run()
-    app.toggle(key=W(state.EXPORT_SIMILARITY, "export")).set_value(False).run()
-    app.text_area(key=W(state.EXPORT_CUSTOM, "export")).input("{% for m in messages %}{{ m.content * 10**9 }}{% endfor %}").run()
+    try_custom_template(app, tmp_path, "{% for m in messages %}{{ m.content * 10**9 }}{% endfor %}")
     assert not app.exception and "limit of 1,000,000 characters per record" in app.error[0].value
     assert not app.metric  # no preview of a template that failed
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 
 import numpy as np
 import pytest
@@ -13,7 +11,7 @@ from curation import atlas, decisions, dedup, embed
 from curation.annotated import DUPLICATE_COLUMNS, MAP_COLUMNS, STAGES, annotate, find_duplicates, stamps
 from curation.atlas import MapSettings
 from curation.dedup.detect import DedupSettings
-from curation.embed import Embedder, EmbedSettings
+from curation.embed import EmbedSettings
 from curation.errors import CurationError
 from curation.ingest import ingest
 from curation.records import COLUMNS
@@ -22,6 +20,7 @@ from curation.signals import compute as signals
 from curation.signals.compute import SignalSettings
 from curation.store import load_records
 from tests.conftest import write_jsonl
+from tests.curation.test_dedup import bag_of_words
 
 TOPICS = ["bake bread in the oven", "sourdough bread with rye flour", "planets orbit the sun", "telescopes show far stars"]
 ROWS = ([{"instruction": f"Tell me how to {t}, part {i}.", "output": f"Here is how to {t}: step {i}, then rest."}
@@ -30,22 +29,9 @@ ROWS = ([{"instruction": f"Tell me how to {t}, part {i}.", "output": f"Here is h
            {"instruction": "Write an essay on rivers.", "output": "Rivers flow to seas."}])  # a short output: flagged
 
 
-def hashed_words(ws, name="minilm") -> Embedder:
-    """A deterministic fake embedder: hashed word counts (texts sharing most words are close)."""
-
-    def encode(texts):
-        out = np.zeros((len(texts), 64), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % 64] += 1
-        return out + 1e-3
-
-    return Embedder(name, encode, 64)
-
-
 @pytest.fixture
 def filled(ws, monkeypatch):
-    monkeypatch.setattr(embed, "get_embedder", hashed_words)
+    monkeypatch.setattr(embed, "get_embedder", bag_of_words)
     monkeypatch.setattr(atlas, "project", lambda vectors, seed=42: np.ascontiguousarray(vectors[:, :2]))  # no UMAP
     ingest(ws, str(write_jsonl(ws.root.parent / "a.jsonl", ROWS)))
     MapSettings.save(ws, method="kmeans", k=2)
