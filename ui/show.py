@@ -9,17 +9,37 @@ import streamlit as st
 MAX_SHOWN = 20_000
 # Characters that start Markdown, HTML, LaTeX or Streamlit directives (:red[..], :material/..:). CommonMark lets a
 # backslash escape any ASCII punctuation, so each is shown as itself. Not "@", "." or "," (harmless inline, and common).
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-!|~$:&=])")
+# "/" because Streamlit rewrites ":material/" in the source, before escapes are read, and then shows an icon.
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-!|~$:&=/])")
 _LEADING_NUMBER = re.compile(r"^(\s*\d+)([.)])")
+# GFM (remark-gfm's autolink literal) makes links of bare URLs and e-mail addresses in text *after* escapes are read,
+# so no escape stops it: "http://", "https://" and "www." in any case, and "name@host.tld" (also after mailto:/xmpp:).
+# Text holding any of these goes in a code span instead, which GFM neither parses nor links.
+_LINKABLE = re.compile(r"://|www\.|@", re.IGNORECASE)
+_BACKTICKS = re.compile(r"`+")
 
 
 def plain(value) -> str:
     """Any string (a dataset name, a file name, a reason, record text, an error) made safe to put inside Markdown:
     widget labels, st.markdown/caption/info/error/success, tabs, expanders and metric labels all interpret Markdown,
     and `![x](http://...)` in them makes the browser fetch a remote image. Runs of white space (line breaks included)
-    become one space, as a browser shows them anyway: no indented code, hard break or new paragraph either."""
+    become one space, as a browser shows them anyway: no indented code, hard break or new paragraph either.
+
+    Escaped, it reads as itself; but a bare URL or e-mail address would still become a link, so text holding one is
+    shown as an inline code span instead (see `_LINKABLE`). Either way: no link, image, HTML, icon or formatting.
+    One quirk of Streamlit remains in code spans: it shows ":material/" as ":material_"."""
     text = " ".join(str(value if value is not None else "").split())
+    if _LINKABLE.search(text):
+        return _code_span(text)
     return _LEADING_NUMBER.sub(r"\1\\\2", _SPECIAL.sub(r"\\\1", text))
+
+
+def _code_span(text: str) -> str:
+    """`text` (on one line) as a CommonMark code span: fenced by one more backtick than its longest run of backticks,
+    padded with a space where it starts or ends with one (CommonMark strips one space on each side)."""
+    fence = "`" * (max((len(run) for run in _BACKTICKS.findall(text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def text(label: str, value: str | None) -> None:

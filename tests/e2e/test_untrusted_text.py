@@ -4,6 +4,9 @@ answers on loopback only.
 A Markdown image `![x](http://…)` in a dataset name, a record, a decision reason or a curator name must never make the
 browser fetch it: that leaks to whoever wrote the data that (and when, and from where) a curator opened the page.
 A small HTTP server on 127.0.0.1 counts what the browser fetches from it.
+
+Nor may an address written into the data become a link on the page: Markdown (GFM) makes links of bare URLs, "www."
+and e-mail addresses even where every Markdown character is escaped.
 """
 
 from __future__ import annotations
@@ -77,9 +80,15 @@ def test_markdown_images_in_records_names_reasons_and_curators_are_never_fetched
         def image(where: str) -> str:
             return f"![x]({base}/pixel.png?from={where})"
 
+        planted = [urlparse(base).netloc, "example.org"]  # every address written into the data names one of these
+
         def nothing_fetched(where: str) -> None:
+            """Nothing fetched, and no link on the page to an address from the data."""
             page.wait_for_timeout(700)  # images start loading as soon as an element renders
             assert seen == [], f"{where}: the browser fetched images written into the data: {sorted(set(seen))}"
+            links = page.evaluate("marks => [...document.querySelectorAll('a')].map(a => a.getAttribute('href') || '')"
+                                  ".filter(href => marks.some(m => href.includes(m)))", planted)
+            assert links == [], f"{where}: addresses written into the data became links: {links}"
 
         page.goto(url)
         wait_idle(page)
@@ -95,15 +104,15 @@ def test_markdown_images_in_records_names_reasons_and_curators_are_never_fetched
                 {"instruction": f"What is the capital of France? {image('instruction')}", "output": f"Paris. {image('output')}"}]
         data = tmp_path / "hostile.jsonl"
         data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-        dataset = f"team {image('dataset')}"
+        dataset = f"team {image('dataset')}<b>B</b><a href=\"{base}/n?from=dataset\">nlink</a> www.example.org"
 
         # Load page: the dataset's name comes back in the success message and in the sidebar.
         page.goto(f"{url}/load")
         wait_idle(page)
         page.get_by_role("tab", name="Path on the server").click()
-        page.locator(".st-key-load_path input").fill(str(data))
-        page.locator(".st-key-path_name input").fill(dataset)
-        page.locator(".st-key-path_name input").press("Enter")
+        page.locator(".st-key-w-load_data-load-path input").fill(str(data))
+        page.locator(".st-key-w-load_data-load-path-name input").fill(dataset)
+        page.locator(".st-key-w-load_data-load-path-name input").press("Enter")
         wait_idle(page)
         page.get_by_role("button", name="Load", exact=True).click()
         wait_idle(page)
@@ -114,8 +123,8 @@ def test_markdown_images_in_records_names_reasons_and_curators_are_never_fetched
 
         frame = load_records(Workspace(ws))
         pair = list(frame.loc[frame["instruction"].str.startswith("Describe"), "record_id"])
-        reason = f"off_topic {image('reason')}"
-        decisions.decide(Workspace(ws), pair, "reject", reason, curator=f"ann {image('curator')}")
+        reason = f"off_topic {image('reason')} see {base}/r?from=reason or ops@example.org"
+        decisions.decide(Workspace(ws), pair, "reject", reason, curator=f"ann@example.org {image('curator')}")
 
         # Records: the table, one record open with its decision, meta and history.
         page.goto(url)
@@ -171,7 +180,7 @@ def test_markdown_images_in_records_names_reasons_and_curators_are_never_fetched
         expect(page.get_by_text("Preview")).to_be_visible(timeout=60_000)
         nothing_fetched("Export page")
         choose(page, "Template", "custom")
-        template = page.locator(".st-key-export_custom textarea")
+        template = page.locator(".st-key-w-export-export-custom textarea")
         template.fill("{{ raise_exception(messages[0].content) }}")
         template.press("Control+Enter")
         wait_idle(page)
