@@ -13,6 +13,7 @@ in each stratum.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,15 +52,19 @@ def parse_splits(text: str) -> dict[str, float]:
         try:
             ratio = float(value)
         except ValueError:
-            ratio = -1.0
-        if not sep or not name or ratio < 0:
+            ratio = None
+        if not sep or not name or ratio is None:
             raise CurationError(f"bad split {part.strip()!r}: write NAME=RATIO, e.g. train=0.9,test=0.1")
+        if not (math.isfinite(ratio) and ratio > 0):
+            raise CurationError(f"bad split {part.strip()!r}: a ratio is a finite number above 0, e.g. train=0.9,test=0.1")
         if name in out:
             raise CurationError(f"split {name!r} is named twice")
         out[name] = ratio
     total = sum(out.values())
     if not out or total <= 0:
         raise CurationError("give at least one split with a positive ratio, e.g. train=0.9,test=0.1")
+    if not math.isfinite(total):
+        raise CurationError(f"the split ratios {text!r} are too large to add up: write them as fractions, e.g. train=0.9,test=0.1")
     return {k: v / total for k, v in out.items()}
 
 

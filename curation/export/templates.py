@@ -36,10 +36,10 @@ from pathlib import Path
 
 from curation.errors import CurationError
 
-RECORD_CHARS = 1_000_000  # output of one record (or twice the record's own text, when that is longer)
-TOTAL_CHARS = 2_000_000_000  # output of a whole batch (an export, the preview)
-RECORD_SECONDS = 10.0  # time to render one record
-TOTAL_SECONDS = 900.0  # time to render a whole batch (an export, the preview)
+RECORD_CHARS = 200_000  # output of one record (or twice the record's own text, when that is longer)
+TOTAL_CHARS = 1_000_000_000  # output of a whole batch (an export, the preview)
+RECORD_SECONDS = 2.0  # time to render one record
+TOTAL_SECONDS = 300.0  # time to render a whole batch (an export, the preview)
 MEMORY_BYTES = 2 * 1024**3  # memory of the child process that renders a batch
 LIMITED_MEMORY = False  # set in that child once its memory is limited
 
@@ -620,4 +620,7 @@ def get_template(name: str, source: str | None = None) -> Template:
         return from_tokenizer(path)
     if path.is_file():
         return custom(path.read_text(encoding="utf-8"), name=path.stem)
+    if "/" in name or "\\" in name or name.lower().endswith(".jinja"):  # meant as a file or folder
+        raise CurationError(f"no such file or folder: {name} (a template is a .jinja file, a tokenizer folder or one of "
+                            f"{', '.join(TEMPLATES)})")
     raise CurationError(f"unknown template {name!r}: choose one of {', '.join(TEMPLATES)}, a tokenizer folder or a .jinja file")

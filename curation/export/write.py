@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,7 +33,11 @@ from curation.workspace import Workspace
 OVER = {"drop": "records over the maximum are left out (reason too_long)", "keep": "kept, and counted in the manifest"}
 MANIFEST = "manifest.json"
 MARKER = ".curation-export"  # written last into every export: lists each file export wrote, with its size and hash
+WRITER = ".curation-export-writer"  # in export's temporary folder beside --out: the writing process (see remove_stale)
+WRITTEN_BY = "curation export"
 SPLIT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+DATASETS_CACHE = re.compile(r"cache-[^/]*\.arrow")
+RESERVED = {MANIFEST: "its manifest", "dataset_dict.json": "the hf format's index"}  # names a split's folder (hf) would clash with
 
 
 @dataclass
@@ -58,9 +63,25 @@ class Options:
                 raise CurationError(f"unknown {name} {value!r}: choose one of {', '.join(allowed)}")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise CurationError("--max-tokens must be a positive number of tokens")
+        seen: dict[str, str] = {}
         for name in parse_splits(self.split):
-            if not SPLIT_NAME.fullmatch(name):
-                raise CurationError(f"split name {name!r} cannot be a file name: use letters, digits, '_', '-' and '.'")
+            check_split_name(name)
+            if name.casefold() in seen:  # train.jsonl and Train.jsonl are one file on macOS and Windows
+                raise CurationError(f"split names {seen[name.casefold()]!r} and {name!r} differ only in case: name them apart")
+            seen[name.casefold()] = name
+
+
+def check_split_name(name: str) -> None:
+    """A split name is a file name (NAME.jsonl, NAME.parquet) or a folder (hf) inside the export: raise unless it is a safe one."""
+    if not SPLIT_NAME.fullmatch(name):
+        if not SPLIT_NAME.match(name):
+            why = f"it must start with a letter, a digit or '_', not {name[0]!r}" + (" (it would be hidden)" if name[0] == "." else "")
+        else:
+            bad = sorted({c for c in name if not SPLIT_NAME.fullmatch("_" + c)})
+            why = f"{' '.join(map(repr, bad))} {'is' if len(bad) == 1 else 'are'} not allowed: use only letters, digits, '_', '-' and '.'"
+        raise CurationError(f"split name {name!r} cannot be a file name: {why}")
+    if name.casefold() in RESERVED:
+        raise CurationError(f"split name {name!r} is reserved: export writes {RESERVED[name.casefold()]} there; choose another name")
 
 
 def exclusion_reason(decision: str, reason) -> str | None:
@@ -262,7 +283,7 @@ def write_files(ws: Workspace, folder: Path, opts: Options, plan: dict, by_split
                                    encoding="utf-8")
     written = {f["path"]: {"bytes": f["bytes"], "sha256": f["sha256"]} for f in manifest["files"]}
     written[MANIFEST] = {"bytes": (folder / MANIFEST).stat().st_size, "sha256": sha256_file(folder / MANIFEST)}
-    marker = {"written_by": "curation export", "note": "export replaces this folder only while it holds just these files",
+    marker = {"written_by": WRITTEN_BY, "note": "export replaces this folder only while it holds just these files",
               "files": written}
     (folder / MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return manifest
@@ -310,28 +331,42 @@ def check_out(ws: Workspace, out: str | Path) -> Path:
     return target
 
 
-def walk(folder: Path):
-    """Every entry below `folder` (files, folders, links), links not followed."""
-    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+def walk(folder: Path, descend=lambda path: True):
+    """Every entry below `folder` (files, folders, links), links not followed, nor folders `descend` says no to."""
+    with os.scandir(folder) as scan:
+        entries = sorted(scan, key=lambda e: e.name)
+    for entry in entries:
         path = Path(entry.path)
         yield path
-        if entry.is_dir(follow_symlinks=False):
-            yield from walk(path)
+        if entry.is_dir(follow_symlinks=False) and descend(path):
+            yield from walk(path, descend)
+
+
+def more(items: list[str], noun: str = "entry", nouns: str = "entries") -> str:
+    """The first item, and how many more: 'notes.txt and 3 more entries'."""
+    rest = len(items) - 1
+    return f"{items[0]} and {rest:,} more {noun if rest == 1 else nouns}" if rest else items[0]
+
+
+def cache_file(name: str) -> bool:
+    """A cache file that datasets' .map() (or .filter(), …) writes beside the Arrow files of a dataset loaded from disk."""
+    return bool(DATASETS_CACHE.fullmatch(Path(name).name))
 
 
 def replaceable(folder: Path, shown, hashes: bool) -> None:
     """Raise unless `folder` is an empty folder or an export holding only the files export wrote, unchanged."""
-    def refuse(why: str) -> CurationError:
-        return CurationError(f"cannot export to {shown}: {why}; move it away or name a new or empty folder")
+    def refuse(why: str, fix: str = "move it away or name a new or empty folder") -> CurationError:
+        return CurationError(f"cannot export to {shown}: {why}; {fix}")
 
     if folder.is_symlink() or not folder.is_dir():
         raise refuse("it is no longer a plain folder")
-    entries = list(walk(folder))
-    if not entries:
+    with os.scandir(folder) as scan:
+        top = sorted(e.name + ("/" if e.is_dir(follow_symlinks=False) else "") for e in scan)
+    if not top:
         return
     marker = folder / MARKER
     if marker.is_symlink() or not marker.is_file():
-        raise refuse(f"it is not empty and holds no {MARKER} marker, so export did not write it")
+        raise refuse(f"it is not empty (it holds {more(top)}) and holds no {MARKER} marker, so export did not write it")
     try:
         listed = json.loads(marker.read_text(encoding="utf-8")).get("files")
     except (ValueError, AttributeError):
@@ -339,20 +374,31 @@ def replaceable(folder: Path, shown, hashes: bool) -> None:
     if not isinstance(listed, dict) or not all(isinstance(v, dict) for v in listed.values()):
         raise refuse(f"its {MARKER} marker is not one export wrote")
     parents = {p.as_posix() for name in listed for p in Path(name).parents}
-    for path in entries:
+    unexpected: list[str] = []  # what export did not write (a folder, not what it holds)
+    changed: list[str] = []
+    for path in walk(folder, descend=lambda path: path.relative_to(folder).as_posix() in parents):
         name = path.relative_to(folder).as_posix()
         if path.is_symlink():
-            raise refuse(f"it holds {name}, a link export did not write")
-        if path.is_dir():
+            unexpected.append(f"{name} (a link)")
+        elif path.is_dir():
             if name not in parents:
-                raise refuse(f"it holds {name}/, which export did not write")
+                unexpected.append(f"{name}/")
+        elif name == MARKER:
             continue
-        if name == MARKER:
-            continue
-        if not path.is_file() or name not in listed:
-            raise refuse(f"it holds {name}, which export did not write")
-        if path.stat().st_size != listed[name].get("bytes") or (hashes and sha256_file(path) != listed[name].get("sha256")):
-            raise refuse(f"{name} was changed after export wrote it")
+        elif not path.is_file() or name not in listed:
+            unexpected.append(name)
+        elif path.stat().st_size != listed[name].get("bytes") or (hashes and sha256_file(path) != listed[name].get("sha256")):
+            changed.append(name)
+    if unexpected:
+        why, caches = f"it holds {more(unexpected)}, which export did not write", sum(map(cache_file, unexpected))
+        if not caches:
+            raise refuse(why)
+        what = ("a cache file" if len(unexpected) == 1 else "cache files" if caches == len(unexpected)
+                else f"{caches:,} of them cache files")
+        raise refuse(f"{why} ({what} written by datasets' .map())", "delete them or export to a new folder")
+    if changed:
+        one = len(changed) == 1
+        raise refuse(f"{more(changed, 'file', 'files')} {'was' if one else 'were'} changed after export wrote {'it' if one else 'them'}")
 
 
 def swap_in(new: Path, target: Path, aside: Path, shown) -> None:
@@ -369,6 +415,59 @@ def swap_in(new: Path, target: Path, aside: Path, shown) -> None:
         raise
 
 
+def temp_prefix(target: Path) -> str:
+    return f".{target.name}.export-tmp-"
+
+
+def writer() -> dict:
+    """What export writes into its temporary folder first: who writes there, so a later export can tell a killed one's folder."""
+    return {"written_by": WRITTEN_BY, "pid": os.getpid(), "host": socket.gethostname()}
+
+
+def dead(pid) -> bool:
+    """Whether no process `pid` runs on this machine (False when unsure: a process of another user, a system without kill 0)."""
+    if os.name != "posix" or not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def remove_stale(target: Path) -> list[Path]:
+    """Remove the temporary folders beside `target` that a killed export left; returns them.
+
+    Only folders named like export's, holding export's writer file, written on this machine by a process that is gone.
+    An earlier export that the killed one had moved aside, and not yet replaced, goes back to `target`.
+    """
+    prefix, host, removed = temp_prefix(target), socket.gethostname(), []
+    try:
+        with os.scandir(target.parent) as scan:
+            candidates = sorted(Path(e.path) for e in scan if e.name.startswith(prefix) and e.is_dir(follow_symlinks=False))
+    except OSError:
+        return removed
+    for work in candidates:
+        mark = work / WRITER
+        try:
+            info = json.loads(mark.read_text(encoding="utf-8")) if mark.is_file() and not mark.is_symlink() else None
+        except (OSError, ValueError):
+            continue
+        if not isinstance(info, dict) or info.get("written_by") != WRITTEN_BY or info.get("host") != host or not dead(info.get("pid")):
+            continue
+        old = work / "old"
+        try:
+            if old.is_dir() and not old.is_symlink() and not os.path.lexists(target):
+                os.rename(old, target)  # killed between moving the earlier export aside and moving the new one in
+        except OSError:
+            continue  # kept, with the earlier export in it
+        shutil.rmtree(work, ignore_errors=True)
+        removed.append(work)
+    return removed
+
+
 def export(ws: Workspace, out: str | Path, opts: Options | None = None, progress=None) -> dict:
     """Write the splits, `manifest.json` and the marker into `out`; returns what the CLI prints.
 
@@ -378,24 +477,30 @@ def export(ws: Workspace, out: str | Path, opts: Options | None = None, progress
     opts = opts or Options()
     opts.check()
     target = check_out(ws, out)
+    remove_stale(target)
     plan = prepare(ws, opts)
     shaped_rows = plan["shaped"]  # rendered by prepare, within the limits
     columns = list(shaped_rows[0]) if shaped_rows else []
     by_split = {name: [shaped_rows[i] for i in idx] for name, idx in plan["by_split"].items()}
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.export-tmp-"))
+        work = Path(tempfile.mkdtemp(dir=target.parent, prefix=temp_prefix(target)))
     except OSError as exc:
         raise CurationError(f"cannot export to {out}: {exc.strerror or exc}; name a folder you can write") from None
     tmp = work / "new"  # a plain folder (not mkdtemp's private one), so the export gets the usual permissions
+    moved = False
     try:
+        (work / WRITER).write_text(json.dumps(writer()) + "\n", encoding="utf-8")
         tmp.mkdir()
         manifest = write_files(ws, tmp, opts, plan, by_split, columns)
         swap_in(tmp, target, work / "old", out)
+        moved = True
     except OSError as exc:
         raise CurationError(f"cannot export to {out}: {exc.strerror or exc}; name a folder you can write") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # our own temporary folder only (gone once moved in)
+        if not moved:  # an earlier export that could not be put back stays in there, and no later export removes it
+            (work / WRITER).unlink(missing_ok=True)
         try:
             work.rmdir()  # fails, and so keeps it, while an earlier export that could not be put back is in there
         except OSError:

@@ -377,7 +377,7 @@ def test_export_page_custom_template_errors_are_shown(app, tmp_path):
 
 def test_export_page_shows_a_template_past_its_limits_as_an_error(app, tmp_path):
     try_custom_template(app, tmp_path, "{% for m in messages %}{{ m.content * 10**9 }}{% endfor %}")
-    assert not app.exception and "limit of 1,000,000 characters per record" in app.error[0].value
+    assert not app.exception and "limit of 200,000 characters per record" in app.error[0].value
     assert not app.metric  # no preview of a template that failed
 
 

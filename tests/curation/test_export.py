@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import shutil
+import socket
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -142,6 +147,12 @@ def test_a_tokenizer_folder_without_a_chat_template_is_a_clear_error(tmp_path):
         get_template("gpt-5")
 
 
+@pytest.mark.parametrize("name", ["/x/nosuch.jinja", "nosuch.jinja", "templates/chat", "NoSuch.JINJA"])
+def test_a_template_path_that_does_not_exist_is_no_such_file(name):
+    with pytest.raises(CurationError, match=f"no such file or folder: {re.escape(name)} "):
+        get_template(name)
+
+
 @pytest.mark.parametrize("attack", [
     "{{ ''.__class__.__mro__[1].__subclasses__() }}",
     "{{ messages.__class__.__init__.__globals__ }}",
@@ -168,6 +179,15 @@ def test_parse_splits():
     for bad in ("train", "train=x", "train=0.5,train=0.5", "", "a=0"):
         with pytest.raises(CurationError):
             parse_splits(bad)
+
+
+@pytest.mark.parametrize("spec", ["train=nan,test=0.1", "train=inf,test=1", "train=1,test=-inf", "train=1,test=0",
+                                  "train=NaN"])
+def test_split_ratios_must_be_finite_and_above_zero(spec):
+    with pytest.raises(CurationError, match=r"bad split '\w+=[-\w]+': a ratio is a finite number above 0"):
+        parse_splits(spec)
+    with pytest.raises(CurationError, match="too large to add up"):
+        parse_splits("a=1e308,b=1e308")
 
 
 @settings(max_examples=80, deadline=None)
@@ -261,6 +281,59 @@ def test_max_tokens_drops_or_keeps_and_reports(filled, tmp_path):
     assert manifest["tokens"]["train"]["max"] > 600 or manifest["tokens"]["test"]["max"] > 600
 
 
+def strings(value) -> list[str]:
+    """Every string in a JSON value."""
+    if isinstance(value, str):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return [text for item in items for text in strings(item)]
+
+
+def test_token_counts_of_ordinary_texts_are_exactly_those_of_the_whole_text(shared_data):
+    from curation.demo import DEMO_PATH
+    from curation.tokenize import get_counter, llama3_files, pieces
+
+    texts = [t for line in DEMO_PATH.read_text().splitlines() for t in strings(json.loads(line))]
+    texts += strings(json.loads((shared_data / "alpaca" / "alpaca_data_cleaned_1000.json").read_text()))
+    texts += [t for line in (shared_data / "oasst" / "en_100_tree.jsonl").read_text().splitlines() for t in strings(json.loads(line))]
+    texts += ["\n\n".join(texts[i:i + 200]) for i in range(0, len(texts), 200)]  # long texts, of ordinary words
+    assert len(texts) > 4000 and max(map(len, texts)) > 50_000
+    assert all(pieces(t) == [t] for t in texts)
+    for counter in (get_counter(), get_counter(str(llama3_files()))):
+        assert list(counter.count(texts)) == list(counter._count(texts)), counter.name  # _count: the tokenizer on the whole text
+
+
+def test_a_huge_run_without_a_break_is_counted_in_pieces_of_bounded_length():
+    from curation.tokenize import PIECE, get_counter, pieces
+
+    counter = get_counter()
+    text = "Say " + "y" * 1_000_000 + " then\n" + "\n" * 5000 + "stop " + "." * 2500 + " end"
+    parts = pieces(text)
+    assert "".join(parts) == text and len(parts) == 1000 + 5 + 2
+    # No piece holds a run past PIECE characters, so no pre-token is much longer: BPE's cost stays linear in the text.
+    assert not any(re.search(rf"\S{{{PIECE + 1}}}|\s{{{PIECE + 1}}}", part) for part in parts)
+    assert counter.count([text, "hello"])[0] == sum(counter._count(parts))
+    for run in ("y" * 5000, " " * 5000, "." * 5000, "\n" * 5000, "1" * 5000, "ab" * 2500):
+        cuts = len(pieces(run)) - 1
+        assert cuts == 4 and abs(counter.count([run])[0] - counter._count([run])[0]) <= 2 * cuts  # a token or two per cut
+
+
+def test_token_counts_are_encoded_a_batch_at_a_time(monkeypatch):
+    from curation import tokenize
+
+    calls = []
+
+    def lengths(texts):
+        calls.append(sum(map(len, texts)))
+        return [len(t) for t in texts]
+
+    monkeypatch.setattr(tokenize, "BATCH_CHARS", 10_000)
+    texts = ["word " * 1000] * 20 + ["z" * 30_000, "", "end"]
+    assert list(tokenize.Counter("lengths", lengths).count(texts)) == [len(t) for t in texts]
+    assert sum(calls) == sum(map(len, texts)) and len(calls) > 10 and max(calls) < 10_000 + 5000  # never all the text at once
+    assert len(tokenize.Counter("lengths", lengths).count([])) == 0
+
+
 def test_stratified_by_source_and_counts_in_the_manifest(filled, tmp_path):
     export(filled, tmp_path / "out", Options(split="train=0.5,test=0.5", stratify="source", similarity=False))
     counts = json.loads((tmp_path / "out" / "manifest.json").read_text())["counts"]
@@ -277,6 +350,22 @@ def test_refuses_to_write_into_a_folder_with_other_files(filled, tmp_path):
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 
+def test_a_folder_without_the_marker_is_refused_naming_what_it_holds(filled, tmp_path):
+    mine = tmp_path / "mine"
+    (mine / "raw").mkdir(parents=True)
+    for name in ("notes.txt", "b.csv", "raw/deep.txt"):
+        (mine / name).write_text("keep me")
+    before = digest_folder(mine)
+    with pytest.raises(CurationError, match=r"it is not empty \(it holds b\.csv and 2 more entries\) and holds no \.curation-export"):
+        export(filled, mine, Options(similarity=False))
+    (mine / "b.csv").unlink()
+    (mine / "raw" / "deep.txt").unlink()
+    (mine / "raw").rmdir()
+    with pytest.raises(CurationError, match=r"it is not empty \(it holds notes\.txt\) and holds no"):
+        export(filled, mine, Options(similarity=False))
+    assert (mine / "notes.txt").read_text() == "keep me" and len(before) == 3
+
+
 # what export may replace
 
 def test_a_manifest_json_does_not_make_a_folder_an_earlier_export(filled, tmp_path):
@@ -285,7 +374,7 @@ def test_a_manifest_json_does_not_make_a_folder_an_earlier_export(filled, tmp_pa
     (data / "manifest.json").write_text("{}")
     (data / "raw" / "source.csv").write_text("a,b\n1,2\n")
     before = digest_folder(data)
-    with pytest.raises(CurationError, match=r"not empty and holds no \.curation-export marker"):
+    with pytest.raises(CurationError, match=r"not empty \(it holds manifest\.json and 1 more entry\) and holds no \.curation-export"):
         export(filled, data, Options(similarity=False))
     assert digest_folder(data) == before
 
@@ -364,6 +453,46 @@ def test_an_earlier_export_holding_anything_else_is_refused(filled, tmp_path, ch
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "out", "ws"]
 
 
+def test_an_earlier_export_holding_several_extra_files_names_the_first_and_counts_the_rest(filled, tmp_path):
+    out = tmp_path / "out"
+    export(filled, out, Options(similarity=False))
+    (out / "extra").mkdir()
+    for name in ("extra/one.txt", "extra/two.txt", "notes.txt", "zz.txt"):
+        (out / name).write_text("mine")
+    with pytest.raises(CurationError, match=r"it holds extra/ and 2 more entries, which export did not write; move it away"):
+        export(filled, out, Options(similarity=False))
+    for name in ("extra/one.txt", "extra/two.txt", "notes.txt", "zz.txt"):
+        (out / name).unlink()
+    (out / "extra").rmdir()
+    (out / "train.jsonl").write_text("edit\n")
+    (out / "test.jsonl").write_text("edit\n")
+    with pytest.raises(CurationError, match="test.jsonl and 1 more file were changed after export wrote them"):
+        export(filled, out, Options(similarity=False))
+
+
+def test_an_hf_export_holding_datasets_cache_files_is_refused_with_a_hint(filled, tmp_path):
+    from datasets import load_from_disk
+
+    out = tmp_path / "out"
+    export(filled, out, Options(format="hf", similarity=False))
+    loaded = load_from_disk(str(out))
+    for part in loaded.values():
+        part.map(lambda row: {"n": len(row["text"])})
+    assert len(list(out.rglob("cache-*.arrow"))) == 2
+    before = digest_folder(out)
+    with pytest.raises(CurationError, match=r"it holds test/cache-\w+\.arrow and 1 more entry, which export did not write "
+                                            r"\(cache files written by datasets' \.map\(\)\); delete them or export to a new folder$"):
+        export(filled, out, Options(format="hf", similarity=False))
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(CurationError, match=r"\(2 of them cache files written by datasets' \.map\(\)\)"):
+        export(filled, out, Options(format="hf", similarity=False))
+    (out / "notes.txt").unlink()
+    assert digest_folder(out) == before
+    for cache in out.rglob("cache-*.arrow"):
+        cache.unlink()
+    assert export(filled, out, Options(format="hf", similarity=False))["splits"] == {"train": 36, "test": 4}
+
+
 def test_a_file_dropped_into_the_earlier_export_while_preparing_is_kept(filled, tmp_path, monkeypatch):
     from curation.export import write
 
@@ -399,10 +528,98 @@ def test_a_failed_export_removes_only_its_own_temporary_folder(filled, tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "out", "ws"]
 
 
+def dead_pid() -> int:
+    """The id of a process that ran here and was killed (and reaped)."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    process.kill()
+    process.wait()
+    return process.pid
+
+
+def leftover(folder, writer: dict | None):
+    """A temporary folder as a killed export leaves it: a half-written export in new/, and the writer file (or none)."""
+    from curation.export import write
+
+    (folder / "new").mkdir(parents=True)
+    (folder / "new" / "train.jsonl").write_text("half\n")
+    if writer is not None:
+        (folder / write.WRITER).write_text(json.dumps(writer))
+    return folder
+
+
+def test_an_export_writes_who_writes_into_its_temporary_folder(filled, tmp_path, monkeypatch):
+    from curation.export import write
+
+    seen = []
+    real = write.write_files
+
+    def spy(ws, folder, *args):
+        seen.append(json.loads((folder.parent / write.WRITER).read_text()))
+        return real(ws, folder, *args)
+
+    monkeypatch.setattr(write, "write_files", spy)
+    export(filled, tmp_path / "out", Options(similarity=False))
+    assert seen == [{"written_by": "curation export", "pid": os.getpid(), "host": socket.gethostname()}]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "out", "ws"]
+
+
+def test_the_temporary_folder_of_a_killed_export_is_removed_by_the_next_export(filled, tmp_path):
+    from curation.export import write
+
+    me, gone = write.writer(), dead_pid()
+    killed = leftover(tmp_path / ".out.export-tmp-killed", {**me, "pid": gone})
+    kept = [
+        leftover(tmp_path / ".out.export-tmp-running", me),  # this process: still running
+        leftover(tmp_path / ".out.export-tmp-elsewhere", {**me, "pid": gone, "host": "another-machine"}),  # a pid of another host
+        leftover(tmp_path / ".out.export-tmp-unmarked", None),  # no writer file: not ours to judge
+        leftover(tmp_path / ".out.export-tmp-foreign", {"pid": gone, "host": me["host"]}),  # a writer file not export's
+        leftover(tmp_path / ".out.export-tmp-bad", {**me, "pid": "x"}),
+        leftover(tmp_path / ".other.export-tmp-killed", {**me, "pid": gone}),  # beside another --out
+    ]
+    (tmp_path / ".out.export-tmp-file").write_text("not a folder")
+    export(filled, tmp_path / "out", Options(similarity=False))
+    assert not killed.exists() and all((folder / "new" / "train.jsonl").read_text() == "half\n" for folder in kept)
+    assert (tmp_path / ".out.export-tmp-file").read_text() == "not a folder"
+    assert (tmp_path / "out" / "train.jsonl").is_file()
+
+
+def test_an_export_killed_while_it_swapped_folders_gets_the_earlier_export_back(filled, tmp_path):
+    from curation.export import write
+
+    out = tmp_path / "out"
+    export(filled, out, Options(similarity=False, split="train=1"))
+    before = digest_folder(out)
+    work = leftover(tmp_path / ".out.export-tmp-killed", {**write.writer(), "pid": dead_pid()})
+    out.rename(work / "old")  # killed after moving the earlier export aside, before moving the new one in
+    assert write.remove_stale(out) == [work]
+    assert digest_folder(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "out", "ws"]
+    work = leftover(tmp_path / ".out.export-tmp-later", {**write.writer(), "pid": dead_pid()})
+    shutil.copytree(out, work / "old")  # killed after the new export was moved in: the earlier one goes
+    assert write.remove_stale(out) == [work] and digest_folder(out) == before and not work.exists()
+
+
 def test_split_names_cannot_leave_the_export_folder(filled, tmp_path):
     with pytest.raises(CurationError, match="cannot be a file name"):
         export(filled, tmp_path / "out", Options(similarity=False, split="../escape=1"))
     assert not (tmp_path / "escape.jsonl").exists() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("spec, why", [
+    (".curation-export=1", "split name '.curation-export' cannot be a file name: it must start with a letter, a digit or '_', not '.'"),
+    ("a b=1", "split name 'a b' cannot be a file name: ' ' is not allowed: use only letters, digits"),
+    ("manifest.json=1", "split name 'manifest.json' is reserved"),
+    ("train=1,Dataset_Dict.json=1", "split name 'Dataset_Dict.json' is reserved"),
+    ("train=1,Train=1", "split names 'train' and 'Train' differ only in case"),
+])
+def test_a_refused_split_name_says_what_is_wrong_with_it(filled, tmp_path, spec, why):
+    with pytest.raises(CurationError, match=re.escape(why)):
+        export(filled, tmp_path / "out", Options(similarity=False, split=spec, format="hf"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "ws"]
+
+
+def test_split_names_of_letters_digits_dots_dashes_and_underscores_are_fine(filled, tmp_path):
+    result = export(filled, tmp_path / "out", Options(similarity=False, split="train.v2=3,_dev-1=1", format="hf"))
+    assert result["splits"] == {"train.v2": 30, "_dev-1": 10} and (tmp_path / "out" / "_dev-1").is_dir()
 
 
 def test_duplicate_groups_stay_in_one_split_and_the_manifest_reports_train_test_similarity(filled, tmp_path, monkeypatch):
@@ -457,6 +674,18 @@ def test_cli_export(filled, tmp_path, capsys):
     assert json.loads(open(out["files"][0]).readline())["messages"][0]["role"] == "user"
     assert cli(["export", "--workspace", str(filled.root), "--template", "nope", "--out", str(tmp_path / "x")]) == 1
     assert "unknown template" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, error", [
+    (["--template", "/x/nosuch.jinja"], "error: no such file or folder: /x/nosuch.jinja"),
+    (["--template", "alpaca", "--split", "train=nan,test=0.1"], "error: bad split 'train=nan': a ratio is a finite number above 0"),
+    (["--template", "alpaca", "--split", "train=inf,test=1"], "error: bad split 'train=inf': a ratio is a finite number above 0"),
+    (["--template", "alpaca", "--split", ".curation-export=1"], "it must start with a letter, a digit or '_', not '.'"),
+])
+def test_cli_export_refuses_bad_templates_and_splits_in_one_line(filled, tmp_path, capsys, args, error):
+    code = cli(["export", "--workspace", str(filled.root), "--out", str(tmp_path / "x"), "--no-similarity", *args])
+    err = capsys.readouterr().err
+    assert code == 1 and error in err and err.count("\n") == 1 and not (tmp_path / "x").exists()
 
 
 def test_stratified_by_cluster_with_the_real_map(ws, tmp_path):

@@ -11,7 +11,7 @@ from curation.errors import CurationError
 from curation.export import TEMPLATES, Options, export, prepare
 from curation.export.sandbox import render_batch
 from curation.export.shapes import conversation, prompt_completion, render, single_turn_fields
-from curation.export.templates import RECORD_CHARS, Limits, custom
+from curation.export.templates import RECORD_CHARS, RECORD_SECONDS, TOTAL_CHARS, TOTAL_SECONDS, Limits, custom
 from curation.ingest import ingest
 from curation.records import dumps
 from tests.conftest import write_jsonl
@@ -84,7 +84,7 @@ def test_the_output_limit_grows_with_a_long_record():
 def test_memory_bomb_hits_the_memory_limit_of_the_child_process():
     with pytest.raises(CurationError, match=r"stopped at record 2 \(b\): it needed more than the memory limit of 256 MiB"):
         render_batch(custom("{% if messages|length > 2 %}" + MEMORY_BOMB + "{% endif %}"), items(SINGLE, MULTI),
-                     limits=Limits(memory_bytes=256 * 1024**2), ids=["a", "b"], isolate=True)
+                     limits=Limits(memory_bytes=256 * 1024**2, record_chars=10**6), ids=["a", "b"], isolate=True)
 
 
 def test_one_long_operation_is_killed_at_the_hard_time_limit():
@@ -184,3 +184,24 @@ def test_a_batch_stops_at_its_time_limit_in_all(isolate):
     many = items(*[SINGLE] * 400)
     with pytest.raises(CurationError, match=r"stopped at record [\d,]+.*limit of 0.3 s in all"):
         render_batch(template, many, limits=Limits(total_seconds=0.3), isolate=isolate)
+
+
+def test_the_default_limits_suit_one_training_text(ws, tmp_path, capsys):
+    assert (RECORD_CHARS, TOTAL_CHARS, RECORD_SECONDS, TOTAL_SECONDS) == (200_000, 1_000_000_000, 2.0, 300.0)
+    assert Limits() == Limits(record_chars=200_000, total_chars=10**9, seconds=2, total_seconds=300)
+    ingest(ws, str(write_jsonl(tmp_path / "a.jsonl", [{"instruction": f"Q{i}", "input": "", "output": "A"} for i in range(3)])))
+    big = tmp_path / "t.jinja"
+    big.write_text("{{ 'y' * 999990 }}")  # a million characters a record: refused before it is built
+    code = cli(["export", "--workspace", str(ws.root), "--template", str(big), "--out", str(tmp_path / "x"), "--no-similarity"])
+    err = capsys.readouterr().err
+    assert code == 1 and "would make 999,990 characters, past the limit of 200,000 characters per record" in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_an_export_past_the_limit_in_all_stops_at_the_record_that_passes_it(ws, tmp_path):
+    ingest(ws, str(write_jsonl(tmp_path / "a.jsonl", [{"instruction": f"Q{i}", "input": "", "output": "A"} for i in range(50)])))
+    opts = Options(template="custom", template_source="{{ 'y' * 1000 }}", split="train=1", similarity=False,
+                   limits=Limits(total_chars=2500))
+    with pytest.raises(CurationError, match=r"stopped at record 3 \(.+\): the output of the batch passed the limit of 2,500 characters"):
+        export(ws, tmp_path / "out", opts)  # not after rendering all 50: the Export page's zip is never built past the limit
+    assert not (tmp_path / "out").exists()
