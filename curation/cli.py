@@ -140,7 +140,7 @@ def cmd_ingest(ws: Workspace, args) -> tuple[dict, int]:
     else:
         out = {
             "dataset": ",".join(dict.fromkeys(r["dataset"] for r in results)),
-            "format": ",".join(dict.fromkeys(str(r["format"]) for r in results)),
+            "format": ",".join(dict.fromkeys(r["format"] for r in results if r["format"])) or None,
             "added": sum(r["added"] for r in results),
             "skipped": sum(r["skipped"] for r in results),
             "errors": [e for r in results for e in r["errors"]],
@@ -153,9 +153,11 @@ def cmd_ingest(ws: Workspace, args) -> tuple[dict, int]:
 
 
 def text_ingest(out: dict) -> str:
-    lines = [f"{out['dataset']}: {out['added']} added, {out['skipped']} already present (format {out['format']})"]
+    fmt = f"format {out['format']}" if out["format"] else "format not detected"
+    lines = [f"{out['dataset']}: {out['added']} added, {out['skipped']} already present ({fmt})"]
     lines += [f"  failed: {f['error']}" for f in out.get("failed", [])]
-    lines += [f"  {e['file']}:{e['line'] or '-'}: {e['reason']}" for e in out["errors"][:20]]
+    lines += [f"  {e['file']}:{e['line']}: {e['reason']}" if e["line"] is not None else f"  {e['file']}: {e['reason']}"
+              for e in out["errors"][:20]]
     if len(out["errors"]) > 20:
         lines.append(f"  … and {len(out['errors']) - 20} more problems")
     rejects = [r["rejects_file"] for r in out.get("files", [out]) if r.get("rejects_file")]
@@ -352,7 +354,7 @@ FAILED = {"doctor": "the workspace needs you: see the lines marked 'needs you' (
 
 def failure(exc: BaseException, root: str | None) -> str:
     """One line for an error the commands did not turn into a CurationError: never a traceback."""
-    from curation.workspace import damaged_database, default_root, is_damage
+    from curation.workspace import damaged_database, default_root, doctor_command, is_damage
 
     text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     if isinstance(exc, sqlite3.DatabaseError):
@@ -361,13 +363,35 @@ def failure(exc: BaseException, root: str | None) -> str:
         return str(damaged_database(db, exc)) if is_damage(exc) else f"workspace database {db}: {text}"
     if isinstance(exc, OSError):
         return text if exc.filename is None or str(exc.filename) in text else f"{text}: {exc.filename}"
-    return f"a workspace file is damaged ({type(exc).__name__}: {text}): run `python -m curation doctor`"
+    return f"a workspace file is damaged ({type(exc).__name__}: {text}): run `{doctor_command(root)}`"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        ws = args.workspace if args.command in RAW_WORKSPACE else Workspace(args.workspace)
+        return run(args)
+    except BrokenPipeError:  # stdout closed early (`… | head`): the reader has what it wanted
+        quiet_stdout()
+        return 0
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush finds no closed pipe (and prints no traceback)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file behind stdout
+        pass
+
+
+def run(args) -> int:
+    """One command: its output on stdout, or a one-line error on stderr; the exit status."""
+    try:
+        # Only ingest creates a workspace: any other command on a folder without one says so and creates nothing.
+        ws = args.workspace if args.command in RAW_WORKSPACE else Workspace(args.workspace, create=args.command == "ingest")
         out, code = COMMANDS[args.command](ws, args)
     except CurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -384,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(out, ensure_ascii=False, default=str))
     else:
         print(TEXT.get(args.command, lambda o: json.dumps(o, indent=2, ensure_ascii=False, default=str))(out))
+    sys.stdout.flush()  # a closed pipe shows here, inside main(), not at exit
     if code:
         print(f"error: {FAILED.get(args.command, 'nothing could be loaded')}", file=sys.stderr)
     return code

@@ -119,13 +119,47 @@ def current_states(conn, ids: list[str]) -> dict[str, tuple[str, str]]:
     return out
 
 
-def counts(ws: Workspace, sizes: dict[str, int]) -> dict[str, dict[str, int]]:
-    """Per dataset: keep / reject / undecided counts (sizes: records per dataset)."""
+STATE_COLUMNS = ["record_id", "dataset", "decision", "reason"]
+
+
+def live_states(ws: Workspace, ids=None):
+    """The current decisions whose record exists, as a frame (record_id, dataset, decision, reason): a decision outlives
+    its record when doctor quarantines the record's part, and counts again once a re-ingest brings the record back.
+
+    `ids`: the record ids that exist, if the caller has them (else their column is read from the parts)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(ws.query("SELECT record_id, dataset, decision, reason FROM state"), columns=STATE_COLUMNS)
+    if frame.empty:
+        return frame
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if ids is None:
+        from curation.store import read_columns
+
+        ids = read_columns(ws, ["record_id"])["record_id"]
+    known = pa.array(list(ids) if isinstance(ids, (set, frozenset)) else ids, type=pa.string())
+    if isinstance(known, pa.ChunkedArray):
+        known = known.combine_chunks()
+    present = pc.is_in(pa.array(frame["record_id"].to_numpy(dtype=object), type=pa.string()), value_set=known)
+    return frame[present.to_numpy(zero_copy_only=False)]
+
+
+def frame_states(frame):
+    """The same from records joined with their decisions (`store.with_decisions`): no query at all."""
+    return frame.loc[frame["decision"] != "undecided", STATE_COLUMNS]
+
+
+def counts(ws: Workspace, sizes: dict[str, int], ids=None, *, states=None) -> dict[str, dict[str, int]]:
+    """Per dataset: keep / reject / undecided counts (sizes: records per dataset) of the records that exist
+    (`ids`, `states`: see `live_states`)."""
     out = {name: {"keep": 0, "reject": 0, "undecided": n} for name, n in sizes.items()}
-    for dataset, decision, n in ws.query("SELECT dataset, decision, count(*) FROM state GROUP BY dataset, decision"):
-        if dataset in out:
-            out[dataset][decision] = n
-            out[dataset]["undecided"] -= n
+    states = live_states(ws, ids) if states is None else states
+    for (dataset, decision), n in states.groupby(["dataset", "decision"]).size().items():
+        if dataset in out and decision in out[dataset]:
+            out[dataset][decision] += int(n)
+            out[dataset]["undecided"] -= int(n)
     return out
 
 
@@ -133,8 +167,10 @@ def totals(per_dataset: dict[str, dict[str, int]]) -> dict[str, int]:
     return {s: sum(c[s] for c in per_dataset.values()) for s in STATES}
 
 
-def by_reason(ws: Workspace) -> dict[str, int]:
-    return dict(ws.query("SELECT reason, count(*) FROM state GROUP BY reason ORDER BY count(*) DESC"))
+def by_reason(ws: Workspace, ids=None, *, states=None) -> dict[str, int]:
+    """Current decisions per reason, most frequent first, of the records that exist."""
+    states = live_states(ws, ids) if states is None else states
+    return {str(reason): int(n) for reason, n in states["reason"].value_counts().items()}
 
 
 def history(ws: Workspace, record_id: str) -> list[dict]:

@@ -10,7 +10,10 @@ Checks, in order:
   copied over; the report says what was recovered and what was lost;
 - every record part: readable, with the expected columns. A damaged part is moved
   into `quarantine/` (never deleted) and the report names the source file and
-  rows to re-ingest (re-ingesting adds back only the missing records);
+  rows to re-ingest (re-ingesting adds back only the missing records). Those rows
+  stay in the workspace's `reingest` table, and in every later report (and in
+  `stats`), until a re-ingest brings them back; a provenance row whose part was
+  never written (an ingest killed before its rename) is dropped;
 - record ids stored in more than one part (concurrent ingests of an older
   version): a part whose records all exist in earlier parts is moved into
   quarantine; one that overlaps partly is rewritten without the copies;
@@ -35,8 +38,9 @@ from curation.workspace import TABLES, Workspace, orphan_temp_files, remove, wri
 
 
 def doctor(root: str | Path | None = None) -> dict:
-    """Check and repair the workspace at `root`; returns the report (see the module docstring)."""
-    ws = Workspace(root, open_db=False)  # removes orphan temporary files; touches no database yet
+    """Check and repair the workspace at `root` (an error when there is none: doctor creates nothing); returns the
+    report (see the module docstring)."""
+    ws = Workspace(root, open_db=False, create=False)  # removes orphan temporary files; touches no database yet
     report = {
         "workspace": str(ws.root),
         "fixed": [],
@@ -54,6 +58,7 @@ def doctor(root: str | Path | None = None) -> dict:
         report["fixed"].append(f"removed {len(ws.cleaned)} temporary file(s) left by writers that are gone")
     report["database"] = check_database(ws, report)
     check_parts(ws, report)
+    check_reingest(ws, report)
     check_caches(ws, report)
     report["needs_action"] = bool(report["action"])
     report["healthy"] = not report["fixed"] and not report["action"]
@@ -346,6 +351,20 @@ def check_parts(ws: Workspace, report: dict) -> None:
             if dup:
                 fix_duplicates(ws, part, dataset, ids, set(dup), provenance, report)
             seen.update(ids)
+    drop_rows_without_parts(ws, provenance)
+
+
+def drop_rows_without_parts(ws: Workspace, provenance: dict) -> None:
+    """Drop, silently, the provenance of parts never written: ingest records a part's row before renaming the part into
+    place, so an ingest killed in between leaves a row and no part (and lost nothing: its records were never there)."""
+    for rel, (dataset, _, _) in provenance.items():
+        path = ws.root / rel
+        if path.exists():
+            continue
+        with ws.dataset_lock(dataset):  # an ingest holds it from the row to the rename: a part still being written is there now
+            if not path.exists():
+                with ws.transaction() as conn:
+                    conn.execute("DELETE FROM parts WHERE part = ?", (rel,))
 
 
 def quarantine_part(ws: Workspace, part: Path, dataset: str, problem: str, provenance: dict, report: dict) -> None:
@@ -357,18 +376,38 @@ def quarantine_part(ws: Workspace, part: Path, dataset: str, problem: str, prove
         paths = full_paths(ws, dataset, source)
     else:  # written before parts were tracked: every file ingested into the dataset
         paths = [p for p, in ws.query("SELECT DISTINCT path FROM ingests WHERE dataset = ? ORDER BY id", (dataset,))]
-    with ws.transaction() as conn:
-        conn.execute("DELETE FROM parts WHERE part = ?", (rel,))
     entry = {"part": rel, "moved_to": ws.relative(target), "problem": problem, "dataset": dataset,
              "source": source, "rows": rows, "paths": paths}
+    with ws.transaction() as conn:  # the lost rows are kept until a re-ingest brings them back (check_reingest)
+        conn.execute("DELETE FROM parts WHERE part = ?", (rel,))
+        conn.execute("INSERT OR REPLACE INTO reingest(part, dataset, source, rows, paths, problem, moved_to, ts) "
+                     "VALUES (?,?,?,?,?,?,?,?)", (rel, dataset, source, rows, json.dumps(paths), problem, entry["moved_to"],
+                                                  time.time()))
     report["parts"]["quarantined"].append(entry)
-    report["reingest"].append(entry)
     report["fixed"].append(f"moved the damaged record part {rel} ({problem}) to {ws.relative(target)}")
+
+
+def check_reingest(ws: Workspace, report: dict) -> None:
+    """Every source row lost with a quarantined part, this time or before, that is not back yet: what to re-ingest."""
+    from curation.store import needs_reingest, settle_reingest
+
+    for dataset in dict.fromkeys(e["dataset"] for e in needs_reingest(ws)):
+        settle_reingest(ws, dataset)  # rows present again (another part holds them): nothing to do
+    for entry in needs_reingest(ws):
+        report["reingest"].append({k: entry[k] for k in ("part", "moved_to", "problem", "dataset", "source", "rows", "paths")})
+        report["action"].append(reingest_action(ws, entry))
+
+
+def reingest_action(ws: Workspace, entry: dict) -> str:
+    source, rows, paths, dataset = entry["source"], entry["rows"], entry["paths"], entry["dataset"]
     where = ((f"rows {rows}" if ";" in (rows or "") else f"{source} rows {rows}") if source else
              f"dataset {dataset!r} (the part predates row tracking; its ingest log lists "
              f"{', '.join(paths) if paths else 'no file'})")
-    command = "; ".join(f"python -m curation ingest {shell(p)} --name {shell(dataset)}" for p in paths[:3])
-    report["action"].append(f"re-ingest {where}: {command or 'ingest its source files again'} (adds back only the missing records)")
+    root = shell(str(ws.root.resolve()))
+    command = "; ".join(f"python -m curation ingest {shell(p)} --name {shell(dataset)} --workspace {root}" for p in paths[:3])
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.get("ts") or time.time()))
+    return (f"re-ingest {where}: {command or 'ingest its source files again'} (adds back only the missing records; "
+            f"lost with {entry['part']}, moved to {entry['moved_to']} on {when})")
 
 
 def full_paths(ws: Workspace, dataset: str, source: str) -> list[str]:
@@ -409,14 +448,15 @@ def fix_duplicates(ws: Workspace, part: Path, dataset: str, ids: list[str], dup:
     keep = pa.array([i not in dup for i in ids])
     table = table.filter(keep)
     new = part.with_name(f"{part.stem}-d{part.suffix}")  # sorts just before the original: the order of records stays
-    write_atomically(new, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
-    target = quarantine(ws, part)
     known = provenance.get(rel)
-    with ws.transaction() as conn:
-        conn.execute("DELETE FROM parts WHERE part = ?", (rel,))
+    with ws.transaction() as conn:  # the new part's row before the part, as ingest does
         conn.execute("INSERT OR REPLACE INTO parts(part, dataset, source_path, rows, ts) VALUES (?,?,?,?,?)",
                      (ws.relative(new), dataset, known[1] if known else None,
                       compact_rows(table.column("row").to_pylist()), time.time()))
+    write_atomically(new, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    target = quarantine(ws, part)
+    with ws.transaction() as conn:
+        conn.execute("DELETE FROM parts WHERE part = ?", (rel,))
     report["duplicates"]["rewritten"].append({"part": rel, "now": ws.relative(new), "moved_to": ws.relative(target),
                                               "removed": copies, "kept": len(table)})
     report["fixed"].append(f"rewrote {rel} without the {copies:,} record(s) also in earlier parts (original in "

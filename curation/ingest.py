@@ -37,7 +37,8 @@ def ingest(
     if source is not None:
         check_source(source)
     explicit = get_format(fmt, mapping) if (fmt or mapping) else None
-    parts, warnings = read_parts(path)
+    check_outside_workspace(ws, path)
+    parts, warnings = read_parts(path, skip=ws.root)
     dataset = name or dataset_name(path)
     problems: list[Problem] = []
     records: list[dict] = []
@@ -76,7 +77,32 @@ def ingest(
             "INSERT INTO ingests(dataset, path, format, added, skipped, errors, rejects_file, ts) VALUES (?,?,?,?,?,?,?,?)",
             (dataset, logged_path(path), result["format"], added, skipped, len(problems), rejects_file, time.time()),
         )
+    from curation.store import settle_reingest
+
+    settle_reingest(ws, dataset, logged_path(path))  # rows lost with a quarantined part that are back now
     return result
+
+
+def check_outside_workspace(ws: Workspace, path: str | Path) -> None:
+    """Refuse to ingest the workspace itself or anything the tool keeps in it (its record parts, database, caches,
+    rejects, quarantine, exports). Its uploads/ folder (the dashboard's uploaded files) and files of the user's own in it
+    are sources like any other."""
+    from curation.workspace import OWN_ENTRIES
+
+    local = Path(str(path)).expanduser()
+    try:
+        if not local.exists():
+            return
+        where, root = local.resolve(), ws.root.resolve()
+    except OSError:
+        return  # the reader says what is wrong with the path
+    if where != root and root not in where.parents:
+        return
+    inside = where.relative_to(root).parts
+    if where == root or inside[0] in OWN_ENTRIES:
+        what = "is the workspace" if where == root else f"is the workspace's own data ({inside[0]}/ of {root})"
+        raise CurationError(f"{path} {what}: ingest reads your source files, never the workspace's own data; "
+                            f"name a source file or folder (an uploaded file is under {root / 'uploads'})")
 
 
 def logged_path(path: str | Path) -> str:
@@ -176,11 +202,21 @@ def store(ws: Workspace, dataset: str, records: list[dict], *, source_path: str 
         if new:
             columns = {c: [r[c] for r in new] for c in COLUMNS}
             schema = pa.schema([(c, pa.int64() if c == "row" else pa.string()) for c in COLUMNS])
-            part = ws.write_part(folder, pa.Table.from_pydict(columns, schema=schema))
+            table = pa.Table.from_pydict(columns, schema=schema)
+            # The provenance row first, then the part: a writer killed in between leaves a row without its part (which
+            # doctor drops), never a part without its row.
+            part = ws.new_part(folder)
             files, rows = provenance(new)
             with ws.transaction() as conn:
                 conn.execute("INSERT OR REPLACE INTO parts(part, dataset, source_path, rows, ts) VALUES (?,?,?,?,?)",
                              (ws.relative(part), dataset, source_path or files, rows, time.time()))
+            try:
+                ws.write_part(folder, table, part)
+            except BaseException:
+                if not part.exists():
+                    with ws.transaction() as conn:
+                        conn.execute("DELETE FROM parts WHERE part = ?", (ws.relative(part),))
+                raise
     return len(new), len(records) - len(new)
 
 

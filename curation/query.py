@@ -87,13 +87,21 @@ def record_json(row: dict) -> dict:
 
 
 def stats(ws: Workspace, frame: pd.DataFrame | None = None) -> dict:
+    """Counts of records, sources and decisions (of records that exist), and the source rows still to re-ingest
+    (`needs_reingest`: lost with a part that doctor quarantined)."""
+    from curation.decisions import frame_states
+    from curation.store import needs_reingest
+
     frame = load_records(ws) if frame is None else frame
-    per_dataset = counts(ws, dataset_sizes(ws))
+    states = frame_states(frame)  # the decisions of records that exist
+    per_dataset = counts(ws, dataset_sizes(ws), states=states)
     return {
         "records": len(frame),
         "datasets": {name: int(n) for name, n in frame["dataset"].value_counts(sort=False).items()},
         "by_source": {kind: int(n) for kind, n in frame["source"].value_counts().items()},
         "decisions": totals(per_dataset),
-        "by_reason": by_reason(ws),
+        "by_reason": by_reason(ws, states=states),
+        "needs_reingest": [{k: e[k] for k in ("dataset", "source", "rows", "paths", "part", "moved_to")}
+                           for e in needs_reingest(ws)],
         "per_dataset": per_dataset,
     }

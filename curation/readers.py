@@ -21,6 +21,7 @@ import io
 import json
 import os
 import re
+import shlex
 import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -72,9 +73,10 @@ class Rows:
 # --- where a path leads -------------------------------------------------------------
 
 
-def read_parts(path: str | Path) -> tuple[list[Rows], list[str]]:
+def read_parts(path: str | Path, skip: Path | None = None) -> tuple[list[Rows], list[str]]:
     """The rows of every file a path names (one for a file, several for a folder) and
-    warnings about the whole source (files of a folder that were skipped)."""
+    warnings about the whole source (files of a folder that were skipped). A folder
+    inside a folder read is left out when it is `skip` (the workspace)."""
     p = Path(str(path)).expanduser()
     try:
         is_dir, exists = p.is_dir(), p.exists()
@@ -83,7 +85,7 @@ def read_parts(path: str | Path) -> tuple[list[Rows], list[str]]:
     if is_dir:
         if any((p / m).exists() for m in HF_MARKERS):
             return [read_saved(p)], []
-        return read_folder(p)
+        return read_folder(p, skip)
     if exists:
         return [read_file(p, p.name)], []
     if is_hub_id(str(path)):
@@ -106,9 +108,14 @@ def read_source(path: str | Path) -> Rows:
     return every
 
 
-def read_folder(folder: Path) -> tuple[list[Rows], list[str]]:
-    """Each data file of a folder and its subfolders, sorted, hidden ones skipped."""
+def read_folder(folder: Path, skip: Path | None = None) -> tuple[list[Rows], list[str]]:
+    """Each data file of a folder and its subfolders, sorted, hidden ones skipped, and the folder `skip` (the workspace)."""
     entries = [e for e in sorted(folder.rglob("*")) if not any(part.startswith(".") for part in e.relative_to(folder).parts)]
+    inside = []
+    if skip is not None and skip.is_dir():
+        skip = skip.resolve()
+        inside = [e for e in entries if e.is_dir() and e.resolve() == skip]
+        entries = [e for e in entries if not any(e == d or d in e.parents for d in inside)]
     saved = [e for e in entries if e.is_dir() and any((e / m).exists() for m in HF_MARKERS)]
     files, skipped = [], []
     for f in entries:
@@ -121,7 +128,7 @@ def read_folder(folder: Path) -> tuple[list[Rows], list[str]]:
     if not files:
         found = f" (it holds {', '.join(skipped_names[:5])}{' …' if len(skipped_names) > 5 else ''})" if skipped_names else ""
         raise CurationError(f"{folder}: no {kinds} files in this folder{found}; name a data file or a save_to_disk folder")
-    warnings = []
+    warnings = [f"{folder.name}: left out {d.relative_to(folder).as_posix()}/, the workspace itself" for d in inside]
     if skipped_names:
         listed = ", ".join(skipped_names[:10]) + (f" and {len(skipped_names) - 10} more" if len(skipped_names) > 10 else "")
         warnings.append(f"{folder.name}: skipped {len(skipped_names)} file(s) that are not {kinds}: {listed}")
@@ -143,6 +150,10 @@ def read_file(p: Path, name: str) -> Rows:
     warnings: list[str] = []
     if not data.strip(b" \t\r\n" + BOM):
         return Rows(name, "line", [], [Problem(name, None, "the file is empty")], warnings)
+    utf16 = utf16_encoding(data)
+    if utf16:
+        raise CurationError(f"{name}: the file looks like UTF-16 text, not UTF-8; re-save it as UTF-8 (e.g. "
+                            f"iconv -f {utf16} -t UTF-8 {shlex.quote(str(p))} > {shlex.quote(utf8_name(str(p)))}) and ingest that file")
     text, bad = decode(data, name, warnings)
     if suffix in TABLE_SUFFIXES:
         return read_table(name, text, TABLE_SUFFIXES[suffix], warnings, bad)
@@ -150,6 +161,24 @@ def read_file(p: Path, name: str) -> Rows:
     if suffix not in (".json", ".jsonl") and "\t" in first_line and not first_line.startswith(("{", "[")):
         return read_table(name, text, "\t", warnings, bad)
     return read_json_text(name, text, warnings, bad)
+
+
+def utf16_encoding(data: bytes) -> str | None:
+    """The iconv name of the UTF-16 encoding the bytes look like (a byte-order mark, or a NUL in most pairs of bytes),
+    or None."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"  # iconv reads the byte order from the mark
+    sample = data[:4096]
+    pairs = len(sample) // 2
+    if pairs < 2 or sample.count(0) < pairs // 2:
+        return None
+    odd, even = sample[1::2].count(0), sample[0::2].count(0)
+    return "UTF-16LE" if odd >= even else "UTF-16BE"  # ASCII text: "a\0" little-endian, "\0a" big-endian
+
+
+def utf8_name(name: str) -> str:
+    path = Path(name)
+    return path.with_name(f"{path.stem}-utf8{path.suffix}").as_posix()
 
 
 def read_bytes(p: Path) -> bytes:

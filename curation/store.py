@@ -3,11 +3,16 @@
 A record id is stored once (ingest locks the dataset around "read ids, write a
 part"), but a workspace damaged by an older version may hold the same record in
 two parts: every reader here keeps the first row of each record id. A part that
-cannot be read is named in the error, with the fix (`python -m curation doctor`).
+cannot be read is named in the error, with the fix (`python -m curation doctor
+--workspace …`).
+
+The source rows of parts that `doctor` quarantined stay listed in the `reingest`
+table until a re-ingest brings them back (`needs_reingest`, `settle_reingest`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -15,13 +20,13 @@ import pandas as pd
 
 from curation.errors import CurationError
 from curation.records import COLUMNS
-from curation.workspace import Workspace
+from curation.workspace import DamagedWorkspace, Workspace, doctor_command
 
 
 def damaged_part(ws: Workspace, path: Path, exc: BaseException) -> CurationError:
     cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     cause = re.sub(r"^Could not open Parquet input source '[^']*': ", "", cause)  # the path is said once, below
-    return CurationError(f"record part {ws.relative(path)} is damaged ({cause}): run `python -m curation doctor`")
+    return DamagedWorkspace(f"record part {ws.relative(path)} is damaged ({cause}): run `{doctor_command(ws.root)}`")
 
 
 def read_part(ws: Workspace, path: Path, columns: list[str]):
@@ -137,3 +142,62 @@ def expand_rows(ranges: str) -> list[int]:
         lo, _, hi = piece.partition("-")
         out.extend(range(int(lo), int(hi or lo) + 1))
     return out
+
+
+# --- source rows to re-ingest ----------------------------------------------------------------------------------------
+
+REINGEST = ("part", "dataset", "source", "rows", "paths", "problem", "moved_to", "ts")
+
+
+def needs_reingest(ws: Workspace, dataset: str | None = None) -> list[dict]:
+    """Source rows lost with a quarantined part and not ingested again yet, oldest first: each with the part, its dataset,
+    source file(s) and rows (None when the part predates row tracking), the paths to ingest, the problem, where the part
+    went and when."""
+    sql = f"SELECT {', '.join(REINGEST)} FROM reingest" + (" WHERE dataset = ?" if dataset is not None else "") + " ORDER BY ts, part"
+    out = []
+    for row in ws.query(sql, (dataset,) if dataset is not None else ()):
+        entry = dict(zip(REINGEST, row))
+        entry["paths"] = json.loads(entry["paths"] or "[]")
+        out.append(entry)
+    return out
+
+
+def rows_by_file(source: str | None, rows: str | None) -> dict[str, set[int]]:
+    """A part's provenance as {source file: row numbers} (see `provenance`)."""
+    if not source or not rows:
+        return {}
+    if ":" not in rows:  # one file
+        return {source: set(expand_rows(rows))}
+    out = {}
+    for piece in rows.split(";"):
+        file, _, ranges = piece.rpartition(":")
+        out.setdefault(file, set()).update(expand_rows(ranges))
+    return out
+
+
+def settle_reingest(ws: Workspace, dataset: str, ingested: str | None = None) -> list[str]:
+    """Forget the lost rows of `dataset` that are back: every source row of the entry is a record again (rows known), or
+    `ingested` (a path just ingested, as the ingest log keeps it) is one of the entry's paths (rows unknown: the part
+    predates row tracking). Returns the parts whose rows are back."""
+    entries = needs_reingest(ws, dataset)
+    if not entries:
+        return []
+    present: dict[str, set[int]] | None = None
+    back = []
+    for entry in entries:
+        wanted = rows_by_file(entry["source"], entry["rows"])
+        if not wanted:
+            if ingested is not None and ingested in entry["paths"]:
+                back.append(entry["part"])
+            continue
+        if present is None:
+            frame = read_columns(ws, ["file", "row"], dataset)
+            present = {}
+            for file, row in zip(frame["file"], frame["row"]):
+                present.setdefault(file, set()).add(int(row))
+        if all(rows <= present.get(file, set()) for file, rows in wanted.items()):
+            back.append(entry["part"])
+    if back:
+        with ws.transaction() as conn:
+            conn.executemany("DELETE FROM reingest WHERE part = ?", [(p,) for p in back])
+    return back

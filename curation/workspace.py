@@ -11,8 +11,12 @@
   (never deleted).
 
 Every file is written under a temporary name that carries the writer's pid
-(`.<name>.<pid>-<random>.tmp`) and renamed into place; opening a workspace
-removes the temporary files of writers that are gone.
+(`.<name>.<pid>-<host>-<random>.tmp`) and renamed into place; opening a workspace
+removes the temporary files of writers that are gone, only in the tool's own
+folders and only under that exact name (never a user's file or folder).
+
+Only `ingest` (and the dashboard) create a workspace: every other command opens
+an existing one (`Workspace(root, create=False)`) and says so when there is none.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import hashlib
 import os
 import re
 import secrets
+import shlex
 import shutil
 import socket
 import sqlite3
@@ -56,6 +61,10 @@ CREATE TABLE IF NOT EXISTS parts (
     part TEXT PRIMARY KEY, dataset TEXT NOT NULL, source_path TEXT, rows TEXT, ts REAL
 );
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reingest (
+    part TEXT PRIMARY KEY, dataset TEXT NOT NULL, source TEXT, rows TEXT, paths TEXT, problem TEXT, moved_to TEXT,
+    ts REAL NOT NULL
+);
 """
 # Every table and its columns: what `doctor` checks and salvages. Opening a workspace creates the tables it lacks
 # (a workspace from an older version gains `settings`).
@@ -66,12 +75,20 @@ TABLES = {
     "state": ("record_id", "dataset", "decision", "reason", "curator", "ts"),
     "parts": ("part", "dataset", "source_path", "rows", "ts"),
     "settings": ("key", "value"),
+    "reingest": ("part", "dataset", "source", "rows", "paths", "problem", "moved_to", "ts"),
 }
-# Folders whose files the workspace never cleans: the user's uploads, exports, what doctor moved aside.
-UNTOUCHED = {"uploads", "exports", "quarantine"}
-TMP_NAME = re.compile(r"^\..+\.(\d+)-([0-9a-f]{6})-[0-9a-f]{8}\.tmp$")  # .<name>.<pid>-<host>-<random>.tmp
-OLD_TMP_NAME = re.compile(r"^\..+\.tmp$")  # written before temporary names carried a pid
+TMP_NAME = re.compile(r"^\.(.+)\.(\d+)-([0-9a-f]{6})-[0-9a-f]{8}\.tmp$")  # .<name>.<pid>-<host>-<random>.tmp: temp_path's
 STALE_AFTER = 24 * 3600  # seconds: a temporary file this old is an orphan whoever wrote it
+# What the tool keeps at the top of a workspace: never read back as a source by ingest (uploads/ is the user's files).
+OWN_ENTRIES = ("curation.db", "curation.db-wal", "curation.db-shm", "records", "rejects", "quarantine", "signals",
+               "embeddings", "maps", "dedup", "models", "scores", "locks", "exports")
+# The only folders whose temporary files the workspace cleans: the tool's own. Files directly inside these …
+FLAT_FOLDERS = ("signals", "maps", "dedup", "models")
+# … and directly inside each subfolder of these (records/<dataset>/, embeddings/<key>/, scores/<scorer-key>/).
+NESTED_FOLDERS = ("records", "embeddings", "scores")
+# Models written whole into models/<name> under a temporary folder name (embed.distill_static, the ifd scorer): the only
+# folders ever removed, and only under exactly that name.
+MODEL_FOLDERS = ("static-minilm", "smollm2-135m-instruct")
 
 
 def host_tag() -> str:
@@ -137,37 +154,54 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def temp_folders(root: Path) -> list[Path]:
+    """The folders whose temporary files the workspace cleans: the tool's own (see FLAT_FOLDERS, NESTED_FOLDERS), never
+    the user's uploads, exports, the quarantine or anything else; a symbolic link is never followed."""
+    folders = [root / name for name in FLAT_FOLDERS]
+    for name in NESTED_FOLDERS:
+        try:
+            folders += [Path(e.path) for e in os.scandir(root / name) if e.is_dir(follow_symlinks=False)]
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+    return folders
+
+
+def is_temp(entry: os.DirEntry, folder: Path) -> bool:
+    """Whether a folder entry is one of the tool's temporary files: a plain file named exactly as `temp_path` names
+    them, or in models/ a model folder being written under exactly that name (`.static-minilm.<pid>-<host>-<hex>.tmp`)."""
+    match = TMP_NAME.match(entry.name)
+    if match is None:
+        return False
+    if entry.is_file(follow_symlinks=False):
+        return True
+    return folder.name == "models" and match.group(1) in MODEL_FOLDERS and entry.is_dir(follow_symlinks=False)
+
+
 def orphan_temp_files(root: Path, *, now: float | None = None) -> tuple[list[Path], list[Path]]:
     """(orphans, live) temporary files in the workspace: an orphan's writer is gone (its pid is dead on this
     machine) or it is a day old (whoever wrote it, e.g. another machine sharing the folder).
 
-    Looks two folders deep (records/<dataset>/, embeddings/<key>/, signals/, maps/ …), never into the user's
-    uploads, exports or the quarantine.
+    Only files named exactly as `write_atomically` names them, only in the tool's own folders (records/<dataset>/,
+    signals/, embeddings/<key>/, maps/, dedup/, models/, scores/<key>/): never a user's file or folder elsewhere.
     """
     now = time.time() if now is None else now
     host = host_tag()
     orphans, live = [], []
-    folders = [root]
-    for depth in range(3):
-        below = []
-        for folder in folders:
-            try:
-                entries = list(os.scandir(folder))
-            except (FileNotFoundError, NotADirectoryError):
+    for folder in temp_folders(root):
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if not is_temp(entry, folder):
                 continue
-            for entry in entries:
-                is_dir = entry.is_dir(follow_symlinks=False)
-                if OLD_TMP_NAME.match(entry.name):  # ours: hidden, ending in .tmp (with or without a pid)
-                    match = TMP_NAME.match(entry.name)
-                    try:
-                        age = now - entry.stat(follow_symlinks=False).st_mtime
-                    except FileNotFoundError:  # renamed into place meanwhile
-                        continue
-                    dead = match is not None and match.group(2) == host and not pid_alive(int(match.group(1)))
-                    (orphans if dead or age > STALE_AFTER else live).append(Path(entry.path))
-                elif is_dir and depth < 2 and not (depth == 0 and entry.name in UNTOUCHED):
-                    below.append(entry.path)
-        folders = below
+            match = TMP_NAME.match(entry.name)
+            try:
+                age = now - entry.stat(follow_symlinks=False).st_mtime
+            except FileNotFoundError:  # renamed into place meanwhile
+                continue
+            dead = match.group(3) == host and not pid_alive(int(match.group(2)))
+            (orphans if dead or age > STALE_AFTER else live).append(Path(entry.path))
     return orphans, live
 
 
@@ -191,8 +225,18 @@ def is_damage(exc: BaseException) -> bool:
     return name.startswith(DAMAGE_CODES) or "malformed" in text or "not a database" in text
 
 
-def damaged_database(db_path: Path, exc: BaseException) -> CurationError:
-    return CurationError(f"workspace database {db_path} is damaged ({exc}): run `python -m curation doctor`")
+class DamagedWorkspace(CurationError):
+    """A workspace file (the database, a record part) is damaged: the message says which, and the doctor command to run."""
+
+
+def doctor_command(root: str | Path | None) -> str:
+    """The doctor command for this workspace, runnable as written from any folder."""
+    root = Path(root) if root is not None else default_root()
+    return f"python -m curation doctor --workspace {shlex.quote(str(root.expanduser().resolve()))}"
+
+
+def damaged_database(db_path: Path, exc: BaseException) -> DamagedWorkspace:
+    return DamagedWorkspace(f"workspace database {db_path} is damaged ({exc}): run `{doctor_command(Path(db_path).parent)}`")
 
 
 class _Connection(sqlite3.Connection):
@@ -234,15 +278,24 @@ def folder_name(dataset: str) -> str:
     return safe
 
 
+def is_workspace(root: Path) -> bool:
+    """Whether a folder holds a workspace: its database or its records."""
+    return root.is_dir() and ((root / "curation.db").exists() or (root / "records").is_dir())
+
+
 class Workspace:
-    def __init__(self, root: str | Path | None = None, *, open_db: bool = True):
+    def __init__(self, root: str | Path | None = None, *, open_db: bool = True, create: bool = True):
         """Open (or create) a workspace, removing temporary files that killed writers left behind.
 
         `open_db=False` touches no database (what `doctor` needs to open a workspace whose database is damaged).
+        `create=False` opens only an existing workspace (a folder holding curation.db or records/), creating nothing:
+        what every command but `ingest` does, so that a mistyped path is an error, not a new empty workspace.
         """
         self.root = Path(root) if root is not None else default_root()
         if self.root.exists() and not self.root.is_dir():
             raise CurationError(f"workspace {self.root} is a file, not a directory")
+        if not create and not is_workspace(self.root):
+            raise CurationError(f"no workspace at {self.root.expanduser().resolve()} (ingest creates one)")
         self.root.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / "curation.db"
         self.records_dir = self.root / "records"
@@ -335,11 +388,15 @@ class Workspace:
         """Changes whenever records are added: a cache key for loaded frames."""
         return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in self.parts())
 
-    def write_part(self, folder: Path, table) -> Path:
+    def new_part(self, folder: Path) -> Path:
+        """The name of a new part, known before it is written (its provenance is recorded first)."""
+        stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{time.time_ns() % 1_000_000_000:09d}"
+        return folder / f"part-{stamp}.parquet"
+
+    def write_part(self, folder: Path, table, final: Path | None = None) -> Path:
         import pyarrow.parquet as pq
 
-        stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{time.time_ns() % 1_000_000_000:09d}"
-        final = folder / f"part-{stamp}.parquet"
+        final = self.new_part(folder) if final is None else final
         return write_atomically(final, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
     def dataset_lock(self, dataset: str):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from curation.workspace import Workspace
+from curation.errors import CurationError
+from curation.workspace import DamagedWorkspace, Workspace
 from ui import sidebar, state
 from ui.data import current_filter, workspace
 from ui.nav import PAGES
@@ -56,9 +57,17 @@ def filter_note(shown: int, total: int) -> None:
 
 
 def run(main) -> None:
-    """Run a page; an unexpected error becomes a message with its cause, never a traceback."""
+    """Run a page; an error becomes a message with its cause, never a traceback.
+
+    A library error (CurationError) is shown as its message, which says the fix; for a damaged workspace that is the
+    doctor command to run (no promise that everything is saved: the damage may have cost something)."""
     try:
         main()
+    except CurationError as exc:
+        st.error(plain(exc))
+        if isinstance(exc, DamagedWorkspace):
+            st.caption("Run the doctor command shown above: it keeps what it can, moves what is damaged aside and says "
+                       "what to re-ingest. Then reload the page.")
     except Exception as exc:
         st.error(f"Something went wrong on this page: {type(exc).__name__}: {plain(exc)}")
         st.caption("Reload the page to try again. Your decisions are saved as you make them.")

@@ -485,3 +485,17 @@ def test_plain_text_reads_as_itself_in_markdown():
             assert html.unescape(out) == " ".join(text.split())
 
     reads_as_itself()
+
+
+def test_layout_guard_shows_a_damaged_workspace_as_the_doctor_command_and_a_new_one_as_the_demo(app, tmp_path):
+    app.run()  # a new user: the workspace is created and the demo offered
+    assert not app.exception and not app.error and (tmp_path / "ws" / "curation.db").exists()
+    assert "no records yet" in app.info[0].value and app.button(key="load_demo")
+    (tmp_path / "ws" / "curation.db").write_bytes(b"not a database" * 500)
+    app.run()
+    assert not app.exception
+    [error] = [e.value for e in app.error]
+    assert error.startswith("workspace database ") and "CurationError" not in error and "Something went wrong" not in error
+    assert f"python -m curation doctor --workspace {tmp_path / 'ws'}" in error.replace("\\", "")
+    captions = " ".join(c.value for c in app.caption)
+    assert "decisions are saved" not in captions and "doctor command" in captions

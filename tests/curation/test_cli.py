@@ -58,7 +58,7 @@ def test_stats_records_decide_undo(capsys, tmp_path, data):
     run(capsys, "ingest", str(data), "--workspace", ws, "--json")
     code, stats, _ = run(capsys, "stats", "--workspace", ws, "--json")
     assert stats == {"records": 2, "datasets": {"data": 2}, "by_source": {"human": 1, "unknown": 1},
-                     "decisions": {"keep": 0, "reject": 0, "undecided": 2}, "by_reason": {}}
+                     "decisions": {"keep": 0, "reject": 0, "undecided": 2}, "by_reason": {}, "needs_reingest": []}
     code, recs, _ = run(capsys, "records", "--workspace", ws, "--json", "--search", "SCRIPT")
     assert recs["total"] == 1
     rec = recs["records"][0]
@@ -236,6 +236,10 @@ def test_doctor_json_text_and_exit_codes(capsys, tmp_path, data):
     assert code == 1 and err.count("\n") == 1 and err.startswith("error: ")
     assert "fixed: moved the damaged record part records/data/part-" in out
     assert "needs you: re-ingest data.jsonl rows 1-2" in out and f"python -m curation ingest {data} --name data" in out
+    code, out, _ = run(capsys, "doctor", "--workspace", ws)  # not forgotten by a second doctor
+    assert code == 1 and "needs you: re-ingest data.jsonl rows 1-2" in out
+    code, out, _ = run(capsys, "stats", "--workspace", ws, "--json")
+    assert [(e["source"], e["rows"]) for e in out["needs_reingest"]] == [("data.jsonl", "1-2")]
     code, out, _ = run(capsys, "ingest", str(data), "--workspace", ws, "--json")
     assert out["added"] == 2
     code, out, _ = run(capsys, "doctor", "--workspace", ws)
@@ -264,3 +268,43 @@ def test_os_errors_are_one_line(capsys, tmp_path, data):
     (ws / "records" / "data").write_text("a file where a folder belongs")
     code, out, err = run(capsys, "ingest", str(data), "--workspace", str(ws), "--json")
     assert code == 1 and out == "" and err.count("\n") == 1 and err.startswith("error: ") and "records/data" in err
+
+
+@pytest.mark.parametrize("command", ["stats", "records", "signals", "decide", "export", "doctor", "dedup"])
+def test_only_ingest_creates_a_workspace_doctor_stats_and_the_others_say_there_is_none(capsys, tmp_path, command, monkeypatch):
+    extra = {"decide": ("--keep", "--reason", "manual", "--ids", "x"),
+             "export": ("--template", "alpaca", "--out", str(tmp_path / "out"))}.get(command, ())
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    for where in (("--workspace", str(tmp_path / "typo")), ("--workspace", "empty"), ()):
+        code, out, err = run(capsys, command, *extra, *where)
+        root = tmp_path / (where[1] if where else "workspace")
+        assert (code, out) == (1, "") and err == f"error: no workspace at {root} (ingest creates one)\n", command
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"] and list((tmp_path / "empty").iterdir()) == []
+
+
+def test_damage_names_the_doctor_command_with_its_workspace(capsys, tmp_path, data, monkeypatch):
+    ws = tmp_path / "ws"
+    run(capsys, "ingest", str(data), "--workspace", str(ws), "--json")
+    [part] = (ws / "records" / "data").glob("part-*.parquet")
+    part.write_bytes(part.read_bytes()[:100])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, _, err = run(capsys, "stats", "--workspace", "../ws")
+    assert code == 1 and err.endswith(f"run `python -m curation doctor --workspace {ws}`\n")
+    code, out, _ = run(capsys, "doctor", "--workspace", str(ws))  # the command as shown, from another folder
+    assert code == 1 and "moved the damaged record part" in out
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_ingest_then_records_into_a_closed_pipe_is_quiet(tmp_path):
+    path = write_jsonl(tmp_path / "long.jsonl", [{"instruction": f"Q{i}", "output": "x" * 2000} for i in range(200)])
+    ws = str(tmp_path / "ws")
+    assert main(["ingest", str(path), "--workspace", ws, "--json"]) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "curation", "records", "--limit", "200", "--workspace", ws], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    head = [proc.stdout.readline() for _ in range(2)]  # `| head -2`: the rest (over 400 kB) finds the pipe closed
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) in (0, 141) and err == "" and head[0] == b"{\n"

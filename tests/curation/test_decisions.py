@@ -110,3 +110,24 @@ def test_a_crash_mid_transaction_leaves_the_previous_state(ws, ids):
     assert state_of(ws, ids[0]) == ("keep", "manual")
     conn = sqlite3.connect(ws.db_path)
     assert conn.execute("SELECT count(*) FROM state").fetchone()[0] == 1
+
+
+def test_counts_leave_out_decisions_of_records_that_no_longer_exist(ws, ids, tmp_path):
+    from curation.doctor import doctor
+    from curation.query import stats
+
+    other = write_jsonl(tmp_path / "e.jsonl", [{"instruction": "Qe", "output": "Ae"}])
+    ingest(ws, other, name="e")
+    gone = next(r for r in load_records(ws)["record_id"] if r not in ids)
+    decisions.decide(ws, [gone], "keep", "manual")
+    decisions.decide(ws, ids[:2], "reject", "low_quality")
+    [part] = ws.parts("e")
+    part.write_bytes(part.read_bytes()[:100])
+    doctor(ws.root)  # quarantines e's part: its record and its decision's record are gone
+    out = stats(ws)
+    assert out["records"] == 6 and out["decisions"] == {"keep": 0, "reject": 2, "undecided": 4}
+    assert out["by_reason"] == {"low_quality": 2} and out["per_dataset"]["d"] == {"keep": 0, "reject": 2, "undecided": 4}
+    assert decisions.totals(decisions.counts(ws, dataset_sizes(ws))) == {"keep": 0, "reject": 2, "undecided": 4}
+    assert decisions.by_reason(ws) == {"low_quality": 2}
+    ingest(ws, other, name="e")  # the record is back: so is its decision
+    assert stats(ws)["decisions"] == {"keep": 1, "reject": 2, "undecided": 4}

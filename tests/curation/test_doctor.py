@@ -54,7 +54,7 @@ def test_a_damaged_part_is_quarantined_and_its_source_rows_named(ws, tmp_path):
     moved = ws.root / entry["moved_to"]
     assert moved.read_bytes() == original[:200]  # moved, never deleted
     assert not damaged.exists() and len(read_records(ws)) == 5
-    assert f"python -m curation ingest {second} --name d" in report["action"][0]
+    assert f"python -m curation ingest {second} --name d --workspace {ws.root.resolve()}" in report["action"][0]
 
     ingest(ws, second, name="d")  # what the report says to do: adds back only what is missing
     assert len(read_records(ws)) == 10
@@ -111,11 +111,11 @@ def test_orphan_temp_files_are_reported(ws):
     folder = ws.register_dataset("d")
     orphan = folder / f".part-1.parquet.999999999-{host_tag()}-0123abcd.tmp"  # no such pid
     orphan.write_bytes(b"half")
-    old = folder / ".part-2.parquet.tmp"
-    old.write_bytes(b"half")
+    old = folder / f".part-2.parquet.999999999-{'000000' if host_tag() != '000000' else '111111'}-0123abcd.tmp"
+    old.write_bytes(b"half")  # another machine's, a day old
     os.utime(old, (0, 0))
     report = doctor(ws.root)
-    assert sorted(report["temp_files"]["removed"]) == [f"records/d/{orphan.name}", "records/d/.part-2.parquet.tmp"]
+    assert sorted(report["temp_files"]["removed"]) == sorted([f"records/d/{orphan.name}", f"records/d/{old.name}"])
     assert not orphan.exists() and not old.exists() and exit_code(report) == 0
 
 
@@ -187,7 +187,7 @@ def decided_workspace(ws, tmp_path):
 def test_a_damaged_state_table_is_replayed_from_the_whole_audit_log(ws, tmp_path):
     expected = decided_workspace(ws, tmp_path)
     corrupt_leaf_page(ws.db_path, "state")
-    with pytest.raises(CurationError, match=r"workspace database .* is damaged .*: run `python -m curation doctor`"):
+    with pytest.raises(CurationError, match=r"workspace database .* is damaged .*: run `python -m curation doctor --workspace "):
         Workspace(ws.root).query("SELECT count(*), max(ts) FROM state")
 
     report = doctor(ws.root)
@@ -246,3 +246,58 @@ def test_a_damaged_part_of_a_folder_ingest_points_at_the_folder(ws, tmp_path):
     [entry] = report["reingest"]
     assert entry["rows"] == "a.jsonl:1-3;b.jsonl:1-3" and entry["paths"] == ["/data/folder"]
     assert "re-ingest rows a.jsonl:1-3;b.jsonl:1-3: python -m curation ingest /data/folder --name d" in report["action"][0]
+
+
+# --- what is lost stays reported until it is back ---------------------------------------------------------------------
+
+
+def test_lost_rows_stay_reported_until_a_reingest_brings_them_back(ws, tmp_path):
+    from curation.query import stats
+
+    path = write_jsonl(tmp_path / "d.jsonl", rows(8))
+    ingest(ws, path)
+    truncate(ws.parts()[0])
+    first = doctor(ws.root)
+    assert exit_code(first) == 1 and len(first["reingest"]) == 1
+    for _ in range(2):  # every later doctor still says so, and so does stats
+        again = doctor(ws.root)
+        assert exit_code(again) == 1 and not again["healthy"] and again["reingest"] == first["reingest"]
+        assert again["fixed"] == [] and "re-ingest d.jsonl rows 1-8" in again["action"][0]
+        assert f"python -m curation ingest {path} --name d --workspace {ws.root.resolve()}" in text_report(again)
+    [lost] = stats(ws)["needs_reingest"]
+    assert (lost["dataset"], lost["source"], lost["rows"], lost["paths"]) == ("d", "d.jsonl", "1-8", [str(path)])
+
+    ingest(ws, write_jsonl(tmp_path / "other.jsonl", rows(2, 50)), name="d")  # other rows: not what was lost
+    assert len(stats(ws)["needs_reingest"]) == 1
+    ingest(ws, path)
+    assert stats(ws)["needs_reingest"] == [] and doctor(ws.root)["healthy"]
+
+
+def test_lost_rows_of_a_part_without_row_tracking_stay_reported_until_its_files_are_ingested(ws, tmp_path):
+    path = write_jsonl(tmp_path / "d.jsonl", rows(5))
+    ingest(ws, path)
+    with ws.transaction() as conn:
+        conn.execute("DELETE FROM parts")  # as an older version left it
+    truncate(ws.parts()[0])
+    doctor(ws.root)
+    report = doctor(ws.root)
+    assert exit_code(report) == 1 and "predates row tracking" in report["action"][0]
+    ingest(ws, path)
+    assert doctor(ws.root)["healthy"]
+
+
+def test_a_provenance_row_without_its_part_is_dropped_silently(ws, tmp_path):
+    ingest(ws, write_jsonl(tmp_path / "d.jsonl", rows(3)))
+    with ws.transaction() as conn:  # an ingest killed after recording its part, before renaming it into place
+        conn.execute("INSERT INTO parts(part, dataset, source_path, rows, ts) "
+                     "VALUES ('records/d/part-20990101T000000-000000001.parquet', 'd', 'e.jsonl', '1-9', 0)")
+    report = doctor(ws.root)
+    assert report["healthy"] and exit_code(report) == 0 and report["action"] == []
+    assert [p for p, in ws.query("SELECT part FROM parts")] == [ws.relative(ws.parts()[0])]
+
+
+def test_doctor_on_a_folder_without_a_workspace_creates_nothing(tmp_path):
+    for root in (tmp_path / "typo", tmp_path):
+        with pytest.raises(CurationError, match=r"^no workspace at .* \(ingest creates one\)$"):
+            doctor(root)
+    assert not (tmp_path / "typo").exists() and list(tmp_path.iterdir()) == []

@@ -331,3 +331,43 @@ def test_parse_mapping():
         from curation.formats import get_format
 
         get_format("", {"answer": "a"})
+
+
+def test_the_workspace_never_ingests_itself(ws, tmp_path):
+    ingest(ws, write_jsonl(tmp_path / "d.jsonl", [GOOD]))
+    [part] = ws.parts()
+    (ws.rejects_dir).mkdir(exist_ok=True)
+    (ws.rejects_dir / "d-1.jsonl").write_text(json.dumps({"file": "d.jsonl", "line": 2, "reason": "x", "raw": "{}"}) + "\n")
+    for inside in (ws.root, part, part.parent, ws.rejects_dir, ws.rejects_dir / "d-1.jsonl", ws.db_path):
+        with pytest.raises(CurationError, match=r"ingest reads your source files, never the workspace's own data"):
+            ingest(ws, inside)
+    assert [p.name for p in ws.rejects_dir.iterdir()] == ["d-1.jsonl"] and len(ws.parts()) == 1
+    ws.uploads_dir.mkdir()
+    upload = write_jsonl(ws.uploads_dir / "u.jsonl", [{**GOOD, "output": "Yo"}])
+    assert ingest(ws, upload)["added"] == 1  # the dashboard's uploads are source files
+    own = write_jsonl(ws.root / "mine.jsonl", [{**GOOD, "output": "Hey"}])  # a user's file kept beside the workspace's data
+    assert ingest(ws, own)["added"] == 1
+
+
+def test_a_folder_holding_the_workspace_is_read_without_it(tmp_path):
+    from curation.workspace import Workspace
+
+    write_jsonl(tmp_path / "d.jsonl", [GOOD])
+    ws = Workspace(tmp_path / "ws")
+    ingest(ws, tmp_path / "d.jsonl")
+    result = ingest(ws, tmp_path, name="all")
+    assert result["added"] == 1 and not result["errors"] and "left out ws/, the workspace itself" in result["warnings"][0]
+
+
+def test_ingest_text_says_format_not_detected_and_problems_without_a_line(capsys, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curation.cli import main
+
+    pq.write_table(pa.table({"instruction": pa.array([], pa.string())}), tmp_path / "empty.parquet")
+    code = main(["ingest", str(tmp_path / "empty.parquet"), "--workspace", str(tmp_path / "ws")])
+    out, _ = capsys.readouterr()
+    assert code == 1
+    assert out.splitlines()[:2] == ["empty: 0 added, 0 already present (format not detected)",
+                                "  empty.parquet: the Parquet file has no rows (columns: instruction)"]

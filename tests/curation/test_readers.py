@@ -75,6 +75,38 @@ def test_a_latin1_file_is_not_guessed_each_accented_line_is_reported(tmp_path):
     assert "Latin-1" in rows.warnings[0] and "re-save it as UTF-8" in rows.warnings[0]
 
 
+@pytest.mark.parametrize("encoding, named", [("utf-16", "UTF-16"), ("utf-16-be", "UTF-16BE"), ("utf-16-le", "UTF-16LE")])
+def test_a_utf16_file_is_named_as_such_with_the_iconv_line(tmp_path, encoding, named):
+    path = tmp_path / "wide.jsonl"
+    text = line({"instruction": "Café?", "output": "Oui"}).decode() + "\n"
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data  # with its byte-order mark: iconv reads the order from it
+        named = "UTF-16"
+    path.write_bytes(data)
+    with pytest.raises(CurationError) as err:
+        read_source(path)
+    message = str(err.value)
+    assert "looks like UTF-16" in message and f"iconv -f {named} -t UTF-8 {path} > {tmp_path / 'wide-utf8.jsonl'}" in message
+    assert "cp1252" not in message and "Latin-1" not in message
+
+
+def test_a_utf16_file_in_a_folder_is_a_problem_and_the_others_load(tmp_path):
+    (tmp_path / "wide.json").write_bytes("[{\"instruction\": \"a\", \"output\": \"b\"}]".encode("utf-16"))
+    (tmp_path / "ok.jsonl").write_bytes(line({"instruction": "Hi", "output": "Yo"}) + b"\n")
+    parts, _ = read_parts(tmp_path)
+    wide = next(p for p in parts if p.name == "wide.json")
+    assert [p.name for p in parts if p.rows] == ["ok.jsonl"] and "iconv -f UTF-16 -t UTF-8" in wide.problems[0].reason
+
+
+def test_a_folder_holding_the_workspace_leaves_it_out(tmp_path):
+    (tmp_path / "ok.jsonl").write_bytes(line({"instruction": "Hi", "output": "Yo"}) + b"\n")
+    (tmp_path / "ws" / "records" / "d").mkdir(parents=True)
+    (tmp_path / "ws" / "records" / "d" / "x.jsonl").write_bytes(line({"instruction": "no", "output": "no"}) + b"\n")
+    parts, warnings = read_parts(tmp_path, skip=tmp_path / "ws")
+    assert [p.name for p in parts] == ["ok.jsonl"] and warnings == [f"{tmp_path.name}: left out ws/, the workspace itself"]
+
+
 # --- nesting --------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import signal
 import sqlite3
 import threading
@@ -110,21 +111,22 @@ def test_orphans_of_killed_writers_are_removed_on_open_and_live_ones_kept(tmp_pa
     live = folder / f".part-2.parquet.{os.getpid()}-{host_tag()}-0123abcd.tmp"  # this process: still writing
     elsewhere = "000000" if host_tag() != "000000" else "111111"
     other_host = folder / f".part-3.parquet.{proc.pid}-{elsewhere}-0123abcd.tmp"  # a dead pid, but of another machine
-    old_style, old_recent = folder / ".part-4.parquet.tmp", folder / ".part-5.parquet.tmp"
+    stale = folder / f".part-4.parquet.{proc.pid}-{elsewhere}-0123abcd.tmp"  # another machine's, two days old
+    old_style = folder / ".part-5.parquet.tmp"  # not our exact name: someone else's
     upload = ws.root / "uploads" / ".data.jsonl.1-abcdef-0123abcd.tmp"
     users = ws.root / "notes.tmp"
-    for p in (live, other_host, old_style, old_recent, upload, users):
+    for p in (live, other_host, stale, old_style, upload, users):
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(b"x")
     two_days_ago = time.time() - 2 * 86400
-    for p in (old_style, users, upload):
+    for p in (stale, old_style, users, upload):
         os.utime(p, (two_days_ago, two_days_ago))
 
     opened = Workspace(ws.root)
-    assert not orphan.exists() and not old_style.exists()
-    assert live.exists() and other_host.exists() and old_recent.exists()  # a writer that may still run
-    assert upload.exists() and users.exists()  # not the workspace's temporary files
-    assert sorted(p.name for p in opened.cleaned) == sorted([orphan.name, old_style.name])
+    assert not orphan.exists() and not stale.exists()
+    assert live.exists() and other_host.exists()  # a writer that may still run
+    assert upload.exists() and users.exists() and old_style.exists()  # not the workspace's temporary files
+    assert sorted(p.name for p in opened.cleaned) == sorted([orphan.name, stale.name])
     assert not list(folder.glob("part-*.parquet"))
 
 
@@ -192,7 +194,8 @@ def test_a_truncated_part_is_named_with_the_fix(ws, tmp_path):
     ingest(ws, write_jsonl(tmp_path / "d.jsonl", rows(20)))
     [part] = ws.parts()
     part.write_bytes(part.read_bytes()[:200])
-    with pytest.raises(CurationError, match=r"^record part records/d/part-.*\.parquet is damaged \(.+\): run `python -m curation doctor`$"):
+    command = f"python -m curation doctor --workspace {ws.root.resolve()}"
+    with pytest.raises(CurationError, match=rf"^record part records/d/part-.*\.parquet is damaged \(.+\): run `{re.escape(command)}`$"):
         read_records(ws)
     with pytest.raises(CurationError, match="is damaged"):
         dataset_sizes(ws)
@@ -200,7 +203,8 @@ def test_a_truncated_part_is_named_with_the_fix(ws, tmp_path):
 
 def test_a_damaged_database_is_named_with_the_fix(ws):
     ws.db_path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(CurationError, match=r"workspace database .*curation\.db is damaged \(.*\): run `python -m curation doctor`"):
+    command = f"python -m curation doctor --workspace {ws.root.resolve()}"
+    with pytest.raises(CurationError, match=rf"workspace database .*curation\.db is damaged \(.*\): run `{re.escape(command)}`"):
         Workspace(ws.root)
 
 
@@ -248,3 +252,96 @@ def test_a_part_from_several_files_records_each_files_rows(ws):
     records = [record("a1", 1, "x"), record("a2", 2, "x"), {**record("b1", 7, "y"), "file": "b.jsonl"}]
     assert store(ws, "d", records) == (3, 0)
     assert ws.query("SELECT source_path, rows FROM parts") == [("d.jsonl,b.jsonl", "d.jsonl:1-2;b.jsonl:7")]
+
+
+class Killed(BaseException):
+    """What kill -9 does to a writer: nothing after this point runs (tests raise it to stop the writer there)."""
+
+
+def test_a_part_is_registered_before_it_is_renamed_into_place(ws, tmp_path, monkeypatch):
+    import curation.workspace as workspace
+    from curation.ingest import ingest
+
+    real_replace = os.replace
+    seen = []
+
+    def replace_then_die(src, dst):
+        seen.append(ws.query("SELECT part FROM parts"))  # what a kill right after the rename would leave
+        real_replace(src, dst)
+        raise Killed
+
+    monkeypatch.setattr(workspace.os, "replace", replace_then_die)
+    with pytest.raises(Killed):
+        ingest(ws, write_jsonl(tmp_path / "d.jsonl", rows(3)))
+    [part] = ws.parts()
+    assert seen == [[(ws.relative(part),)]]
+    assert ws.query("SELECT part, source_path, rows FROM parts") == [(ws.relative(part), "d.jsonl", "1-3")]
+
+
+def test_a_failed_part_write_leaves_no_provenance_row(ws, tmp_path, monkeypatch):
+    import curation.workspace as workspace
+    from curation.ingest import ingest
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(workspace.os, "replace", full_disk)
+    with pytest.raises(OSError):
+        ingest(ws, write_jsonl(tmp_path / "d.jsonl", rows(3)))
+    assert ws.parts() == [] and ws.query("SELECT count(*) FROM parts") == [(0,)]
+
+
+# --- only ingest creates a workspace -----------------------------------------------------------------------------------
+
+
+def test_opening_without_create_never_makes_a_workspace(tmp_path):
+    missing, empty = tmp_path / "missing", tmp_path / "empty"
+    empty.mkdir()
+    for root in (missing, empty):
+        with pytest.raises(CurationError, match=rf"^no workspace at {re.escape(str(root))} \(ingest creates one\)$"):
+            Workspace(root, create=False)
+    assert not missing.exists() and list(empty.iterdir()) == []
+    made = Workspace(missing)  # the default (ingest, the dashboard, the demo) creates it
+    assert made.db_path.exists() and Workspace(missing, create=False).root == missing
+    (tmp_path / "only-records" / "records").mkdir(parents=True)  # the database lost: still a workspace (doctor rebuilds it)
+    assert Workspace(tmp_path / "only-records", create=False).db_path.exists()
+
+
+# --- temporary files: only the tool's own ------------------------------------------------------------------------------
+
+
+def test_clean_up_never_touches_a_users_files_or_folders(tmp_path, monkeypatch):
+    """The workspace is a project folder: hidden *.tmp files and folders of the user's, old or not, stay."""
+    from curation.workspace import host_tag
+
+    proj = tmp_path / "proj"
+    (proj / "src" / "pkg").mkdir(parents=True)
+    (proj / ".venv.tmp").mkdir()
+    build, lib = proj / "src" / "pkg" / ".build.tmp", proj / ".venv.tmp" / "x"
+    build.write_text("code")
+    lib.write_text("lib")
+    dead = f"999999999-{host_tag()}-0123abcd"  # no such pid on this machine: our name would make it an orphan
+    lookalike = proj / "src" / f".notes.txt.{dead}.tmp"  # our exact name, but outside our folders
+    lookalike.write_text("mine")
+    ws = Workspace(proj)
+    folder = ws.register_dataset("d")
+    named_dir = folder / f".part-1.parquet.{dead}.tmp"  # a folder under our file name: never removed
+    named_dir.mkdir()
+    (named_dir / "keep").write_text("x")
+    models = proj / "models"
+    static_tmp, other_tmp = models / f".static-minilm.{dead}.tmp", models / f".my-model.{dead}.tmp"
+    for d in (static_tmp, other_tmp):
+        d.mkdir(parents=True)
+        (d / "model.safetensors").write_bytes(b"half")
+    orphan = folder / f".part-2.parquet.{dead}.tmp"
+    orphan.write_bytes(b"half")
+    three_days_ago = time.time() - 3 * 86400
+    for p in (build, proj / ".venv.tmp", lib, lookalike, named_dir, other_tmp):
+        os.utime(p, (three_days_ago, three_days_ago))
+
+    monkeypatch.chdir(proj)
+    opened = Workspace(".")
+    assert build.read_text() == "code" and lib.read_text() == "lib" and lookalike.read_text() == "mine"
+    assert (named_dir / "keep").exists() and (other_tmp / "model.safetensors").exists()
+    assert not orphan.exists() and not static_tmp.exists()  # ours: a part and the static model being written
+    assert sorted(p.name for p in opened.cleaned) == sorted([orphan.name, static_tmp.name])
