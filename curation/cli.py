@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--duplicates", action="store_true",
                         help="with --reject: every duplicate but its group's representative (current dedup settings)")
     p.add_argument("--curator", help="who decides (default: the user name)")
+    p.add_argument("--force", action="store_true",
+                   help="with --reject --flag: reject even for a flag whose measured precision is below 0.9 (a review or "
+                        "cleaning flag, see the README's Quality signals)")
 
     sub.add_parser("doctor", parents=[common],
                    help="check the workspace; repair or quarantine damaged files; say which records to re-ingest")
@@ -312,6 +315,14 @@ def cmd_decide(ws: Workspace, args) -> tuple[dict, int]:
 
         changed = dedup.apply(ws, dedup.find(ws), curator=args.curator)
         return {"changed": changed, "decisions": decisions.totals(decisions.counts(ws, dataset_sizes(ws)))}, 0
+    if args.flag and args.reject and not args.force:
+        from curation.signals import by_reason
+        from curation.signals.measured import describe
+
+        signal = by_reason(args.flag)
+        if signal.action != "reject":
+            raise CurationError(f"{args.flag} is a {signal.action} flag ({describe(signal)}); rejecting every record it marks would "
+                                f"discard good data: review them (`records --flag {args.flag}`, the Quality page) or pass --force")
     index = record_index(ws)
     if args.flag or args.cluster is not None:
         from curation.annotated import annotate

@@ -8,14 +8,15 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from curation.signals import SIGNALS, evidence
+from curation.signals import SIGNALS, evidence, measured
 from curation.signals.compute import set_thresholds
+from curation.signals.measured import MEASURED_ON, REJECT_LABELS, REJECT_PRECISION
 from curation.signals.quality import __doc__ as QUALITY_DOC
 from curation.signals.report import LENGTH_FIELDS, UNITS, count_at, flag_counts, length_summary, overlaps
 from ui import layout, show, state
 from ui.data import current_filter, records, shown_errors
 from ui.decide import decision_bar
-from ui.signals import signals
+from ui.signals import precision_text, review_button, signals
 
 
 def lengths_tab(frame: pd.DataFrame) -> None:
@@ -45,6 +46,7 @@ def signal_overview(frame: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for name, s in SIGNALS.items():
         rows.append({"signal": name, "reason code": s.reason, "flagged": int(frame[f"flag__{name}"].sum()),
+                     "action": s.action, "measured precision": precision_text(s),
                      "threshold": "" if s.threshold is None else str(frame.attrs["limits"].get(name)), "unit": s.unit,
                      "description": s.description})
     return pd.DataFrame(rows)
@@ -75,11 +77,14 @@ def threshold_control(ws, frame: pd.DataFrame, name: str, limits: dict) -> None:
 def flagged_tab(ws, frame: pd.DataFrame, limits: dict) -> None:
     overview = signal_overview(frame)
     st.dataframe(overview, hide_index=True, width="stretch", column_config={"description": st.column_config.TextColumn(width="large")})
+    st.caption(f"Action: **reject** where a flag's measured precision is at least {REJECT_PRECISION} on {REJECT_LABELS} or "
+               f"more labelled records, **review** below that, **fix** for cleaning flags. Measured {MEASURED_ON}.")
     names = list(SIGNALS)
-    name = st.selectbox("Signal", names, format_func=lambda n: f"{n} — {int(frame[f'flag__{n}'].sum()):,} flagged",
-                        **state.bound(state.QUALITY_SIGNAL, options=names))
+    name = st.selectbox("Signal", names, format_func=lambda n: f"{n} — {int(frame[f'flag__{n}'].sum()):,} flagged · "
+                        f"{SIGNALS[n].action} ({precision_text(SIGNALS[n])})", **state.bound(state.QUALITY_SIGNAL, options=names))
     s = SIGNALS[name]
     st.write(s.description)
+    st.caption(show.plain(measured.describe(s)).capitalize())
     threshold_control(ws, frame, name, limits)
     only_undecided = st.toggle("Only undecided records", **state.bound(state.QUALITY_UNDECIDED))
     flagged = frame[frame[f"flag__{name}"]]
@@ -95,7 +100,7 @@ def flagged_tab(ws, frame: pd.DataFrame, limits: dict) -> None:
     })
     bar = st.column_config.ProgressColumn("quality", min_value=0.0, max_value=1.0, format="%.2f")
     st.dataframe(view, hide_index=True, width="stretch", height=min(320, 40 + 35 * len(view)), column_config={"quality": bar})
-    reject_controls(ws, list(flagged["record_id"]), s.reason, name)
+    flag_actions(ws, list(flagged["record_id"]), s)
     ids = list(flagged["record_id"][:200])
     by_id = flagged.set_index("record_id")["instruction"]
     rid = st.selectbox("Inspect", ids, format_func=lambda i: f"{i} — {show.snippet(by_id.at[i], 70)}",
@@ -109,9 +114,20 @@ def flagged_tab(ws, frame: pd.DataFrame, limits: dict) -> None:
             show.highlighted(field.capitalize(), rec[field], spans=evidence.spans_in(found, field))
 
 
-def reject_controls(ws, ids: list[str], reason: str, name: str) -> None:
-    decision_bar(ws, ids, reason_key=f"reason_{name}", default_reason=reason, primary="reject",
-                 buttons=[(f"Reject all {len(ids):,}", "reject", f"reject_{name}"), ("Undo for these", "undo", f"undo_{name}")])
+def flag_actions(ws, ids: list[str], s) -> None:
+    """What the flag's measured precision allows: a bulk reject (`reject`), a review queue (`review`), or its fix (`fix`)."""
+    if s.action == "reject":
+        decision_bar(ws, ids, reason_key=f"reason_{s.name}", default_reason=s.reason, primary="reject",
+                     buttons=[(f"Reject all {len(ids):,}", "reject", f"reject_{s.name}"), ("Undo for these", "undo", f"undo_{s.name}")])
+        return
+    if s.action == "fix":
+        done = "Export does this by itself (on by default)." if s.auto_fix else "Open them to fix them."
+        st.info(f"A cleaning flag: {show.plain(s.fix)}. {done} No bulk reject: these records are repaired, not discarded.",
+                icon=":material/build:")
+    else:
+        st.info(f"No bulk reject: this flag's measured precision is below {REJECT_PRECISION}, so a reject-all would discard good "
+                f"records. Review them one by one.", icon=":material/rule:")
+    review_button(s.reason, len(ids), key=f"review_{s.name}")
 
 
 def overlap_tab(frame: pd.DataFrame) -> None:

@@ -1,4 +1,5 @@
-"""Signals for the pages: computed with visible progress, then read from the cache."""
+"""Signals for the pages: computed with visible progress, then read from the cache; a flag's measured precision and
+its review queue (the Records page, filtered to the flag)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import pandas as pd
 import streamlit as st
 
 from curation.signals.compute import pending, signal_table, thresholds
+from curation.signals.measured import measured
 from curation.workspace import Workspace
+from ui import state
 from ui.data import cached_signals
 from ui.show import plain
 
@@ -23,3 +26,21 @@ def signals(ws: Workspace) -> tuple[pd.DataFrame, dict]:
                                                                     text=f"{plain(what)}: {done:,}/{total:,}"))
             status.update(label="Quality signals computed", state="complete", expanded=False)
     return cached_signals(ws), thresholds(ws)  # memoised: reruns of the page do not re-annotate every record
+
+
+def precision_text(signal) -> str:
+    """The flag's measured precision and on how many labelled records, e.g. "0.88 on 43" ("not measured" without)."""
+    m = measured(signal.reason)
+    return f"{m[0]:.2f} on {m[1]}" if m else "not measured"
+
+
+def _open_queue(reason: str) -> None:
+    state.set(state.FLAGS, [reason])
+    state.set(state.PAGE, 1)
+
+
+def review_button(reason: str, n: int, *, key: str) -> None:
+    """"Review these records": the shared filter becomes this flag, and the Records page opens on them."""
+    if st.button(f"Review these {n:,} records", key=key, type="primary", on_click=_open_queue, args=(reason,),
+                 help="Sets the filter to this flag and opens the Records page, to keep or reject them one by one"):
+        st.switch_page("pages/records.py")

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation.signals.evidence import Evidence, describe, dumps
+from curation.signals.task import Task, task_of
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,16 @@ class Signal:
     unit: str = ""
     severity: float = 0.5  # how much a flag lowers the quality score (see quality.py)
     fields: tuple[str, ...] = field(default=("output",))  # where to look for the evidence
+    fix: str = ""  # a cleaning flag: how its records are repaired (they are fixed, not rejected)
+    auto_fix: bool = False  # … and export applies that repair by itself
+
+    @property
+    def action(self) -> str:
+        """What a curator may do with every record this flag marks at once: `fix` (a cleaning flag), `reject` (its
+        measured precision is at least 0.9 on at least 20 labels) or `review` (open them and decide one by one)."""
+        from curation.signals.measured import action
+
+        return action(self)
 
     def flagged(self, score: pd.Series, evidence: pd.Series, threshold=None) -> pd.Series:
         t = self.threshold if threshold is None else threshold
@@ -52,7 +63,8 @@ class Signal:
         return evidence.notna() & (evidence != t)
 
 
-JOINED = {"prompt": ("instruction", "input"), "everything": ("system", "instruction", "input", "output", "messages")}
+JOINED = {"prompt": ("instruction", "input"), "fields": ("system", "instruction", "input", "output"),
+          "everything": ("system", "instruction", "input", "output", "messages")}
 MAX_FOUND = 20  # pieces of evidence kept per record and signal
 
 
@@ -63,6 +75,8 @@ class Texts:
         self.frame = frame.reset_index(drop=True)
         self.n = len(self.frame)
         self._arrays: dict[int, tuple[pd.Series, pa.Array]] = {}
+        self._tasks: dict[int, Task] = {}
+        self._lists: dict[str, list[str]] = {}
 
     def col(self, name: str) -> pd.Series:
         return self.frame[name].fillna("").astype(str)
@@ -84,6 +98,24 @@ class Texts:
         return self.col("system")
 
     @cached_property
+    def meta(self) -> pd.Series:
+        """The source row's other fields as stored JSON (empty when the frame has none): read only to know whether
+        the record declares tools, never scanned for content."""
+        return self.col("meta") if "meta" in self.frame else pd.Series([""] * self.n, dtype=object)
+
+    def task(self, i: int) -> Task:
+        """What record `i`'s instruction asks (computed once per record, on demand)."""
+        if i not in self._tasks:
+            self._tasks[i] = task_of(*(self.values(name)[i] for name in ("instruction", "input", "system", "messages", "meta")))
+        return self._tasks[i]
+
+    def values(self, name: str) -> list[str]:
+        """A column as a Python list (indexing it in a loop is much faster than `Series.iat`)."""
+        if name not in self._lists:
+            self._lists[name] = getattr(self, name).tolist()
+        return self._lists[name]
+
+    @cached_property
     def messages(self) -> pd.Series:
         """The conversation as stored (JSON text; empty for single-turn records)."""
         return self.col("messages")
@@ -92,6 +124,12 @@ class Texts:
     def prompt(self) -> pd.Series:
         """Instruction and input together: what the model is asked."""
         return self.instruction + "\n" + self.input
+
+    @cached_property
+    def fields(self) -> pd.Series:
+        """The record's own fields, decoded: system, instruction, input and output (for a conversation, its last
+        exchange; the stored JSON of the whole conversation is not part of it)."""
+        return self.system + "\n" + self.prompt + "\n" + self.output
 
     @cached_property
     def everything(self) -> pd.Series:

@@ -29,9 +29,9 @@ from curation.signals.quality import quality
 from curation.tokenize import DEFAULT, get_counter
 from curation.workspace import Workspace, write_atomically
 
-VERSION = 2  # 2: structured evidence (`found__<signal>`)
+VERSION = 3  # 2: structured evidence (`found__<signal>`); 3: task-aware flags (issue 12), end_marker
 CHUNK = 10_000
-TEXT_COLUMNS = ["record_id", "system", "instruction", "input", "output", "messages"]
+TEXT_COLUMNS = ["record_id", "system", "instruction", "input", "output", "messages", "meta"]  # meta: only whether tools are declared
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,7 +6,8 @@ Each signal's severity (0–1) says how much that problem alone should cost: an
 empty output (1.0) or a refusal (0.9) all but zeroes the score; a placeholder
 input (0.1), which export turns into an empty input, barely moves it. A record
 with no flag scores 1.0. Being an exact duplicate costs nothing here (the copy
-is as good as the original); duplicates are handled by their own flag.
+is as good as the original); duplicates are handled by their own flag. Nor does
+an end-of-text marker that closes the output (end_marker): export strips it.
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ def test_the_filter_set_on_records_is_shown_and_still_applied_on_quality(app):
     note = [i.value for i in app.info if i.value.startswith("Filtered")]  # the curator sees why only n records are here
     assert note and "recipe" in note[0] and "demo" in note[0] and f"{n} of 241" in note[0]
     assert widget(app.sidebar.multiselect, "Datasets").value == ["demo"]
-    widget(app.selectbox, "Signal").select("pii").run()  # an interaction on this page: the filter still applies
+    widget(app.selectbox, "Signal").select("refusal").run()  # an interaction on this page: the filter still applies
     assert not app.exception and app.caption[0].value.startswith(f"{n} records")
     assert any("recipe" in i.value for i in app.info)
     app.switch_page("pages/records.py").run()
@@ -245,15 +245,44 @@ def test_quality_page_signals_threshold_evidence_and_bulk_reject(app, tmp_path):
     metric = app.metric[0]
     assert metric.value == "0" and not app.exception  # the live count, before anything is applied
     app.number_input(key=W(f"{state.QUALITY_THRESHOLD}.short_output", "quality")).set_value(5.0).run()
-    app.selectbox(key=W(state.QUALITY_SIGNAL, "quality")).select("pii").run()
+    app.selectbox(key=W(state.QUALITY_SIGNAL, "quality")).select("refusal").run()
     evidence = [c.value for c in app.caption if c.value.startswith("Evidence")]
-    assert evidence and "@example" in evidence[0]
+    assert evidence and "I'm sorry, but I can't help" in evidence[0]
     assert any("<mark>" in h.proto.body for h in app.get("html"))
-    app.button(key="reject_pii").click().run()
+    app.selectbox(key=W(state.QUALITY_SIGNAL, "quality")).select("exact_duplicate").run()  # a reject flag (measured ≥ 0.9)
+    app.button(key="reject_exact_duplicate").click().run()
     frame = load_records(Workspace(tmp_path / "ws"))
-    assert (frame["reason"] == "pii").sum() == 4
-    app.button(key="undo_pii").click().run()
-    assert (load_records(Workspace(tmp_path / "ws"))["reason"] == "pii").sum() == 0
+    assert (frame["reason"] == "exact_duplicate").sum() == 5
+    app.button(key="undo_exact_duplicate").click().run()
+    assert (load_records(Workspace(tmp_path / "ws"))["reason"] == "exact_duplicate").sum() == 0
+
+
+def test_quality_page_offers_bulk_reject_only_for_flags_measured_precise(app, tmp_path):
+    from curation.signals import SIGNALS
+
+    app.run()
+    app.button(key="load_demo").click().run()
+    app.switch_page("pages/quality.py").run()
+    overview = next(d.value for d in app.dataframe if "signal" in d.value.columns).set_index("signal")
+    assert overview.loc["refusal", "action"] == "review" and overview.loc["exact_duplicate", "action"] == "reject"
+    assert overview.loc["end_marker", "action"] == "fix" and overview.loc["language", "measured precision"] == "1.00 on 31"
+    seen = set()
+    for name, s in SIGNALS.items():
+        app.selectbox(key=W(state.QUALITY_SIGNAL, "quality")).select(name).run()
+        assert not app.exception, name
+        keys = {b.key for b in app.button}
+        if f"review_{name}" in keys or f"reject_{name}" in keys:  # the flag marks some demo records
+            seen.add(s.action)
+            assert (f"reject_{name}" in keys) == (s.action == "reject"), name
+            assert (f"review_{name}" in keys) == (s.action != "reject"), name
+    assert seen == {"reject", "review", "fix"}
+    app.selectbox(key=W(state.QUALITY_SIGNAL, "quality")).select("refusal").run()
+    assert any("No bulk reject" in i.value for i in app.info)
+    app.button(key="review_refusal").click().run()  # the queue: the Records page, filtered to the flag
+    assert not app.exception and app.session_state[state.FLAGS] == ["refusal"]
+    app.switch_page("pages/records.py").run()
+    assert app.caption[0].value.startswith("4 of 241") and widget(app.multiselect, "Flag").value == ["refusal"]
+    assert load_records(Workspace(tmp_path / "ws"))["decision"].eq("undecided").all()  # nothing was rejected
 
 
 def test_quality_page_marks_the_evidence_where_it_was_found(app, tmp_path):

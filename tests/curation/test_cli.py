@@ -160,10 +160,31 @@ def test_records_carry_flags_and_quality_and_filter_by_flag(capsys, flagged_ws):
 
 def test_decide_reject_by_flag(capsys, flagged_ws):
     code, out, _ = run(capsys, "decide", "--reject", "--flag", "short_output", "--reason", "short_output",
-                       "--workspace", flagged_ws, "--json")
+                       "--workspace", flagged_ws, "--json", "--force")
     assert out == {"changed": 1, "decisions": {"keep": 0, "reject": 1, "undecided": 2}}
     code, out, _ = run(capsys, "records", "--workspace", flagged_ws, "--json", "--decision", "reject")
     assert [r["reason"] for r in out["records"]] == ["short_output"]
+
+
+def test_rejecting_every_record_of_a_review_flag_needs_force(capsys, flagged_ws, monkeypatch):
+    from curation.signals import measured
+
+    monkeypatch.setattr(measured, "MEASURED", {"refusal": (0.23, 31), "wrong_language": (0.97, 31)})
+    code, out, err = run(capsys, "decide", "--reject", "--flag", "refusal", "--reason", "refusal", "--workspace", flagged_ws)
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert "refusal is a review flag (measured precision 0.23 on 31 labelled records" in err and "--force" in err
+    code, out, err = run(capsys, "decide", "--reject", "--flag", "end_marker", "--reason", "x", "--workspace", flagged_ws)
+    assert code == 1 and "end_marker is a fix flag" in err  # a cleaning flag: export repairs its records
+    code, out, _ = run(capsys, "stats", "--workspace", flagged_ws, "--json")
+    assert out["decisions"]["reject"] == 0  # nothing was decided
+    code, out, _ = run(capsys, "decide", "--keep", "--flag", "refusal", "--reason", "fine", "--workspace", flagged_ws, "--json")
+    assert code == 0 and out["changed"] == 1  # keeping them all is harmless
+    code, out, _ = run(capsys, "decide", "--reject", "--flag", "refusal", "--reason", "refusal", "--workspace", flagged_ws,
+                       "--json", "--force")
+    assert code == 0 and out["changed"] == 1
+    code, out, _ = run(capsys, "decide", "--reject", "--flag", "wrong_language", "--reason", "lang", "--workspace", flagged_ws,
+                       "--json")
+    assert code == 0 and out["changed"] == 0  # a reject flag needs no --force (and marks none of these English records)
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from tests.conftest import write_jsonl
 
 # Which signal is meant to find each planted problem of the demo dataset.
 PLANTED_SIGNAL = {
-    "empty_output": "empty_output", "one_word_output": "short_output", "refusal": "refusal", "llm_boilerplate": "llm_boilerplate",
-    "placeholder_input": "placeholder_input", "truncated_output": "truncated", "pii": "pii", "exact_duplicate": "exact_duplicate",
+    "empty_output": "empty_output", "one_word_output": "short_output", "refusal": "refusal",
+    "placeholder_input": "placeholder_input", "truncated_output": "truncated", "exact_duplicate": "exact_duplicate",
 }
 
 
@@ -46,6 +46,13 @@ def test_demo_planted_problems_are_found_and_clean_records_mostly_are_not(demo, 
         assert clean_rate <= 0.02, name
     with capsys.disabled():
         print("\n" + "\n".join(report))
+    # Issue 12 names two kinds of the demo's planted problems as false alarms: its contact data are placeholders
+    # (example.com, example.org… addresses, 555-01xx numbers), and two of its "boilerplate" answers only open with a
+    # harmless "Certainly! Here is". Its "As an AI language model" answers are still flagged.
+    assert not set(demo.loc[demo["flag__pii"], "demo_id"]) & set(p["pii"])
+    boilerplate = demo[demo["demo_id"].isin(p["llm_boilerplate"])]
+    as_an_ai = boilerplate["output"].str.startswith("As an AI")
+    assert as_an_ai.sum() == 2 and (boilerplate["flag__llm_boilerplate"] == as_an_ai).all()
     flagged_clean = demo[demo["demo_id"].isin(clean) & (demo["flags"].str.len() > 0)]
     assert len(flagged_clean) / len(clean) <= 0.05
     assert demo.loc[demo["demo_id"].isin(clean), "quality"].mean() > 0.95
@@ -63,7 +70,7 @@ def test_cached_evidence_is_structured_and_points_into_the_records(demo):
                 if e.field is not None:
                     assert (row[e.field] or "")[e.start : e.end] == e.value, (name, e)
                     located += 1
-    assert located > 20
+    assert located > 10  # fewer than before issue 12: the demo's placeholder contacts and openers are no longer flagged
 
 
 def test_alpaca_en_demo_placeholders_urls_and_duplicates(ws, shared_data):
@@ -74,7 +81,11 @@ def test_alpaca_en_demo_placeholders_urls_and_duplicates(ws, shared_data):
     spelled = demo["input"].str.strip().str.lower().str.replace(r"[^a-z]", "", regex=True) == "noinput"
     assert spelled.sum() >= 6 and demo.loc[spelled, "flag__placeholder_input"].all()
     urls = demo["input"].str.contains(r"https?://|www\.", regex=True)
-    assert urls.sum() >= 9 and demo.loc[urls, "flag__needs_context"].all()
+    # A page the task works on (summarise it, describe it, what is on it) is missing; a URL that is itself the data is
+    # not (issue 12: "Input a URL and output the domain of that URL", "the HTML code … a button that links to a page").
+    as_data = demo["instruction"].str.contains("domain of that URL|HTML code", regex=True)
+    assert urls.sum() >= 9 and demo.loc[urls & ~as_data, "flag__needs_context"].all()
+    assert (urls & as_data).sum() == 2 and not demo.loc[urls & as_data, "flag__needs_context"].any()
     # 14 extra copies inside the file, and 21 records it shares with the cleaned set loaded before it.
     evidence = demo.loc[demo["flag__exact_duplicate"], "evidence__exact_duplicate"].str.removeprefix("same text as ")
     first_dataset = evidence.map(dict(zip(frame["record_id"], frame["dataset"])))

@@ -33,7 +33,8 @@ def found(name: str, record: dict) -> list[Evidence]:
 
 
 CASES = {
-    "empty_output": ([rec(output=""), rec(output="  \n\t")], [rec(output="No.")]),
+    "empty_output": ([rec(output=""), rec(output="  \n\t"), rec(output="<|endoftext|>"), rec(output=" </s>\n")],
+                     [rec(output="No."), rec(output="No.<|endoftext|>")]),
     "short_output": (
         [rec("Write an essay about the history of Rome.", "Rome."), rec("Explain in detail how a refrigerator works.", "Cooling.")],
         [rec("Classify the sentiment of this review.", "Positive", input="Great film!"),  # a short answer is right here
@@ -68,8 +69,10 @@ CASES = {
          rec(output="Once upon a time a robot said: I'm sorry, but I can't open the door.")],
     ),
     "llm_boilerplate": (
-        [rec(output="As an AI language model, I have no favourite colour."), rec(output="Certainly! Here is the list. I hope this helps!")],
-        [rec(output="Here is the list: apples, pears, plums.")],
+        [rec(output="As an AI language model, I have no favourite colour."),
+         rec("What did you eat for breakfast?", "As an AI, I do not eat, so I cannot answer that.")],
+        [rec(output="Here is the list: apples, pears, plums."),
+         rec(output="Certainly! Here is the list. I hope this helps!")],  # a harmless opener (issue 12)
     ),
     "placeholder_input": (
         [rec(input=v) for v in ("<noinput>", "No input", "N/A", "<no input>", "noinput", "< noinput >", "`<noinput>`", "No input.")],
@@ -86,9 +89,15 @@ CASES = {
         [rec(output="Step 1: read the instructions carefully.")],
     ),
     "template_leftovers": (
-        [rec(output="Hello! I am {{name}}, made by {{author}}."), rec(output="The answer is yes.<|endoftext|>"),
-         rec(instruction="[INST] Say hi [/INST]", output="Hi"), rec(output="Done.</s>")],
-        [rec(output="Use curly braces {like this} in Python format strings.")],
+        [rec(output="Hello! I am {{name}}, made by {{author}}."), rec(instruction="[INST] Say hi [/INST]", output="Hi"),
+         rec(output="Paris.</s> Madrid is the capital of Spain."), rec(system="<|im_start|>system You help.", output="Sure.")],
+        [rec(output="Use curly braces {like this} in Python format strings."),
+         rec(output="The answer is yes.<|endoftext|>"), rec(output="Done.</s>")],  # a closing marker is end_marker's (issue 12)
+    ),
+    "end_marker": (
+        [rec(output="The answer is yes.<|endoftext|>"), rec(output="Done.</s>"), rec(output="Hi!<|im_end|>\n"),
+         rec(output="Sure.<|eot_id|>")],
+        [rec(output="Write </s> to close a sequence, then go on."), rec(output="Use <b>bold</b> here.")],
     ),
     "text_debris": (
         [rec(output="Café costs â€œ3â€\x9d euros."), rec(output="Tom &amp; Jerry"), rec(output="bad\x00byte"),
@@ -96,8 +105,9 @@ CASES = {
         [rec(output="Café costs “3” euros — cheap."), rec(output="```python\nprint('a\\nb')\n```")],
     ),
     "pii": (
-        [rec(output="Write to jane.doe@example.com."), rec(output="Call +1 415 555 0133 today."), rec(output="Card: 4111 1111 1111 1111"),
-         rec(output="Server at 8.8.8.8 is down."), rec(output="key sk-abcdefghijklmnopqrstuvwxyz123456")],
+        [rec(output="Write to m.okafor@protonmail.com."), rec(output="Call +1 415 867 2301 today."),
+         rec(output="Card: 4111 1111 1111 1111"), rec(output="Login from 86.14.203.77 at 3am."),
+         rec(output="key sk-abcdefghijklmnopqrstuvwxyz123456")],
         [rec(output="The router is at 192.168.1.1."), rec(output="It happened in 1998-2001."), rec(output="Card: 1234 5678 9012 3456"),
          rec(output="Version 1.2.3 was released.")],
     ),
@@ -135,13 +145,13 @@ def test_exact_duplicates_flag_every_copy_but_the_first():
 
 
 def test_evidence_names_what_matched_and_can_be_highlighted():
-    ev = evidence("pii", rec(output="Mail me at a.b@example.com or call (212) 555-0187."))
-    assert "a.b@example.com" in ev and "(212) 555-0187" in ev
-    text = "Mail me at a.b@example.com or call (212) 555-0187."
+    ev = evidence("pii", rec(output="Mail me at a.b@fastmail.com or call (212) 867-0187."))
+    assert "a.b@fastmail.com" in ev and "(212) 867-0187" in ev
+    text = "Mail me at a.b@fastmail.com or call (212) 867-0187."
     marked = [text[lo:hi] for lo, hi in spans_in(found("pii", rec(output=text)), "output")]
-    assert marked == ["a.b@example.com", "(212) 555-0187"]
-    boilerplate = found("llm_boilerplate", rec(output="Certainly! Here is it. I hope this helps!"))
-    assert [e.value for e in boilerplate] == ["Certainly! Here is", "I hope this helps"]
+    assert marked == ["a.b@fastmail.com", "(212) 867-0187"]
+    boilerplate = found("llm_boilerplate", rec(output="As an AI language model, I cannot. As an AI, I will not."))
+    assert [e.value for e in boilerplate] == ["As an AI language model", "As an AI"]
 
 
 def test_registry_lookups_and_every_signal_is_described():
@@ -162,8 +172,9 @@ def test_registry_lookups_and_every_signal_is_described():
     ("repetition", rec(output="the " * 40), "'the the the the' × 37", [("output", "the the the the")] * 10),
     ("needs_context", rec("Describe the attached image.", "A dog.", input="https://x.com/a"),
      "URL https://x.com/a | refers to 'attached image'", [("input", "https://x.com/a"), ("instruction", "attached image")]),
-    ("pii", rec(output="Write to a@b.com or call +1 415 555 0133."), "email a@b.com | phone +1 415 555 0133",
-     [("output", "a@b.com"), ("output", "+1 415 555 0133")]),
+    ("pii", rec(output="Write to a@b.com or call +1 415 867 2301."), "email a@b.com | phone +1 415 867 2301",
+     [("output", "a@b.com"), ("output", "+1 415 867 2301")]),
+    ("end_marker", rec(output="Yes.<|endoftext|>"), "ends with <|endoftext|>", [("output", "<|endoftext|>")]),
     ("truncated", rec(output="It scatters light more than"), "ends mid-sentence: …It scatters light more than",
      [("output", "It scatters light more than")]),
     ("pii", rec(output="key sk-abcdefghijklmnopqrstuvwxyz123456"), "api key sk-abcdefghi…",
@@ -196,4 +207,5 @@ def test_evidence_spans_point_into_their_field_for_every_signal():
                 text = record[e.field] or ""
                 assert 0 <= e.start <= e.end <= len(text) and text[e.start : e.end] == e.value, (name, e)
                 seen.add(e.field)
-    assert seen == {"system", "instruction", "input", "output", "messages"}
+    # The stored conversation JSON is never scanned (issue 12: its escaped newlines and message ids were false alarms).
+    assert seen == {"system", "instruction", "input", "output"}
