@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kept-only", action="store_true", help="only records a curator kept (default: every record not rejected)")
     p.add_argument("--tokenizer", metavar="NAME_OR_PATH", help="token counts: llama-3 (default) or a tokenizer.json folder/file")
     p.add_argument("--no-similarity", action="store_true", help="skip the test/train similarity check (it embeds the records)")
+    p.add_argument("--keep-end-markers", action="store_true",
+                   help="write answers as stored (default: strip the <|endoftext|>, </s>… markers that close them)")
 
     p = sub.add_parser("decide", parents=[common], help="keep or reject records with a reason, or undo")
     action = p.add_mutually_exclusive_group(required=True)
@@ -289,7 +291,8 @@ def cmd_export(ws: Workspace, args) -> tuple[dict, int]:
 
     opts = Options(template=args.template, shape=args.shape, format=args.format, split=args.split, seed=args.seed,
                    stratify=args.stratify, max_tokens=args.max_tokens, over=args.over, kept_only=args.kept_only,
-                   tokenizer=args.tokenizer, similarity=not args.no_similarity)
+                   tokenizer=args.tokenizer, similarity=not args.no_similarity,
+                   end_markers="keep" if args.keep_end_markers else "strip")
     return export(ws, args.out, opts), 0
 
 

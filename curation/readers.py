@@ -365,6 +365,12 @@ def read_json_text(name: str, text: str, warnings: list[str], bad: dict[int, str
     return read_jsonl(name, text, warnings, bad)
 
 
+def is_conversation(items: list[dict]) -> bool:
+    """Turns of one conversation ({role, content} or ShareGPT's {from, value}): one record, not a list of records."""
+    return all(set(x) <= {"role", "content", "name", "weight", "tool_calls"} and "role" in x
+               or set(x) <= {"from", "value", "weight"} and "from" in x for x in items)
+
+
 def rows_from_object(name: str, text: str, value: dict, warnings: list[str]) -> Rows:
     """A single JSON object: a wrapper such as {"data": [...]} or one record."""
     if key_marks(text, 0, len(text), count_keys([value])):
@@ -372,7 +378,7 @@ def rows_from_object(name: str, text: str, value: dict, warnings: list[str]) -> 
         if keys:  # the hook cannot say where, unless the whole object is one line
             warn_duplicates(name, [("line 1" if "\n" not in text.strip() else "", keys)], warnings)
     lists = [k for k, v in value.items() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)]
-    if len(lists) == 1 and len(value) <= 3:
+    if len(lists) == 1 and len(value) <= 3 and not is_conversation(value[lists[0]]):
         key = lists[0]
         warnings.append(f"{name}: records read from the {key!r} list of the top-level object")
         return array_rows(name, list(enumerate(value[key], 1)), [], warnings)

@@ -58,9 +58,12 @@ def options(ws) -> Options | None:
     similarity = h.toggle("Check test/train similarity", **state.bound(state.EXPORT_SIMILARITY),
                           help="Reports the most similar test/train pair in the manifest. It embeds the records not embedded yet "
                                "with the map's model while you wait: on a big set, build the map first or use fast mode.")
+    strip = g.toggle("Strip closing end markers", **state.bound(state.EXPORT_STRIP_MARKERS),
+                     help="Answers lose the end-of-text markers that close them (<|endoftext|>, </s>…): a convention of the "
+                          "source format; the template adds its own. The manifest counts the answers changed.")
     return Options(template=name, template_source=source, shape=shape, format=fmt, split=split, seed=int(seed), stratify=stratify,
                    max_tokens=int(max_tokens) or None, over=over, kept_only=kept_only, similarity=similarity,
-                   tokenizer=tokenizer.strip() or None)
+                   tokenizer=tokenizer.strip() or None, end_markers="strip" if strip else "keep")
 
 
 def preview(plan: dict) -> None:

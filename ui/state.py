@@ -74,6 +74,7 @@ EXPORT_TOKENIZER = "shared.export.tokenizer"
 EXPORT_OVER = "shared.export.over"
 EXPORT_KEPT_ONLY = "shared.export.kept_only"
 EXPORT_SIMILARITY = "shared.export.similarity"
+EXPORT_STRIP_MARKERS = "shared.export.strip_markers"
 EXPORT_OUT = "shared.export.out"
 
 LOAD_PATH = "shared.load.path"
@@ -116,6 +117,7 @@ DEFAULTS: dict[str, Any] = {
     EXPORT_MAX_TOKENS: 0,
     EXPORT_KEPT_ONLY: False,
     EXPORT_SIMILARITY: True,
+    EXPORT_STRIP_MARKERS: True,
     LOAD_PATH: "",
     LAST_INGEST: None,
     PENDING_MAPPING: None,

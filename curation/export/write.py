@@ -31,6 +31,8 @@ from curation.export.templates import Limits, Template, get_template
 from curation.workspace import Workspace
 
 OVER = {"drop": "records over the maximum are left out (reason too_long)", "keep": "kept, and counted in the manifest"}
+END_MARKERS = {"strip": "answers lose the end-of-text markers that close them (<|endoftext|>, </s>…; the template adds its own)",
+               "keep": "answers are written as stored"}
 MANIFEST = "manifest.json"
 MARKER = ".curation-export"  # written last into every export: lists each file export wrote, with its size and hash
 WRITER = ".curation-export-writer"  # in export's temporary folder beside --out: the writing process (see remove_stale)
@@ -55,10 +57,12 @@ class Options:
     similarity: bool = True
     template_source: str | None = field(default=None, repr=False)
     limits: Limits | dict | None = None  # of each render (templates.Limits; None: the defaults)
+    end_markers: str = "strip"  # strip: outputs lose the end-of-text markers that close them (the template adds its own)
 
     def check(self) -> None:
         for name, value, allowed in (("shape", self.shape, SHAPES), ("format", self.format, FORMATS),
-                                     ("stratify", self.stratify, STRATIFY), ("over", self.over, OVER)):
+                                     ("stratify", self.stratify, STRATIFY), ("over", self.over, OVER),
+                                     ("end_markers", self.end_markers, END_MARKERS)):
             if value not in allowed:
                 raise CurationError(f"unknown {name} {value!r}: choose one of {', '.join(allowed)}")
         if self.max_tokens is not None and self.max_tokens < 1:
@@ -232,6 +236,7 @@ def prepare(ws: Workspace, opts: Options) -> dict:
             excluded[r] = excluded.get(r, 0) + 1
     frame = frame[keep].reset_index(drop=True)
     rows = frame.to_dict("records")
+    cleaned = strip_end_markers(rows) if opts.end_markers == "strip" else 0
     texts, shaped_rows = rendered(template, rows, opts.shape, opts.limits)  # in a child process, within the limits
     from curation.signals.compute import tokenizer_name
 
@@ -248,7 +253,28 @@ def prepare(ws: Workspace, opts: Options) -> dict:
     by_split = {name: [i for i in range(len(rows)) if split.iat[i] == name] for name in ratios}
     return {"template": template, "frame": frame, "rows": rows, "texts": texts, "shaped": shaped_rows, "lengths": lengths, "split": split,
             "by_split": by_split, "excluded": dict(sorted(excluded.items())), "over_max": int(over.sum()) if opts.max_tokens else 0,
-            "grouping": grouping, "ratios": ratios, "tokenizer": tokenizer}
+            "grouping": grouping, "ratios": ratios, "tokenizer": tokenizer,
+            "cleaning": {"end_markers": opts.end_markers, "outputs_changed": cleaned}}
+
+
+def strip_end_markers(rows: list[dict]) -> int:
+    """Remove the end-of-text markers that close each answer (the output, and every assistant turn); how many records changed."""
+    from curation.records import dumps, loads
+    from curation.signals.cleaning import clean_output
+
+    changed = 0
+    for row in rows:
+        before = (row.get("output"), row.get("messages"))
+        if isinstance(row.get("output"), str):
+            row["output"] = clean_output(row["output"])
+        turns = loads(row.get("messages"))
+        if turns:
+            new = [{**m, "content": clean_output(m["content"])} if m.get("role") == "assistant" and isinstance(m.get("content"), str)
+                   else m for m in turns]
+            if new != turns:
+                row["messages"] = dumps(new)
+        changed += (row.get("output"), row.get("messages")) != before
+    return changed
 
 
 def write_files(ws: Workspace, folder: Path, opts: Options, plan: dict, by_split: dict[str, list[dict]], columns: list[str]) -> dict:
@@ -264,6 +290,7 @@ def write_files(ws: Workspace, folder: Path, opts: Options, plan: dict, by_split
                      "eos_token": template.eos_token, **({"source": template.source} if opts.template_source else {})},
         "splits": {name: len(idx) for name, idx in plan["by_split"].items()},
         "ratios": plan["ratios"],
+        "cleaning": plan["cleaning"],
         "counts": breakdown(frame, split),
         "excluded": plan["excluded"],
         "over_max_tokens": plan["over_max"],

@@ -721,3 +721,22 @@ def test_a_source_ingested_by_a_relative_path_is_protected_from_any_folder(tmp_p
     with pytest.raises(CurationError, match="ingested source"):
         export(ws, tmp_path / "data", Options(similarity=False))
     assert (tmp_path / "data" / "a.jsonl").is_file()
+
+
+def test_answers_lose_the_end_markers_that_close_them_unless_kept(ws, tmp_path):
+    """t0's completions all end in <|endoftext|>: a convention of the source, not part of the answer (a fix, not a rejection)."""
+    rows = [{"prompt": "Question: 2+2?", "completion": " 4<|endoftext|>"},
+            {"prompt": "Say hi.", "completion": "hi <|endoftext|> there</s>"},
+            {"prompt": "Name a colour.", "completion": "Red"}]
+    ingest(ws, str(write_jsonl(tmp_path / "t0.jsonl", rows)))
+    ingest(ws, str(write_jsonl(tmp_path / "chat.jsonl", [{"messages": [
+        {"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi!</s>"}]}])))
+    result = export(ws, tmp_path / "out", Options(template="chatml", shape="messages", split="train=1", similarity=False))
+    lines = [json.loads(x) for x in (tmp_path / "out" / "train.jsonl").read_text().splitlines()]
+    answers = sorted(m["content"] for line in lines for m in line["messages"] if m["role"] == "assistant")
+    assert answers == [" 4", "Hi!", "Red", "hi <|endoftext|> there"]  # a marker inside an answer stays (template_leftovers')
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["cleaning"] == {"end_markers": "strip", "outputs_changed": 3} and result["splits"] == {"train": 4}
+    export(ws, tmp_path / "kept", Options(template="chatml", shape="messages", split="train=1", similarity=False, end_markers="keep"))
+    kept = (tmp_path / "kept" / "train.jsonl").read_text()
+    assert "4<|endoftext|>" in kept and "Hi!</s>" in kept

@@ -366,3 +366,14 @@ def test_the_hub_probe_connects_to_the_endpoint(monkeypatch):
     assert readers.hub_reachable()
     server.close()
     assert not readers.hub_reachable()  # nothing listens there now: refused
+
+
+def test_a_file_of_one_conversation_is_one_record_not_a_list_of_turns(tmp_path):
+    path = tmp_path / "one.jsonl"
+    path.write_text('{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}\n', encoding="utf-8")
+    rows = read_source(path)
+    assert [r for _, r in rows.rows] == [{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}]
+    assert not rows.warnings
+    wrapper = tmp_path / "wrapped.json"
+    wrapper.write_text('{"data": [{"instruction": "a", "output": "b"}]}', encoding="utf-8")
+    assert [r for _, r in read_source(wrapper).rows] == [{"instruction": "a", "output": "b"}]
