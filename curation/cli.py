@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     from curation.decisions import STATES
     from curation.formats import FORMATS
     from curation.records import SOURCES
+    from curation.scorers import SCORERS
     from curation.texts import TEXT_CHOICES
 
     common = argparse.ArgumentParser(add_help=False)
@@ -115,6 +116,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="with --reject --flag: reject even for a flag whose measured precision is below 0.9 (a review or "
                         "cleaning flag, see the README's Quality signals)")
+
+    p = sub.add_parser("score", parents=[common], help="score records with a model: reward model, LLM judge, IFD or learned (cached)")
+    p.add_argument("--scorer", required=True, choices=tuple(SCORERS), help="which scorer (see the README's Model-based scores)")
+    p.add_argument("--sample", type=int, metavar="N", help="score a seeded random sample of N records first")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample (and of learned's cross-validation)")
+    p.add_argument("--dataset", action="append", default=[], help="only records of this dataset (repeat for several)")
+    p.add_argument("--model", metavar="NAME_OR_PATH",
+                   help="reward: model folder or hub id (required); ifd: causal LM (default smollm2, bundled); judge: model name "
+                        "(default the endpoint's first); learned: embedding model (default the workspace's)")
+    p.add_argument("--endpoint", metavar="URL", help="judge: OpenAI-compatible base URL (default $OPENAI_BASE_URL or OpenAI)")
+    p.add_argument("--api-key-env", metavar="VAR", help="judge: environment variable holding the API key (default OPENAI_API_KEY)")
+    p.add_argument("--price-per-1k", type=float, metavar="X", help="judge: price per 1,000 tokens, for the cost estimate")
+    p.add_argument("--concurrency", type=int, metavar="N", help="judge: requests in flight at once (default 8)")
+    p.add_argument("--batch-size", type=int, metavar="N", help="records per batch (progress and cancellation happen between batches)")
+    p.add_argument("--dry-run", action="store_true", help="print what would be computed (and the judge's cost) and stop")
 
     sub.add_parser("doctor", parents=[common],
                    help="check the workspace; repair or quarantine damaged files; say which records to re-ingest")
@@ -346,6 +362,55 @@ def cmd_decide(ws: Workspace, args) -> tuple[dict, int]:
     return {"changed": changed, "decisions": decisions.totals(decisions.counts(ws, dataset_sizes(ws)))}, 0
 
 
+def cmd_score(ws: Workspace, args) -> tuple[dict, int]:
+    from curation.scorers import distribution, get_scorer
+    from curation.store import load_records
+
+    scorer = get_scorer(args.scorer)
+    judge_only = {"endpoint": args.endpoint, "api_key_env": args.api_key_env, "price_per_1k": args.price_per_1k,
+                  "concurrency": args.concurrency}
+    if args.scorer != "judge" and any(v is not None for v in judge_only.values()):
+        raise CurationError("--endpoint, --api-key-env, --price-per-1k and --concurrency go with --scorer judge")
+    options = {"embed_model" if args.scorer == "learned" else "model": args.model, "batch_size": args.batch_size}
+    options = {**options, **(judge_only if args.scorer == "judge" else {})}
+    options = {k: v for k, v in options.items() if v is not None and k in scorer.options}
+    frame = load_records(ws)
+    if args.dataset:
+        frame = frame[frame["dataset"].isin(args.dataset)]
+    if frame.empty:
+        raise CurationError("no records to score: ingest some first")
+    estimate = scorer.estimate(ws, frame, sample=args.sample, seed=args.seed, **options)
+    if args.dry_run:
+        return {"estimate": estimate}, 0
+    if not args.json or "cost" in estimate:
+        print(text_estimate(estimate), file=sys.stderr, flush=True)
+    scores = scorer.score(ws, frame, None if args.json else text_progress, sample=args.sample, seed=args.seed, **options)
+    return {**scores.attrs["info"], "estimate": estimate, "distribution": distribution(scores["score"])}, 0
+
+
+def text_estimate(est: dict) -> str:
+    line = f"{est['scorer']}: {est['records']:,} records, {est['cached']:,} cached, {est['to_compute']:,} to compute"
+    if "cost" in est:
+        line += (f"; about {est['input_tokens'] + est['output_tokens']:,} tokens ({est['tokenizer']}), "
+                 f"estimated cost {est['cost']:.4f} at {est['price_per_1k']} per 1k tokens")
+    return line
+
+
+def text_score(out: dict) -> str:
+    if "scorer" not in out:
+        return text_estimate(out["estimate"])
+    d = out["distribution"]
+    lines = [f"{out['scorer']}: {out['scored']:,} of {out['records']:,} records scored ({out['computed']:,} computed, "
+             f"{out['cached']:,} cached, {out['failed']:,} failed, {out['empty']:,} empty) in {out['seconds']:.1f} s"]
+    if d["count"]:
+        lines.append(f"  scores: min {d['min']:.3f}  p10 {d['p10']:.3f}  p50 {d['p50']:.3f}  p90 {d['p90']:.3f}  max {d['max']:.3f}")
+    if "auc" in out:
+        lines.append(f"  trained on {out['trained_on']['keep']:,} keep / {out['trained_on']['reject']:,} reject; "
+                     f"cross-validated AUC {out['auc']} ({out['folds']} folds)")
+        lines.append("  most uncertain (decide these next): " + " ".join(out["uncertain"]))
+    return "\n".join(lines)
+
+
 def cmd_doctor(root, args) -> tuple[dict, int]:
     from curation.doctor import doctor, exit_code
 
@@ -360,8 +425,10 @@ def text_doctor(out: dict) -> str:
 
 
 COMMANDS = {"ingest": cmd_ingest, "stats": cmd_stats, "records": cmd_records, "signals": cmd_signals, "embed": cmd_embed,
-            "map": cmd_map, "dedup": cmd_dedup, "export": cmd_export, "decide": cmd_decide, "doctor": cmd_doctor}
-TEXT = {"ingest": text_ingest, "signals": text_signals, "dedup": text_dedup, "export": text_export, "doctor": text_doctor}
+            "map": cmd_map, "dedup": cmd_dedup, "export": cmd_export, "decide": cmd_decide, "doctor": cmd_doctor,
+            "score": cmd_score}
+TEXT = {"ingest": text_ingest, "signals": text_signals, "dedup": text_dedup, "export": text_export, "doctor": text_doctor,
+        "score": text_score}
 RAW_WORKSPACE = {"doctor"}  # commands given the workspace folder, not an opened Workspace (its database may be damaged)
 FAILED = {"doctor": "the workspace needs you: see the lines marked 'needs you' (or 'action' in the JSON)"}
 
