@@ -41,7 +41,7 @@ def main() -> None:
         page.get_by_text("carry at least one flag").wait_for(timeout=60_000)
         page.get_by_role("tab", name="Signals").click()
         wait_idle(page)
-        page.locator("[data-testid='stSelectbox']").filter(has_text="Signal").locator("input").fill("pii")
+        page.locator("[data-testid='stSelectbox']").filter(has_text="Signal").locator("input").fill("refusal")
         page.keyboard.press("Enter")
         wait_idle(page)
         page.screenshot(path=OUT / "quality.png", full_page=True)
