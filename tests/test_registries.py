@@ -72,6 +72,7 @@ def test_cli_choices_are_the_registries_names():
     from curation.decisions import STATES
     from curation.formats import FORMATS as SOURCE_FORMATS
     from curation.records import SOURCES
+    from curation.scorers import SCORERS
 
     expected = {
         ("ingest", "--format"): sorted(SOURCE_FORMATS), ("ingest", "--source"): list(SOURCES),
@@ -81,6 +82,7 @@ def test_cli_choices_are_the_registries_names():
         ("dedup", "--index"): list(dedup.INDEXES), ("dedup", "--grouping"): list(dedup.GROUPINGS),
         ("export", "--format"): list(export.FORMATS), ("export", "--shape"): list(export.SHAPES),
         ("export", "--stratify"): list(export.STRATIFY), ("export", "--over"): list(export.OVER),
+        ("score", "--scorer"): list(SCORERS),
     }
     cli_only = {("records", "--sort"), ("dedup", "--boilerplate")}  # options of the command line alone, no registry behind them
     options = cli_options()
