@@ -375,3 +375,18 @@ def combined(quality, scores, gate: float = 0.5):
     q = np.asarray(quality, dtype=float)
     base = (1.0 + ranks) / 2.0
     return np.where(q >= gate, base, q * base)
+
+
+def load_pretrained(auto_class: str, name_or_path: str, device: str, what: str):
+    """(tokenizer, model) of a local folder or hub id through `transformers.<auto_class>`, in eval mode on `device`."""
+    import transformers
+
+    if Path(name_or_path).exists():
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(name_or_path)
+        model = getattr(transformers, auto_class).from_pretrained(name_or_path).to(device).eval()
+    except Exception as exc:  # missing files, no network, the wrong kind of model…
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise CurationError(f"could not load the {what} {name_or_path!r}: {type(exc).__name__}: {first}") from None
+    return tokenizer, model

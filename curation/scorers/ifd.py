@@ -32,7 +32,7 @@ import os
 from pathlib import Path
 
 from curation.errors import CurationError
-from curation.scorers.base import Exchange, Scorer, folder_fingerprint, torch_device
+from curation.scorers.base import Exchange, Scorer, folder_fingerprint, load_pretrained, torch_device
 from curation.workspace import Workspace, remove, temp_path
 
 BUNDLED = "smollm2"
@@ -114,15 +114,7 @@ def model_path(ws: Workspace, model: str | None) -> str:
 
 @functools.lru_cache(maxsize=2)
 def load_model(path: str, device: str):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    if Path(path).exists():
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path).to(device).eval()
-    except Exception as exc:
-        raise CurationError(f"could not load the causal LM {path!r}: {type(exc).__name__}: {str(exc).strip()[:200]}") from None
+    tokenizer, model = load_pretrained("AutoModelForCausalLM", path, device, "causal LM")
     return tokenizer, model
 
 

@@ -15,26 +15,15 @@ No reward model ships with a PyPI package: give `--model PATH_OR_HUB_ID`.
 from __future__ import annotations
 
 import functools
-import os
-from pathlib import Path
 
 from curation.errors import CurationError
-from curation.scorers.base import Exchange, Scorer, folder_fingerprint, torch_device
+from curation.scorers.base import Exchange, Scorer, folder_fingerprint, load_pretrained, torch_device
 from curation.workspace import Workspace
 
 
 @functools.lru_cache(maxsize=2)
 def load_model(name_or_path: str, device: str):
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    if Path(name_or_path).exists():
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-        model = AutoModelForSequenceClassification.from_pretrained(name_or_path).to(device).eval()
-    except Exception as exc:  # missing files, no network, not a classifier…
-        raise CurationError(f"could not load the reward model {name_or_path!r}: {type(exc).__name__}: "
-                            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}") from None
+    tokenizer, model = load_pretrained("AutoModelForSequenceClassification", name_or_path, device, "reward model")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
         model.config.pad_token_id = tokenizer.pad_token_id
