@@ -88,16 +88,19 @@ def _declining_is_right(texts: Texts, i: int, output: str, said: str) -> bool:
     return bool(task.artefact and VISUAL.search(said))
 
 
+def outputs_matching(texts: Texts, pattern: str):
+    """(row, output, compiled pattern) of every record whose output the pattern matches (found by the vectorised scan)."""
+    output, compiled = texts.output, re.compile(pattern)
+    for i in np.flatnonzero(matches(texts, output, pattern)):
+        yield i, output.iat[i], compiled
+
+
 def refusal(texts: Texts) -> pd.DataFrame:
     """The output opens by declining something it could do (an apology followed by "I can't help / provide / write…",
     or a moral refusal). Declines that are the right answer (see `_declining_is_right`) do not count."""
-    output = texts.output
-    hit = matches(texts, output, REFUSAL)
-    compiled = re.compile(REFUSAL)
     score = np.zeros(texts.n)
     found: list = [None] * texts.n
-    for i in np.flatnonzero(hit):
-        out = output.iat[i]
+    for i, out, compiled in outputs_matching(texts, REFUSAL):
         m = compiled.search(out)
         if m is None or _declining_is_right(texts, i, out, m.group(0)):
             continue
@@ -110,13 +113,9 @@ def llm_boilerplate(texts: Texts) -> pd.DataFrame:
     """The output speaks "as an AI" where the task did not call for it: a needless disclaimer or a non-answer. Not when
     the instruction casts the model as an AI (role play), asks what it is or what it cannot do, declares tools (saying
     what they cannot do is true), or asks for live data or a drawing and the disclaimer says just that."""
-    output = texts.output
-    hit = matches(texts, output, AS_AN_AI)
-    compiled = re.compile(AS_AN_AI)
     score = np.zeros(texts.n)
     found: list = [None] * texts.n
-    for i in np.flatnonzero(hit):
-        out = output.iat[i]
+    for i, out, compiled in outputs_matching(texts, AS_AN_AI):
         task = texts.task(i)
         if task.ai_role or task.identity or task.tools:
             continue

@@ -61,12 +61,18 @@ def test_a_damaged_part_is_quarantined_and_its_source_rows_named(ws, tmp_path):
     assert doctor(ws.root)["healthy"]
 
 
-def test_a_part_written_before_row_tracking_names_the_dataset_and_its_ingested_files(ws, tmp_path):
+def damaged_before_row_tracking(ws, tmp_path):
+    """Five records ingested, their part written as an older version left it (no row tracking), then truncated."""
     path = write_jsonl(tmp_path / "d.jsonl", rows(5))
     ingest(ws, path)
     with ws.transaction() as conn:
-        conn.execute("DELETE FROM parts")  # as an older version left it
+        conn.execute("DELETE FROM parts")
     truncate(ws.parts()[0])
+    return path
+
+
+def test_a_part_written_before_row_tracking_names_the_dataset_and_its_ingested_files(ws, tmp_path):
+    path = damaged_before_row_tracking(ws, tmp_path)
     report = doctor(ws.root)
     [entry] = report["reingest"]
     assert entry["rows"] is None and entry["dataset"] == "d" and entry["source"] is None and entry["paths"] == [str(path)]
@@ -274,11 +280,7 @@ def test_lost_rows_stay_reported_until_a_reingest_brings_them_back(ws, tmp_path)
 
 
 def test_lost_rows_of_a_part_without_row_tracking_stay_reported_until_its_files_are_ingested(ws, tmp_path):
-    path = write_jsonl(tmp_path / "d.jsonl", rows(5))
-    ingest(ws, path)
-    with ws.transaction() as conn:
-        conn.execute("DELETE FROM parts")  # as an older version left it
-    truncate(ws.parts()[0])
+    path = damaged_before_row_tracking(ws, tmp_path)
     doctor(ws.root)
     report = doctor(ws.root)
     assert exit_code(report) == 1 and "predates row tracking" in report["action"][0]
