@@ -116,11 +116,11 @@ class Learned(Scorer):
         import numpy as np
         import pandas as pd
 
-        from curation.atlas import map_settings
+        from curation.embed import EmbedSettings
 
         start = time.perf_counter()
         opts = self.resolve(options)
-        model = opts["embed_model"] or map_settings(ws)["model"]
+        model = opts["embed_model"] or EmbedSettings.load(ws).model
         texts = tuple(t.strip() for t in str(opts["texts"]).split(",") if t.strip())
         train = training_set(ws)
         keeps, rejects = enough_decisions(train, int(opts["min_each"]))
