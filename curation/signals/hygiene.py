@@ -46,6 +46,12 @@ def _debris(text: str, is_bad) -> list[tuple[str, int, int, str]]:
     return out
 
 
+def fields_hit(hits: dict[str, np.ndarray]):
+    """(row, the fields whose scan hit it, in FIELDS order) of every row that some field's vectorised scan hit."""
+    for i in np.flatnonzero(np.logical_or.reduce(list(hits.values()))):
+        yield i, [name for name, hit in hits.items() if hit[i]]
+
+
 def text_debris(texts: Texts) -> pd.DataFrame:
     """Control characters, HTML entities or literal \\n left from bad escaping, and mojibake (UTF-8 read as Latin-1), in the
     record's decoded fields (for a conversation: its last exchange; the stored JSON of the conversation, where every
@@ -59,11 +65,9 @@ def text_debris(texts: Texts) -> pd.DataFrame:
                       | matches(texts, series, MOJIBAKE_HINT))
     score = np.zeros(texts.n)
     evidence: list = [None] * texts.n
-    for i in np.flatnonzero(np.logical_or.reduce([hits[n] for n in FIELDS])):
+    for i, names in fields_hit(hits):
         found, kinds = [], set()
-        for name in FIELDS:
-            if not hits[name][i]:
-                continue
+        for name in names:
             for kind, lo, hi, note in _debris(getattr(texts, name).iat[i], is_bad):
                 kinds.add(kind)
                 found.append(texts.found(name, i, lo, hi, note, strip=kind == "entity") if lo >= 0 else Evidence("", note=note))
@@ -188,21 +192,18 @@ def pii_found(text: str) -> list[tuple[str, int, int]]:
 
 
 NOTES = {"api key": "api key {value:.12}…"}  # a key is shown by its first characters only
-PII_FIELDS = ("system", "instruction", "input", "output")
 
 
 def pii(texts: Texts) -> pd.DataFrame:
     """Personal data in the record's decoded fields (never the stored conversation JSON nor the source row's metadata,
     whose message ids look like phone numbers). The output is not blamed for what the prompt gave it: data found there
     counts once, where the prompt holds it."""
-    hits = {name: matches(texts, getattr(texts, name), PII) for name in PII_FIELDS}
+    hits = {name: matches(texts, getattr(texts, name), PII) for name in FIELDS}
     score = np.zeros(texts.n)
     evidence: list = [None] * texts.n
-    for i in np.flatnonzero(np.logical_or.reduce([hits[n] for n in PII_FIELDS])):
+    for i, names in fields_hit(hits):
         found, given = [], set()
-        for name in PII_FIELDS:
-            if not hits[name][i]:
-                continue
+        for name in names:
             text = getattr(texts, name).iat[i]
             for kind, lo, hi in pii_found(text):
                 value = text[lo:hi]
