@@ -143,13 +143,17 @@ def file_lock(path: Path):
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether process `pid` may still run on this machine: True when unsure (another user's process, a system without
+    kill 0 — on Windows os.kill would end the process), so nothing of a live writer is ever removed."""
     if pid <= 0:
         return False
+    if os.name != "posix":
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # someone else's process
+    except OSError:  # PermissionError: someone else's process
         return True
     return True
 

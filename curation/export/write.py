@@ -28,7 +28,7 @@ from curation.export.manifest import breakdown, decisions_snapshot, max_similari
 from curation.export.shapes import SHAPES, rendered
 from curation.export.splits import STRATIFY, assign_splits, parse_splits
 from curation.export.templates import Limits, Template, get_template
-from curation.workspace import Workspace
+from curation.workspace import Workspace, pid_alive
 
 OVER = {"drop": "records over the maximum are left out (reason too_long)", "keep": "kept, and counted in the manifest"}
 END_MARKERS = {"strip": "answers lose the end-of-text markers that close them (<|endoftext|>, </s>…; the template adds its own)",
@@ -453,15 +453,7 @@ def writer() -> dict:
 
 def dead(pid) -> bool:
     """Whether no process `pid` runs on this machine (False when unsure: a process of another user, a system without kill 0)."""
-    if os.name != "posix" or not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False
+    return isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 and not pid_alive(pid)
 
 
 def remove_stale(target: Path) -> list[Path]:
