@@ -538,23 +538,24 @@ def dead_pid() -> int:
 
 def leftover(folder, writer: dict | None):
     """A temporary folder as a killed export leaves it: a half-written export in new/, and the writer file (or none)."""
-    from curation.export import write
+    from curation.export import folder as folder_module
 
     (folder / "new").mkdir(parents=True)
     (folder / "new" / "train.jsonl").write_text("half\n")
     if writer is not None:
-        (folder / write.WRITER).write_text(json.dumps(writer))
+        (folder / folder_module.WRITER).write_text(json.dumps(writer))
     return folder
 
 
 def test_an_export_writes_who_writes_into_its_temporary_folder(filled, tmp_path, monkeypatch):
+    from curation.export import folder as folder_module
     from curation.export import write
 
     seen = []
     real = write.write_files
 
     def spy(ws, folder, *args):
-        seen.append(json.loads((folder.parent / write.WRITER).read_text()))
+        seen.append(json.loads((folder.parent / folder_module.WRITER).read_text()))
         return real(ws, folder, *args)
 
     monkeypatch.setattr(write, "write_files", spy)
@@ -564,9 +565,9 @@ def test_an_export_writes_who_writes_into_its_temporary_folder(filled, tmp_path,
 
 
 def test_the_temporary_folder_of_a_killed_export_is_removed_by_the_next_export(filled, tmp_path):
-    from curation.export import write
+    from curation.export import folder as folder_module
 
-    me, gone = write.writer(), dead_pid()
+    me, gone = folder_module.writer(), dead_pid()
     killed = leftover(tmp_path / ".out.export-tmp-killed", {**me, "pid": gone})
     kept = [
         leftover(tmp_path / ".out.export-tmp-running", me),  # this process: still running
@@ -584,18 +585,18 @@ def test_the_temporary_folder_of_a_killed_export_is_removed_by_the_next_export(f
 
 
 def test_an_export_killed_while_it_swapped_folders_gets_the_earlier_export_back(filled, tmp_path):
-    from curation.export import write
+    from curation.export import folder as folder_module
 
     out = tmp_path / "out"
     export(filled, out, Options(similarity=False, split="train=1"))
     before = digest_folder(out)
-    work = leftover(tmp_path / ".out.export-tmp-killed", {**write.writer(), "pid": dead_pid()})
+    work = leftover(tmp_path / ".out.export-tmp-killed", {**folder_module.writer(), "pid": dead_pid()})
     out.rename(work / "old")  # killed after moving the earlier export aside, before moving the new one in
-    assert write.remove_stale(out) == [work]
+    assert folder_module.remove_stale(out) == [work]
     assert digest_folder(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "out", "ws"]
-    work = leftover(tmp_path / ".out.export-tmp-later", {**write.writer(), "pid": dead_pid()})
+    work = leftover(tmp_path / ".out.export-tmp-later", {**folder_module.writer(), "pid": dead_pid()})
     shutil.copytree(out, work / "old")  # killed after the new export was moved in: the earlier one goes
-    assert write.remove_stale(out) == [work] and digest_folder(out) == before and not work.exists()
+    assert folder_module.remove_stale(out) == [work] and digest_folder(out) == before and not work.exists()
 
 
 def test_split_names_cannot_leave_the_export_folder(filled, tmp_path):
