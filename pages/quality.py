@@ -16,6 +16,7 @@ from curation.signals.report import LENGTH_FIELDS, UNITS, count_at, flag_counts,
 from ui import layout, show, state
 from ui.data import current_filter, records, shown_errors
 from ui.decide import decision_bar
+from ui.score import score_tab
 from ui.signals import precision_text, review_button, signals
 
 
@@ -144,9 +145,9 @@ def overlap_tab(frame: pd.DataFrame) -> None:
     per_record = flag_counts(flag_frame)
     st.write("Records by number of flags: " + ", ".join(f"**{int(k)}** flag(s): {int(v):,}" for k, v in per_record.items()))
     fig = px.histogram(frame, x="quality", nbins=20)
-    fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), title="Quality score")
+    fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), title="Flags-only quality (the gate of the Score tab)")
     st.plotly_chart(fig, width="stretch")
-    with st.expander("How the quality score is computed"):
+    with st.expander("How the flags-only quality is computed"):
         st.text(QUALITY_DOC.strip())
         st.dataframe(pd.DataFrame([{"signal": n, "severity": s.severity} for n, s in SIGNALS.items()]), hide_index=True)
 
@@ -163,11 +164,13 @@ def main() -> None:
         frame.attrs["limits"] = limits
         layout.filter_note(len(frame), len(base))
         st.caption(f"{len(frame):,} records · {int((frame['flags'].str.len() > 0).sum()):,} carry at least one flag")
-        lengths, flagged, overlap = st.tabs(["Lengths", "Signals", "Overlaps & score"], key="quality_tab")
+        lengths, flagged, scored, overlap = st.tabs(["Lengths", "Signals", "Score", "Overlaps"], key="quality_tab")
         with lengths:
             lengths_tab(frame)
         with flagged:
             flagged_tab(ws, frame, limits)
+        with scored:
+            score_tab(ws, frame)
         with overlap:
             overlap_tab(frame)
 

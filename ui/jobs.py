@@ -25,6 +25,12 @@ class Job:
     error: str | None = None
     finished: bool = False
     started: float = field(default_factory=time.time)
+    cancellable: bool = False
+    cancel_requested: bool = False  # the work checks `cancelled()` between batches and stops there
+    result: object = None  # what the work returned, for the page to show once it finished
+
+    def cancelled(self) -> bool:
+        return self.cancel_requested
 
     def update(self, done: int, total: int, what: str) -> None:
         self.done, self.total, self.what = done, total, what
@@ -43,18 +49,20 @@ def get(key: str) -> Job | None:
     return _registry().get(key)
 
 
-def start(key: str, work) -> Job:
-    """Run `work(job)` in a thread unless a job with this key is already running."""
+def start(key: str, work, *, cancellable: bool = False) -> Job:
+    """Run `work(job)` in a thread unless a job with this key is already running; its return value is `job.result`.
+
+    `cancellable`: the work checks `job.cancelled()` between batches, and the progress shows a Cancel button."""
     registry = _registry()
     job = registry.get(key)
     if job is not None and not job.finished:
         return job
-    job = Job()
+    job = Job(cancellable=cancellable)
     registry[key] = job
 
     def run():
         try:
-            work(job)
+            job.result = work(job)
         except Exception as exc:  # shown on the page, with its cause
             job.error = f"{type(exc).__name__}: {exc}"
         finally:
@@ -62,6 +70,12 @@ def start(key: str, work) -> Job:
 
     threading.Thread(target=run, name=f"job-{key}", daemon=True).start()
     return job
+
+
+def remaining(job: Job) -> str:
+    """Time left at the rate measured so far in this job."""
+    seconds = (time.time() - job.started) / job.done * (job.total - job.done)
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
 @st.fragment(run_every=1.0)
@@ -74,5 +88,11 @@ def follow(key: str) -> None:
         st.rerun()
     elapsed = int(time.time() - job.started)
     what = plain(job.what)
-    st.progress(job.fraction, text=f"{what}: {job.done:,}/{job.total:,} · {elapsed} s" if job.total else f"{what} · {elapsed} s")
+    left = f" · about {remaining(job)} left" if job.done and job.total > job.done else ""
+    st.progress(job.fraction, text=f"{what}: {job.done:,}/{job.total:,} · {elapsed} s{left}" if job.total else f"{what} · {elapsed} s")
     st.caption("This runs in the background: other pages stay usable, and a reload picks it up again.")
+    if job.cancellable:
+        if job.cancel_requested:
+            st.caption("Cancelling: the work stops after the batch it is on; what it finished is kept.")
+        elif st.button("Cancel", key=f"cancel_{key}", icon=":material/stop_circle:"):
+            job.cancel_requested = True

@@ -358,8 +358,8 @@ def distribution(scores) -> dict:
 
 def combined(quality, scores, gate: float = 0.5):
     """The flags gate over a ranker, in [0, 1]. `quality` is the flags-only score (1.0 for a record no signal
-    flags, 0 for an empty output, 0.1 for a refusal, 0.4 for a truncated one); `rank` is the ranker's percentile
-    rank in (0, 1] among these records (scale-free: any scorer's numbers work; a record the ranker could not score
+    flags, 0 for an empty output, 0.1 for a refusal, 0.4 for a truncated one); `rank` is the ranker's mid-rank
+    percentile in (0, 1) among the records it scored (scale-free: any scorer's numbers work; a record the ranker could not score
     gets the median rank).
 
     - a record whose quality is at least `gate` (no flag, or only mild ones: boilerplate, debris, PII, a
@@ -371,7 +371,7 @@ def combined(quality, scores, gate: float = 0.5):
     import pandas as pd
 
     s = pd.Series(np.asarray(scores, dtype=float))
-    ranks = s.rank(pct=True).fillna(0.5).to_numpy()
+    ranks = ((s.rank() - 0.5) / max(int(s.notna().sum()), 1)).fillna(0.5).to_numpy()  # mid-rank percentile: 0.5 is the middle
     q = np.asarray(quality, dtype=float)
     base = (1.0 + ranks) / 2.0
     return np.where(q >= gate, base, q * base)

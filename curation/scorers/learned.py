@@ -17,6 +17,9 @@ It needs at least `min_each` decisions of each kind.
 
 Not cached by content like the other scorers: the scores change with every
 decision, and the work is the embedding (cached) plus a fit that takes seconds.
+The latest run's scores are kept (`scores/learned/latest.parquet`, replaced by
+each run): `cached()` reads them, so the quality score can rank by the last
+model trained, until the next run.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import TYPE_CHECKING
 from curation.errors import CurationError
 from curation.progress import Progress
 from curation.scorers.base import Cancel, Cancelled, Scorer, sampled
-from curation.workspace import Workspace
+from curation.workspace import Workspace, write_atomically
 
 if TYPE_CHECKING:
     import numpy as np
@@ -150,6 +153,7 @@ class Learned(Scorer):
                              "trained_on": {"keep": keeps, "reject": rejects}, "folds": k,
                              "auc": round(auc, 4) if np.isfinite(auc) else None,
                              "uncertain": [ids[i] for i in nearest], "seconds": round(time.perf_counter() - start, 3)}
+        keep_latest(ws, out)
         return out
 
     def estimate(self, ws: Workspace, frame: pd.DataFrame, *, sample: int | None = None, seed: int = 0, **options) -> dict:
@@ -160,7 +164,27 @@ class Learned(Scorer):
                 "trained_on": {"keep": keeps, "reject": rejects}}
 
     def cached(self, ws: Workspace, frame: pd.DataFrame, **options) -> pd.DataFrame:
-        raise CurationError("the learned scorer keeps no score cache (its scores change with every decision): run it")
+        """The latest run's scores of the frame's records (NaN for a record that run did not score)."""
+        import pandas as pd
+
+        latest = latest_path(ws)
+        known = pd.read_parquet(latest) if latest.exists() else pd.DataFrame({"record_id": [], "score": [], "reason": []})
+        ids = frame[["record_id"]].astype(str)
+        out = ids.merge(known.drop_duplicates("record_id"), on="record_id", how="left")
+        out["reason"] = out["reason"].astype(object).where(out["reason"].notna(), None)
+        return out[["record_id", "score", "reason"]].astype({"score": float})
+
+
+def latest_path(ws: Workspace):
+    return ws.root / "scores" / "learned" / "latest.parquet"
+
+
+def keep_latest(ws: Workspace, scores: pd.DataFrame) -> None:
+    """The run's scores replace the previous run's, whole (records the run did not score keep none)."""
+    path = latest_path(ws)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame = scores[["record_id", "score", "reason"]]
+    write_atomically(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 SCORER = Learned()

@@ -528,3 +528,35 @@ def test_layout_guard_shows_a_damaged_workspace_as_the_doctor_command_and_a_new_
     assert f"python -m curation doctor --workspace {tmp_path / 'ws'}" in error.replace("\\", "")
     captions = " ".join(c.value for c in app.caption)
     assert "decisions are saved" not in captions and "doctor command" in captions
+
+
+def score_table(app):
+    return next(d.value for d in app.dataframe if "ranked by" in d.value.columns)
+
+
+def test_quality_score_tab_says_what_ranks_sorts_and_selects(app, tmp_path):
+    from curation.scorers.ranked import ScoreSettings
+
+    app.run()
+    app.button(key="load_demo").click().run()
+    app.switch_page("pages/quality.py").run()
+    assert not app.exception and not app.error
+    said = [i.value for i in app.info if i.value.startswith("Score = flags gate")]
+    assert said and "answer length in words" in said[0] and "0.720" in said[0]
+    assert len(score_table(app)) == 241
+    app.slider(key="score_range").set_value((0.0, 0.49)).run()
+    picked = [c.value for c in app.caption if "records selected" in c.value]
+    n = int(picked[0].split()[0])
+    assert 0 < n < 241 and picked[0].endswith(f"{n} of them under the flags gate")  # below 0.5: only broken records
+    table = score_table(app)
+    assert list(table["score"]) == sorted(table["score"])  # worst first
+    app.radio(key="score_order").set_value("best first").run()
+    assert list(score_table(app)["score"]) == sorted(table["score"], reverse=True)
+    app.button(key="score_keep").click().run()  # the buttons act on the selection
+    frame = load_records(Workspace(tmp_path / "ws"))
+    assert (frame["decision"] == "keep").sum() == n
+    app.selectbox(key="score_ranker").select("ifd").run()
+    app.button(key="score_use").click().run()
+    assert ScoreSettings.load(Workspace(tmp_path / "ws")).ranker == "ifd"
+    assert any("0 of 241 records shown are scored by" in c.value for c in app.caption)
+    assert any(b.key == "score_run" for b in app.button)  # a sample can be scored from here

@@ -281,3 +281,39 @@ def test_records_a_ticked_row_is_the_record_shown_even_after_a_filter_change(ser
     expect(shown).to_have_value(re.compile(f"^{first} "))
     expect(ticked).to_have_count(1)
     expect(ticked.locator("td").first).to_have_text(first)
+
+
+def test_score_a_sample_with_the_bundled_model_and_sort_by_it(served):
+    """Quality → Score: rank by IFD (the bundled SmolLM2), score a sample of 5 in the background, sort best first."""
+    url, page, ws = served
+    from curation.annotated import annotate
+    from curation.demo import load_demo
+    from curation.scorers.ranked import quality_score
+
+    load_demo(Workspace(ws))
+    page.goto(f"{url}/quality")
+    wait_idle(page)
+    page.get_by_role("tab", name="Score").click()
+    wait_idle(page)
+    expect(page.get_by_text("rank by answer length in words").first).to_be_visible(timeout=60_000)
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Rank acceptable records by").locator("input").fill("ifd")
+    page.keyboard.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Use this ranker").click()
+    wait_idle(page)
+    expect(page.get_by_text("0 of 241 records shown are scored by")).to_be_visible(timeout=30_000)
+    box = page.get_by_label("Records to score")
+    box.fill("5")
+    box.press("Enter")
+    wait_idle(page)
+    expect(page.get_by_text("5 to compute")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Score 5 records with ifd").click()
+    expect(page.get_by_text("Scored 5 of 5 records")).to_be_visible(timeout=300_000)
+    expect(page.get_by_text("5 of 241 records shown are scored by")).to_be_visible(timeout=30_000)
+    page.get_by_text("best first").click()
+    wait_idle(page)
+    scored = quality_score(Workspace(ws), annotate(Workspace(ws), compute=("signals",)))
+    best = scored.sort_values(["score", "record_id"], ascending=[False, True]).iloc[0]
+    assert best["ranked_by"] == best["ranked_by"]  # the best record is one the model scored (not a median stand-in)
+    inspected = page.locator("[data-testid='stSelectbox']").filter(has_text="Inspect").first
+    expect(inspected).to_contain_text(best["record_id"], timeout=30_000)

@@ -91,3 +91,16 @@ def test_grouped_cross_validation_has_no_leakage():
     assert grouped < 0.7  # nothing to learn once copies stay on one side
     with pytest.raises(CurationError, match="at least 2 examples of each label"):
         cross_validated(features[:3], np.array([1, 0, 0]))
+
+
+def test_the_latest_run_is_kept_for_the_score_to_rank_by(ws, decided):
+    frame, ids = decided
+    scorer = get_scorer("learned")
+    assert scorer.cached(ws, frame)["score"].isna().all()  # never run: nothing to rank by
+    out = scorer.score(ws, frame, sample=10, seed=2)
+    cached = scorer.cached(ws, frame).set_index("record_id")
+    assert cached["score"].notna().sum() == 10
+    for rid, value in zip(out["record_id"], out["score"]):
+        assert cached.at[rid, "score"] == pytest.approx(value)
+    scorer.score(ws, frame, sample=3, seed=5)  # a new run replaces the old one, whole
+    assert scorer.cached(ws, frame)["score"].notna().sum() == 3
