@@ -50,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flag", action="append", default=[], metavar="CODE", help="records a quality flag marks (repeat for any of several)")
     p.add_argument("--cluster", type=int, metavar="ID", help="records of one cluster of the map")
     p.add_argument("--near", metavar="TEXT", help="the --limit records nearest a query, nearest first, with their similarity")
-    p.add_argument("--sort", choices=("quality", "quality-desc"), help="order by quality score: worst first (quality) or best first")
+    p.add_argument("--sort", choices=("quality", "quality-desc", "score", "score-desc"),
+                   help="worst first (quality, score) or best first (-desc): quality is the flags-only quality; score is the "
+                        "quality score in force (flags gate × the ranker set by `score --use`, length by default)")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--offset", type=int, default=0)
 
@@ -118,7 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "cleaning flag, see the README's Quality signals)")
 
     p = sub.add_parser("score", parents=[common], help="score records with a model: reward model, LLM judge, IFD or learned (cached)")
-    p.add_argument("--scorer", required=True, choices=tuple(SCORERS), help="which scorer (see the README's Model-based scores)")
+    p.add_argument("--scorer", required=True, choices=("length", *SCORERS),
+                   help="which scorer (see the README's Model-based scores); `length` needs no scoring: use it with --use")
+    p.add_argument("--use", action="store_true",
+                   help="also make this scorer (with these options) the ranker of the quality score, the workspace's "
+                        "setting the dashboard shows (`--scorer length --use` goes back to the default)")
     p.add_argument("--sample", type=int, metavar="N", help="score a seeded random sample of N records first")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample (and of learned's cross-validation)")
     p.add_argument("--dataset", action="append", default=[], help="only records of this dataset (repeat for several)")
@@ -208,8 +214,12 @@ def cmd_records(ws: Workspace, args) -> tuple[dict, int]:
         frame = atlas.nearest(ws, frame, args.near, args.limit) if len(frame) else frame
         rows = frame.to_dict("records")
     else:
+        if args.sort in ("score", "score-desc"):
+            from curation.scorers.ranked import quality_score
+
+            frame = quality_score(ws, frame)
         if args.sort:
-            frame = frame.sort_values("quality", ascending=args.sort == "quality", kind="stable")
+            frame = frame.sort_values(args.sort.removesuffix("-desc"), ascending=not args.sort.endswith("-desc"), kind="stable")
         rows = page(frame, args.limit, args.offset).to_dict("records")
     out = [record_json(r) for r in rows]
     if args.near:
@@ -366,6 +376,12 @@ def cmd_score(ws: Workspace, args) -> tuple[dict, int]:
     from curation.scorers import distribution, get_scorer
     from curation.store import load_records
 
+    from curation.scorers.ranked import ScoreSettings, describe
+
+    if args.scorer == "length":
+        if not args.use:
+            raise CurationError("the length ranker needs no scoring: `score --scorer length --use` makes it the ranker")
+        return {"ranker": describe(ScoreSettings.save(ws, ranker="length"))}, 0
     scorer = get_scorer(args.scorer)
     judge_only = {"endpoint": args.endpoint, "api_key_env": args.api_key_env, "price_per_1k": args.price_per_1k,
                   "concurrency": args.concurrency}
@@ -379,13 +395,16 @@ def cmd_score(ws: Workspace, args) -> tuple[dict, int]:
         frame = frame[frame["dataset"].isin(args.dataset)]
     if frame.empty:
         raise CurationError("no records to score: ingest some first")
+    if args.use:  # checked and kept before the run: a run that fails or is interrupted still leaves the choice made
+        kept = ScoreSettings.save(ws, ranker=args.scorer, options={args.scorer: {k: v for k, v in options.items() if k != "batch_size"}})
     estimate = scorer.estimate(ws, frame, sample=args.sample, seed=args.seed, **options)
     if args.dry_run:
         return {"estimate": estimate}, 0
     if not args.json or "cost" in estimate:
         print(text_estimate(estimate), file=sys.stderr, flush=True)
     scores = scorer.score(ws, frame, None if args.json else text_progress, sample=args.sample, seed=args.seed, **options)
-    return {**scores.attrs["info"], "estimate": estimate, "distribution": distribution(scores["score"])}, 0
+    out = {**scores.attrs["info"], "estimate": estimate, "distribution": distribution(scores["score"])}
+    return ({**out, "ranker": describe(kept)} if args.use else out), 0
 
 
 def text_estimate(est: dict) -> str:
@@ -398,7 +417,7 @@ def text_estimate(est: dict) -> str:
 
 def text_score(out: dict) -> str:
     if "scorer" not in out:
-        return text_estimate(out["estimate"])
+        return out["ranker"] if "estimate" not in out else text_estimate(out["estimate"])
     d = out["distribution"]
     lines = [f"{out['scorer']}: {out['scored']:,} of {out['records']:,} records scored ({out['computed']:,} computed, "
              f"{out['cached']:,} cached, {out['failed']:,} failed, {out['empty']:,} empty) in {out['seconds']:.1f} s"]
@@ -408,6 +427,8 @@ def text_score(out: dict) -> str:
         lines.append(f"  trained on {out['trained_on']['keep']:,} keep / {out['trained_on']['reject']:,} reject; "
                      f"cross-validated AUC {out['auc']} ({out['folds']} folds)")
         lines.append("  most uncertain (decide these next): " + " ".join(out["uncertain"]))
+    if "ranker" in out:
+        lines.append(out["ranker"])
     return "\n".join(lines)
 
 

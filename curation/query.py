@@ -71,6 +71,9 @@ def record_json(row: dict) -> dict:
     if "flags" in row:
         out["flags"] = list(row["flags"]) if isinstance(row["flags"], (list, tuple)) else []
         out["quality"] = None if pd.isna(row.get("quality")) else round(float(row["quality"]), 4)
+    if "score" in row:  # with --sort score: the quality score in force and the ranker's raw value
+        out["score"] = round(float(row["score"]), 6)
+        out["ranked_by"] = None if pd.isna(row["ranked_by"]) else float(row["ranked_by"])
     if "cluster" in row:
         present = row["cluster"] is not None and not pd.isna(row["cluster"])
         out["cluster"] = int(row["cluster"]) if present else None

@@ -80,3 +80,31 @@ def test_learned_from_the_command_line(capsys, ws, tmp_path, monkeypatch):
     assert set(out["uncertain"]) == set(good[6:] + bad[6:])
     code, text, _ = run(capsys, "score", "--workspace", str(ws.root), "--scorer", "learned")
     assert "cross-validated AUC 1.0 (5 folds)" in text and "most uncertain (decide these next): " in text
+
+
+def test_score_use_makes_the_judge_the_ranker_and_records_sort_by_the_score(capsys, ws, records, stub):
+    from curation.scorers.ranked import ScoreSettings
+
+    root = str(ws.root)
+    code, out, _ = run(capsys, "records", "--workspace", root, "--sort", "score-desc", "--json")
+    assert code == 0 and ScoreSettings.load(ws).ranker == "length"
+    words = [len(r["output"].split()) for r in out["records"]]
+    assert words[:-1] == sorted(words[:-1], reverse=True) and words[-1] == 0  # longest first; the empty output last
+    code, out, _ = run(capsys, "score", "--workspace", root, "--scorer", "judge", "--endpoint", stub.url, "--model", "m",
+                       "--use", "--json")
+    assert code == 0 and "the `judge` scorer's cached scores" in out["ranker"]
+    conf = ScoreSettings.load(ws)
+    assert conf.ranker == "judge" and conf.of() == {"endpoint": stub.url, "model": "m"}
+    code, out, _ = run(capsys, "records", "--workspace", root, "--sort", "score", "--json")
+    assert code == 0 and out["records"][0]["output"] == ""  # worst first: under the gate
+    code, out, _ = run(capsys, "score", "--workspace", root, "--scorer", "length")
+    assert code != 0
+    code, out, _ = run(capsys, "score", "--workspace", root, "--scorer", "length", "--use", "--json")
+    assert code == 0 and ScoreSettings.load(ws).ranker == "length"
+
+
+def test_records_sorted_by_score_carry_it(capsys, ws, records):
+    code, out, _ = run(capsys, "records", "--workspace", str(ws.root), "--sort", "score", "--json")
+    scores = [r["score"] for r in out["records"]]
+    assert code == 0 and scores == sorted(scores) and scores[0] < 0.5 <= scores[1]
+    assert out["records"][1]["ranked_by"] == len(out["records"][1]["output"].split())
