@@ -23,9 +23,9 @@ from curation.errors import CurationError
 EMBEDDERS = ("minilm", "static")  # any other name: a local sentence-transformers model folder or a hub id
 CLUSTERINGS = ("hdbscan", "kmeans")
 DEDUP_METHODS = ("embedding", "minhash", "exact")
-RULES = ("quality", "longest_output", "human_first", "first_seen")
+RULES = ("quality", "human_rank", "longest_output", "human_first", "first_seen")
 INDEXES = ("auto", "exact", "ivf", "hnsw")
-GROUPINGS = ("components", "star")
+GROUPINGS = ("star", "components")
 SHAPES = ("text", "messages", "prompt-completion", "alpaca", "sharegpt")
 EXPORT_FORMATS = ("jsonl", "parquet", "hf")
 STRATIFY = ("none", "cluster", "source", "dataset")

@@ -24,12 +24,16 @@ from curation.dedup.groups import (
     GROUPINGS,
     RULES,
     assign,
+    check_bulk,
     curator_rank,
     edge_pairs,
     group_labels,
+    largest_near_group,
+    pair_recall,
     preference_rank,
     sweep,
 )
+from curation.dedup.families import Families, exact_texts, families
 from curation.dedup.neighbours import INDEXES, K, Pairs, measured_recall, neighbour_pairs
 from curation.dedup.texts import comparable_texts
 from curation.embed import EmbedSettings, embed_texts, text_key
@@ -111,7 +115,7 @@ class DedupSettings(settings.StageSettings):
     rule: str = "quality"  # a name in RULES
     strip: bool = True  # remove boilerplate lines before comparing
     index: str = "auto"  # a name in INDEXES
-    grouping: str = "components"  # a name in GROUPINGS
+    grouping: str = "star"  # a name in GROUPINGS
 
     @classmethod
     def from_stored(cls, raw: dict) -> DedupSettings:
@@ -166,6 +170,8 @@ class Duplicates:
     boilerplate: dict[str, int]
     table: pd.DataFrame  # per record: dup_group, representative, representative_id, group_size, group_kind, cross_dataset
     rank: np.ndarray | None = None  # the representative order, for star grouping
+    families: Families | None = None  # template families and conversation siblings (their pairs are not in `pairs`)
+    siblings: Pairs | None = None  # candidate pairs dropped as one family's siblings (different variable parts)
     _sweeps: dict = field(default_factory=dict, repr=False)  # memo: a page asks for the same sweep on every rerun
 
     def summary(self) -> dict:
@@ -179,13 +185,25 @@ class Duplicates:
                 "cross_dataset_groups": int(kinds["cross_dataset"].sum()), "records": len(self.frame),
                 "text": self.conf["text"], "rule": self.conf["rule"], "grouping": self.conf["grouping"],
                 "index": self.pairs.info.get("index"),
-                "recall": self.pairs.info.get("recall"), "boilerplate_lines": len(self.boilerplate)}
+                "recall": self.pairs.info.get("recall"), "boilerplate_lines": len(self.boilerplate), **self.explained()}
+
+    def explained(self) -> dict:
+        """The proposed rejections split by why, the largest groups, the pair recall and the siblings set aside."""
+        t = self.table
+        why = t.loc[t["representative"] == False, "why"].value_counts()  # noqa: E712 - nullable boolean column
+        threshold = float(self.conf["threshold"])
+        labels = t["dup_group"].fillna(0).to_numpy(np.int64)
+        return {"reject_exact": int(why.get("exact", 0)), "reject_same_values": int(why.get("same_values", 0)),
+                "reject_near": int(why.get("near", 0)), "largest_group": int(t["group_size"].max()) if len(t) else 0,
+                "largest_near_group": largest_near_group(t)[1], "pair_recall": pair_recall(labels, self.pairs.above(threshold)),
+                "families": int(len(set(self.families.code[self.families.code >= 0].tolist()))) if self.families else 0,
+                "family_pairs_set_aside": len(self.siblings.above(threshold)) if self.siblings is not None else 0}
 
     def sweep(self, thresholds=None) -> pd.DataFrame:
         """Groups, would-reject and kept counts at each threshold (default: the method's sweep)."""
         key = tuple(thresholds or SWEEPS[self.conf["method"]])
         if key not in self._sweeps:
-            self._sweeps[key] = sweep(len(self.frame), self.pairs, self.hashes, key, self.rank)
+            self._sweeps[key] = sweep(len(self.frame), self.pairs, self.hashes, key, self.rank, self.families)
         return self._sweeps[key].copy()
 
     def groups(self) -> pd.DataFrame:
@@ -206,6 +224,8 @@ class Duplicates:
         out = self.frame.loc[rows].copy()
         out["representative"] = self.table.loc[rows, "representative"].to_numpy()
         out["compared_text"] = [self.texts[r] for r in rows]
+        out["family"] = self.table.loc[rows, "family"].to_numpy()
+        out["why"] = self.table.loc[rows, "why"].to_numpy()
         return out.sort_values("representative", ascending=False, kind="stable")
 
     def edge_examples(self, n: int = 4) -> dict[str, pd.DataFrame]:
@@ -319,17 +339,24 @@ def find(ws: Workspace, frame: pd.DataFrame | None = None, *, progress: Progress
     if pairs is None:
         return None
     frame = with_preference_columns(ws, frame, conf["rule"])
-    hashes = np.asarray(normalised_hashes(full))
+    hashes = np.asarray(normalised_hashes(exact_texts(frame, full)))  # a conversation's copies: the whole conversation
+    kin = families(frame, full)
+    pairs, siblings = kin.without_siblings(pairs)
     rank = preference_rank(frame, conf["rule"]) if GROUPINGS[conf["grouping"]].ranked else None
     labels = group_labels(len(frame), pairs, hashes, float(conf["threshold"]), rank)
-    table = assign(frame, labels, hashes, conf["rule"])
-    return Duplicates(frame, compared, hashes, pairs, conf, boilerplate, table, rank)
+    table = assign(frame, labels, hashes, conf["rule"], kin)
+    return Duplicates(frame, compared, hashes, pairs, conf, boilerplate, table, rank, kin, siblings)
 
 
-def apply(ws: Workspace, dups: Duplicates, groups: list[int] | None = None, curator: str | None = None) -> int:
-    """Reject every non-representative (of the given groups, or all) with `near_duplicate_of:<id>`; returns how many changed."""
+def apply(ws: Workspace, dups: Duplicates, groups: list[int] | None = None, curator: str | None = None,
+          confirm_large: bool = False) -> int:
+    """Reject every non-representative (of the given groups, or all) with `near_duplicate_of:<id>`; returns how many changed.
+
+    Every group at once is refused while a group of near copies is larger than `groups.LARGE_GROUP`, unless confirmed."""
     from curation.decisions import decide_each
 
+    if groups is None:
+        check_bulk(dups.table, confirm_large)
     items = dups.rejections(groups)
     return decide_each(ws, items, curator=curator) if items else 0
 

@@ -16,8 +16,10 @@ import numpy as np
 import pandas as pd
 
 from curation import names
+from curation.dedup.families import Families
 from curation.dedup.neighbours import Pairs
 from curation.errors import CurationError
+from curation.records import loads
 
 
 @dataclass(frozen=True)
@@ -47,14 +49,28 @@ def quality_key(frame: pd.DataFrame) -> np.ndarray:
     return -frame["quality"].fillna(-np.inf).to_numpy(np.float64)
 
 
+def last_rank(meta) -> float:
+    """The rank of a conversation's last ranked message (OASST: 0 = the reply people preferred), inf when none is kept."""
+    meta = loads(meta) if isinstance(meta, str) else meta
+    ranks = [r for r in (meta or {}).get("ranks") or [] if isinstance(r, (int, float))] if isinstance(meta, dict) else []
+    return float(ranks[-1]) if ranks else np.inf
+
+
+def human_rank_key(frame: pd.DataFrame) -> np.ndarray:
+    return np.array([last_rank(m) for m in frame["meta"]], dtype=np.float64) if "meta" in frame else np.full(len(frame), np.inf)
+
+
 GROUPINGS: dict[str, Grouping] = names.registry(names.GROUPINGS, (
-    Grouping("components", "connected components of the pairs above the threshold (A like B and B like C put A and C together)",
-             ranked=False),
-    Grouping("star", "greedy stars: in the representative rule's order, each record not yet grouped takes every ungrouped record "
-             "like it, so every member is like its representative itself", ranked=True),
+    Grouping("star", "greedy stars (the default): in the representative rule's order, each record not yet grouped takes every "
+             "ungrouped record like it, so every member is like its representative itself; then a member like several "
+             "representatives joins the one most of its own duplicates are with", ranked=True),
+    Grouping("components", "connected components of the pairs above the threshold (A like B and B like C put A and C together, "
+             "so unrelated records can chain into one group)", ranked=False),
 ))
 RULES: dict[str, Rule] = names.registry(names.RULES, (
     Rule("quality", "the best quality score (from the signals), then first seen", quality_key, needs="quality"),
+    Rule("human_rank", "the reply people ranked best where the format keeps a rank (OASST `rank`, 0 = best; records "
+         "without one come after), then first seen", lambda frame: human_rank_key(frame)),
     Rule("longest_output", "the longest output, then first seen",
          lambda frame: -frame["output"].fillna("").astype(str).str.len().to_numpy(np.float64)),
     Rule("human_first", "a human-written record before synthetic or unknown ones, then first seen",
@@ -96,7 +112,10 @@ def number_groups(labels: np.ndarray) -> np.ndarray:
 def star_components(n: int, near: Pairs, hashes: np.ndarray, rank: np.ndarray) -> np.ndarray:
     """Greedy stars: in preference order, a record not yet grouped takes every ungrouped record like it into its group.
 
-    Records with the same text move together, so every member is like the representative itself, not through a chain."""
+    Records with the same text move together, so every member is like the representative itself, not through a chain.
+    The representatives are never like each other (a later one would have been taken), so groups cannot merge without
+    breaking that; instead a member like several representatives moves to the one most of its own duplicates are with
+    (`settle`), which keeps more duplicate pairs inside one group."""
     from scipy.sparse import coo_matrix
 
     _, set_of = np.unique(hashes, return_inverse=True)
@@ -104,6 +123,8 @@ def star_components(n: int, near: Pairs, hashes: np.ndarray, rank: np.ndarray) -
     best = np.full(m, np.iinfo(np.int64).max)
     np.minimum.at(best, set_of, rank)
     a, b = set_of[near.i], set_of[near.j]
+    apart = a != b
+    a, b = a[apart], b[apart]
     adjacency = coo_matrix((np.ones(2 * len(a), dtype=np.int8), (np.r_[a, b], np.r_[b, a])), shape=(m, m)).tocsr()
     owner = np.full(m, -1, dtype=np.int64)
     for s in np.argsort(best, kind="stable"):
@@ -113,7 +134,47 @@ def star_components(n: int, near: Pairs, hashes: np.ndarray, rank: np.ndarray) -
         around = adjacency.indices[adjacency.indptr[s] : adjacency.indptr[s + 1]]
         free = around[owner[around] < 0]
         owner[free] = s
-    return owner[set_of]
+    return settle(owner, a, b, best)[set_of]
+
+
+SETTLE_PASSES = 5
+
+
+def settle(owner: np.ndarray, a: np.ndarray, b: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """Move members between stars to keep more duplicate pairs together, never breaking "like its representative".
+
+    A member may join any representative it is like that the rule prefers to it (so that representative stays its
+    group's first choice); it joins the one whose group holds most of its own duplicates (staying put on a tie). All
+    members move at once, for a few passes, while the number of pairs inside groups grows."""
+    m = len(owner)
+    x, y = np.r_[a, b], np.r_[b, a]  # each pair both ways
+    is_rep = owner == np.arange(m)
+    movable = ~is_rep[x] & is_rep[y] & (best[y] < best[x])  # x may belong to y's group
+    cx, cy = x[movable], y[movable]
+    mx, my = x[~is_rep[x]], y[~is_rep[x]]  # a member's duplicates, whose groups it counts
+    together = int((owner[a] == owner[b]).sum())
+    for _ in range(SETTLE_PASSES):
+        if not len(cx):
+            break
+        tally, counts = np.unique(mx * m + owner[my], return_counts=True)  # (member, group) -> its duplicates there
+        at = np.minimum(np.searchsorted(tally, cx * m + cy), len(tally) - 1)
+        score = np.where(tally[at] == cx * m + cy, counts[at], 0) + 0.5 * (owner[cx] == cy)  # a tie keeps the member where it is
+        order = np.lexsort((best[cy], -score, cx))
+        first = order[np.r_[True, cx[order][1:] != cx[order][:-1]]]
+        moved = owner.copy()
+        moved[cx[first]] = cy[first]
+        now = int((moved[a] == moved[b]).sum())
+        if now <= together:
+            break
+        owner, together = moved, now
+    return owner
+
+
+def pair_recall(labels: np.ndarray, near: Pairs) -> float:
+    """Share of the pairs above the threshold whose two records are in one group (per-pair prediction: 1 by definition)."""
+    if not len(near):
+        return 1.0
+    return round(float(((labels[near.i] == labels[near.j]) & (labels[near.i] > 0)).mean()), 4)
 
 
 def group_labels(n: int, pairs: Pairs, hashes: np.ndarray, threshold: float, rank: np.ndarray | None = None) -> np.ndarray:
@@ -151,8 +212,9 @@ def curator_rank(frame: pd.DataFrame) -> np.ndarray:
     return np.where((decision == "keep") & ~ours, 0, np.where((decision == "reject") & ~ours, 2, 1))
 
 
-def assign(frame: pd.DataFrame, labels: np.ndarray, hashes: np.ndarray, rule: str) -> pd.DataFrame:
-    """Per record: dup_group (None when in none), representative, the representative's id, group size, kind, cross_dataset."""
+def assign(frame: pd.DataFrame, labels: np.ndarray, hashes: np.ndarray, rule: str, families: Families | None = None) -> pd.DataFrame:
+    """Per record: dup_group (None when in none), representative, the representative's id, group size, kind, cross_dataset,
+    family (its template family's label, None when in none) and why (for a member: exact, same_values or near; see `why`)."""
     n = len(frame)
     ids = frame["record_id"].astype(str).to_numpy()
     out = pd.DataFrame({"record_id": ids, "dup_group": pd.array(np.where(labels > 0, labels, 0), dtype="Int64")})
@@ -162,6 +224,8 @@ def assign(frame: pd.DataFrame, labels: np.ndarray, hashes: np.ndarray, rule: st
     out["group_size"] = 0
     out["group_kind"] = None
     out["cross_dataset"] = False
+    out["family"] = families.label if families is not None else None
+    out["why"] = None
     member = np.flatnonzero(labels > 0)
     if not len(member):
         return out
@@ -177,7 +241,60 @@ def assign(frame: pd.DataFrame, labels: np.ndarray, hashes: np.ndarray, rule: st
     out.loc[member, "group_size"] = sizes[labels[member]]
     out.loc[member, "group_kind"] = np.where(kinds.reindex(labels[member]).to_numpy() == 1, "exact", "near")
     out.loc[member, "cross_dataset"] = datasets.reindex(labels[member]).to_numpy() > 1
+    rep_row = dict(zip(g[is_rep].tolist(), rows[is_rep].tolist()))
+    out.loc[member, "why"] = why(member, np.array([rep_row[x] for x in labels[member]]), hashes, families)
     return out
+
+
+WHY = {"exact": "exact copies of their representative",
+       "same_values": "the same template (or conversation) as their representative with the same variable parts",
+       "near": "near their representative (similarity at or above the threshold)"}
+
+
+def why(rows: np.ndarray, reps: np.ndarray, hashes: np.ndarray, families: Families | None) -> np.ndarray:
+    """Why each row would go with its representative: `exact` (same text), `same_values` (one family, the same variable
+    parts), `near` (the similarity); `representative` for the representatives themselves."""
+    out = np.full(len(rows), "near", dtype=object)
+    if families is not None:
+        same = (families.code[rows] >= 0) & (families.code[rows] == families.code[reps]) & (families.variable[rows] == families.variable[reps])
+        out[same] = "same_values"
+    out[hashes[rows] == hashes[reps]] = "exact"
+    out[rows == reps] = "representative"
+    return out
+
+
+def first_of_group(labels: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Each grouped row's representative row: the row of its group first in `order` (rank: lower first)."""
+    member = np.flatnonzero(labels > 0)
+    best = np.full(int(labels.max(initial=0)) + 1, np.iinfo(np.int64).max)
+    np.minimum.at(best, labels[member], order[member])
+    row_of = np.empty(len(order), dtype=np.int64)
+    row_of[order] = np.arange(len(order))
+    return row_of[best[labels[member]]]
+
+
+LARGE_GROUP = 50
+
+
+def largest_near_group(table: pd.DataFrame) -> tuple[int | None, int]:
+    """(number, size) of the largest group that is not all exact copies ((None, 0) when there is none)."""
+    near = table[table["group_kind"] == "near"]
+    if near.empty:
+        return None, 0
+    sizes = near.groupby("dup_group")["record_id"].size()
+    return int(sizes.idxmax()), int(sizes.max())
+
+
+def check_bulk(table: pd.DataFrame, confirm_large: bool, limit: int = LARGE_GROUP) -> None:
+    """Refuse to reject every group's duplicates at once while one group of near copies holds more than `limit` records.
+
+    Exact-copy groups of any size are safe to collapse. A near group that large has usually formed around a template or
+    a topic rather than one text: a curator should open it first, then confirm."""
+    group, size = largest_near_group(table)
+    if size > limit and not confirm_large:
+        raise CurationError(f"group {group} holds {size:,} records that are not all copies (more than {limit}): open it and check "
+                            "that its members are really like its representative, then confirm (--confirm-large on the command "
+                            "line, the confirmation box on the Duplicates page), or reject groups one by one")
 
 
 def greedy_kept(n: int, pairs: Pairs, hashes: np.ndarray, threshold: float) -> int:
@@ -201,16 +318,23 @@ def greedy_kept(n: int, pairs: Pairs, hashes: np.ndarray, threshold: float) -> i
     return n - sum(dropped)
 
 
-def sweep(n: int, pairs: Pairs, hashes: np.ndarray, thresholds, rank: np.ndarray | None = None) -> pd.DataFrame:
-    """For each threshold: groups, records in groups, how many would be rejected and kept (and kept without chaining)."""
+def sweep(n: int, pairs: Pairs, hashes: np.ndarray, thresholds, rank: np.ndarray | None = None,
+          families: Families | None = None) -> pd.DataFrame:
+    """For each threshold: groups, records in groups, how many would be rejected (split by why: exact copies, one family's
+    same variable parts, near) and kept (and kept without chaining), the largest group and the grouping's pair recall."""
     rows = []
+    order = rank if rank is not None else np.arange(n)
     for t in thresholds:
         labels = group_labels(n, pairs, hashes, float(t), rank)
         in_groups = int((labels > 0).sum())
         groups = int(labels.max(initial=0))
+        member = np.flatnonzero(labels > 0)
+        reasons = pd.Series(why(member, first_of_group(labels, order), hashes, families)).value_counts()
         rows.append({"threshold": round(float(t), 4), "groups": groups, "records_in_groups": in_groups,
-                     "would_reject": in_groups - groups, "kept": n - (in_groups - groups),
-                     "kept_greedy": greedy_kept(n, pairs, hashes, float(t)), "largest_group": int(np.bincount(labels)[1:].max(initial=0))})
+                     "would_reject": in_groups - groups, "exact": int(reasons.get("exact", 0)),
+                     "same_values": int(reasons.get("same_values", 0)), "near": int(reasons.get("near", 0)),
+                     "kept": n - (in_groups - groups), "kept_greedy": greedy_kept(n, pairs, hashes, float(t)),
+                     "largest_group": int(np.bincount(labels)[1:].max(initial=0)), "pair_recall": pair_recall(labels, pairs.above(float(t)))})
     return pd.DataFrame(rows)
 
 

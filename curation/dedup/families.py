@@ -1,0 +1,130 @@
+"""Template families and conversation siblings: records alike by construction, duplicates only when what varies matches.
+
+A *family* is a set of records that look alike because they were made alike:
+
+- `template`: the same prompt template, named by the source (t0's `template` field, kept in `meta`);
+- `conversation`: conversations that start with the same message (OASST root-to-leaf paths of one tree, chats that
+  open with the same turn); they are siblings that differ in what follows the shared prefix;
+- `pattern`: texts that are the same once numbers and names are masked ("Tom has 3 apples" / "Ann has 5 apples").
+
+Two records of one family are duplicates only when their *variable parts* match too: the same words once case,
+whitespace and punctuation are set aside (for conversations, every turn, so the replies after the shared prefix count).
+Pairs of one family whose variable parts differ are siblings: they are dropped before grouping, however similar their
+embeddings are. Pairs across families, or of records in no family, are judged by their similarity as before.
+
+Conversations are also never exact copies of each other on their prompt alone: their exact-copy key is the whole
+conversation (`exact_texts`), so OASST paths that share a prompt and differ in their replies are not copies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from curation.dedup.neighbours import Pairs
+from curation.records import loads
+from curation.texts import record_texts
+
+TEMPLATE_FIELDS = ("template",)  # meta fields that name the template a record was generated from
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NAME = re.compile(r"\b[A-Z][a-z]+\b")
+_WORD = re.compile(r"\w+")
+# Capitalised words that open sentences rather than name someone or something; every other capitalised word is a name.
+OPENERS = frozenset(
+    "a an the this that these those there then it its he she they we i you my our your his her their if in on at for to of "
+    "with by from as after before when where what which who whom whose why how is are was were can could do does did will "
+    "would should may might must please write give find create make generate list describe explain tell compose "
+    "summarize summarise translate rewrite classify answer read given each every all some no not yes and but or so".split())
+
+
+@dataclass
+class Families:
+    """Per record: a family code (-1: none), a readable family label (None: none), a code of its variable parts."""
+
+    code: np.ndarray
+    label: list[str | None]
+    variable: np.ndarray
+
+    def siblings(self, pairs: Pairs) -> np.ndarray:
+        """Mask of the pairs that are one family's siblings: the same family, different variable parts."""
+        same = (self.code[pairs.i] >= 0) & (self.code[pairs.i] == self.code[pairs.j])
+        return same & (self.variable[pairs.i] != self.variable[pairs.j])
+
+    def without_siblings(self, pairs: Pairs) -> tuple[Pairs, Pairs]:
+        """(the pairs that may be duplicates, the sibling pairs dropped)."""
+        drop = self.siblings(pairs)
+        keep = Pairs(pairs.i[~drop], pairs.j[~drop], pairs.sim[~drop], pairs.info)
+        return keep, Pairs(pairs.i[drop], pairs.j[drop], pairs.sim[drop], pairs.info)
+
+
+def words(text: str) -> str:
+    """The words of a text, lower-cased, one space apart: case, whitespace and punctuation set aside."""
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def skeleton(text: str) -> str | None:
+    """The text with numbers and names masked, when it has any (else None): the pattern it shares with its family."""
+    masked = _NAME.sub(lambda m: m.group() if m.group().lower() in OPENERS else "@", _NUMBER.sub("#", text))
+    return words(masked.replace("#", " NUM ").replace("@", " NAME ")) if masked != text else None
+
+
+def _decoded(value):
+    """A JSON column's value (messages, meta), decoded where it is still text; None when missing."""
+    return value if isinstance(value, (list, dict)) else loads(value)
+
+
+def is_conversation(messages) -> bool:
+    """A conversation record: its messages hold more than one turn besides the system prompt."""
+    turns = _decoded(messages)
+    return bool(turns) and sum(1 for m in turns if m.get("role") != "system") > 1
+
+
+def conversation_start(messages, meta) -> str:
+    """What siblings share: the first message's id where the format keeps one (OASST), else its words."""
+    ids = (meta or {}).get("message_ids") or []
+    if ids and ids[0] is not None:
+        return f"id {ids[0]}"
+    turns = [m for m in _decoded(messages) if m.get("role") != "system"]
+    return words(turns[0].get("content", ""))
+
+
+def exact_texts(frame: pd.DataFrame, full: list[str]) -> list[str]:
+    """What exact copies are judged on: the compared text, or for a conversation the whole conversation."""
+    whole = record_texts(frame, "conversation")
+    return [w if is_conversation(m) else f for f, w, m in zip(full, whole, frame["messages"])]
+
+
+def _code(keys: list[str | None]) -> np.ndarray:
+    """An integer per distinct key (-1 for None), in first-seen order."""
+    seen: dict[str, int] = {}
+    return np.array([-1 if k is None else seen.setdefault(k, len(seen)) for k in keys], dtype=np.int64)
+
+
+def families(frame: pd.DataFrame, full: list[str]) -> Families:
+    """Each record's family (template field, else conversation start, else number/name pattern) and variable parts.
+
+    A family of one record is no family."""
+    whole = record_texts(frame, "conversation")
+    keys, labels, variable = [], [], []
+    for text, conversation, messages, meta in zip(full, whole, frame["messages"], frame["meta"]):
+        meta = _decoded(meta)
+        template = next((str(meta[f]) for f in TEMPLATE_FIELDS if isinstance(meta, dict) and meta.get(f)), None)
+        if template is not None:
+            keys.append(f"template:{template}"), labels.append(f"template {template}"), variable.append(words(text))
+        elif is_conversation(messages):
+            start = conversation_start(messages, meta)
+            keys.append(f"conversation:{start}"), labels.append(f"conversation from {start[:40]}"), variable.append(words(conversation))
+        else:
+            shape = skeleton(text)
+            key = None if shape is None else "pattern:" + hashlib.blake2b(shape.encode(), digest_size=8).hexdigest()
+            keys.append(key), labels.append(None if shape is None else f"pattern {shape[:40]}"), variable.append(words(text))
+    code = _code(keys)
+    sizes = np.bincount(code[code >= 0], minlength=int(code.max(initial=-1)) + 1)
+    alone = (code < 0) | (sizes[np.maximum(code, 0)] < 2)
+    code[alone] = -1
+    labels = [None if a else lab for a, lab in zip(alone, labels)]
+    return Families(code, labels, _code(variable))
