@@ -78,11 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which record of a group is kept (default quality; kept)")
     p.add_argument("--index", choices=names.INDEXES, help="neighbour search (default auto; kept)")
     p.add_argument("--grouping", choices=names.GROUPINGS,
-                   help="components (default: chains join) or star (every member like its representative itself; kept)")
+                   help="star (default: every member like its representative itself) or components (chains join; kept)")
     p.add_argument("--boilerplate", choices=("strip", "keep"),
                    help="remove lines shared by many records before comparing (default strip; kept)")
     p.add_argument("--sweep", action="store_true", help="also report the counts at every threshold of the sweep")
     p.add_argument("--apply", action="store_true", help="reject every duplicate but its group's representative")
+    p.add_argument("--confirm-large", action="store_true",
+                   help="with --apply: apply even when a group of near copies holds more than 50 records (look at it first)")
     p.add_argument("--curator", help="who decides (default: the user name)")
 
     p = sub.add_parser("export", parents=[common], help="render with a template, split without leakage, write files and a manifest")
@@ -114,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--cluster", type=int, metavar="ID", help="every record of this cluster of the map")
     select.add_argument("--duplicates", action="store_true",
                         help="with --reject: every duplicate but its group's representative (current dedup settings)")
+    p.add_argument("--confirm-large", action="store_true",
+                   help="with --duplicates: reject even when a group of near copies holds more than 50 records")
     p.add_argument("--curator", help="who decides (default: the user name)")
     p.add_argument("--force", action="store_true",
                    help="with --reject --flag: reject even for a flag whose measured precision is below 0.9 (a review or "
@@ -291,7 +295,7 @@ def cmd_dedup(ws: Workspace, args) -> tuple[dict, int]:
     dedup.save_settings(ws, threshold=args.threshold, method=args.method, text=args.text, rule=args.rule, index=args.index, strip=strip,
                         grouping=args.grouping)
     found = dedup.find(ws, progress=None if args.json else text_progress)
-    applied = dedup.apply(ws, found, curator=args.curator) if args.apply else 0
+    applied = dedup.apply(ws, found, curator=args.curator, confirm_large=args.confirm_large) if args.apply else 0
     out = {**found.summary(), "applied": applied}
     if args.sweep:
         out["sweep"] = found.sweep().to_dict("records")
@@ -305,7 +309,10 @@ def text_dedup(out: dict) -> str:
              f"({out['cross_dataset_groups']:,} groups across datasets)",
              f"  {out['would_reject']:,} would be rejected (all but each group's representative, rule {out['rule']}, "
              f"grouping {out['grouping']}); "
-             f"{out['applied']:,} rejected now"]
+             f"{out['applied']:,} rejected now",
+             f"  why: {out['reject_exact']:,} exact copies, {out['reject_same_values']:,} same template and variable parts, "
+             f"{out['reject_near']:,} near; largest group {out['largest_group']:,} ({out['largest_near_group']:,} of near copies); "
+             f"{out['family_pairs_set_aside']:,} pairs of template or conversation siblings set aside"]
     if out.get("recall") is not None and out.get("index") not in ("exact", "hash"):
         lines.append(f"  index {out['index']}: recall {out['recall']:.3f} against exact search")
     lines += [f"  {r['threshold']:.2f}: {r['would_reject']:>8,} would be rejected, {r['kept']:>8,} kept" for r in out.get("sweep", [])]
@@ -342,7 +349,7 @@ def cmd_decide(ws: Workspace, args) -> tuple[dict, int]:
             raise CurationError("--duplicates goes with --reject (or use --undo --ids): it rejects all but each group's representative")
         from curation import dedup
 
-        changed = dedup.apply(ws, dedup.find(ws), curator=args.curator)
+        changed = dedup.apply(ws, dedup.find(ws), curator=args.curator, confirm_large=args.confirm_large)
         return {"changed": changed, "decisions": decisions.totals(decisions.counts(ws, dataset_sizes(ws)))}, 0
     if args.flag and args.reject and not args.force:
         from curation.signals import by_reason
