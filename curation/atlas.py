@@ -2,9 +2,16 @@
 
 Everything is cached by its inputs in `maps/<key>.*`: the key covers the
 embedding model and text choice, every record's text (in order), the
-clustering settings and a format version. `cached_atlas` answers from the
-cache only, so pages and commands that merely show map columns never start
-heavy work.
+clustering method and the parameter it really uses (an automatic value and the
+same value typed in give the same map) and a format version. `cached_atlas`
+answers from the cache only, so pages and commands that merely show map
+columns never start heavy work.
+
+Records added after a map was built keep the map: `cached_atlas` places them on
+the newest map built with the same settings (their nearest fitted records in
+embedding space give their position and cluster) once their embeddings are
+cached, and `place` embeds them first. They are marked `placed` ("placed, not
+fitted") until the next build.
 """
 
 from __future__ import annotations
@@ -17,15 +24,17 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from curation.clusters import NOISE, cluster, label_clusters, representatives
+from curation.clusters import DEFAULT_METHOD, LOW_CONFIDENCE, NOISE, cluster, confidence, cover, effective, label_clusters, representatives
 from curation.diversity import diversity, representation
-from curation.embed import EmbedSettings, cache_dir, embed_texts, text_key
+from curation.embed import EmbedSettings, cache_dir, embed_texts, pending, text_key
 from curation.progress import Progress
 from curation.settings import StageSettings
 from curation.texts import record_texts
 from curation.workspace import Workspace, write_atomically
 
-VERSION = 1
+VERSION = 2
+AUTOMATIC = 0  # k=0 / min_size=0 saved: back to the automatic value
+PLACE_NEIGHBOURS = 5  # fitted records whose position and cluster a placed record takes (similarity-weighted)
 
 
 @dataclass(frozen=True)
@@ -33,9 +42,15 @@ class MapSettings(StageSettings):
     """How the map clusters (kept in the workspace); what is embedded, and by which model, is embed's (`EmbedSettings`)."""
 
     stage = "map"
-    method: str = "hdbscan"  # a name in clusters.METHODS
-    k: int | None = None  # k-means clusters (None: from the number of records)
-    min_size: int | None = None  # smallest HDBSCAN cluster (None: from the number of records)
+    method: str = DEFAULT_METHOD  # a name in clusters.METHODS
+    k: int | None = None  # k-means clusters (None: automatic, from the number of records)
+    min_size: int | None = None  # smallest HDBSCAN cluster (None: automatic, from the number of records)
+
+    @classmethod
+    def merge(cls, raw: dict, changes: dict) -> dict:
+        """Changes over what is kept; k or min_size 0 goes back to automatic."""
+        merged = {**raw, **changes}
+        return {key: value for key, value in merged.items() if not (key in ("k", "min_size") and value == AUTOMATIC)}
 
     def check(self) -> None:
         from curation.clusters import METHODS
@@ -43,6 +58,10 @@ class MapSettings(StageSettings):
 
         if self.method not in METHODS:
             raise CurationError(f"unknown clustering method {self.method!r}: choose one of {', '.join(METHODS)}")
+        for name in ("k", "min_size"):
+            value = getattr(self, name)
+            if value is not None and value < 2:
+                raise CurationError(f"{name} must be at least 2 (or {AUTOMATIC}: automatic), not {value}")
 
 
 def map_settings(ws: Workspace) -> dict:
@@ -51,7 +70,8 @@ def map_settings(ws: Workspace) -> dict:
 
 
 def save_settings(ws: Workspace, **changes) -> dict:
-    """Keep embed's (model, text) and the map's (method, k, min_size) settings: all of them, or none when one is bad."""
+    """Keep embed's (model, text) and the map's (method, k, min_size) settings: all of them, or none when one is bad.
+    None leaves a setting as it is; k or min_size 0 makes it automatic again."""
     embedding = {k: changes.pop(k) for k in ("model", "text") if k in changes}
     MapSettings.checked(ws, **changes)
     EmbedSettings.checked(ws, **embedding)
@@ -62,9 +82,15 @@ def save_settings(ws: Workspace, **changes) -> dict:
     return map_settings(ws)
 
 
+POINT_COLUMNS = ("record_id", "x", "y", "cluster", "cluster_label", "cluster_confidence", "assigned", "placed")
+
+
 @dataclass
 class Atlas:
-    points: pd.DataFrame  # record_id, x, y, cluster, cluster_label (in record order)
+    """A map: `points` holds, per record, x, y, cluster, cluster_label, cluster_confidence (see clusters.cover),
+    assigned (joined its cluster with low confidence) and placed (added after the build: placed, not fitted)."""
+
+    points: pd.DataFrame  # POINT_COLUMNS, in record order
     labels: dict[int, str]
     representatives: dict[int, list[str]]
     diversity: dict[str, dict]
@@ -81,6 +107,29 @@ class Atlas:
     def noise(self) -> int:
         return int((self.points["cluster"] == NOISE).sum())
 
+    @property
+    def assigned(self) -> int:
+        return int(self.points["assigned"].sum()) if "assigned" in self.points else 0
+
+    @property
+    def placed(self) -> int:
+        return int(self.points["placed"].sum()) if "placed" in self.points else 0
+
+    def centres(self, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Per cluster (of these records; default all): its label, size and where to write the label on the map
+        (the median of its confidently clustered points)."""
+        points = self.points if frame is None else frame
+        points = points[points["cluster"].notna() & (points["cluster"] != NOISE)]
+        if points.empty:
+            return pd.DataFrame(columns=["cluster", "label", "size", "x", "y"])
+        sure = points[~points["assigned"].astype(bool)] if "assigned" in points else points
+        where = (sure if len(sure) else points).groupby("cluster")[["x", "y"]].median()
+        out = pd.DataFrame({"size": points.groupby("cluster").size()}).join(where, how="left")
+        out = out.fillna(points.groupby("cluster")[["x", "y"]].median())
+        out.insert(0, "label", [self.labels.get(int(c), f"cluster {int(c)}") for c in out.index])
+        out.index = out.index.astype(int)
+        return out.rename_axis("cluster").reset_index().sort_values("size", ascending=False, ignore_index=True)
+
     def table(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per cluster: size, share, label, representation, mix of sources and datasets, decisions (and quality if present)."""
         joined = frame if "cluster" in frame else frame.merge(self.points, on="record_id", how="inner")
@@ -91,6 +140,10 @@ class Atlas:
         out = pd.DataFrame({"size": groups.size()})
         out.insert(0, "label", [self.labels.get(int(c), "noise") for c in out.index])
         out["share"] = out["size"] / len(joined)
+        if "assigned" in joined:
+            out["low confidence"] = groups["assigned"].sum().astype(int)
+        if "placed" in joined:
+            out["placed"] = groups["placed"].sum().astype(int)
         out["represented"] = [self.representation.get(int(c), "") for c in out.index]
         if "quality" in joined:
             out["mean quality"] = groups["quality"].mean()
@@ -111,8 +164,10 @@ class Atlas:
 
 
 def map_key(ws: Workspace, texts: list[str], conf: dict) -> str:
+    """The cache key of a map: the embedding, the method and the parameter it uses for these texts, the texts."""
     h = hashlib.blake2b(digest_size=8)
-    h.update(f"v{VERSION}|{cache_dir(ws, conf['model'], conf['text']).name}|{conf['method']}|{conf['k']}|{conf['min_size']}".encode())
+    used = effective(conf["method"], len(texts), conf["k"], conf["min_size"])
+    h.update(f"v{VERSION}|{cache_dir(ws, conf['model'], conf['text']).name}|{conf['method']}|{used}".encode())
     for t in texts:
         h.update(text_key(t).encode())
     return h.hexdigest()
@@ -150,20 +205,27 @@ def build(ws: Workspace, frame: pd.DataFrame, progress: Progress | None = None) 
     conf = map_settings(ws)
     texts = record_texts(frame, conf["text"])
     cached = load(ws, frame, texts, conf)
-    if cached is not None:
+    if cached is not None and not cached.placed:  # a map with placed records is refitted
         return cached
     vectors, info = embed_texts(ws, texts, model=conf["model"], text=conf["text"], progress=progress)
     if progress:
         progress(0, 1, "projecting with UMAP")
     xy = project(vectors)
-    labels = cluster(vectors, xy, conf["method"], conf["k"], conf["min_size"])
-    names = label_clusters(texts, labels)
+    if progress:
+        progress(0, 1, "clustering")
+    found = cluster(vectors, xy, conf["method"], conf["k"], conf["min_size"])
+    labels, confidence, assigned = cover(vectors, xy, found)
+    rows = representatives(vectors, labels, confident=~assigned)
+    names = label_clusters(texts, labels, rows)
     ids = frame["record_id"].astype(str).to_numpy()
-    reps = {c: [str(ids[i]) for i in rows] for c, rows in representatives(vectors, labels).items()}
+    reps = {c: [str(ids[i]) for i in r] for c, r in rows.items()}
     div = {"by_dataset": diversity(frame, vectors, labels, "dataset"), "by_source": diversity(frame, vectors, labels, "source")}
     points = pd.DataFrame({"record_id": ids, "x": xy[:, 0], "y": xy[:, 1], "cluster": labels,
-                           "cluster_label": [names.get(int(c), "noise") for c in labels]})
-    atlas = Atlas(points, names, reps, div, representation(labels), conf, time.perf_counter() - start, info)
+                           "cluster_label": [names.get(int(c), "noise") for c in labels],
+                           "cluster_confidence": confidence, "assigned": assigned, "placed": np.zeros(len(ids), dtype=bool)})
+    settings = {**conf, "effective": effective(conf["method"], len(texts), conf["k"], conf["min_size"]),
+                "left_by_method": int((found == NOISE).sum())}
+    atlas = Atlas(points, names, reps, div, representation(labels), settings, time.perf_counter() - start, info)
     save(ws, map_key(ws, texts, conf), atlas)
     if progress:
         progress(1, 1, "map ready")
@@ -173,28 +235,127 @@ def build(ws: Workspace, frame: pd.DataFrame, progress: Progress | None = None) 
 def save(ws: Workspace, key: str, atlas: Atlas) -> None:
     folder, table, meta = _paths(ws, key)
     folder.mkdir(parents=True, exist_ok=True)
-    body = {"labels": atlas.labels, "representatives": atlas.representatives, "diversity": atlas.diversity,
+    body = {"version": VERSION, "labels": atlas.labels, "representatives": atlas.representatives, "diversity": atlas.diversity,
             "representation": atlas.representation, "settings": atlas.settings, "seconds": atlas.seconds, "embedding": atlas.embedding}
     for path, write in ((table, lambda p: atlas.points.to_parquet(p, index=False)),
                         (meta, lambda p: p.write_text(json.dumps(body, default=str)))):
         write_atomically(path, write)
 
 
-def load(ws: Workspace, frame: pd.DataFrame, texts: list[str] | None = None, conf: dict | None = None) -> Atlas | None:
-    conf = conf or map_settings(ws)
-    texts = record_texts(frame, conf["text"]) if texts is None else texts
-    _, table, meta = _paths(ws, map_key(ws, texts, conf))
-    if not (table.exists() and meta.exists()):
-        return None
+def _read(table, meta) -> Atlas:
     body = json.loads(meta.read_text())
     as_int = lambda d: {int(k): v for k, v in d.items()}  # noqa: E731 - JSON keys are strings
     return Atlas(pd.read_parquet(table), as_int(body["labels"]), as_int(body["representatives"]), body["diversity"],
                  as_int(body["representation"]), body["settings"], body["seconds"], body.get("embedding", {}))
 
 
+def load(ws: Workspace, frame: pd.DataFrame, texts: list[str] | None = None, conf: dict | None = None) -> Atlas | None:
+    """The map built for exactly these records and settings, if it is cached."""
+    conf = conf or map_settings(ws)
+    texts = record_texts(frame, conf["text"]) if texts is None else texts
+    _, table, meta = _paths(ws, map_key(ws, texts, conf))
+    if not (table.exists() and meta.exists()):
+        return None
+    return _read(table, meta)
+
+
+SAME_MAP = ("model", "text", "method", "k", "min_size")
+
+
+def _base(ws: Workspace, frame: pd.DataFrame, conf: dict) -> tuple[Atlas, np.ndarray] | None:
+    """The newest map built with these settings that holds at least half of these records, and which records it
+    holds (a mask in record order); None when there is none."""
+    folder = ws.root / "maps"
+    metas = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True) if folder.is_dir() else []
+    ids = frame["record_id"].astype(str).to_numpy()
+    for meta in metas:
+        table = meta.with_suffix(".parquet")
+        try:
+            body = json.loads(meta.read_text())
+            if body.get("version") != VERSION or not table.exists():
+                continue
+            if any(body["settings"].get(k) != conf[k] for k in SAME_MAP):
+                continue
+            atlas = _read(table, meta)
+        except (OSError, ValueError, KeyError):  # removed or being replaced meanwhile
+            continue
+        known = np.isin(ids, atlas.points["record_id"].to_numpy())
+        if known.sum() >= (~known).sum() and known.any():
+            return atlas, known
+    return None
+
+
+def placeable(ws: Workspace, frame: pd.DataFrame) -> int | None:
+    """How many of these records an existing map (same settings) lacks and `place` would put on it; None when no map
+    holds at least half of them (then only a build helps)."""
+    found = _base(ws, frame, map_settings(ws))
+    return None if found is None else int((~found[1]).sum())
+
+
+def _placed(ws: Workspace, frame: pd.DataFrame, texts: list[str], conf: dict, embed: bool = False,
+            progress: Progress | None = None) -> Atlas | None:
+    """These records on the newest map of the same settings: the records it holds as they were, the others placed by
+    their PLACE_NEIGHBOURS nearest fitted records in embedding space (similarity-weighted position, the cluster most of
+    the weight votes for), marked placed. Embeds the new records only with `embed`; None when that is needed."""
+    import faiss
+
+    found = _base(ws, frame, conf)
+    if found is None:
+        return None
+    base, known = found
+    new = np.flatnonzero(~known)
+    if pending(ws, [texts[i] for i in np.flatnonzero(known)], model=conf["model"], text=conf["text"]):
+        return None  # the map's own vectors are gone (cache deleted): only a build helps
+    if not embed and pending(ws, [texts[i] for i in new], model=conf["model"], text=conf["text"]):
+        return None
+    vectors, _ = embed_texts(ws, texts, model=conf["model"], text=conf["text"], progress=progress)
+    ids = frame["record_id"].astype(str).to_numpy()
+    points = base.points.set_index("record_id").loc[ids[known]].reset_index()
+    if len(new):
+        fitted = vectors[known]
+        fitted_clusters = points["cluster"].to_numpy(np.int64)
+        index = faiss.IndexFlatIP(fitted.shape[1])
+        index.add(np.ascontiguousarray(fitted))
+        sims, near = index.search(np.ascontiguousarray(vectors[new]), min(PLACE_NEIGHBOURS, len(fitted)))
+        weights = np.clip(sims, 1e-6, None)
+        weights /= weights.sum(axis=1, keepdims=True)
+        xs, ys = points["x"].to_numpy(np.float64), points["y"].to_numpy(np.float64)
+        votes = [np.bincount(c, weights=w) for c, w in zip(fitted_clusters[near], weights)]
+        clusters = np.array([v.argmax() for v in votes], dtype=np.int64)
+        sure = confidence(vectors[new], clusters, fitted_clusters, fitted)
+        placed = pd.DataFrame({"record_id": ids[new], "x": (weights * xs[near]).sum(axis=1).astype(np.float32),
+                               "y": (weights * ys[near]).sum(axis=1).astype(np.float32), "cluster": clusters,
+                               "cluster_label": [base.labels.get(int(c), "noise") for c in clusters],
+                               "cluster_confidence": sure, "assigned": sure < LOW_CONFIDENCE, "placed": True})
+        points = pd.concat([points, placed], ignore_index=True).set_index("record_id").loc[ids].reset_index()
+    points["placed"] = points["placed"].astype(bool)
+    return Atlas(points, base.labels, base.representatives, base.diversity, base.representation,
+                 {**base.settings, "placed": int(len(new))}, base.seconds, base.embedding)
+
+
+def place(ws: Workspace, frame: pd.DataFrame, progress: Progress | None = None) -> Atlas:
+    """Put records added since the last build on that map (embedding only them) and keep the result as these
+    records' map: placed, not fitted, until the next `build`."""
+    from curation.errors import CurationError
+
+    conf = map_settings(ws)
+    texts = record_texts(frame, conf["text"])
+    atlas = load(ws, frame, texts, conf)
+    if atlas is not None:
+        return atlas
+    atlas = _placed(ws, frame, texts, conf, embed=True, progress=progress)
+    if atlas is None:
+        raise CurationError("no map with these settings holds at least half of these records: build the map instead")
+    save(ws, map_key(ws, texts, conf), atlas)
+    return atlas
+
+
 def cached_atlas(ws: Workspace, frame: pd.DataFrame) -> Atlas | None:
-    """The map for these records and settings if it is cached; never computes."""
-    return load(ws, frame)
+    """The map for these records and settings if it is cached, or an earlier map with the records added since placed
+    on it (when their embeddings are cached); never embeds or builds."""
+    conf = map_settings(ws)
+    texts = record_texts(frame, conf["text"])
+    return load(ws, frame, texts, conf) or _placed(ws, frame, texts, conf)
 
 
 def nearest(ws: Workspace, frame: pd.DataFrame, query: str, k: int = 10) -> pd.DataFrame:

@@ -9,6 +9,14 @@
   most 1,000 records: exp of the entropy of the eigenvalues of K/n, K the cosine
   similarity matrix — the effective number of distinct records;
 - mean cosine distance: average pairwise 1 − cosine similarity on the same sample.
+
+They measure different things, so they can disagree: entropy and effective
+clusters count how records spread over the map's topics (clusters, fitted on
+all records together); Vendi counts how distinct the records are from one
+another, topic or not, and grows with the number of records it is measured on.
+A set of varied records on few topics (Alpaca's one-off tasks, say) has a high
+Vendi score but a low entropy. `agreement` says in words where the per-group
+numbers agree and where, and why, they do not.
 """
 
 from __future__ import annotations
@@ -66,3 +74,32 @@ def representation(labels: np.ndarray) -> dict[int, str]:
     counts = np.bincount(kept)
     even = len(kept) / len(counts)
     return {int(c): ("over" if n > 2 * even else "under") for c, n in enumerate(counts) if n > 2 * even or 0 < n < even / 4}
+
+
+def agreement(stats: dict[str, dict]) -> list[str]:
+    """Plain sentences on whether the groups (every key but "all") rank the same by effective clusters and by Vendi,
+    and for each pair that does not, why."""
+    groups = {k: v for k, v in stats.items() if k != "all" and v.get("records", 0) >= 2}
+    if len(groups) < 2:
+        return []
+    out = []
+    names = sorted(groups)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            x, y = groups[a], groups[b]
+            if (x["effective_clusters"] - y["effective_clusters"]) * (x["vendi"] - y["vendi"]) >= 0:
+                continue
+            topics, varied = (a, b) if x["effective_clusters"] > y["effective_clusters"] else (b, a)
+            t, v = groups[topics], groups[varied]
+            line = (f"{varied} has the higher Vendi score ({v['vendi']:.1f} against {t['vendi']:.1f}) but fewer effective "
+                    f"clusters ({v['effective_clusters']:.1f} against {t['effective_clusters']:.1f}) than {topics}: its records "
+                    f"differ more from one another, but on fewer of the map's topics.")
+            sizes = sorted((min(SAMPLE, t["records"]), min(SAMPLE, v["records"])))
+            if sizes[1] > 1.5 * sizes[0]:
+                line += (f" Vendi was measured on {min(SAMPLE, v['records']):,} and {min(SAMPLE, t['records']):,} records, "
+                         "and it grows with the count.")
+            out.append(line)
+    if not out:
+        ranked = sorted(groups, key=lambda g: -groups[g]["vendi"])
+        out.append(f"The measures agree: {', '.join(ranked)} rank the same by Vendi score and by effective clusters.")
+    return out

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from curation.atlas import build, cached_atlas, nearest, save_settings
+from curation.atlas import build, cached_atlas, load, nearest, save_settings
 from curation.clusters import cluster, label_clusters, representatives
 from curation.demo import load_demo
 from curation.diversity import cluster_stats, diversity, representation, vendi
@@ -88,7 +88,9 @@ def test_map_is_cached_by_its_inputs(demo_map):
     ws, frame, atlas = demo_map
     again = cached_atlas(ws, frame)
     assert again is not None and again.points.equals(atlas.points)
-    assert cached_atlas(ws, frame.iloc[:-1]) is None  # other records: another map
+    assert load(ws, frame.iloc[:-1]) is None  # other records: another map…
+    fewer = cached_atlas(ws, frame.iloc[:-1])  # …but records removed keep their places on this one
+    assert fewer.points.equals(atlas.points.iloc[:-1]) and fewer.placed == 0
 
 
 def test_semantic_search_finds_the_router_chats(demo_map):
@@ -103,4 +105,4 @@ def test_kmeans_setting_changes_the_map(demo_map):
     save_settings(ws, method="kmeans", k=10)
     atlas = build(ws, frame)
     assert atlas.clusters == 10 and atlas.noise == 0
-    save_settings(ws, method="hdbscan", k=None)
+    save_settings(ws, k=0)  # back to automatic
