@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="star (default: every member like its representative itself) or components (chains join; kept)")
     p.add_argument("--boilerplate", choices=("strip", "keep"),
                    help="remove lines shared by many records before comparing (default strip; kept)")
+    p.add_argument("--rescore", choices=names.RESCORERS,
+                   help="second stage: cross re-scores candidate pairs with a cross-encoder trained once on the shared MRPC "
+                        "pairs (slower, more precise); none (default; kept)")
     p.add_argument("--sweep", action="store_true", help="also report the counts at every threshold of the sweep")
     p.add_argument("--apply", action="store_true", help="reject every duplicate but its group's representative")
     p.add_argument("--confirm-large", action="store_true",
@@ -293,7 +296,7 @@ def cmd_dedup(ws: Workspace, args) -> tuple[dict, int]:
     start = time.perf_counter()
     strip = None if args.boilerplate is None else args.boilerplate == "strip"
     dedup.save_settings(ws, threshold=args.threshold, method=args.method, text=args.text, rule=args.rule, index=args.index, strip=strip,
-                        grouping=args.grouping)
+                        grouping=args.grouping, rescore=args.rescore)
     found = dedup.find(ws, progress=None if args.json else text_progress)
     applied = dedup.apply(ws, found, curator=args.curator, confirm_large=args.confirm_large) if args.apply else 0
     out = {**found.summary(), "applied": applied}
@@ -313,6 +316,8 @@ def text_dedup(out: dict) -> str:
              f"  why: {out['reject_exact']:,} exact copies, {out['reject_same_values']:,} same template and variable parts, "
              f"{out['reject_near']:,} near; largest group {out['largest_group']:,} ({out['largest_near_group']:,} of near copies); "
              f"{out['family_pairs_set_aside']:,} pairs of template or conversation siblings set aside"]
+    if out.get("in_force"):
+        lines.insert(1, f"  compared: {out['in_force']}")
     if out.get("recall") is not None and out.get("index") not in ("exact", "hash"):
         lines.append(f"  index {out['index']}: recall {out['recall']:.3f} against exact search")
     lines += [f"  {r['threshold']:.2f}: {r['would_reject']:>8,} would be rejected, {r['kept']:>8,} kept" for r in out.get("sweep", [])]

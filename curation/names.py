@@ -29,6 +29,7 @@ GROUPINGS = ("star", "components")
 SHAPES = ("text", "messages", "prompt-completion", "alpaca", "sharegpt")
 EXPORT_FORMATS = ("jsonl", "parquet", "hf")
 STRATIFY = ("none", "cluster", "source", "dataset")
+RESCORERS = ("none", "cross")  # the second stage of the embedding method
 OVER = ("drop", "keep")  # export.OVER: two settings of one step, described (not a family of parts)
 
 Part = TypeVar("Part")

@@ -10,6 +10,7 @@ import streamlit as st
 
 from curation import dedup
 from curation.dedup.diff import word_diff
+from curation.dedup.groups import LARGE_GROUP, largest_near_group
 from curation.dedup.texts import __doc__ as BOILERPLATE_DOC
 from curation.texts import TEXT_CHOICES
 from ui import jobs, layout, show, state
@@ -33,9 +34,11 @@ def settings_form(ws) -> dict:
         grouping = c.selectbox("Grouping", list(dedup.GROUPINGS), index=list(dedup.GROUPINGS).index(conf["grouping"]),
                                help="\n".join(f"{k}: {v.description}" for k, v in dedup.GROUPINGS.items()))
         strip = c.toggle("Ignore boilerplate lines", value=bool(conf["strip"]), help=BOILERPLATE_DOC.strip())
+        cross = c.toggle("Re-score with a cross-encoder", value=conf["rescore"] == "cross", help=dedup.RESCORERS["cross"].description)
         if st.form_submit_button("Save settings"):
             with shown_errors("save the duplicate settings"):
-                dedup.save_settings(ws, method=method, text=text, rule=rule, index=index, strip=strip, grouping=grouping)
+                dedup.save_settings(ws, method=method, text=text, rule=rule, index=index, strip=strip, grouping=grouping,
+                                    rescore="cross" if cross else "none")
                 st.rerun()
     return conf
 
@@ -57,11 +60,16 @@ def run_or_wait(ws, n: int) -> None:
         st.rerun()
 
 
+WHY = {"exact": "exact copies", "same_values": "same example (variable parts) in a template", "near": "near (similarity)"}
+
+
 def sweep_chart(table: pd.DataFrame, threshold: float) -> go.Figure:
+    """The records each threshold would reject, stacked by why: exact copies, one family's same variable parts, near."""
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=table["threshold"], y=table["would_reject"], mode="lines+markers", name="would be rejected"))
-    unchained = table["kept"] + table["would_reject"] - table["kept_greedy"]
-    fig.add_trace(go.Scatter(x=table["threshold"], y=unchained, mode="lines", name="without chaining", line=dict(dash="dot")))
+    for column, name in WHY.items():
+        fig.add_trace(go.Scatter(x=table["threshold"], y=table[column], mode="lines", name=name, stackgroup="why"))
+    fig.add_trace(go.Scatter(x=table["threshold"], y=table["would_reject"], mode="markers", name="would be rejected",
+                             marker=dict(color="#333", size=5)))
     fig.add_vline(x=threshold, line_dash="dash", line_color="#e45756")
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=20, b=10), xaxis_title="similarity threshold", yaxis_title="records",
                       legend=dict(orientation="h", y=1.1))
@@ -109,6 +117,7 @@ def group_view(ws, found, group: int) -> None:
     others = members[members["representative"] != True]  # noqa: E712
     st.subheader(f"Group {group}: {len(members)} records")
     st.dataframe(pd.DataFrame({"keep": members["representative"].map({True: "representative", False: ""}),
+                               "why": members["why"].map(lambda w: WHY.get(w, "")), "family": members["family"],
                                "record_id": members["record_id"], "dataset": members["dataset"], "source": members["source"],
                                "decision": members["decision"], "text": members["compared_text"].map(show.snippet)}),
                  hide_index=True, width="stretch", height=min(300, 40 + 35 * len(members)))
@@ -142,6 +151,7 @@ def main() -> None:
     info = f"index {s['index']}" + (f", recall {s['recall']:.3f} against exact search" if s.get("recall") not in (None, 1.0) else "")
     st.caption(f"{len(base):,} records · method {s['method']} on the {s['text']} · {info} · {s['grouping']} grouping · "
                f"representative: {dedup.RULES[s['rule']].description}")
+    st.caption(f"Compared: {s['in_force']}")
     if s["method"] != "exact":
         threshold = st.slider("Threshold", 0.5, 1.0, float(conf["threshold"]), 0.01, key="dup_threshold",
                               help="Two records are duplicates when their similarity reaches this value.")
@@ -155,6 +165,12 @@ def main() -> None:
     m[2].metric("Records in groups", f"{s['records_in_groups']:,}")
     m[3].metric("Would be rejected", f"{s['would_reject']:,}")
     m[4].metric("Across datasets", f"{s['cross_dataset_groups']:,}")
+    st.caption(f"Why {s['would_reject']:,} would be rejected: **{s['reject_exact']:,}** exact copies · **{s['reject_same_values']:,}** "
+               f"the same example in a template (the same variable parts: the same or another template, the same conversation) · "
+               f"**{s['reject_near']:,}** near (similarity ≥ "
+               f"{float(conf['threshold']):.2f}). Not proposed: **{s['family_pairs_set_aside']:,}** similar pairs of template or "
+               f"conversation siblings ({s['families']:,} families) whose variable parts differ. Largest group "
+               f"{s['largest_group']:,} records; {s['pair_recall']:.0%} of the pairs at the threshold share a group.")
     if found.boilerplate:
         with st.expander(f"{len(found.boilerplate)} boilerplate lines ignored when comparing"):
             st.caption(BOILERPLATE_DOC.strip())
@@ -164,6 +180,8 @@ def main() -> None:
         table = found.sweep()
         st.subheader("Threshold sweep")
         st.plotly_chart(sweep_chart(table, float(conf["threshold"])), width="stretch", key="sweep_chart")
+        st.caption("Each threshold's proposed rejections, stacked by why. Exact copies do not depend on the threshold; "
+                   "template siblings with different variable parts are never counted.")
         with st.expander("Sweep table"):
             st.dataframe(table, hide_index=True, width="stretch")
         edge_examples(found)
@@ -175,10 +193,17 @@ def main() -> None:
     if st.toggle("Only groups across datasets", **state.bound(state.DUP_CROSS)):
         groups = groups[groups["cross_dataset"]]
     st.dataframe(groups, hide_index=True, width="stretch", height=300, key="dup_groups")
+    big, big_size = largest_near_group(found.table)
+    confirm = False
+    if big_size > LARGE_GROUP:
+        st.warning(f"Group {big} holds {big_size:,} records that are not all copies (more than {LARGE_GROUP}): a group that large "
+                   "has usually formed around a template or a topic. Open it below before rejecting every group at once.")
+        confirm = st.checkbox(f"I have looked at group {big}: reject every group's duplicates anyway", key="confirm_large")
     a, b = st.columns(2)
-    if a.button(f"Apply to all groups: reject {s['would_reject']:,}", key="apply_all"):
+    if a.button(f"Apply to all groups (largest {s['largest_group']:,} records): reject {s['would_reject']:,}", key="apply_all",
+                disabled=big_size > LARGE_GROUP and not confirm):
         with shown_errors("reject the duplicates"):
-            st.toast(f"{dedup.apply(ws, found):,} record(s) rejected")
+            st.toast(f"{dedup.apply(ws, found, confirm_large=confirm):,} record(s) rejected")
             st.rerun()
     if b.button("Undo every duplicate rejection", key="undo_all"):
         with shown_errors("undo"):

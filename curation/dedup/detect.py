@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -35,8 +35,10 @@ from curation.dedup.groups import (
 )
 from curation.dedup.families import Families, exact_texts, families
 from curation.dedup.neighbours import INDEXES, K, Pairs, measured_recall, neighbour_pairs
+from curation.dedup import calibration
+from curation.dedup.rescore import CROSS_SWEEP, RESCORERS, rescore
 from curation.dedup.texts import comparable_texts
-from curation.embed import EmbedSettings, embed_texts, text_key
+from curation.embed import DEFAULT_MODEL, EmbedSettings, embed_texts, text_key
 from curation.errors import CurationError
 from curation.progress import Progress
 from curation.texts import TEXT_CHOICES
@@ -91,9 +93,10 @@ def hash_pairs(ws: Workspace, texts: list[str], conf: dict, floor: float, progre
     return Pairs.empty(index="hash", seconds=0.0)
 
 
-# Each default is the threshold of its sweep with the best F0.5 on the MSR paraphrase train pairs (bench/dedup_paraphrase.py).
+# Each default is the threshold with the best F0.5 on the MSR paraphrase train pairs (bench/dedup_paraphrase.py); the
+# embedding method's depends on the model and the second stage (`default_threshold`, curation/dedup/calibration.py).
 METHODS: dict[str, Method] = names.registry(names.DEDUP_METHODS, (
-    Method("embedding", "cosine similarity of sentence embeddings (paraphrases and copies)", 0.8,
+    Method("embedding", "cosine similarity of sentence embeddings (paraphrases and copies)", calibration.UNCALIBRATED,
            tuple(round(0.80 + 0.01 * i, 2) for i in range(20)), embedding_pairs, uses_model=True),
     Method("minhash", "estimated Jaccard similarity of word shingles (surface copies; no model)", 0.5,
            tuple(round(0.50 + 0.02 * i, 2) for i in range(25)), shingle_pairs),
@@ -110,42 +113,80 @@ class DedupSettings(settings.StageSettings):
 
     stage = "dedup"
     method: str = "embedding"  # a name in METHODS
-    threshold: float | None = None  # None: the method's default (kept as None, so a new method starts from its own)
+    threshold: float | None = None  # None: the default for the method, model and second stage (`default_threshold`)
     text: str = "prompt"  # a key of texts.TEXT_CHOICES
     rule: str = "quality"  # a name in RULES
     strip: bool = True  # remove boilerplate lines before comparing
     index: str = "auto"  # a name in INDEXES
     grouping: str = "star"  # a name in GROUPINGS
-
-    @classmethod
-    def from_stored(cls, raw: dict) -> DedupSettings:
-        conf = super().from_stored(raw)
-        if conf.threshold is None and conf.method in DEFAULT_THRESHOLDS:
-            conf = replace(conf, threshold=DEFAULT_THRESHOLDS[conf.method])
-        return conf
+    rescore: str = "none"  # a name in RESCORERS: the embedding method's second stage
+    scale: str | None = None  # what a chosen threshold was set for (`scale_of`): on another scale the default applies
 
     @classmethod
     def merge(cls, raw: dict, changes: dict) -> dict:
-        """Changing the method without a threshold resets it to the method's default."""
-        if "method" in changes and changes["method"] != raw.get("method", cls.method) and "threshold" not in changes:
-            changes = {**changes, "threshold": None}
+        """Changing the method or the second stage without a threshold resets it to the default."""
+        for name in ("method", "rescore"):
+            if name in changes and changes[name] != raw.get(name, getattr(cls, name)) and "threshold" not in changes:
+                changes = {**changes, "threshold": None, "scale": None}
         return {**raw, **changes}
 
     def check(self) -> None:
         validate(asdict(self))
 
 
+def scale_of(method: str, model: str, rescore: str) -> str:
+    """What a threshold is compared with: the method, and for embeddings the model and the second stage."""
+    return method if method != "embedding" else f"embedding|{model}|{rescore}"
+
+
+def default_threshold(method: str, model: str, rescore: str = "none") -> tuple[float, str]:
+    """(the default threshold, where it comes from) for a method under an embedding model and a second stage."""
+    if method != "embedding":
+        return METHODS[method].default_threshold, "the method's default"
+    if rescore == "cross":
+        return calibration.CROSS_THRESHOLD, "calibrated for the cross-encoder on MRPC train pairs (F0.5)"
+    value, calibrated = calibration.embedding_threshold(model)
+    return value, (f"calibrated for {model} on MRPC train pairs (F0.5)" if calibrated else f"not calibrated for {model}")
+
+
+def chosen(conf: dict, model: str) -> bool:
+    """Whether the kept threshold was chosen for the scale in force (one kept before scales were: for the default model)."""
+    kept_for = conf.get("scale") or scale_of(conf["method"], DEFAULT_MODEL, "none")
+    return conf["threshold"] is not None and kept_for == scale_of(conf["method"], model, conf["rescore"])
+
+
+def resolved(conf: dict, model: str) -> dict:
+    """The settings with the threshold in force: the chosen one if it was chosen for this scale, else the default."""
+    return conf if chosen(conf, model) else {**conf, "threshold": default_threshold(conf["method"], model, conf["rescore"])[0]}
+
+
 def dedup_settings(ws: Workspace) -> dict:
-    return asdict(DedupSettings.load(ws))
+    return resolved(asdict(DedupSettings.load(ws)), embedding_model(ws))
 
 
 def save_settings(ws: Workspace, **changes) -> dict:
-    """Validate and keep settings; changing the method without a threshold resets it to the method's default."""
-    return asdict(DedupSettings.save(ws, **changes))
+    """Validate and keep settings; a threshold is kept for the scale in force (the method, model and second stage), and
+    changing the method or the second stage without a threshold goes back to the default."""
+    if changes.get("threshold") is not None:
+        now = {**asdict(DedupSettings.load(ws)), **{k: v for k, v in changes.items() if v is not None}}
+        changes = {**changes, "scale": scale_of(now["method"], embedding_model(ws), now["rescore"])}
+    DedupSettings.save(ws, **changes)
+    return dedup_settings(ws)
+
+
+def in_force(conf: dict, model: str) -> str:
+    """One line saying which model, second stage and threshold the method compares with."""
+    threshold = resolved(conf, model)["threshold"]
+    source = "set by you" if chosen(conf, model) else default_threshold(conf["method"], model, conf["rescore"])[1]
+    if conf["method"] != "embedding":
+        return f"{conf['method']} at {threshold} ({source})"
+    stage = ", then the cross-encoder" if conf["rescore"] == "cross" else ""
+    return f"embedding with {model}{stage} at {threshold} ({source})"
 
 
 def validate(conf: dict) -> dict:
-    for name, allowed in (("method", METHODS), ("text", TEXT_CHOICES), ("rule", RULES), ("index", INDEXES), ("grouping", GROUPINGS)):
+    for name, allowed in (("method", METHODS), ("text", TEXT_CHOICES), ("rule", RULES), ("index", INDEXES), ("grouping", GROUPINGS),
+                          ("rescore", RESCORERS)):
         if conf[name] not in allowed:
             raise CurationError(f"unknown {name} {conf[name]!r}: choose one of {', '.join(allowed)}")
     if conf["threshold"] is not None and not 0.0 < float(conf["threshold"]) <= 1.0:
@@ -184,6 +225,8 @@ class Duplicates:
                 "records_in_groups": in_groups, "would_reject": in_groups - groups,
                 "cross_dataset_groups": int(kinds["cross_dataset"].sum()), "records": len(self.frame),
                 "text": self.conf["text"], "rule": self.conf["rule"], "grouping": self.conf["grouping"],
+                "model": self.pairs.info.get("model"), "rescore": self.conf["rescore"], "pair_model": self.pairs.info.get("pair_model"),
+                "in_force": in_force(self.conf, self.pairs.info.get("model") or DEFAULT_MODEL),
                 "index": self.pairs.info.get("index"),
                 "recall": self.pairs.info.get("recall"), "boilerplate_lines": len(self.boilerplate), **self.explained()}
 
@@ -201,7 +244,7 @@ class Duplicates:
 
     def sweep(self, thresholds=None) -> pd.DataFrame:
         """Groups, would-reject and kept counts at each threshold (default: the method's sweep)."""
-        key = tuple(thresholds or SWEEPS[self.conf["method"]])
+        key = tuple(thresholds or sweep_of(self.conf))
         if key not in self._sweeps:
             self._sweeps[key] = sweep(len(self.frame), self.pairs, self.hashes, key, self.rank, self.families)
         return self._sweeps[key].copy()
@@ -210,13 +253,14 @@ class Duplicates:
         """One row per group, largest first."""
         members = self.table[self.table["dup_group"].notna()].copy()
         if members.empty:
-            return pd.DataFrame(columns=["dup_group", "size", "kind", "cross_dataset", "representative_id", "datasets", "rejected"])
+            return pd.DataFrame(columns=["dup_group", "size", "kind", "cross_dataset", "representative_id", "datasets", "rejected",
+                                         "families"])
         members["dataset"] = self.frame["dataset"].to_numpy()[members.index]
         members["rejected"] = (self.frame["decision"].to_numpy()[members.index] == "reject") if "decision" in self.frame else False
         out = members.groupby("dup_group", sort=True).agg(
             size=("record_id", "size"), kind=("group_kind", "first"), cross_dataset=("cross_dataset", "first"),
             representative_id=("representative_id", "first"), datasets=("dataset", lambda s: ", ".join(sorted(set(s)))),
-            rejected=("rejected", "sum"))
+            rejected=("rejected", "sum"), families=("family", lambda s: ", ".join(sorted(set(s.dropna())))))
         return out.reset_index()
 
     def members(self, group: int) -> pd.DataFrame:
@@ -266,7 +310,16 @@ def pairs_key(conf: dict, model: str, texts: list[str], floor: float) -> str:
 EDGE = 0.05  # pairs this far below the lowest threshold are kept too: the "just below" examples
 
 
-def floor_of(conf: dict) -> float:
+def sweep_of(conf: dict) -> tuple[float, ...]:
+    """The thresholds the counts are reported at: the method's, or the second stage's (a probability)."""
+    return CROSS_SWEEP if conf["method"] == "embedding" and conf["rescore"] == "cross" else SWEEPS[conf["method"]]
+
+
+def floor_of(conf: dict, model: str) -> float:
+    """The similarity at or above which candidate pairs are kept: a little below the lowest threshold, or with a second
+    stage the embedder's candidate floor (the threshold is then on the second stage's scale)."""
+    if conf["method"] == "embedding" and conf["rescore"] != "none":
+        return calibration.candidate_floor(model)
     return round(max(0.05, min(SWEEPS[conf["method"]][0], float(conf["threshold"])) - EDGE), 4)
 
 
@@ -297,15 +350,18 @@ def compute_pairs(ws: Workspace, texts: list[str], conf: dict, floor: float, pro
 def candidate_pairs(ws: Workspace, texts: list[str], conf: dict, progress: Progress | None = None, compute: bool = True) -> Pairs | None:
     """The cached candidate pairs for these texts and settings; computed and cached when missing (unless compute=False)."""
     method = METHODS[conf["method"]]
-    floor = floor_of(conf)
+    model = embedding_model(ws)
+    floor = floor_of(conf, model)
     if not method.cached:
         return method.pairs(ws, texts, conf, floor, progress)
-    path = pairs_path(ws, pairs_key(conf, embedding_model(ws), texts, floor))
+    path = pairs_path(ws, pairs_key(conf, model, texts, floor))
     pairs = load_pairs(path)
     if pairs is None and compute:
         pairs = compute_pairs(ws, texts, conf, floor, progress)
         save_pairs(path, pairs)
-    return pairs
+    if pairs is None:
+        return None
+    return rescore(ws, texts, pairs, conf, floor, progress, compute)
 
 
 def with_preference_columns(ws: Workspace, frame: pd.DataFrame, rule: str) -> pd.DataFrame:
@@ -326,11 +382,14 @@ def find(ws: Workspace, frame: pd.DataFrame | None = None, *, progress: Progress
     from curation.signals.duplicates import normalised_hashes
     from curation.store import load_records
 
+    model = embedding_model(ws)
     conf = dedup_settings(ws)
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    if overrides.get("method", conf["method"]) != conf["method"] and "threshold" not in overrides:
-        overrides["threshold"] = DEFAULT_THRESHOLDS.get(overrides["method"])
-    conf = validate({**conf, **overrides})
+    if "threshold" in overrides:
+        overrides["scale"] = scale_of(overrides.get("method", conf["method"]), model, overrides.get("rescore", conf["rescore"]))
+    elif any(overrides.get(k, conf[k]) != conf[k] for k in ("method", "rescore")):
+        overrides.update(threshold=None, scale=None)
+    conf = resolved(validate({**conf, **overrides}), model)
     frame = (load_records(ws) if frame is None else frame).reset_index(drop=True)
     if frame.empty:
         raise CurationError("no records to compare: ingest some first")
@@ -340,7 +399,7 @@ def find(ws: Workspace, frame: pd.DataFrame | None = None, *, progress: Progress
         return None
     frame = with_preference_columns(ws, frame, conf["rule"])
     hashes = np.asarray(normalised_hashes(exact_texts(frame, full)))  # a conversation's copies: the whole conversation
-    kin = families(frame, full)
+    kin = families(frame, full, hashes)
     pairs, siblings = kin.without_siblings(pairs)
     rank = preference_rank(frame, conf["rule"]) if GROUPINGS[conf["grouping"]].ranked else None
     labels = group_labels(len(frame), pairs, hashes, float(conf["threshold"]), rank)

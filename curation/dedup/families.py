@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,16 +44,21 @@ OPENERS = frozenset(
 
 @dataclass
 class Families:
-    """Per record: a family code (-1: none), a readable family label (None: none), a code of its variable parts."""
+    """Per record: a family code (-1: none), a readable family label (None: none), a code of its variable parts, and
+    whether it was made from a named template (records of two templates compare their variable parts too)."""
 
     code: np.ndarray
     label: list[str | None]
     variable: np.ndarray
+    templated: np.ndarray
+
+    def related(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Mask of the pairs judged on their variable parts: one family, or two records both made from templates."""
+        return ((self.code[i] >= 0) & (self.code[i] == self.code[j])) | (self.templated[i] & self.templated[j])
 
     def siblings(self, pairs: Pairs) -> np.ndarray:
-        """Mask of the pairs that are one family's siblings: the same family, different variable parts."""
-        same = (self.code[pairs.i] >= 0) & (self.code[pairs.i] == self.code[pairs.j])
-        return same & (self.variable[pairs.i] != self.variable[pairs.j])
+        """Mask of the pairs that are siblings, not duplicates: related, with different variable parts."""
+        return self.related(pairs.i, pairs.j) & (self.variable[pairs.i] != self.variable[pairs.j])
 
     def without_siblings(self, pairs: Pairs) -> tuple[Pairs, Pairs]:
         """(the pairs that may be duplicates, the sibling pairs dropped)."""
@@ -104,27 +110,53 @@ def _code(keys: list[str | None]) -> np.ndarray:
     return np.array([-1 if k is None else seen.setdefault(k, len(seen)) for k in keys], dtype=np.int64)
 
 
-def families(frame: pd.DataFrame, full: list[str]) -> Families:
+FIXED_SHARE = 0.5  # a word in at least this share of a template's records is part of the template
+
+
+def template_variables(texts: list[str], family: np.ndarray) -> dict[int, str]:
+    """Row -> its variable parts: its words, less the words of its template (those in at least FIXED_SHARE of the
+    template's records: the instructions around the slots, and words too common to tell records apart)."""
+    out: dict[int, str] = {}
+    for code in np.unique(family[family >= 0]):
+        rows = np.flatnonzero(family == code)
+        split = [words(texts[r]).split() for r in rows]
+        df = Counter(w for ws in split for w in set(ws))
+        fixed = {w for w, n in df.items() if n >= FIXED_SHARE * len(rows)}
+        out.update({int(r): " ".join(w for w in ws if w not in fixed) for r, ws in zip(rows, split)})
+    return out
+
+
+def families(frame: pd.DataFrame, full: list[str], hashes: np.ndarray | None = None) -> Families:
     """Each record's family (template field, else conversation start, else number/name pattern) and variable parts.
 
-    A family of one record is no family."""
+    A family of one record is no family. With `hashes` (exact-copy keys), copies share the family of the first of them."""
     whole = record_texts(frame, "conversation")
-    keys, labels, variable = [], [], []
+    keys, labels, variable, kinds = [], [], [], []
     for text, conversation, messages, meta in zip(full, whole, frame["messages"], frame["meta"]):
         meta = _decoded(meta)
         template = next((str(meta[f]) for f in TEMPLATE_FIELDS if isinstance(meta, dict) and meta.get(f)), None)
         if template is not None:
-            keys.append(f"template:{template}"), labels.append(f"template {template}"), variable.append(words(text))
+            key, label, kind, var = f"template:{template}", f"template {template}", "template", None  # filled in below
         elif is_conversation(messages):
             start = conversation_start(messages, meta)
-            keys.append(f"conversation:{start}"), labels.append(f"conversation from {start[:40]}"), variable.append(words(conversation))
+            key, label, kind, var = f"conversation:{start}", f"conversation from {start[:40]}", "conversation", words(conversation)
         else:
             shape = skeleton(text)
             key = None if shape is None else "pattern:" + hashlib.blake2b(shape.encode(), digest_size=8).hexdigest()
-            keys.append(key), labels.append(None if shape is None else f"pattern {shape[:40]}"), variable.append(words(text))
+            label, kind, var = (None if shape is None else f"pattern {shape[:40]}"), "pattern", words(text)
+        keys.append(key), labels.append(label), kinds.append(kind), variable.append(var)
     code = _code(keys)
-    sizes = np.bincount(code[code >= 0], minlength=int(code.max(initial=-1)) + 1)
+    sizes = np.bincount(code[code >= 0], minlength=int(code.max(initial=-1)) + 2)  # never empty
     alone = (code < 0) | (sizes[np.maximum(code, 0)] < 2)
     code[alone] = -1
+    templated = (np.array(kinds) == "template") & ~alone
+    for row, var in template_variables(full, np.where(templated, code, -1)).items():
+        variable[row] = var
+    variable = [words(t) if v is None else v for t, v in zip(full, variable)]  # a template's only record: its words
     labels = [None if a else lab for a, lab in zip(alone, labels)]
-    return Families(code, labels, _code(variable))
+    out = Families(code, labels, _code(variable), templated)
+    if hashes is not None:  # exact copies belong together, whatever their case (names are found by their capitals)
+        _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+        lead = first[inverse]
+        out = Families(out.code[lead], [out.label[k] for k in lead], out.variable[lead], out.templated[lead])
+    return out

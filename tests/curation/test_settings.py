@@ -9,7 +9,7 @@ import pytest
 
 from curation import settings
 from curation.atlas import MapSettings, map_settings, save_settings
-from curation.dedup.detect import DedupSettings, dedup_settings, embedding_model
+from curation.dedup.detect import DedupSettings, dedup_settings, default_threshold, embedding_model
 from curation.embed import EmbedSettings
 from curation.errors import CurationError
 from curation.signals.compute import SignalSettings, thresholds, tokenizer_name
@@ -71,14 +71,14 @@ def test_a_settings_read_takes_no_write_lock(ws):
         holder.execute("ROLLBACK")
         holder.close()
     assert read["map"]["method"] == "kmeans" and read["map"]["k"] == 4 and read["raw"] == {"method": "kmeans", "k": 4}
-    assert read["dedup"]["threshold"] == 0.8 and read["signals"][1] == "llama-3"
+    assert read["dedup"]["threshold"] == default_threshold("embedding", "minilm")[0] and read["signals"][1] == "llama-3"
 
 
 def test_a_settings_read_creates_no_table(tmp_path):
     root = old_workspace(tmp_path / "old")
     ws = Workspace(root, open_db=False)  # the database as it is: not upgraded
     assert settings.get(ws, "dedup", "none") == "none"
-    assert DedupSettings.load(ws) == DedupSettings(threshold=0.8)
+    assert DedupSettings.load(ws) == DedupSettings() and dedup_settings(ws)["threshold"] == default_threshold("embedding", "minilm")[0]
     assert map_settings(ws) == {"model": "minilm", "text": "prompt", "method": "hdbscan", "k": None, "min_size": None}
     assert tokenizer_name(ws) == "llama-3"
     assert "settings" not in tables(root / "curation.db")
@@ -138,9 +138,10 @@ def test_bad_values_are_refused_with_the_same_errors_and_nothing_is_kept(ws):
 
 
 def test_typed_settings_and_the_dict_views_agree(ws):
-    conf = DedupSettings.save(ws, method="minhash")
-    assert conf.threshold == 0.5 and dedup_settings(ws) == {**DedupSettings().__dict__, "method": "minhash", "threshold": 0.5}
+    conf = DedupSettings.save(ws, method="minhash")  # no threshold kept: the default in force, resolved by dedup_settings
+    assert conf.threshold is None and dedup_settings(ws) == {**DedupSettings().__dict__, "method": "minhash", "threshold": 0.5}
     assert DedupSettings.save(ws, threshold=0.7).threshold == 0.7
-    assert DedupSettings.save(ws, method="embedding").threshold == 0.8  # a new method without a threshold: its default
+    assert DedupSettings.save(ws, method="embedding").threshold is None  # a new method without a threshold: its default
+    assert dedup_settings(ws)["threshold"] == default_threshold("embedding", "minilm")[0]
     SignalSettings.save(ws, thresholds={"short_output": 4})
     assert thresholds(ws)["short_output"] == 4.0 and thresholds(ws) == SignalSettings.load(ws).thresholds
