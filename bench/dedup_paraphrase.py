@@ -1,35 +1,42 @@
-"""Precision, recall and F1 of "is a duplicate" per method on the labelled MSR paraphrase pairs.
+"""Near-duplicate thresholds per model, and the second stage, on the labelled MSR paraphrase (MRPC) pairs.
 
-MSRP's negatives are themselves close pairs and two thirds of its pairs are
+MRPC's negatives are themselves close pairs and two thirds of its pairs are
 paraphrases, so F1 peaks at a low threshold that barely beats saying "duplicate"
 to everything. Removing a good record costs more than keeping a redundant one,
-so the default is the threshold of the method's sweep that maximises F0.5 (precision weighted twice
-as much as recall) on the train split; the test split reports it, the F1-best
-threshold and the trivial all-duplicates baseline.
+so each similarity's default is the threshold with the best F0.5 on the train
+split (`curation.dedup.calibration.calibrate`); the test split reports it.
 
-    python -m bench.dedup_paraphrase [--workspace DIR]
+1. Per method and embedder: the calibrated threshold (train) and its test precision / recall;
+   the constants in curation/dedup/calibration.py must equal the "calibrated" lines.
+2. The second stage: the cross-encoder of curation/dedup/pairmodel.py is fine-tuned (timed) on
+   the MRPC train pairs minus a held-out fifth, its threshold calibrated on that fifth; on the
+   test pairs, candidates (cosine at or above the embedder's floor) are re-scored by it.
+   Reported: test precision / recall at the calibrated thresholds and the best precision at
+   several recalls, for bare cosine and for the two stages.
+
+    python -m bench.dedup_paraphrase [--workspace DIR] [--no-cross]
 """
 
 from __future__ import annotations
 
-import csv
+import json
 import sys
 import tempfile
+import time
 
 import numpy as np
 
 from bench.common import SHARED, need
-from curation.dedup.detect import DEFAULT_THRESHOLDS, SWEEPS
+from curation.dedup import calibration as cal
+from curation.dedup import pairmodel
 from curation.embed import embed_texts
 from curation.workspace import Workspace
 
+RECALLS = (0.5, 0.6, 0.65, 0.7, 0.8, 0.9, 0.95)
+
 
 def read_pairs(name: str) -> tuple[list[str], list[str], np.ndarray]:
-    path = need(SHARED / "paraphrase" / f"msr_paraphrase_{name}.txt")
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
-    rows = [r for r in rows if len(r) == 5]
-    return [r[3] for r in rows], [r[4] for r in rows], np.array([r[0] == "1" for r in rows])
+    return pairmodel.read_mrpc(need(SHARED / "paraphrase" / f"msr_paraphrase_{name}.txt"))
 
 
 def pair_similarity(ws: Workspace, a: list[str], b: list[str], method: str, model: str = "minilm") -> np.ndarray:
@@ -49,40 +56,99 @@ def pair_similarity(ws: Workspace, a: list[str], b: list[str], method: str, mode
 
 
 def scores(sims: np.ndarray, truth: np.ndarray, threshold: float) -> dict:
-    said = sims >= threshold - 1e-6
-    tp = int((said & truth).sum())
-    precision = tp / max(int(said.sum()), 1)
-    recall = tp / max(int(truth.sum()), 1)
-    f1 = 2 * precision * recall / max(precision + recall, 1e-12)
-    f05 = 1.25 * precision * recall / max(0.25 * precision + recall, 1e-12)
-    return {"threshold": float(threshold), "precision": round(precision, 3), "recall": round(recall, 3), "f1": round(f1, 3),
-            "f0.5": round(f05, 3)}
+    p, r = cal.precision_recall(sims, truth, threshold)
+    f1 = 2 * p * r / max(p + r, 1e-12)
+    return {"threshold": float(threshold), "precision": p, "recall": r, "f1": f1, "f0.5": cal.f_beta(p, r)}
 
 
-def best(sims: np.ndarray, truth: np.ndarray, grid, metric: str) -> float:
-    return max((scores(sims, truth, t) for t in grid), key=lambda s: s[metric])["threshold"]
+def line(label: str, t, s: dict) -> str:
+    shown = "-" if t is None else f"{t:.2f}"
+    return f"| {label} | {shown} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['f0.5']:.3f} |"
+
+
+def two_stage(cosine: np.ndarray, cross: np.ndarray, floor: float) -> np.ndarray:
+    """One score per pair for the pipeline: candidates (cosine >= floor) by the cross-encoder, in (1, 2];
+    the rest below them by cosine (never proposed by the pipeline; ranked only to draw the whole curve)."""
+    return np.where(cosine >= floor - 1e-6, 1.0 + cross, np.minimum(cosine, floor))
+
+
+def methods_table(ws: Workspace, train, test) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    print("| method | threshold | test precision | test recall | test F1 | test F0.5 |\n|---|---|---|---|---|---|")
+    print(line("(everything is a duplicate)", None, scores(np.ones(len(test[2])), test[2], 0.5)))
+    cosines = {}
+    for model in ("minilm", "static"):
+        tr, te = pair_similarity(ws, train[0], train[1], "embedding", model), pair_similarity(ws, test[0], test[1], "embedding", model)
+        cosines[model] = (tr, te)
+        chosen = cal.calibrate(tr, train[2])
+        f1_best = cal.calibrate(tr, train[2], beta=1.0)
+        print(line(f"embedding {model}, train F1 best", f1_best, scores(te, test[2], f1_best)))
+        print(line(f"**embedding {model}, train F0.5 best (calibrated)**", chosen, scores(te, test[2], chosen)))
+        old = 0.80
+        print(line(f"embedding {model}, the old default for every model", old, scores(te, test[2], old)))
+    for method in ("minhash", "exact"):
+        tr, te = pair_similarity(ws, train[0], train[1], method), pair_similarity(ws, test[0], test[1], method)
+        chosen = 1.0 if method == "exact" else cal.calibrate(tr, train[2])
+        print(line(f"{method}, train F0.5 best", chosen, scores(te, test[2], chosen)))
+    return cosines
+
+
+def candidate_floors(cosines, train) -> dict[str, float]:
+    """Per embedder: the highest cosine (grid) keeping at least 95% of the train paraphrases as candidates."""
+    out = {}
+    for model, (tr, _) in cosines.items():
+        ok = [t for t in cal.GRID if cal.precision_recall(tr, train[2], t)[1] >= 0.95]
+        out[model] = max(ok) if ok else cal.GRID[0]
+    return out
+
+
+def second_stage(ws: Workspace, cosines, train, test) -> None:
+    start = time.perf_counter()
+    folder = pairmodel.ensure_model(ws)
+    trained = json.loads((folder / "training.json").read_text())
+    print(f"\nCross-encoder {folder.name}: {trained['pairs']} train pairs, {trained['steps']} steps, recipe {trained['recipe']}; "
+          f"trained in {trained['seconds']:.0f} s (this run: {time.perf_counter() - start:.0f} s including loading)")
+    rows = pairmodel.held_out(len(train[2]), pairmodel.RECIPE)
+    held = ([train[0][r] for r in rows], [train[1][r] for r in rows], train[2][rows])
+    start = time.perf_counter()
+    cross_held, _ = pairmodel.pair_scores(ws, held[0], held[1])
+    cross_test, info = pairmodel.pair_scores(ws, test[0], test[1])
+    seconds = time.perf_counter() - start
+    print(f"Scored {len(rows) + len(test[2])} pairs in {seconds:.0f} s ({info['reused']} of the test pairs from the cache)\n")
+    threshold = cal.calibrate(cross_held, held[2])
+    floors = candidate_floors(cosines, train)
+    print(f"calibrated: CROSS_THRESHOLD = {threshold} (F0.5-best on the {len(rows)} held-out train pairs); "
+          f"CANDIDATE_FLOORS = {floors} (train candidate recall >= 0.95)\n")
+    print("| scores | threshold | test precision | test recall | test F1 | test F0.5 |\n|---|---|---|---|---|---|")
+    curves = {}
+    for model, (tr, te) in cosines.items():
+        bare = cal.calibrate(tr, train[2])
+        print(line(f"{model} cosine alone (calibrated)", bare, scores(te, test[2], bare)))
+        combined = two_stage(te, cross_test, floors[model])
+        print(line(f"{model} cosine >= {floors[model]:.2f}, then cross-encoder", threshold, scores(combined, test[2], 1 + threshold)))
+        curves[f"{model} cosine"] = te
+        curves[f"{model} + cross"] = combined
+    curves["cross-encoder on every pair"] = cross_test
+    print("\nBest test precision at a recall of at least:\n")
+    print("| scores | " + " | ".join(f"R {r}" for r in RECALLS) + " | worst gap to MiniLM cosine, any recall |")
+    print("|---|" + "---|" * (len(RECALLS) + 1))
+    grid = np.linspace(0.01, 1.0, 100)
+    base = [cal.precision_at_recall(cosines["minilm"][1], test[2], r) for r in grid]
+    for name, s in curves.items():
+        gap = min(cal.precision_at_recall(s, test[2], r) - b for r, b in zip(grid, base))
+        print(f"| {name} | " + " | ".join(f"{cal.precision_at_recall(s, test[2], r):.3f}" for r in RECALLS) + f" | {gap:+.3f} |")
 
 
 def main() -> None:
     ws = Workspace(sys.argv[sys.argv.index("--workspace") + 1] if "--workspace" in sys.argv else tempfile.mkdtemp())
     train, test = read_pairs("train"), read_pairs("test")
     print(f"MSR paraphrase corpus: {len(train[2])} train pairs ({train[2].mean():.0%} paraphrases), {len(test[2])} test pairs\n")
-    print("| method | threshold | chosen by | test precision | test recall | test F1 | test F0.5 |")
-    print("|---|---|---|---|---|---|---|")
-    base = scores(np.ones(len(test[2])), test[2], 0.5)
-    print(f"| (everything is a duplicate) | - | baseline | {base['precision']:.3f} | {base['recall']:.3f} | {base['f1']:.3f} | "
-          f"{base['f0.5']:.3f} |")
-    for method in ("embedding", "minhash", "exact"):
-        tr = pair_similarity(ws, train[0], train[1], method)
-        te = pair_similarity(ws, test[0], test[1], method)
-        wide = [1.0] if method == "exact" else [round(0.30 + 0.01 * i, 2) for i in range(70)]
-        choices = {"train F1 best, 0.30-0.99": best(tr, train[2], wide, "f1"),
-                   "train F0.5 best, 0.30-0.99": best(tr, train[2], wide, "f0.5"),
-                   "train F0.5 best in the sweep (the default)": best(tr, train[2], SWEEPS[method], "f0.5"),
-                   "library default": DEFAULT_THRESHOLDS[method]}
-        for label, t in choices.items():
-            s = scores(te, test[2], t)
-            print(f"| {method} | {t:.2f} | {label} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['f0.5']:.3f} |")
+    cosines = methods_table(ws, train, test)
+    for model, (tr, _) in cosines.items():
+        print(f"\ncalibrated: EMBEDDING_THRESHOLDS[{model!r}] = {cal.calibrate(tr, train[2])} "
+              f"(in code: {cal.EMBEDDING_THRESHOLDS[model]})", end="")
+    print()
+    if "--no-cross" not in sys.argv:
+        second_stage(ws, cosines, train, test)
 
 
 if __name__ == "__main__":
