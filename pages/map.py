@@ -9,9 +9,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from curation.atlas import build, map_settings, nearest, save_settings
-from curation.clusters import METHODS
+from curation.atlas import AUTOMATIC, build, map_settings, nearest, place, placeable, save_settings
+from curation.clusters import METHODS, effective
 from curation.diversity import __doc__ as DIVERSITY_DOC
+from curation.diversity import agreement
 from curation.embed import EMBEDDERS, pending
 from curation.signals import SIGNALS
 from curation.texts import TEXT_CHOICES, record_texts
@@ -22,8 +23,10 @@ from ui.decide import decision_bar
 GREY = "#d0d0d8"
 
 
-def settings_form(ws) -> None:
+def settings_form(ws, n: int) -> None:
+    """The settings in force; k and the smallest cluster show their automatic value for these n records when empty."""
     conf = map_settings(ws)
+    auto_k, auto_size = effective("kmeans", n, None, None)["k"], effective("hdbscan", n, None, None)["min_size"]
     with st.expander("Map settings", expanded=False), st.form("map_settings"):
         a, b, c, d = st.columns(4)
         models = list(EMBEDDERS) + ([conf["model"]] if conf["model"] not in EMBEDDERS else [])
@@ -34,13 +37,36 @@ def settings_form(ws) -> None:
                            help="\n".join(f"{k}: {v}" for k, v in TEXT_CHOICES.items()))
         method = c.selectbox("Clustering", list(METHODS), index=list(METHODS).index(conf["method"]),
                              help="\n".join(f"{k}: {v.description}" for k, v in METHODS.items()))
-        k = d.number_input("k (k-means)", min_value=2, max_value=500, value=int(conf["k"] or 12))
-        min_size = d.number_input("Smallest cluster (HDBSCAN)", min_value=2, value=int(conf["min_size"] or 8))
+        k = d.number_input("k (k-means)", min_value=2, max_value=500, value=conf["k"], placeholder=f"automatic: {auto_k}",
+                           help=f"Empty: automatic, √(records / 2) up to 60 — {auto_k} for these {n:,} records.")
+        min_size = d.number_input("Smallest cluster (HDBSCAN)", min_value=2, value=conf["min_size"], placeholder=f"automatic: {auto_size}",
+                                  help=f"Empty: automatic, √records / 2 — {auto_size} for these {n:,} records.")
         if st.form_submit_button("Save settings"):
             with shown_errors("save the map settings"):
+                # Empty fields save as automatic; saving what the form shows changes nothing (the same cached map).
                 save_settings(ws, model=custom.strip() or model, text=text, method=method,
-                              k=int(k) if method == "kmeans" else None, min_size=int(min_size) if method == "hdbscan" else None)
+                              k=AUTOMATIC if k is None else int(k), min_size=AUTOMATIC if min_size is None else int(min_size))
                 st.rerun()
+
+
+def offer_placing(ws, frame, conf) -> bool:
+    """Records added since the map was built: offer to place them on it (embedding only them); True when offered."""
+    key = f"place|{ws.root}|{conf}|{len(frame)}"
+    job = jobs.get(key)
+    if job is not None and not job.finished:
+        jobs.follow(key)
+        return True
+    if job is not None and job.error:
+        st.error(f"Placing the new records failed: {show.plain(job.error)}")
+    added = placeable(ws, frame)
+    if not added:
+        return False
+    st.info(f"{added:,} records were added since the map was built. Place them on it: only they are embedded, each goes "
+            "where its nearest mapped records are, marked “placed, not fitted” until the map is rebuilt.")
+    if st.button(f"Place {added:,} new records on the map", type="primary", key="place_map"):
+        jobs.start(key, lambda j: place(ws, frame, progress=j.update))
+        st.rerun()
+    return True
 
 
 def run_or_wait(ws, frame) -> None:
@@ -48,6 +74,8 @@ def run_or_wait(ws, frame) -> None:
     conf = map_settings(ws)
     key = f"{ws.root}|{conf}"
     job = jobs.get(key)
+    if (job is None or job.finished) and offer_placing(ws, frame, conf):
+        return
     if job is None or job.finished and job.error is None:
         todo = pending(ws, record_texts(frame, conf["text"]), model=conf["model"], text=conf["text"])
         rate = 3000 if conf["model"] == "static" else 60
@@ -71,7 +99,7 @@ def run_or_wait(ws, frame) -> None:
 
 
 def color_options(frame: pd.DataFrame) -> list[str]:
-    options = ["cluster", "source", "dataset", "decision"]
+    options = ["cluster", "cluster confidence", "source", "dataset", "decision"]
     if "quality" in frame:
         options += ["quality", "output length"] + [f"flag: {s.reason}" for s in SIGNALS.values()]
     return options
@@ -92,7 +120,18 @@ def escaped_snippets(series: pd.Series, width: int) -> np.ndarray:
     return text.to_numpy(str)
 
 
-def figure(frame: pd.DataFrame, color: str, highlight: set | None, found: pd.DataFrame | None) -> go.Figure:
+LABELS_UP_TO = 30  # cluster labels written on the map: the largest clusters'
+
+
+def label_annotations(centres: pd.DataFrame) -> list[dict]:
+    """The cluster labels, written on the map at each cluster's centre (the largest LABELS_UP_TO clusters)."""
+    return [dict(x=float(c.x), y=float(c.y), text=html.escape(str(c.label)[:36]), showarrow=False,
+                 font=dict(size=11, color="#222"), bgcolor="rgba(255,255,255,0.7)", borderpad=2)
+            for c in centres.head(LABELS_UP_TO).itertuples()]
+
+
+def figure(frame: pd.DataFrame, color: str, highlight: set | None, found: pd.DataFrame | None,
+           centres: pd.DataFrame | None = None) -> go.Figure:
     """A WebGL scatter. Everything is passed as numpy arrays and points carry their row number
     (not their id): Plotly validates Python lists element by element, far too slow for 55k points."""
     fig = go.Figure()
@@ -101,8 +140,9 @@ def figure(frame: pd.DataFrame, color: str, highlight: set | None, found: pd.Dat
     rows = np.arange(len(frame))
     width = 70 if len(frame) <= 20_000 else 45
     hover = escaped_snippets(frame["instruction"], width)
-    if color in ("quality", "output length"):
-        values = (frame["quality"] if color == "quality" else frame["output_tokens"]).to_numpy(np.float32)
+    if color in ("quality", "output length", "cluster confidence"):
+        column = {"quality": "quality", "output length": "output_tokens", "cluster confidence": "cluster_confidence"}[color]
+        values = frame[column].to_numpy(np.float32)
         fig.add_trace(go.Scattergl(x=x, y=y, mode="markers", customdata=rows, hovertext=hover, hoverinfo="text",
                                    marker=dict(size=5, color=values, colorscale="Viridis", showscale=True, colorbar=dict(title=color))))
     else:
@@ -133,13 +173,20 @@ def figure(frame: pd.DataFrame, color: str, highlight: set | None, found: pd.Dat
             faded = ~frame["cluster"].isin(highlight).to_numpy()
             fig.add_trace(go.Scattergl(x=x[faded], y=y[faded], mode="markers", hoverinfo="skip", showlegend=False,
                                        marker=dict(size=5, color="white", opacity=0.75)))
+    for column, name, symbol in (("assigned", "low confidence (assigned)", "circle-open"),
+                                 ("placed", "placed, not fitted", "diamond-open")):
+        marked = frame[column].fillna(False).to_numpy(bool) if column in frame else np.zeros(len(frame), dtype=bool)
+        if marked.any():
+            fig.add_trace(go.Scattergl(x=x[marked], y=y[marked], mode="markers", name=name, hoverinfo="skip",
+                                       marker=dict(size=8, symbol=symbol, color="#333", line=dict(width=1))))
     if found is not None and len(found):
         fig.add_trace(go.Scattergl(x=found["x"].to_numpy(np.float32), y=found["y"].to_numpy(np.float32), mode="markers",
                                    name="search results", customdata=found.index.to_numpy(),
                                    hovertext=escaped_snippets(found["instruction"], 70),
                                    hoverinfo="text", marker=dict(size=14, symbol="star", color="black", line=dict(width=1, color="white"))))
     fig.update_layout(height=620, margin=dict(l=0, r=0, t=10, b=0), dragmode="lasso", legend=dict(itemsizing="constant"),
-                      xaxis=dict(visible=False), yaxis=dict(visible=False))
+                      xaxis=dict(visible=False), yaxis=dict(visible=False),
+                      annotations=label_annotations(centres) if centres is not None else [])
     return fig
 
 
@@ -161,7 +208,7 @@ def main() -> None:
     if base.empty:
         layout.no_records()
         return
-    settings_form(ws)
+    settings_form(ws, len(base))
     atlas = cached_map(ws)
     if atlas is None:
         run_or_wait(ws, base)
@@ -169,9 +216,23 @@ def main() -> None:
     frame = with_cached_columns(ws, base, stages=("map", "signals"))  # quality only when computed: the map never waits for it
     frame = current_filter().apply(frame).reset_index(drop=True)
     layout.filter_note(len(frame), len(base))
+    used = ", ".join(f"{k.replace('_', ' ')} {v}" + (" (automatic)" if atlas.settings.get(k) is None else "")
+                     for k, v in atlas.settings.get("effective", {}).items())
     st.caption(f"{len(frame):,} records · {atlas.clusters} clusters · {atlas.noise:,} unclustered · "
+               f"{atlas.assigned:,} in their cluster with low confidence (○ on the map) · "
                f"model {show.plain(atlas.settings['model'])}, "
-               f"text {atlas.settings['text']}, {atlas.settings['method']}")
+               f"text {atlas.settings['text']}, {atlas.settings['method']}" + (f" ({used})" if used else ""))
+    if atlas.placed:
+        a, b = st.columns([4, 1])
+        a.warning(f"{atlas.placed:,} records are placed, not fitted (◇ on the map): they were added after the map was built and "
+                  "took the place and cluster of their nearest mapped records. Rebuild the map to fit them.")
+        if b.button("Rebuild the map", key="rebuild_map"):
+            conf = map_settings(ws)
+            jobs.start(f"{ws.root}|{conf}", lambda j: build(ws, base, progress=j.update))
+            st.rerun()
+        job = jobs.get(f"{ws.root}|{map_settings(ws)}")
+        if job is not None and not job.finished:
+            jobs.follow(f"{ws.root}|{map_settings(ws)}")
     table = atlas.table(frame)
     left, right = st.columns([3, 2])
     with right:
@@ -189,7 +250,8 @@ def main() -> None:
     with left:
         colors = color_options(frame)
         color = st.selectbox("Colour by", colors, **state.bound(state.MAP_COLOR, options=colors))
-        event = st.plotly_chart(figure(frame, color, chosen, found), width="stretch", key="map_chart", on_select="rerun",
+        event = st.plotly_chart(figure(frame, color, chosen, found, atlas.centres(frame)), width="stretch", key="map_chart",
+                                on_select="rerun",
                                 selection_mode=("lasso", "box", "points"))
     selected = selected_rows(event, frame)
     if found is not None:
@@ -207,17 +269,20 @@ def main() -> None:
     elif chosen:
         ids = list(frame.loc[frame["cluster"].isin(chosen), "record_id"])
         st.subheader(f"{len(ids):,} records in the chosen cluster(s)")
-        reps = [r for c in chosen for r in atlas.representatives.get(c, [])]
-        st.write("Representative records:")
-        by_id = frame.set_index("record_id")["instruction"]
-        for rid in reps[:6]:
-            st.text(f"{rid}: {show.snippet(by_id.get(rid, ''), 140)}")
+        st.write("Representative records (nearest the cluster's centre; every word of a label occurs in them):")
+        by_id = dict(zip(frame["record_id"], record_texts(frame, atlas.settings["text"])))
+        for c in sorted(chosen)[:3]:
+            st.markdown(f"**{show.plain(atlas.labels.get(c, c))}**")
+            for rid in atlas.representatives.get(c, [])[:5]:
+                st.text(f"{rid}: {show.snippet(by_id.get(rid, ''), 200)}")
         first = atlas.labels.get(min(chosen), "manual")
         selection_actions(ws, ids, f"cluster:{first}", "cluster")
     st.subheader("Diversity")
     per = ["by_dataset", "by_source"]
     by = st.radio("Per", per, horizontal=True, format_func=lambda s: s.replace("by_", ""), **state.bound(state.MAP_DIVERSITY, options=per))
     st.dataframe(pd.DataFrame(atlas.diversity[by]).T, width="stretch")
+    for note in agreement(atlas.diversity[by]):
+        st.caption(show.plain(note))
     with st.expander("What these numbers mean"):
         st.text(DIVERSITY_DOC.strip())
 
