@@ -18,7 +18,7 @@ Stages and the columns `annotate` adds:
     records    the records (curation.records.COLUMNS)
     decisions  decision (keep / reject / undecided), reason
     signals    flags, quality, flag__<signal>, score__<signal>, evidence__<signal>, <field>_tokens, …
-    map        x, y, cluster, cluster_label
+    map        x, y, cluster, cluster_label, cluster_confidence, assigned, placed
     dedup      dup_group, representative, representative_id, group_size, group_kind, cross_dataset
 
 `compute` (False, True, or the names of stages) says which stages may be
@@ -42,7 +42,7 @@ from curation.workspace import Workspace
 STAGES = ("records", "decisions", "signals", "map", "dedup")
 ANNOTATIONS = ("decisions", "signals", "map", "dedup")  # the stages whose columns `annotate` adds
 CACHE_FOLDERS = {"signals": "signals", "map": "maps", "dedup": "dedup"}  # where each stage keeps its cache files
-MAP_COLUMNS = ("x", "y", "cluster", "cluster_label")
+MAP_COLUMNS = ("x", "y", "cluster", "cluster_label", "cluster_confidence", "assigned", "placed")
 DUPLICATE_COLUMNS = ("dup_group", "representative", "representative_id", "group_size", "group_kind", "cross_dataset")
 MISSING = {
     "signals": "no quality signals for these records yet: run `python -m curation signals` first",

@@ -66,9 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text", choices=tuple(TEXT_CHOICES), help="what to embed (default prompt; kept)")
 
     p = sub.add_parser("map", parents=[common], help="project to 2-D, cluster, label, and measure diversity (cached)")
-    p.add_argument("--method", choices=names.CLUSTERINGS, help="clustering: HDBSCAN on the map (default) or k-means (kept)")
-    p.add_argument("--k", type=int, help="number of k-means clusters (kept)")
-    p.add_argument("--min-size", type=int, help="smallest HDBSCAN cluster (kept)")
+    p.add_argument("--method", choices=names.CLUSTERINGS, help="k-means on the embeddings (default) or HDBSCAN on the map (kept)")
+    p.add_argument("--k", type=int, help="number of k-means clusters (kept; 0: automatic, the default)")
+    p.add_argument("--min-size", type=int, help="smallest HDBSCAN cluster (kept; 0: automatic, the default)")
+    p.add_argument("--place", action="store_true",
+                   help="put records added since the last build on that map (embeds only them; placed, not fitted) instead of rebuilding")
 
     p = sub.add_parser("dedup", parents=[common], help="find exact and near-duplicate groups; --apply rejects all but each representative")
     p.add_argument("--threshold", type=float, help="similarity at or above which two records are duplicates (kept)")
@@ -248,18 +250,21 @@ def cmd_embed(ws: Workspace, args) -> tuple[dict, int]:
 
 
 def cmd_map(ws: Workspace, args) -> tuple[dict, int]:
-    from curation.atlas import MapSettings, build
+    from curation.atlas import MapSettings, build, place
+    from curation.diversity import agreement
     from curation.store import load_records
 
-    if args.method or args.k or args.min_size:
+    if args.method or args.k is not None or args.min_size is not None:
         MapSettings.save(ws, method=args.method, k=args.k, min_size=args.min_size)
     frame = load_records(ws)
     if frame.empty:
         raise CurationError("no records to map: ingest some first")
     start = time.perf_counter()
-    result = build(ws, frame, progress=None if args.json else text_progress)
-    return {"clusters": result.clusters, "noise": result.noise, "labels": {str(k): v for k, v in result.labels.items()},
-            "diversity": result.diversity, "over_under": {str(k): v for k, v in result.representation.items()},
+    result = (place if args.place else build)(ws, frame, progress=None if args.json else text_progress)
+    return {"clusters": result.clusters, "noise": result.noise, "assigned": result.assigned, "placed": result.placed,
+            "labels": {str(k): v for k, v in result.labels.items()},
+            "diversity": result.diversity, "diversity_notes": {by: agreement(stats) for by, stats in result.diversity.items()},
+            "over_under": {str(k): v for k, v in result.representation.items()},
             "settings": result.settings, "seconds": round(time.perf_counter() - start, 3)}, 0
 
 
