@@ -320,7 +320,8 @@ def text_dedup(out: dict) -> str:
              f"{out['applied']:,} rejected now",
              f"  why: {out['reject_exact']:,} exact copies, {out['reject_same_values']:,} same template and variable parts, "
              f"{out['reject_near']:,} near; largest group {out['largest_group']:,} ({out['largest_near_group']:,} of near copies); "
-             f"{out['family_pairs_set_aside']:,} pairs of template or conversation siblings set aside"]
+             f"{out['family_pairs_set_aside']:,} pairs of template or conversation siblings set aside "
+             f"({out['template_repeats']:,} records repeat an example under another template: kept)"]
     if out.get("in_force"):
         lines.insert(1, f"  compared: {out['in_force']}")
     if out.get("recall") is not None and out.get("index") not in ("exact", "hash"):

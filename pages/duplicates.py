@@ -60,7 +60,7 @@ def run_or_wait(ws, n: int) -> None:
         st.rerun()
 
 
-WHY = {"exact": "exact copies", "same_values": "same example (variable parts) in a template", "near": "near (similarity)"}
+WHY = {"exact": "exact copies", "same_values": "same template, same variable parts", "near": "near (similarity)"}
 
 
 def sweep_chart(table: pd.DataFrame, threshold: float) -> go.Figure:
@@ -166,10 +166,12 @@ def main() -> None:
     m[3].metric("Would be rejected", f"{s['would_reject']:,}")
     m[4].metric("Across datasets", f"{s['cross_dataset_groups']:,}")
     st.caption(f"Why {s['would_reject']:,} would be rejected: **{s['reject_exact']:,}** exact copies · **{s['reject_same_values']:,}** "
-               f"the same example in a template (the same variable parts: the same or another template, the same conversation) · "
+               f"of one template or conversation with the same variable parts · "
                f"**{s['reject_near']:,}** near (similarity ≥ "
                f"{float(conf['threshold']):.2f}). Not proposed: **{s['family_pairs_set_aside']:,}** similar pairs of template or "
-               f"conversation siblings ({s['families']:,} families) whose variable parts differ. Largest group "
+               f"conversation siblings ({s['families']:,} families) whose variable parts differ, and **{s['template_repeats']:,}** "
+               f"records that repeat an example under another template (prompting one example several ways is deliberate in "
+               f"mixtures such as T0: kept). Largest group "
                f"{s['largest_group']:,} records; {s['pair_recall']:.0%} of the pairs at the threshold share a group.")
     if found.boilerplate:
         with st.expander(f"{len(found.boilerplate)} boilerplate lines ignored when comparing"):

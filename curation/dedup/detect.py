@@ -240,7 +240,16 @@ class Duplicates:
                 "reject_near": int(why.get("near", 0)), "largest_group": int(t["group_size"].max()) if len(t) else 0,
                 "largest_near_group": largest_near_group(t)[1], "pair_recall": pair_recall(labels, self.pairs.above(threshold)),
                 "families": int(len(set(self.families.code[self.families.code >= 0].tolist()))) if self.families else 0,
-                "family_pairs_set_aside": len(self.siblings.above(threshold)) if self.siblings is not None else 0}
+                "family_pairs_set_aside": len(self.siblings.above(threshold)) if self.siblings is not None else 0,
+                "template_repeats": self.template_repeats(threshold)}
+
+    def template_repeats(self, threshold: float) -> int:
+        """Records whose example (variable parts) recurs under another template at or above the threshold: kept."""
+        if self.siblings is None or self.families is None:
+            return 0
+        near = self.siblings.above(threshold)
+        same = self.families.repeats(near)
+        return len(set(near.i[same].tolist()) | set(near.j[same].tolist()))
 
     def sweep(self, thresholds=None) -> pd.DataFrame:
         """Groups, would-reject and kept counts at each threshold (default: the method's sweep)."""

@@ -8,9 +8,12 @@ A *family* is a set of records that look alike because they were made alike:
 - `pattern`: texts that are the same once numbers and names are masked ("Tom has 3 apples" / "Ann has 5 apples").
 
 Two records of one family are duplicates only when their *variable parts* match too: the same words once case,
-whitespace and punctuation are set aside (for conversations, every turn, so the replies after the shared prefix count).
-Pairs of one family whose variable parts differ are siblings: they are dropped before grouping, however similar their
-embeddings are. Pairs across families, or of records in no family, are judged by their similarity as before.
+whitespace and punctuation are set aside (for conversations, every turn, so the replies after the shared prefix count;
+for a template, its words: those in at least half of its records, are left out first). Pairs of one family whose
+variable parts differ are siblings: they are dropped before grouping, however similar their embeddings are. Records of
+two templates are not duplicates either: with the same variable parts they are one example prompted two ways, as T0
+does on purpose; they are counted (`repeats`), not proposed. Pairs across other families, or of records in no
+family, are judged by their similarity as before.
 
 Conversations are also never exact copies of each other on their prompt alone: their exact-copy key is the whole
 conversation (`exact_texts`), so OASST paths that share a prompt and differ in their replies are not copies.
@@ -57,8 +60,15 @@ class Families:
         return ((self.code[i] >= 0) & (self.code[i] == self.code[j])) | (self.templated[i] & self.templated[j])
 
     def siblings(self, pairs: Pairs) -> np.ndarray:
-        """Mask of the pairs that are siblings, not duplicates: related, with different variable parts."""
-        return self.related(pairs.i, pairs.j) & (self.variable[pairs.i] != self.variable[pairs.j])
+        """Mask of the pairs that are siblings, not duplicates: related, with different variable parts; or the same example
+        under two templates (a mixture such as T0 prompts each example several ways on purpose: see `repeats`)."""
+        return self.related(pairs.i, pairs.j) & ((self.variable[pairs.i] != self.variable[pairs.j]) |
+                                                 (self.code[pairs.i] != self.code[pairs.j]))
+
+    def repeats(self, pairs: Pairs) -> np.ndarray:
+        """Mask of the pairs that are one example under two templates (the same variable parts): kept, and counted."""
+        i, j = pairs.i, pairs.j
+        return self.templated[i] & self.templated[j] & (self.code[i] != self.code[j]) & (self.variable[i] == self.variable[j])
 
     def without_siblings(self, pairs: Pairs) -> tuple[Pairs, Pairs]:
         """(the pairs that may be duplicates, the sibling pairs dropped)."""

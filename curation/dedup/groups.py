@@ -247,16 +247,16 @@ def assign(frame: pd.DataFrame, labels: np.ndarray, hashes: np.ndarray, rule: st
 
 
 WHY = {"exact": "exact copies of their representative",
-       "same_values": "the same variable parts as their representative, in one template or conversation family or another template",
+       "same_values": "the same variable parts as their representative, in one template or conversation family",
        "near": "near their representative (similarity at or above the threshold)"}
 
 
 def why(rows: np.ndarray, reps: np.ndarray, hashes: np.ndarray, families: Families | None) -> np.ndarray:
-    """Why each row would go with its representative: `exact` (same text), `same_values` (the same variable parts, in one
-    family or two templates), `near` (the similarity); `representative` for the representatives themselves."""
+    """Why each row would go with its representative: `exact` (same text), `same_values` (one family, the same variable
+    parts), `near` (the similarity); `representative` for the representatives themselves."""
     out = np.full(len(rows), "near", dtype=object)
     if families is not None:
-        same = families.related(rows, reps) & (families.variable[rows] == families.variable[reps])
+        same = (families.code[rows] >= 0) & (families.code[rows] == families.code[reps]) & (families.variable[rows] == families.variable[reps])
         out[same] = "same_values"
     out[hashes[rows] == hashes[reps]] = "exact"
     out[rows == reps] = "representative"

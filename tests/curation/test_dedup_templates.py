@@ -86,8 +86,9 @@ def no_families(frame, full, hashes=None):
 
 
 def test_t0_rejections_are_explained_and_template_siblings_are_not_proposed(shared_data, tmp_path, monkeypatch):
-    """Real t0 prompts (the first 2,000: ten templates of 200), MinHash at its default: records of one template share
-    most of their words, so without families thousands of siblings would be proposed."""
+    """Real t0 prompts (the first 2,000: ten templates of 200 over two adversarial_qa sets), MinHash at its default:
+    records of one template share most of their words, and templates share passages, so without families most records
+    would be proposed; with them only copies are."""
     lines = (shared_data / "t0" / "t0_train_55k.jsonl").read_text(encoding="utf-8").splitlines()[:2000]
     ws = Workspace(tmp_path / "ws")
     ingest(ws, str(write_jsonl(tmp_path / "t0.jsonl", [json.loads(x) for x in lines])))
@@ -96,6 +97,7 @@ def test_t0_rejections_are_explained_and_template_siblings_are_not_proposed(shar
     s = found.summary()
     assert s["would_reject"] == s["reject_exact"] + s["reject_same_values"] + s["reject_near"]
     assert s["family_pairs_set_aside"] > 1000
+    assert s["reject_near"] == 0 and s["template_repeats"] > 100  # one example under two templates is kept, and counted
     near = found.pairs.above(float(s["threshold"]))
     code = found.families.code
     assert not ((code[near.i] >= 0) & (code[near.i] == code[near.j]) &
