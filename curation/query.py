@@ -80,6 +80,9 @@ def record_json(row: dict) -> dict:
         out["cluster_label"] = row["cluster_label"] if present else None
         out["x"] = float(row["x"]) if present else None
         out["y"] = float(row["y"]) if present else None
+        out["cluster_confidence"] = round(float(row["cluster_confidence"]), 4) if present and "cluster_confidence" in row else None
+        out["assigned"] = bool(row["assigned"]) if present and "assigned" in row else None
+        out["placed"] = bool(row["placed"]) if present and "placed" in row else None
     if "dup_group" in row:
         present = row["dup_group"] is not None and not pd.isna(row["dup_group"])
         out["dup_group"] = int(row["dup_group"]) if present else None

@@ -109,3 +109,25 @@ def test_a_map_that_holds_too_few_of_the_records_is_not_stretched(ws, fake, tmp_
     assert placeable(ws, frame) is None
     with pytest.raises(CurationError, match="build the map"):
         place(ws, frame)
+
+
+def test_the_command_line_places_then_rebuilds(ws, fake, tmp_path, capsys):
+    from curation.cli import main
+
+    def run(*args) -> dict:
+        assert main([*args, "--workspace", str(ws.root), "--json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    first = tmp_path / "first.json"
+    first.write_text(json.dumps(rows(0, 80)))
+    run("ingest", str(first), "--name", "first")
+    built = run("map", "--k", "4")
+    assert built["placed"] == 0 and built["settings"]["effective"] == {"k": 4}
+    more = tmp_path / "more.json"
+    more.write_text(json.dumps(rows(500, 8)))
+    run("ingest", str(more), "--name", "more")
+    assert run("map", "--place")["placed"] == 8
+    listed = run("records", "--dataset", "more")["records"]
+    assert all(r["placed"] and r["cluster"] is not None for r in listed)
+    assert run("map", "--k", "0")["placed"] == 0  # a build fits them (and k is automatic again)
+    assert run("map")["settings"]["k"] is None
