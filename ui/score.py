@@ -12,7 +12,7 @@ import streamlit as st
 from curation.errors import CurationError
 from curation.scorers import SCORERS, Cancelled, distribution
 from curation.scorers.ranked import DESCRIPTIONS, LENGTH, RANKERS, ScoreSettings, quality_score
-from ui import jobs, show
+from ui import jobs, show, state
 from ui.data import shown_errors
 from ui.decide import decision_bar
 
@@ -61,8 +61,9 @@ def run_scorer(ws, frame: pd.DataFrame, conf: ScoreSettings) -> None:
     if job is not None:
         finished_note(job)
     a, b = st.columns([1, 2])
-    sample = int(a.number_input("Records to score (a seeded sample of the records shown)", min_value=1,
-                                value=min(50, len(frame)), max_value=len(frame), key="score_sample"))
+    wanted = int(a.number_input("Records to score (a seeded sample of the records shown)", min_value=1,
+                                **state.bound(state.QUALITY_SAMPLE)))
+    sample = min(wanted, len(frame))
     estimate = None
     if conf.ranker != "judge" or conf.of().get("model"):
         with shown_errors(f"estimate the {conf.ranker} run"):
@@ -116,7 +117,7 @@ def distribution_view(frame: pd.DataFrame) -> None:
 def select_view(ws, frame: pd.DataFrame) -> None:
     a, b = st.columns([1, 2])
     orders = ["worst first", "best first"]
-    order = a.radio("Sort", orders, horizontal=True, key="score_order")
+    order = a.radio("Sort", orders, horizontal=True, **state.bound(state.QUALITY_ORDER, options=orders))
     low, high = b.slider("Select records scoring from … to …", 0.0, 1.0, (0.0, 1.0), step=0.01, key="score_range")
     chosen = frame[(frame["score"] >= low) & (frame["score"] <= high)]
     chosen = chosen.sort_values(["score", "record_id"], ascending=[order == orders[0], True], kind="stable")

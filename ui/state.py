@@ -52,6 +52,8 @@ QUALITY_SIGNAL = "shared.quality.signal"
 QUALITY_THRESHOLD = "shared.quality.threshold"  # + ".<signal>": a threshold tried, not applied yet
 QUALITY_UNDECIDED = "shared.quality.undecided"
 QUALITY_RECORD = "shared.quality.record"
+QUALITY_SAMPLE = "shared.quality.sample"  # records to score with a model ranker
+QUALITY_ORDER = "shared.quality.order"  # the Score tab's list: worst or best first
 
 MAP_SEARCH = "shared.map.search"
 MAP_COLOR = "shared.map.color"
@@ -108,6 +110,8 @@ DEFAULTS: dict[str, Any] = {
     QUALITY_LONG: 500,
     QUALITY_LOG: False,
     QUALITY_UNDECIDED: False,
+    QUALITY_SAMPLE: 50,
+    QUALITY_ORDER: "worst first",
     MAP_SEARCH: "",
     MAP_DIVERSITY: "by_dataset",
     DUP_CROSS: False,

@@ -550,7 +550,7 @@ def test_quality_score_tab_says_what_ranks_sorts_and_selects(app, tmp_path):
     assert 0 < n < 241 and picked[0].endswith(f"{n} of them under the flags gate")  # below 0.5: only broken records
     table = score_table(app)
     assert list(table["score"]) == sorted(table["score"])  # worst first
-    app.radio(key="score_order").set_value("best first").run()
+    app.radio(key=W(state.QUALITY_ORDER, "quality")).set_value("best first").run()
     assert list(score_table(app)["score"]) == sorted(table["score"], reverse=True)
     app.button(key="score_keep").click().run()  # the buttons act on the selection
     frame = load_records(Workspace(tmp_path / "ws"))

@@ -315,5 +315,6 @@ def test_score_a_sample_with_the_bundled_model_and_sort_by_it(served):
     scored = quality_score(Workspace(ws), annotate(Workspace(ws), compute=("signals",)))
     best = scored.sort_values(["score", "record_id"], ascending=[False, True]).iloc[0]
     assert best["ranked_by"] == best["ranked_by"]  # the best record is one the model scored (not a median stand-in)
-    inspected = page.locator("[data-testid='stSelectbox']").filter(has_text="Inspect").first
-    expect(inspected).to_contain_text(best["record_id"], timeout=30_000)
+    inspect = page.locator("[data-testid='stSelectbox']").filter(has_text="Inspect").filter(visible=True).locator("input")
+    # the first record of the list, best first, is the one inspected
+    expect(inspect).to_have_value(re.compile(rf"^{best['record_id']} — {best['score']:.3f} — "), timeout=30_000)
