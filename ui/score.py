@@ -60,6 +60,8 @@ def run_scorer(ws, frame: pd.DataFrame, conf: ScoreSettings) -> None:
         return
     if job is not None:
         finished_note(job)
+        if isinstance(job.result, dict) and job.result.get("uncertain"):
+            uncertain_queue(ws, frame, job.result["uncertain"])
     a, b = st.columns([1, 2])
     wanted = int(a.number_input("Records to score (a seeded sample of the records shown)", min_value=1,
                                 **state.bound(state.QUALITY_SAMPLE)))
@@ -96,6 +98,24 @@ def finished_note(job) -> None:
         auc = f" · cross-validated AUC {info['auc']:.2f}" if info.get("auc") is not None else ""
         st.success(f"Scored {info['scored']:,} of {info['records']:,} records ({info['computed']:,} computed, "
                    f"{info['cached']:,} from the cache, {info['failed']:,} failed) in {info['seconds']:.0f} s{auc}.")
+
+
+def uncertain_queue(ws, frame: pd.DataFrame, ids: list[str]) -> None:
+    """"Ask me about the most uncertain": the undecided records the learned model is least sure of, one by one."""
+    by_id = frame.set_index("record_id")
+    ids = [i for i in ids if i in by_id.index]
+    if not ids:
+        return
+    st.markdown(f"**Decide these next** — the {len(ids)} records the learned model is least sure of; each decision "
+                "teaches it most. Run it again afterwards.")
+    rid = st.selectbox("Uncertain record", ids, key="score_uncertain",
+                       format_func=lambda i: f"{i} — {by_id.at[i, 'decision']} — {show.snippet(by_id.at[i, 'instruction'], 70)}")
+    rec = by_id.loc[rid]
+    for field in ("instruction", "input", "output"):
+        if rec[field]:
+            show.text(field.capitalize(), rec[field])
+    decision_bar(ws, [rid], reason_key="uncertain_reason", default_reason="manual", buttons=[
+        ("Keep", "keep", "uncertain_keep"), ("Reject", "reject", "uncertain_reject"), ("Undo", "undo", "uncertain_undo")])
 
 
 def distribution_view(frame: pd.DataFrame) -> None:

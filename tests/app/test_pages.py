@@ -560,3 +560,24 @@ def test_quality_score_tab_says_what_ranks_sorts_and_selects(app, tmp_path):
     assert ScoreSettings.load(Workspace(tmp_path / "ws")).ranker == "ifd"
     assert any("0 of 241 records shown are scored by" in c.value for c in app.caption)
     assert any(b.key == "score_run" for b in app.button)  # a sample can be scored from here
+
+
+def test_learned_ranker_asks_about_the_most_uncertain_records(app, tmp_path):
+    from curation.scorers.ranked import ScoreSettings
+    from ui import jobs
+
+    app.run()
+    app.button(key="load_demo").click().run()
+    ws = Workspace(tmp_path / "ws")
+    ScoreSettings.save(ws, ranker="learned")
+    ids = list(load_records(ws)["record_id"][:3])
+    finished = jobs.Job(finished=True, result={"scored": 241, "records": 241, "computed": 241, "cached": 0, "failed": 0,
+                                                "seconds": 3.0, "auc": 0.81, "uncertain": ids})
+    jobs._registry()[f"score|{ws.root}|learned"] = finished  # a learned run that has just finished
+    app.switch_page("pages/quality.py").run()
+    assert not app.exception and any("cross-validated AUC 0.81" in s.value for s in app.success)
+    assert [o.split(" — ")[0] for o in app.selectbox(key="score_uncertain").options] == ids
+    app.selectbox(key="score_uncertain").select_index(1).run()
+    app.button(key="uncertain_reject").click().run()
+    frame = load_records(ws).set_index("record_id")
+    assert frame.at[ids[1], "decision"] == "reject" and (frame["decision"] == "reject").sum() == 1
