@@ -3,7 +3,7 @@
     python bench/map_t0.py [--runs 2]
 
 Embeds the t0 prompts in fast mode (static model; the default model would take
-about half an hour on 2 cores), then times projection + HDBSCAN + labels +
+about half an hour on 2 cores), then times projection + clustering + labels +
 diversity (`curation.atlas.build` with embeddings cached). The first build in a
 process includes numba's one-off compilation (cold); later ones are warm. Then
 the dashboard is started on the cached map and the Map page is opened in
@@ -78,7 +78,7 @@ def main() -> None:
         for _ in range(runs):
             pages.append(open_map(page, url))
     report(f"Map of t0 ({len(frame):,} records, static embeddings), {runs} warm runs", [
-        ("UMAP + HDBSCAN + labels + diversity, first in process (cold, numba compiles)", builds[:1]),
+        ("UMAP + clustering + labels + diversity, first in process (cold, numba compiles)", builds[:1]),
         ("the same, warm", builds[1:]), ("Map page: 55k points drawn in Chromium, map cached", pages)],
         f"{clusters} clusters, {noise:,} unclustered. Fast-mode embedding of every prompt took {embedding:.1f} s. "
         "Targets: warm map under 90 s; page under 5 s.")
