@@ -484,6 +484,10 @@ def check_caches(ws: Workspace, report: dict) -> None:
                     removed.append(ws.relative(p))
     for path in sorted((ws.root / "dedup").glob("*.npz")):
         check_file(ws, path, read_npz, report)
+    for path in sorted((ws.root / "scores").glob("*/*.parquet")):  # model scores: shards, and learned's latest run
+        check_file(ws, path, read_parquet, report)
+    for path in sorted((ws.root / "scores").glob("*/identity.json")):
+        check_file(ws, path, read_json, report)
     if len(removed) > before:
         report["fixed"].append(f"removed {len(removed) - before} damaged cache file(s) (they are recomputed when needed)")
 

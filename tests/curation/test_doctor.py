@@ -139,13 +139,15 @@ def test_damaged_caches_are_removed(ws, tmp_path, monkeypatch):
     lone = folder / "shard-00000000000000000001.vectors.npy"
     lone.write_bytes(b"left by a killed writer")
     for name, body in (("signals/p.abc.parquet", b"PAR1 garbage"), ("maps/k.json", b"{"), ("maps/k.parquet", b"x"),
-                       ("dedup/k.npz", b"not a zip")):
+                       ("dedup/k.npz", b"not a zip"), ("scores/ifd-abc/shard-1.parquet", b"PAR1"),
+                       ("scores/ifd-abc/identity.json", b"{"), ("scores/learned/latest.parquet", b"")):
         (ws.root / name).parent.mkdir(parents=True, exist_ok=True)
         (ws.root / name).write_bytes(body)
 
     report = doctor(ws.root)
     removed = set(report["caches"]["removed"])
-    assert {"signals/p.abc.parquet", "maps/k.json", "maps/k.parquet", "dedup/k.npz", ws.relative(vectors), ws.relative(lone)} <= removed
+    assert {"signals/p.abc.parquet", "maps/k.json", "maps/k.parquet", "dedup/k.npz", ws.relative(vectors), ws.relative(lone),
+            "scores/ifd-abc/shard-1.parquet", "scores/ifd-abc/identity.json", "scores/learned/latest.parquet"} <= removed
     assert embed.complete_shards(folder) == good and exit_code(report) == 0
 
 
