@@ -62,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("embed", parents=[common], help="embed the records (cached; only new texts are embedded)")
     p.add_argument("--model", metavar="NAME_OR_PATH", help="minilm (default, bundled), static (fast mode), a model folder or hub id (kept)")
-    p.add_argument("--fast", action="store_true", help="use the fast static model (same as --model static)")
+    p.add_argument("--fast", action="store_true",
+                   help="embed with the fast static model for this call only (the workspace's model stays; add --keep to change it)")
+    p.add_argument("--keep", action="store_true", help="with --fast: make the static model the workspace's model (the dashboard's too)")
     p.add_argument("--text", choices=tuple(TEXT_CHOICES), help="what to embed (default prompt; kept)")
 
     p = sub.add_parser("map", parents=[common], help="project to 2-D, cluster, label, and measure diversity (cached)")
@@ -242,11 +244,16 @@ def cmd_embed(ws: Workspace, args) -> tuple[dict, int]:
     from curation.store import load_records
     from curation.texts import record_texts
 
-    model = "static" if args.fast else args.model
-    conf = EmbedSettings.save(ws, model=model, text=args.text) if (model or args.text) else EmbedSettings.load(ws)
+    if args.fast and args.model:
+        raise CurationError("--fast is --model static: give one of them")
+    if args.keep and not args.fast:
+        raise CurationError("--keep goes with --fast (--model and --text are always kept)")
+    kept = {"model": "static" if args.keep else args.model, "text": args.text}
+    conf = EmbedSettings.save(ws, **kept) if any(kept.values()) else EmbedSettings.load(ws)
+    model = "static" if args.fast else conf.model  # --fast alone: this call only
     texts = record_texts(load_records(ws), conf.text)
-    _, info = embed_texts(ws, texts, model=conf.model, text=conf.text, progress=None if args.json else text_progress)
-    return info, 0
+    _, info = embed_texts(ws, texts, model=model, text=conf.text, progress=None if args.json else text_progress)
+    return {**info, "workspace_model": conf.model}, 0
 
 
 def cmd_map(ws: Workspace, args) -> tuple[dict, int]:

@@ -297,7 +297,11 @@ class ShardWriter:
 
 def embed_texts(ws: Workspace, texts: list[str], *, model: str = DEFAULT_MODEL, text: str = "prompt",
                 progress: Progress | None = None) -> tuple[np.ndarray, dict]:
-    """Vectors for the texts (one row each), embedding only texts not cached yet."""
+    """Vectors for the texts (one row each), embedding only texts not cached yet.
+
+    Progress is reported after every batch of the embedder (about a second with MiniLM on two cores); vectors
+    are written to the cache every `SHARD` texts and when the run stops, so a `Cancelled` raised by `progress`
+    keeps everything embedded before it. A run that embedded enough texts records its rate (`measured_rates`)."""
     start = time.perf_counter()
     folder = cache_dir(ws, model, text)
     index, cached = load_cache(folder)
@@ -307,26 +311,72 @@ def embed_texts(ws: Workspace, texts: list[str], *, model: str = DEFAULT_MODEL, 
     done = 0
     if missing:
         embedder = get_embedder(ws, model)
-        step = max(SHARD, embedder.batch_size)
         blocks = [] if cached is None else [cached]
         rows = 0 if cached is None else len(cached)
         writer = ShardWriter(folder)
-        for lo in range(0, len(missing), step):
-            chunk = missing[lo : lo + step]
-            block = embedder.encode([by_key[k] for k in chunk])  # outside the lock: the slow part
-            writer.write(chunk, block)
-            blocks.append(block)
-            for i, k in enumerate(chunk):
-                index.setdefault(k, rows + i)  # true positions in the stacked blocks
-            rows += len(chunk)
-            done += len(chunk)
-            if progress:
-                progress(done, len(missing), f"embedding with {model}")
+        pending_keys: list[str] = []
+        pending_blocks: list[np.ndarray] = []
+
+        def flush() -> None:
+            if pending_keys:
+                writer.write(pending_keys, np.vstack(pending_blocks))
+                pending_keys.clear()
+                pending_blocks.clear()
+
+        began = time.perf_counter()
+        try:
+            for lo in range(0, len(missing), embedder.batch_size):
+                chunk = missing[lo : lo + embedder.batch_size]
+                block = embedder.encode([by_key[k] for k in chunk])  # outside the lock: the slow part
+                pending_keys.extend(chunk)
+                pending_blocks.append(block)
+                blocks.append(block)
+                for i, k in enumerate(chunk):
+                    index.setdefault(k, rows + i)  # true positions in the stacked blocks
+                rows += len(chunk)
+                done += len(chunk)
+                if len(pending_keys) >= SHARD:
+                    flush()
+                if progress:
+                    progress(done, len(missing), f"embedding with {model}")
+        finally:
+            flush()
+        record_rate(ws, model, done, time.perf_counter() - began)
         cached = np.vstack(blocks)
     vectors = cached[[index[k] for k in keys]] if keys else np.zeros((0, 0), dtype=np.float32)
     info = {"model": model, "dim": int(vectors.shape[1]) if len(keys) else 0, "text": text, "embedded": done,
             "reused": len(set(keys)) - done, "seconds": round(time.perf_counter() - start, 3)}
     return vectors, info
+
+
+# --- measured rates: estimates from what this machine did ------------------------------------------------------
+
+RATES = "embed_rates"  # workspace setting: model -> {"texts_per_s", "texts"}
+MIN_MEASURED = 200  # texts a run must embed for its rate to count (a few batches: model loading amortised)
+ASSUMED_RATES = {DEFAULT_MODEL: 60.0, FAST_MODEL: 3000.0}  # texts/s on 2 CPU cores, until this machine measures its own
+
+
+def record_rate(ws: Workspace, model: str, texts: int, seconds: float) -> None:
+    """Keep the rate of a run that embedded at least `MIN_MEASURED` texts (the latest such run wins)."""
+    if texts < MIN_MEASURED or seconds <= 0:
+        return
+    from curation import settings
+
+    rates = dict(settings.get(ws, RATES, {}) or {})
+    rates[model] = {"texts_per_s": round(texts / seconds, 3), "texts": int(texts)}
+    settings.put(ws, RATES, rates)
+
+
+def estimate_seconds(ws: Workspace, model: str, texts: int) -> tuple[float, str]:
+    """Seconds to embed `texts` texts with `model`, and where the rate comes from ("measured on this machine" from
+    the last large run, else an assumed rate for two CPU cores)."""
+    from curation import settings
+
+    measured = (settings.get(ws, RATES, {}) or {}).get(model)
+    if measured:
+        return texts / measured["texts_per_s"], f"measured here: {measured['texts_per_s']:,.0f} texts/s"
+    rate = ASSUMED_RATES.get(model, ASSUMED_RATES[DEFAULT_MODEL])
+    return texts / rate, f"not measured here yet; assumed {rate:,.0f} texts/s"
 
 
 def pending(ws: Workspace, texts: list[str], *, model: str, text: str) -> int:

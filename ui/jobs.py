@@ -1,9 +1,14 @@
-"""Long work (embedding, projection) in a background thread per workspace.
+"""Long work (embedding, projection, scoring) in a background thread per workspace.
 
 The registry lives in the server process (st.cache_resource), so a job keeps
 running while the curator uses other pages, and a reloaded page finds it and
 shows its progress. The work itself writes its results to the workspace cache
 as it goes: after a server restart a new job resumes from there.
+
+Every job can be cancelled: the Cancel button sets a flag, and the job's
+progress callback (`job.update`, which every stage calls after each batch)
+raises `Cancelled` at the next batch. The work stops there, keeping what its
+cache holds; the job ends with `cancelled` set (not an error).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from curation.progress import Cancelled
 from ui.show import plain
 
 
@@ -25,15 +31,19 @@ class Job:
     error: str | None = None
     finished: bool = False
     started: float = field(default_factory=time.time)
-    cancellable: bool = False
-    cancel_requested: bool = False  # the work checks `cancelled()` between batches and stops there
+    cancel_requested: bool = False  # set by the Cancel button; the work stops at its next batch
+    cancelled: str | None = None  # once it stopped so: what the cancellation said (what was kept)
     result: object = None  # what the work returned, for the page to show once it finished
 
-    def cancelled(self) -> bool:
+    def requested(self) -> bool:
+        """For work that checks a cancel flag itself (the scorers' `cancel=`)."""
         return self.cancel_requested
 
     def update(self, done: int, total: int, what: str) -> None:
+        """The progress callback: records progress, and raises `Cancelled` once the curator asked to cancel."""
         self.done, self.total, self.what = done, total, what
+        if self.cancel_requested:
+            raise Cancelled(f"cancelled after {done:,} of {total:,} ({what}); what was finished is kept")
 
     @property
     def fraction(self) -> float:
@@ -49,20 +59,20 @@ def get(key: str) -> Job | None:
     return _registry().get(key)
 
 
-def start(key: str, work, *, cancellable: bool = False) -> Job:
-    """Run `work(job)` in a thread unless a job with this key is already running; its return value is `job.result`.
-
-    `cancellable`: the work checks `job.cancelled()` between batches, and the progress shows a Cancel button."""
+def start(key: str, work) -> Job:
+    """Run `work(job)` in a thread unless a job with this key is already running; its return value is `job.result`."""
     registry = _registry()
     job = registry.get(key)
     if job is not None and not job.finished:
         return job
-    job = Job(cancellable=cancellable)
+    job = Job()
     registry[key] = job
 
     def run():
         try:
             job.result = work(job)
+        except Cancelled as exc:
+            job.cancelled = str(exc)
         except Exception as exc:  # shown on the page, with its cause
             job.error = f"{type(exc).__name__}: {exc}"
         finally:
@@ -78,9 +88,16 @@ def remaining(job: Job) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
+def cancel(key: str) -> None:
+    job = get(key)
+    if job is not None:
+        job.cancel_requested = True
+
+
 @st.fragment(run_every=1.0)
-def follow(key: str) -> None:
-    """The job's progress, refreshed every second; the page reruns when it finishes."""
+def follow(key: str, actions: tuple[tuple[str, object], ...] = ()) -> None:
+    """The job's progress, refreshed every second, with a Cancel button and any `actions` ((label, on_click), e.g.
+    switching the running map build to fast mode); the page reruns when the job finishes."""
     job = get(key)
     if job is None:
         return
@@ -91,8 +108,10 @@ def follow(key: str) -> None:
     left = f" · about {remaining(job)} left" if job.done and job.total > job.done else ""
     st.progress(job.fraction, text=f"{what}: {job.done:,}/{job.total:,} · {elapsed} s{left}" if job.total else f"{what} · {elapsed} s")
     st.caption("This runs in the background: other pages stay usable, and a reload picks it up again.")
-    if job.cancellable:
-        if job.cancel_requested:
-            st.caption("Cancelling: the work stops after the batch it is on; what it finished is kept.")
-        elif st.button("Cancel", key=f"cancel_{key}", icon=":material/stop_circle:"):
-            job.cancel_requested = True
+    if job.cancel_requested:
+        st.caption("Cancelling: the work stops after the batch it is on; what it finished is kept.")
+        return
+    buttons = st.columns(1 + len(actions), width="content")
+    buttons[0].button("Cancel", key=f"cancel_{key}", icon=":material/stop_circle:", on_click=cancel, args=(key,))
+    for column, (label, on_click) in zip(buttons[1:], actions):
+        column.button(label, key=f"{label}_{key}", on_click=on_click)

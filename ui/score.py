@@ -10,7 +10,7 @@ import plotly.express as px
 import streamlit as st
 
 from curation.errors import CurationError
-from curation.scorers import SCORERS, Cancelled, distribution
+from curation.scorers import SCORERS, distribution
 from curation.scorers.ranked import DESCRIPTIONS, LENGTH, RANKERS, ScoreSettings, quality_score
 from ui import jobs, show, state
 from ui.data import shown_errors
@@ -82,15 +82,15 @@ def run_scorer(ws, frame: pd.DataFrame, conf: ScoreSettings) -> None:
         options = conf.of()
 
         def work(job):
-            return scorer.score(ws, frame, job.update, sample=sample, seed=0, cancel=job.cancelled, **options).attrs["info"]
+            return scorer.score(ws, frame, job.update, sample=sample, seed=0, cancel=job.requested, **options).attrs["info"]
 
-        jobs.start(key, work, cancellable=True)
+        jobs.start(key, work)
         st.rerun()
 
 
 def finished_note(job) -> None:
-    if job.error and job.error.startswith(Cancelled.__name__):
-        st.info(show.plain(job.error.partition(": ")[2]))
+    if job.cancelled:
+        st.info(f"Stopped: {show.plain(job.cancelled)}.")
     elif job.error:
         st.error(f"Scoring failed: {show.plain(job.error)}")
     elif isinstance(job.result, dict):

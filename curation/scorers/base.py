@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from curation.errors import CurationError
-from curation.progress import Progress
+from curation.progress import Cancelled, Progress
 from curation.workspace import Workspace, file_lock, remove, write_atomically
 
 if TYPE_CHECKING:
@@ -47,9 +47,6 @@ FLUSH_SECONDS = 30.0  # …or time since the last shard (slow scorers: an endpoi
 COMPACT_SHARDS = 32  # more shards than this are merged into one when the cache is read
 Cancel = Callable[[], bool]
 
-
-class Cancelled(CurationError):
-    """The run was cancelled between two batches; what was scored before is cached."""
 
 
 @dataclass(frozen=True)

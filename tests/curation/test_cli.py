@@ -329,3 +329,23 @@ def test_ingest_then_records_into_a_closed_pipe_is_quiet(tmp_path):
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) in (0, 141) and err == "" and head[0] == b"{\n"
+
+
+def test_embed_fast_is_for_this_call_unless_kept(capsys, mapped_ws, monkeypatch):
+    import numpy as np
+
+    from curation import embed
+    from curation.embed import EmbedSettings
+    from curation.workspace import Workspace
+
+    monkeypatch.setattr(embed, "get_embedder", lambda ws, name="minilm": embed.Embedder(  # the settings are tested here
+        name, lambda texts: np.ones((len(texts), 4), dtype=np.float32), 4))
+
+    code, out, _ = run(capsys, "embed", "--workspace", mapped_ws, "--fast", "--json")
+    assert code == 0 and out["model"] == "static" and out["workspace_model"] == "minilm" and out["embedded"] == 12
+    assert EmbedSettings.load(Workspace(mapped_ws)).model == "minilm"  # the dashboard's model did not change
+    code, _, err = run(capsys, "embed", "--workspace", mapped_ws, "--keep")
+    assert code == 1 and "--keep goes with --fast" in err
+    code, out, _ = run(capsys, "embed", "--workspace", mapped_ws, "--fast", "--keep", "--json")
+    assert code == 0 and out["reused"] == 12 and out["workspace_model"] == "static"
+    assert EmbedSettings.load(Workspace(mapped_ws)).model == "static"

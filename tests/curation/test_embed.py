@@ -77,18 +77,48 @@ def test_an_interrupted_run_resumes_from_written_shards(ws, fake, monkeypatch):
     calls = {"n": 0}
     original = embed.write_shard
 
-    def crash_after_two_shards(*args):
+    def killed_at_the_third_shard(*args):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
         original(*args)
 
-    monkeypatch.setattr(embed, "write_shard", crash_after_two_shards)
+    monkeypatch.setattr(embed, "write_shard", killed_at_the_third_shard)
     with pytest.raises(KeyboardInterrupt):
         embed_texts(ws, texts)
     monkeypatch.setattr(embed, "write_shard", original)
     _, info = embed_texts(ws, texts)
-    assert (info["embedded"], info["reused"]) == (2, 4)
+    assert info["reused"] >= 4 and info["embedded"] + info["reused"] == 6  # the two shards written are kept
+
+
+def test_a_cancelled_run_keeps_what_it_embedded_and_progress_comes_every_batch(ws, fake):
+    from curation.progress import Cancelled
+
+    seen = []
+
+    def cancel_after_three(done, total, what):
+        seen.append(done)
+        if done == 3:
+            raise Cancelled("cancelled")
+
+    texts = [f"t{i}" for i in range(6)]
+    with pytest.raises(Cancelled):
+        embed_texts(ws, texts, progress=cancel_after_three)
+    assert seen == [1, 2, 3]  # every batch (batch_size 1), not every shard of 1,024
+    _, info = embed_texts(ws, texts)
+    assert (info["embedded"], info["reused"]) == (3, 3)  # the three embedded before the cancel were written
+
+
+def test_estimates_use_the_rate_measured_on_this_machine(ws, fake, monkeypatch):
+    seconds, how = embed.estimate_seconds(ws, "minilm", 600)
+    assert seconds == pytest.approx(600 / embed.ASSUMED_RATES["minilm"]) and how.startswith("not measured here yet")
+    monkeypatch.setattr(embed, "MIN_MEASURED", 4)
+    embed_texts(ws, ["a", "b"])  # too few texts to measure a rate
+    assert embed.estimate_seconds(ws, "minilm", 600)[1].startswith("not measured")
+    embed_texts(ws, [f"t{i}" for i in range(8)])
+    seconds, how = embed.estimate_seconds(ws, "minilm", 600)
+    assert how.startswith("measured here") and seconds != pytest.approx(600 / embed.ASSUMED_RATES["minilm"])
+    assert embed.estimate_seconds(ws, "static", 600)[1].startswith("not measured")  # rates are per model
 
 
 def test_real_bundled_model_offline(ws, monkeypatch):
