@@ -88,7 +88,7 @@ FLAT_FOLDERS = ("signals", "maps", "dedup", "models")
 NESTED_FOLDERS = ("records", "embeddings", "scores")
 # Models written whole into models/<name> under a temporary folder name (embed.distill_static, the ifd scorer): the only
 # folders ever removed, and only under exactly that name.
-MODEL_FOLDERS = ("static-minilm", "smollm2-135m-instruct")
+MODEL_FOLDERS = ("static-minilm", "smollm2-135m-instruct", "cross-minilm-mrpc-v1")  # the last: dedup/pairmodel.py
 
 
 def host_tag() -> str:

@@ -97,7 +97,7 @@ def hash_pairs(ws: Workspace, texts: list[str], conf: dict, floor: float, progre
 # embedding method's depends on the model and the second stage (`default_threshold`, curation/dedup/calibration.py).
 METHODS: dict[str, Method] = names.registry(names.DEDUP_METHODS, (
     Method("embedding", "cosine similarity of sentence embeddings (paraphrases and copies)", calibration.UNCALIBRATED,
-           tuple(round(0.80 + 0.01 * i, 2) for i in range(20)), embedding_pairs, uses_model=True),
+           tuple(round(0.75 + 0.01 * i, 2) for i in range(25)), embedding_pairs, uses_model=True),
     Method("minhash", "estimated Jaccard similarity of word shingles (surface copies; no model)", 0.5,
            tuple(round(0.50 + 0.02 * i, 2) for i in range(25)), shingle_pairs),
     Method("exact", "the same text after normalising case and whitespace", 1.0, (1.0,), hash_pairs, cached=False),

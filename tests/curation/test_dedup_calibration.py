@@ -25,6 +25,15 @@ def test_calibrate_takes_the_f05_best_threshold():
     assert calibration.calibrate(scores, truth, grid=(0.5, 0.7, 0.85, 0.9), beta=2.0) == 0.7  # recall-weighted: lower
 
 
+def test_calibration_weighs_the_classes_equally_unless_told_not_to():
+    scores = np.array([0.9] * 4 + [0.6] * 4 + [0.6])  # eight paraphrases, one close negative
+    truth = np.array([True] * 8 + [False])
+    # at MRPC-like prevalence, 0.6 looks precise (8 of 9); with the classes weighed equally, its precision is one half
+    assert calibration.calibrate(scores, truth, grid=(0.6, 0.9), balanced=False) == 0.6
+    assert calibration.calibrate(scores, truth, grid=(0.6, 0.9)) == 0.9
+    assert calibration.precision_recall(scores, truth, 0.6, balanced=True) == (0.5, 1.0)
+
+
 def test_precision_at_recall_is_the_best_precision_reaching_it():
     scores = np.array([0.9, 0.8, 0.7, 0.6])
     truth = np.array([True, False, True, True])

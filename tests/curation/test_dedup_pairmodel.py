@@ -17,7 +17,7 @@ from curation.ingest import ingest
 from tests.conftest import write_jsonl
 from tests.curation.test_dedup import words  # noqa: F401 - the fake embedder fixture
 
-TINY = {**pairmodel.RECIPE, "limit": 32, "max_length": 64}  # two steps: proves the plumbing, not the quality
+TINY = {**pairmodel.RECIPE, "limit": 32, "max_length": 64, "combine_limit": 48}  # two steps: the plumbing, not the quality
 ROWS = [{"instruction": "Name the capital city of France.", "output": "Paris"},
         {"instruction": "What is the capital city of France?", "output": "Paris."},
         {"instruction": "Name the capital city of France, please.", "output": "Paris"},
@@ -36,6 +36,8 @@ def test_the_model_is_trained_once_kept_in_the_workspace_and_its_scores_cached(w
     assert folder == ws.root / "models" / f"cross-minilm-mrpc-v{pairmodel.VERSION}"
     trained = json.loads((folder / "training.json").read_text())
     assert trained["pairs"] == 32 and trained["steps"] == 2 and trained["recipe"] == tiny
+    combiner = json.loads((folder / "combiner.json").read_text())
+    assert combiner["fitted_on"] == 48 and len(combiner["weights"]) == len(combiner["features"]) == 7
     assert not list(folder.parent.glob(".*.tmp"))  # trained in a temporary folder, renamed into place
 
     def no_training(*args, **kwargs):
@@ -48,7 +50,7 @@ def test_the_model_is_trained_once_kept_in_the_workspace_and_its_scores_cached(w
     scores, info = pairmodel.pair_scores(ws, a, b)
     assert info["scored"] == 2 and info["reused"] == 0 and ((scores > 0) & (scores < 1)).all()
     model = pairmodel.PairModel(folder)
-    assert np.allclose(model.score(a, b), model.score(b, a), atol=1e-5)  # a pair's score has no order
+    assert np.allclose(model.score(a, b), scores, atol=1e-5) and np.allclose(model.score(b, a), scores, atol=1e-5)  # no order
 
     def no_scoring(*args, **kwargs):
         raise AssertionError("scored again")
