@@ -13,7 +13,7 @@ from curation.atlas import AUTOMATIC, build, map_settings, nearest, place, place
 from curation.clusters import METHODS, effective
 from curation.diversity import __doc__ as DIVERSITY_DOC
 from curation.diversity import agreement
-from curation.embed import EMBEDDERS, pending
+from curation.embed import EMBEDDERS, estimate_seconds, pending
 from curation.signals import SIGNALS
 from curation.texts import TEXT_CHOICES, record_texts
 from ui import jobs, layout, show, state
@@ -77,10 +77,12 @@ def run_or_wait(ws, frame) -> None:
     if (job is None or job.finished) and offer_placing(ws, frame, conf):
         return
     if job is None or job.finished and job.error is None:
+        if job is not None and job.cancelled:
+            st.info(f"The map build stopped: {show.plain(job.cancelled)}. Building again starts from there.")
         todo = pending(ws, record_texts(frame, conf["text"]), model=conf["model"], text=conf["text"])
-        rate = 3000 if conf["model"] == "static" else 60
+        seconds, how = estimate_seconds(ws, conf["model"], todo)
         st.info(f"No map yet for these {len(frame):,} records with model **{show.plain(conf['model'])}**. {todo:,} texts need embedding "
-                f"(about {max(1, todo // rate // 60)} min at ~{rate}/s on this machine); the first map also spends ~30 s compiling UMAP.")
+                f"(about {jobs.duration(seconds)}; {how}), then the projection (the first map also spends ~30 s compiling UMAP).")
         a, b = st.columns(2)
         if a.button("Build the map", type="primary", key="build_map"):
             jobs.start(key, lambda j: build(ws, frame, progress=j.update))
@@ -95,7 +97,15 @@ def run_or_wait(ws, frame) -> None:
             jobs.start(key, lambda j: build(ws, frame, progress=j.update))
             st.rerun()
         return
-    jobs.follow(key)
+    actions = () if conf["model"] == "static" else (("Switch to fast mode", lambda: switch_to_fast(ws, frame, key)),)
+    jobs.follow(key, actions)
+
+
+def switch_to_fast(ws, frame: pd.DataFrame, running: str) -> None:
+    """Cancel the running build (its vectors so far stay cached) and build again with the static model."""
+    jobs.cancel(running)
+    save_settings(ws, model="static")
+    jobs.start(f"{ws.root}|{map_settings(ws)}", lambda j: build(ws, frame, progress=j.update))
 
 
 def color_options(frame: pd.DataFrame) -> list[str]:

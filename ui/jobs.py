@@ -84,8 +84,11 @@ def start(key: str, work) -> Job:
 
 def remaining(job: Job) -> str:
     """Time left at the rate measured so far in this job."""
-    seconds = (time.time() - job.started) / job.done * (job.total - job.done)
-    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+    return duration((time.time() - job.started) / job.done * (job.total - job.done))
+
+
+def duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{max(seconds, 1):.0f} s"
 
 
 def cancel(key: str) -> None:
@@ -111,7 +114,7 @@ def follow(key: str, actions: tuple[tuple[str, object], ...] = ()) -> None:
     if job.cancel_requested:
         st.caption("Cancelling: the work stops after the batch it is on; what it finished is kept.")
         return
-    buttons = st.columns(1 + len(actions), width="content")
+    buttons = st.columns([1] * (1 + len(actions)) + [4 - len(actions)])  # buttons side by side, left-aligned
     buttons[0].button("Cancel", key=f"cancel_{key}", icon=":material/stop_circle:", on_click=cancel, args=(key,))
     for column, (label, on_click) in zip(buttons[1:], actions):
         column.button(label, key=f"{label}_{key}", on_click=on_click)

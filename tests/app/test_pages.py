@@ -581,3 +581,33 @@ def test_learned_ranker_asks_about_the_most_uncertain_records(app, tmp_path):
     app.button(key="uncertain_reject").click().run()
     frame = load_records(ws).set_index("record_id")
     assert frame.at[ids[1], "decision"] == "reject" and (frame["decision"] == "reject").sum() == 1
+
+
+def test_a_running_map_build_can_switch_to_fast_mode(app, tmp_path):
+    import threading
+
+    from curation.atlas import map_settings
+    from curation.embed import EmbedSettings
+    from ui import jobs
+
+    app.run()
+    app.button(key="load_demo").click().run()
+    ws = Workspace(tmp_path / "ws")
+    release = threading.Event()
+
+    def slow(job):  # stands in for the MiniLM build: reports progress until cancelled
+        for i in range(600):
+            job.update(i, 600, "embedding with minilm")
+            release.wait(0.05)
+
+    running = jobs.start(f"{ws.root}|{map_settings(ws)}", slow)
+    app.switch_page("pages/map.py").run()
+    assert not app.exception
+    switch = next(b for b in app.button if b.label == "Switch to fast mode")
+    switch.click().run()
+    release.set()
+    assert EmbedSettings.load(ws).model == "static"
+    assert running.cancel_requested
+    fast = jobs.get(f"{ws.root}|{map_settings(ws)}")
+    assert fast is not None and fast is not running  # the build restarted with the static model
+    jobs.cancel(f"{ws.root}|{map_settings(ws)}")
