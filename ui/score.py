@@ -129,7 +129,7 @@ def distribution_view(frame: pd.DataFrame) -> None:
     for name, part in frame.groupby(by, sort=True):
         d = distribution(part["score"])
         rows.append({by: name, "records": len(part), "broken": int(part["broken"].sum()),
-                     "ranked by model": int(part["ranked_by"].notna().sum()),
+                     "ranked by the ranker": int(part["ranked_by"].notna().sum()),
                      **{k: d.get(k) for k in ("mean", "p10", "p50", "p90")}})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
