@@ -48,6 +48,7 @@ def decide_each(ws: Workspace, items: list[tuple[str, str, str]], *, curator: st
             raise CurationError("a decision needs a reason, e.g. --reason manual")
     wanted = {rid: (decision, reason) for rid, decision, reason in items}
     datasets = resolve(ws, list(wanted), index)
+    refuse_protected(ws, [rid for rid, (d, _) in wanted.items() if d == "reject"], datasets)
     curator = curator or default_curator()
     now = time.time()
     with ws.transaction() as conn:
@@ -58,6 +59,21 @@ def decide_each(ws: Workspace, items: list[tuple[str, str, str]], *, curator: st
             "INSERT OR REPLACE INTO state(record_id, dataset, decision, reason, curator, ts) VALUES (?,?,?,?,?,?)", rows
         )
     return len(rows)
+
+
+def refuse_protected(ws: Workspace, rejected: list[str], datasets: dict[str, str]) -> None:
+    """A record of a protected evaluation set (curation.decontaminate) is never rejected: raise, naming it."""
+    if not rejected:
+        return
+    from curation.decontaminate import protected_datasets
+
+    protected = set(protected_datasets(ws))
+    hit = [rid for rid in rejected if datasets[rid] in protected]
+    if hit:
+        more = f" and {len(hit) - 1} more" if len(hit) > 1 else ""
+        raise CurationError(f"record {hit[0]}{more} belongs to the protected evaluation set {datasets[hit[0]]!r}: a protected "
+                            "record is never rejected (export never puts it in a training split); leave it out of the "
+                            f"selection, or unprotect the set first (decontaminate --unprotect {datasets[hit[0]]})")
 
 
 def undo(ws: Workspace, ids: list[str], *, curator: str | None = None, index: dict[str, str] | None = None) -> int:

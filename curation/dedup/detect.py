@@ -407,6 +407,9 @@ def find(ws: Workspace, frame: pd.DataFrame | None = None, *, progress: Progress
     if pairs is None:
         return None
     frame = with_preference_columns(ws, frame, conf["rule"])
+    from curation.decontaminate import protected_column
+
+    frame = protected_column(ws, frame)  # decontamination: a protected evaluation record is its group's representative
     hashes = np.asarray(normalised_hashes(exact_texts(frame, full)))  # a conversation's copies: the whole conversation
     kin = families(frame, full, hashes)
     pairs, siblings = kin.without_siblings(pairs)

@@ -203,13 +203,24 @@ def preference(frame: pd.DataFrame, rule: str) -> np.ndarray:
 
 
 def curator_rank(frame: pd.DataFrame) -> np.ndarray:
-    """0 for records a curator kept, 2 for those rejected for another reason, 1 otherwise: decisions come before the rule."""
+    """0 for records a curator kept, 2 for those rejected for another reason, 1 otherwise: decisions come before the rule.
+    -1 for a protected evaluation record (see `protected_first`)."""
     if "decision" not in frame:
-        return np.ones(len(frame))
+        return protected_first(frame, np.ones(len(frame)))
     decision = frame["decision"].astype(str).to_numpy()
     reason = frame["reason"].fillna("").astype(str) if "reason" in frame else pd.Series([""] * len(frame))
     ours = reason.str.startswith(DUPLICATE_REASON).to_numpy()
-    return np.where((decision == "keep") & ~ours, 0, np.where((decision == "reject") & ~ours, 2, 1))
+    return protected_first(frame, np.where((decision == "keep") & ~ours, 0, np.where((decision == "reject") & ~ours, 2, 1)))
+
+
+# --- decontamination (curation/decontaminate.py): a protected evaluation record is never a group's dropped member ---
+def protected_first(frame: pd.DataFrame, rank: np.ndarray) -> np.ndarray:
+    """-1 for the records of a protected evaluation set (the `protected` column, see `decontaminate.protected_column`):
+    before any other, so a group keeps the evaluation copy and proposes the training copy; never proposed themselves."""
+    if "protected" not in frame:
+        return rank
+    return np.where(frame["protected"].fillna(False).to_numpy(bool), -1, rank)
+# --- end decontamination ---
 
 
 def assign(frame: pd.DataFrame, labels: np.ndarray, hashes: np.ndarray, rule: str, families: Families | None = None) -> pd.DataFrame:
