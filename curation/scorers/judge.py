@@ -23,15 +23,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import random
 import re
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit
 
 from curation.errors import CurationError
+from curation.llm import client as llm
+from curation.llm.client import count_tokens, endpoint_url, one_line
 from curation.scorers.base import Exchange, Scorer
 from curation.workspace import Workspace
 
@@ -50,19 +48,6 @@ Judge accuracy first, then helpfulness, then clarity. Do not reward length for i
 Reply with one JSON object and nothing else:
 {"score": <integer 1-5>, "reason": "<one line>"}"""
 REMINDER = 'Reply with only the JSON object, e.g. {"score": 3, "reason": "correct but incomplete"}.'
-DEFAULT_ENDPOINT = "https://api.openai.com/v1"
-FATAL = ("AuthenticationError", "PermissionDeniedError", "NotFoundError")
-RETRIED = ("RateLimitError", "InternalServerError", "APITimeoutError", "APIConnectionError")
-
-
-def endpoint_url(url: str | None) -> str:
-    url = (url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_ENDPOINT).rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise CurationError(f"bad --endpoint {url!r}: give an http(s) URL such as http://127.0.0.1:8000/v1")
-    return url if parts.path not in ("", "/") else url + "/v1"
-
-
 def user_message(item: Exchange) -> str:
     system = f"## System prompt\n{item.system}\n\n" if item.system else ""
     return f"{system}## Conversation\n{item.prompt}\n\n## Response\n{item.answer}"
@@ -76,11 +61,6 @@ SCORE_PATTERNS = (
     r"(?i)\brating\s*(?:of|:|=)?\s*(\d(?:\.\d+)?)",
     r"^\s*(\d(?:\.\d+)?)\s*(?:$|[-:.)\n])",
 )
-
-
-def one_line(text: str, limit: int = 200) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def json_objects(text: str):
@@ -146,15 +126,7 @@ class Judge(Scorer):
                 "rubric": hashlib.blake2b(rubric.encode(), digest_size=8).hexdigest(), "max_tokens": opts["max_tokens"]}
 
     def client(self, opts: dict):
-        import openai
-
-        url = endpoint_url(opts["endpoint"])
-        key = os.environ.get(opts["api_key_env"] or "OPENAI_API_KEY")
-        if not key:
-            if urlsplit(url).hostname == "api.openai.com":
-                raise CurationError(f"the judge needs an API key for {url}: set ${opts['api_key_env']} (or --api-key-env VAR)")
-            key = "none"  # local servers (vLLM, Ollama, llama.cpp) accept any key
-        return openai.OpenAI(base_url=url, api_key=key, max_retries=0, timeout=float(opts["timeout"]))
+        return llm.connect(opts["endpoint"], opts["api_key_env"], float(opts["timeout"]), who="the judge")
 
     def model_name(self, opts: dict) -> str:
         if opts["model"]:
@@ -164,15 +136,7 @@ class Judge(Scorer):
         return opts["_model"]
 
     def first_model(self, opts: dict) -> str:
-        client = self.client(opts)
-        try:
-            models = [m.id for m in client.models.list()]
-        except Exception as exc:  # openai raises many types; the endpoint may not list models at all
-            raise CurationError(f"could not list the models of {endpoint_url(opts['endpoint'])} ({type(exc).__name__}): "
-                                "give --model NAME") from None
-        if not models:
-            raise CurationError(f"{endpoint_url(opts['endpoint'])} lists no model: give --model NAME")
-        return models[0]
+        return llm.first_model(self.client(opts), opts["endpoint"])
 
     def resolve(self, options: dict) -> dict:
         opts = super().resolve(options)
@@ -216,44 +180,11 @@ class Judge(Scorer):
 
     def ask(self, client, messages: list[dict], opts: dict) -> dict:
         """{"text": reply} or {"error": why}, after retries; raises CurationError when no request can succeed."""
-        import openai
+        payload = {"model": self.model_name(opts), "messages": messages, "temperature": 0, "max_tokens": int(opts["max_tokens"])}
+        return llm.request(client, payload, url=opts["endpoint"], max_retries=int(opts["max_retries"]),
+                           backoff=float(opts["backoff"]), who="the judge endpoint")
 
-        tries = int(opts["max_retries"]) + 1
-        for attempt in range(tries):
-            try:
-                response = client.chat.completions.create(model=self.model_name(opts), messages=messages, temperature=0,
-                                                          max_tokens=int(opts["max_tokens"]))
-                choices = getattr(response, "choices", None) or []
-                text = choices[0].message.content if choices and choices[0].message is not None else None
-                return {"text": text or ""}
-            except openai.OpenAIError as exc:
-                kind = type(exc).__name__
-                status = getattr(exc, "status_code", None)
-                if kind in FATAL:
-                    raise CurationError(f"the judge endpoint {endpoint_url(opts['endpoint'])} refused the request "
-                                        f"({status} {kind}): check --endpoint, --model and the API key") from None
-                retried = kind in RETRIED or (isinstance(status, int) and status >= 500)
-                if not retried or attempt == tries - 1:
-                    why = f"{status} {kind}" if status else kind
-                    return {"error": f"failed after {attempt + 1} tries: {why}"}
-                time.sleep(self.wait(exc, attempt, float(opts["backoff"])))
-            except ValueError as exc:  # a reply that is not the protocol's JSON
-                if attempt == tries - 1:
-                    return {"error": f"failed after {attempt + 1} tries: bad response ({one_line(str(exc), 80)})"}
-                time.sleep(self.wait(None, attempt, float(opts["backoff"])))
-        return {"error": "failed"}  # not reached
-
-    @staticmethod
-    def wait(exc, attempt: int, backoff: float) -> float:
-        """Seconds before the next try: Retry-After when the server says (at most 60), else backoff × 2^attempt ± 25%."""
-        response = getattr(exc, "response", None)
-        header = response.headers.get("retry-after") if response is not None else None
-        try:
-            if header is not None:
-                return min(max(float(header), 0.0), 60.0)
-        except ValueError:
-            pass
-        return min(backoff * 2**attempt, 60.0) * random.uniform(0.75, 1.25)
+    wait = staticmethod(llm.wait)
 
     def estimate_cost(self, items: list[Exchange], opts: dict) -> dict:
         texts = [(opts["rubric"] or RUBRIC) + "\n" + user_message(it) for it in items]
@@ -262,16 +193,6 @@ class Judge(Scorer):
         price = float(opts["price_per_1k"] or 0.0)
         return {"input_tokens": tokens, "output_tokens": out_tokens, "tokenizer": how, "price_per_1k": price,
                 "cost": round((tokens + out_tokens) / 1000 * price, 4)}
-
-
-def count_tokens(texts: list[str]) -> tuple[int, str]:
-    """Total tokens of the texts with the Llama-3 tokenizer, or characters / 4 when it is not installed."""
-    try:
-        from curation.tokenize import DEFAULT, get_counter
-
-        return int(get_counter(DEFAULT).count(texts).sum()), DEFAULT
-    except (CurationError, ImportError):
-        return sum(math.ceil(len(t) / 4) for t in texts), "characters / 4"
 
 
 SCORER = Judge()
