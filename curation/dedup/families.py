@@ -124,15 +124,27 @@ FIXED_SHARE = 0.5  # a word in at least this share of a template's records is pa
 
 
 def template_variables(texts: list[str], family: np.ndarray) -> dict[int, str]:
-    """Row -> its variable parts: its words, less the words of its template (those in at least FIXED_SHARE of the
-    template's records: the instructions around the slots, and words too common to tell records apart)."""
+    """Row -> its variable parts: its words, less its template's words.
+
+    A template's words are those in at least FIXED_SHARE of its records, each as many times as it occurs in most of
+    them: "Generate a 1-star review (1 being lowest and 5 being highest)" keeps one "1" as its variable part, and the
+    5-star record one "5"."""
     out: dict[int, str] = {}
     for code in np.unique(family[family >= 0]):
         rows = np.flatnonzero(family == code)
         split = [words(texts[r]).split() for r in rows]
-        df = Counter(w for ws in split for w in set(ws))
-        fixed = {w for w, n in df.items() if n >= FIXED_SHARE * len(rows)}
-        out.update({int(r): " ".join(w for w in ws if w not in fixed) for r, ws in zip(rows, split)})
+        counts = [Counter(ws) for ws in split]
+        df = Counter(w for c in counts for w in c)
+        fixed = {w: int(np.median([c.get(w, 0) for c in counts])) for w, n in df.items() if n >= FIXED_SHARE * len(rows)}
+        for r, ws in zip(rows, split):
+            left = dict(fixed)
+            kept = []
+            for w in ws:
+                if left.get(w, 0) > 0:
+                    left[w] -= 1
+                else:
+                    kept.append(w)
+            out[int(r)] = " ".join(kept)
     return out
 
 

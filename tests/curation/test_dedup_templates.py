@@ -11,7 +11,7 @@ import pytest
 
 from curation import dedup, embed
 from curation.dedup import detect
-from curation.dedup.families import Families, families, skeleton, words
+from curation.dedup.families import Families, families, skeleton, template_variables, words
 from curation.ingest import ingest
 from curation.store import load_records
 from curation.workspace import Workspace
@@ -27,6 +27,15 @@ def test_skeleton_masks_numbers_and_names_but_not_sentence_openers():
     assert a != skeleton("Natalia bought clips from 48 of her friends in April, and then she sold 24.")
     assert skeleton("The cat sat on the mat.") is None  # nothing masked: no family
     assert words("Hello,  World!") == "hello world"
+
+
+def test_a_template_word_that_also_fills_a_slot_stays_a_variable_part():
+    """t0's app_reviews template: "1" and "5" are in every record's fixed text, so a set of template words would make
+    the 1-star and the 5-star request for one app look identical."""
+    text = "Generate a {}-star review (1 being lowest and 5 being highest) about an app with package com.{}."
+    texts = [text.format(n, app) for n in (1, 5, 3, 1) for app in ("alpha", "beta")]
+    variable = template_variables(texts, np.zeros(len(texts), dtype=np.int64))
+    assert variable[0] == "1 alpha" and variable[2] == "5 alpha" and variable[0] == variable[6]
 
 
 @pytest.fixture
