@@ -149,6 +149,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, metavar="N", help="records per batch (progress and cancellation happen between batches)")
     p.add_argument("--dry-run", action="store_true", help="print what would be computed (and the judge's cost) and stop")
 
+    p = sub.add_parser("generate", parents=[common],
+                       help="write new records with an LLM from seeds (self-instruct, alpaca, evol-instruct, magpie) as a dataset")
+    p.add_argument("--method", choices=names.GENERATORS, default="self-instruct", help="generation method (default self-instruct)")
+    p.add_argument("-n", type=int, default=20, metavar="N", help="records to accept (default 20)")
+    p.add_argument("--seeds", metavar="DATASET", help="seed dataset (default: self-instruct's 175 seed tasks, ingested once)")
+    p.add_argument("--cluster", type=int, metavar="ID", help="seeds: the records of this cluster of the map (aimed generation)")
+    p.add_argument("--name", metavar="DATASET", help="dataset of the generated records (default METHOD-SEEDS)")
+    p.add_argument("--endpoint", metavar="URL", help="OpenAI-compatible base URL (default $OPENAI_BASE_URL or OpenAI)")
+    p.add_argument("--model", metavar="NAME", help="model name (default: the endpoint's first)")
+    p.add_argument("--api-key-env", metavar="VAR", default="OPENAI_API_KEY", help="environment variable holding the API key (never stored)")
+    p.add_argument("--seed", type=int, default=0, help="random seed: the same seed builds the same prompts (replayed from the cache)")
+    p.add_argument("--concurrency", type=int, default=4, metavar="N", help="requests in flight at once (default 4)")
+    p.add_argument("--rpm", type=float, metavar="N", help="at most N requests a minute")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds per request before it is retried (default 60)")
+    p.add_argument("--max-retries", type=int, default=4, metavar="N", help="retries of 429, 5xx, timeouts (default 4)")
+    p.add_argument("--budget-tokens", type=int, metavar="N", help="stop before the run's paid tokens would pass N")
+    p.add_argument("--budget-cost", type=float, metavar="X", help="stop before the run's cost would pass X (needs --price-per-1k)")
+    p.add_argument("--price-per-1k", type=float, default=0.0, metavar="X",
+                   help="price per 1,000 tokens, for the estimate and --budget-cost")
+    p.add_argument("--max-tokens", type=int, metavar="N", help="cap every request's max_tokens at N")
+    p.add_argument("--option", nargs="+", metavar="KEY=VALUE",
+                   help="method options, e.g. prompts_per_round=8 pre_query=llama-3 (values read as JSON when they parse)")
+    p.add_argument("--dry-run", action="store_true", help="print the token and cost estimate and stop (nothing is sent)")
+
     sub.add_parser("doctor", parents=[common],
                    help="check the workspace; repair or quarantine damaged files; say which records to re-ingest")
     return parser
@@ -457,6 +481,46 @@ def text_score(out: dict) -> str:
     return "\n".join(lines)
 
 
+def cmd_generate(ws: Workspace, args) -> tuple[dict, int]:
+    from curation.generate import generate
+
+    options = {}
+    for pair in args.option or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CurationError(f"bad --option {pair!r}: write KEY=VALUE, e.g. prompts_per_round=8")
+        try:
+            options[key.strip()] = json.loads(value)
+        except ValueError:
+            options[key.strip()] = value
+    out = generate(ws, args.method, n=args.n, seeds_dataset=args.seeds, cluster=args.cluster, dataset=args.name,
+                   endpoint=args.endpoint, model=args.model, api_key_env=args.api_key_env, seed=args.seed,
+                   concurrency=args.concurrency, rpm=args.rpm, timeout=args.timeout, max_retries=args.max_retries,
+                   budget_tokens=args.budget_tokens, budget_cost=args.budget_cost, price_per_1k=args.price_per_1k,
+                   max_tokens=args.max_tokens, options=options, dry_run=args.dry_run,
+                   progress=None if args.json else text_progress)
+    return out, 0
+
+
+def text_generate(out: dict) -> str:
+    est = out["estimate"]
+    lines = [f"{out['method']} from {out['seeds']} into {out['dataset']}: estimate for {out['requested']:,} records "
+             f"about {est['requests']:,} requests, {est['input_tokens'] + est['output_tokens']:,} tokens at most "
+             f"({est['tokenizer']}), cost {est['cost']:.4f} at {est['price_per_1k']} per 1k"]
+    if "accepted" in out:
+        spend = out["spend"]
+        lines.append(f"  {out['accepted']:,} accepted ({out['added']:,} new records), {out['rejected_total']:,} rejected"
+                     + "".join(f"; {k} {v:,}" for k, v in sorted(out["rejected"].items(), key=lambda kv: -kv[1]))
+                     + f"; stopped: {out['stopped']}")
+        lines.append(f"  {spend['sent']:,} requests sent, {spend['cached']:,} from the cache, {spend['failed']:,} failed; "
+                     f"{spend['tokens']:,} tokens paid, cost {spend['cost']:.4f}; {out['seconds']:.1f} s")
+        lines.append(f"  rejected candidates: {out['folder']}/rejected.jsonl; next: python -m curation records --dataset {out['dataset']}")
+    if "cluster" in out and "share_after" in out["cluster"]:
+        c = out["cluster"]
+        lines.append(f"  cluster {c['id']}: {c['share_before']:.1%} of the mapped records before, {c['share_after']:.1%} after")
+    return "\n".join(lines)
+
+
 def cmd_doctor(root, args) -> tuple[dict, int]:
     from curation.doctor import doctor, exit_code
 
@@ -472,9 +536,9 @@ def text_doctor(out: dict) -> str:
 
 COMMANDS = {"ingest": cmd_ingest, "stats": cmd_stats, "records": cmd_records, "signals": cmd_signals, "embed": cmd_embed,
             "map": cmd_map, "dedup": cmd_dedup, "export": cmd_export, "decide": cmd_decide, "doctor": cmd_doctor,
-            "score": cmd_score}
+            "score": cmd_score, "generate": cmd_generate}
 TEXT = {"ingest": text_ingest, "signals": text_signals, "dedup": text_dedup, "export": text_export, "doctor": text_doctor,
-        "score": text_score}
+        "score": text_score, "generate": text_generate}
 RAW_WORKSPACE = {"doctor"}  # commands given the workspace folder, not an opened Workspace (its database may be damaged)
 FAILED = {"doctor": "the workspace needs you: see the lines marked 'needs you' (or 'action' in the JSON)"}
 

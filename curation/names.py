@@ -30,6 +30,7 @@ SHAPES = ("text", "messages", "prompt-completion", "alpaca", "sharegpt")
 EXPORT_FORMATS = ("jsonl", "parquet", "hf")
 STRATIFY = ("none", "cluster", "source", "dataset")
 RESCORERS = ("none", "cross")  # the second stage of the embedding method
+GENERATORS = ("self-instruct", "alpaca", "evol-instruct", "magpie")  # generate.METHODS: LLM generation from seeds
 OVER = ("drop", "keep")  # export.OVER: two settings of one step, described (not a family of parts)
 
 Part = TypeVar("Part")
