@@ -55,14 +55,14 @@ def label(index: int, ids: list[str] | None) -> str:
     return f"record {index + 1:,}" + (f" ({rid})" if rid else "")
 
 
-def render_one(template: Template, messages, fields, split: bool, limits: Limits, where: str, size: int):
+def render_one(template: Template, messages, fields, split: bool, limits: Limits, where: str, size: int, tools=None):
     with record_budget(limits, where, size):
-        text = template.render(messages, fields)
+        text = template.render(messages, fields, tools)
         if not split:
             return text
         from curation.export.shapes import split_rendered
 
-        return (text, *split_rendered(template, messages, fields, text))
+        return (text, *split_rendered(template, messages, fields, text, tools))
 
 
 def result_chars(result) -> int:
@@ -90,9 +90,9 @@ def total_error(template: Template, limits: Limits, where: str) -> CurationError
                          f"{limits.total_chars:,} characters in all; export fewer records or check the template")
 
 
-def render_batch(template: Template, items: list[tuple[list[dict], dict | None]], *, split: bool = False,
+def render_batch(template: Template, items: list[tuple], *, split: bool = False,
                  limits: Limits | dict | None = None, ids: list[str] | None = None, isolate: bool | None = None) -> list:
-    """Render each (messages, fields) item: its text, or (text, prompt, completion) when `split`, within `limits`.
+    """Render each (messages, fields) or (messages, fields, tools) item: its text, or (text, prompt, completion) when `split`, within `limits`.
 
     `ids` name the records in error messages. Raises CurationError at the first record past a limit. `isolate`
     (default: every template but the built-ins, whose output only joins the record's text) renders in a child process.
@@ -114,11 +114,11 @@ def batch_time_error(template: Template, limits: Limits, where: str) -> Curation
 def render_here(template: Template, items, split: bool, limits: Limits, ids) -> list:
     out, total = [], 0
     deadline = time.monotonic() + limits.total_seconds
-    for i, (messages, fields) in enumerate(items):
+    for i, (messages, fields, *tools) in enumerate(items):
         where = label(i, ids)
         if time.monotonic() > deadline:
             raise batch_time_error(template, limits, where)
-        out.append(render_one(template, messages, fields, split, limits, where, text_chars(messages, fields)))
+        out.append(render_one(template, messages, fields, split, limits, where, text_chars(messages, fields), *tools[:1]))
         total += result_chars(out[-1])
         if total > limits.total_chars:
             raise total_error(template, limits, where)
@@ -237,11 +237,11 @@ class Child:
 
 
 def chunks(items: list, ids: list[str] | None):
-    """(index of the first, [(messages, fields, characters of text, the record's label)]) in pieces of CHUNK_* at most."""
+    """(index of the first, [(messages, fields, characters of text, the record's label, tools)]) in pieces of CHUNK_* at most."""
     start, size, chunk = 0, 0, []
-    for i, (messages, fields) in enumerate(items):
+    for i, (messages, fields, *tools) in enumerate(items):
         chars = text_chars(messages, fields)
-        chunk.append((messages, fields, chars, label(i, ids)))
+        chunk.append((messages, fields, chars, label(i, ids), tools[0] if tools else None))
         size += chars
         if len(chunk) >= CHUNK_ITEMS or size >= CHUNK_CHARS:
             yield start, chunk
@@ -274,10 +274,10 @@ def serve(read_fd: int, write_fd: int, progress_fd: int) -> None:
             return
         _, start, chunk = message
         part, part_chars = [], 0
-        for k, (messages, fields, chars, where) in enumerate(chunk):
+        for k, (messages, fields, chars, where, tools) in enumerate(chunk):
             PROGRESS.pack_into(progress, 0, start + k + 1)
             try:
-                result = render_one(template, messages, fields, split, limits, where, chars)
+                result = render_one(template, messages, fields, split, limits, where, chars, tools)
             except CurationError as exc:
                 outbox.send(("error", str(exc)))
                 return

@@ -70,28 +70,35 @@ def single_turn_fields(row: dict) -> dict | None:
             "system": row.get("system") or ""}
 
 
+def row_tools(row: dict) -> list | None:
+    from curation.export.tools import tools_of
+
+    return tools_of(row.get("meta"))
+
+
 def render(template: Template, row: dict) -> str:
-    return template.render(conversation(row), single_turn_fields(row))
+    return template.render(conversation(row), single_turn_fields(row), row_tools(row))
 
 
 def prompt_completion(template: Template, row: dict) -> tuple[str, str]:
     """Split the rendered text where the last answer starts: the template's tokens before it go to the prompt."""
-    return split_rendered(template, conversation(row), single_turn_fields(row))
+    return split_rendered(template, conversation(row), single_turn_fields(row), tools=row_tools(row))
 
 
-def split_rendered(template: Template, messages: list[dict], fields: dict | None, text: str | None = None) -> tuple[str, str]:
+def split_rendered(template: Template, messages: list[dict], fields: dict | None, text: str | None = None,
+                   tools: list | None = None) -> tuple[str, str]:
     """prompt_completion of a conversation; `text` is its full rendering when known already."""
     last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None)
     if last is None:
-        return template.render(messages, fields) if text is None else text, ""
+        return template.render(messages, fields, tools) if text is None else text, ""
     answer = messages[last]["content"]
     marked = [dict(m) for m in messages]
     marked[last]["content"] = SENTINEL
     marked_fields = None if fields is None else {**fields, "output": SENTINEL}
-    marked_text = template.render(marked, marked_fields)
+    marked_text = template.render(marked, marked_fields, tools)
     if marked_text.count(SENTINEL) != 1:  # a template that transforms the answer: fall back to rendering without it
-        prompt = template.render(messages[:last], None)
-        return prompt, (template.render(messages, fields) if text is None else text)[len(prompt):]
+        prompt = template.render(messages[:last], None, tools)
+        return prompt, (template.render(messages, fields, tools) if text is None else text)[len(prompt):]
     before, after = marked_text.split(SENTINEL)
     return before, answer + after
 
@@ -150,7 +157,7 @@ def rendered(template: Template, rows: list[dict], shape: str = "text", limits=N
     from curation.export.sandbox import render_batch
 
     chosen = names.lookup(SHAPES, shape, "shape")
-    items = [(conversation(row), single_turn_fields(row)) for row in rows]
+    items = [(conversation(row), single_turn_fields(row), row_tools(row)) for row in rows]
     results = render_batch(template, items, split=chosen.split, limits=limits, ids=[str(row.get("record_id", "")) for row in rows])
     parts = results if chosen.split else [(text, None, None) for text in results]
     texts = [text for text, _, _ in parts]

@@ -184,9 +184,10 @@ class Template:
     eos_token: str = ""
     special: tuple[str, ...] = ()
 
-    def render(self, conversation: list[dict], fields: dict | None = None) -> str:
-        """The training text of one conversation (fields: instruction, input, output, system of a single-turn record)."""
-        context = {"messages": conversation, "bos_token": self.bos_token, "eos_token": self.eos_token,
+    def render(self, conversation: list[dict], fields: dict | None = None, tools: list | None = None) -> str:
+        """The training text of one conversation (fields: instruction, input, output, system of a single-turn record;
+        tools: its tool definitions, given to the template as `tools` as `apply_chat_template(tools=...)` does)."""
+        context = {"messages": conversation, "bos_token": self.bos_token, "eos_token": self.eos_token, "tools": tools,
                    "add_generation_prompt": False, "multi_turn": fields is None,
                    **({"instruction": "", "input": "", "output": "", "system": ""} | (fields or {}))}
         budget = BUDGET.get()

@@ -23,6 +23,7 @@ import pandas as pd
 from curation import names
 from curation.errors import CurationError
 from curation.export.folder import MARKER, WRITER, WRITTEN_BY, check_out, remove_stale, swap_in, temp_prefix, writer
+from curation.export.policy import CONTAMINATED, exclusions, selection
 from curation.export.manifest import breakdown, decisions_snapshot, max_similarity, sha256_file, sha256_lines, versions
 from curation.export.shapes import SHAPES, rendered
 from curation.export.splits import STRATIFY, assign_splits, parse_splits
@@ -53,11 +54,14 @@ class Options:
     template_source: str | None = field(default=None, repr=False)
     limits: Limits | dict | None = None  # of each render (templates.Limits; None: the defaults)
     end_markers: str = "strip"  # strip: outputs lose the end-of-text markers that close them (the template adds its own)
+    blocking: tuple[str, ...] | None = None  # flags whose records are left out (None: the workspace's, see policy.py)
+    keep_blocked: bool = False  # export the records of blocking flags all the same
+    contaminated: str = "drop"  # training records matching a protected evaluation item: drop (default) or keep
 
     def check(self) -> None:
         for name, value, allowed in (("shape", self.shape, SHAPES), ("format", self.format, FORMATS),
                                      ("stratify", self.stratify, STRATIFY), ("over", self.over, OVER),
-                                     ("end_markers", self.end_markers, END_MARKERS)):
+                                     ("end_markers", self.end_markers, END_MARKERS), ("contaminated", self.contaminated, CONTAMINATED)):
             if value not in allowed:
                 raise CurationError(f"unknown {name} {value!r}: choose one of {', '.join(allowed)}")
         if self.max_tokens is not None and self.max_tokens < 1:
@@ -223,6 +227,8 @@ def prepare(ws: Workspace, opts: Options) -> dict:
     frame = frame.assign(dup_group=groups.to_numpy())
     excluded: dict[str, int] = {}
     reasons = [exclusion_reason(d, r) for d, r in zip(frame["decision"], frame["reason"])]
+    reasons, policy = exclusions(ws, frame, reasons, opts)  # protected, blocking flags, contaminated (policy.py)
+    pool = frame
     if opts.kept_only:
         reasons = [r or ("undecided" if d == "undecided" else None) for r, d in zip(reasons, frame["decision"])]
     keep = np.array([r is None for r in reasons])
@@ -233,6 +239,7 @@ def prepare(ws: Workspace, opts: Options) -> dict:
     rows = frame.to_dict("records")
     cleaned = strip_end_markers(rows) if opts.end_markers == "strip" else 0
     texts, shaped_rows = rendered(template, rows, opts.shape, opts.limits)  # in a child process, within the limits
+    tools = with_tools(rows, shaped_rows, template, policy["warnings"])
     from curation.signals.compute import tokenizer_name
 
     tokenizer = opts.tokenizer or tokenizer_name(ws)  # the workspace's tokenizer unless one is given
@@ -248,8 +255,25 @@ def prepare(ws: Workspace, opts: Options) -> dict:
     by_split = {name: [i for i in range(len(rows)) if split.iat[i] == name] for name in ratios}
     return {"template": template, "frame": frame, "rows": rows, "texts": texts, "shaped": shaped_rows, "lengths": lengths, "split": split,
             "by_split": by_split, "excluded": dict(sorted(excluded.items())), "over_max": int(over.sum()) if opts.max_tokens else 0,
-            "grouping": grouping, "ratios": ratios, "tokenizer": tokenizer,
+            "grouping": grouping, "ratios": ratios, "tokenizer": tokenizer, "policy": policy, "tools": tools,
+            "selection": selection(ws, pool, frame),
             "cleaning": {"end_markers": opts.end_markers, "outputs_changed": cleaned}}
+
+
+def with_tools(rows: list[dict], shaped_rows: list[dict], template: Template, warnings: list[str]) -> dict:
+    """Add the `tools` column to every shaped row when any record has tool definitions (tools.py); what the manifest says."""
+    from curation.export.tools import column, template_uses_tools, tools_of
+
+    found = [tools_of(row.get("meta")) for row in rows]
+    n = sum(t is not None for t in found)
+    uses = template_uses_tools(template.source)
+    if n:
+        for shaped_row, tools in zip(shaped_rows, found):
+            shaped_row["tools"] = column(tools)
+        if not uses:
+            warnings.append(f"{n:,} records carry tool definitions: template {template.name!r} does not write them into the "
+                            "text; they are in the tools column")
+    return {"records": n, "column": "tools" if n else None, "template_uses_tools": uses}
 
 
 def strip_end_markers(rows: list[dict]) -> int:
@@ -298,6 +322,11 @@ def write_files(ws: Workspace, folder: Path, opts: Options, plan: dict, by_split
         "records": {"total": int(len(frame) + sum(plan["excluded"].values())), "exported": len(frame)},
         "files": [{"path": p.relative_to(folder).as_posix(), "sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files],
         "versions": versions(),
+        "policy": plan["policy"]["policy"],
+        "warnings": plan["policy"]["warnings"],
+        "decontamination": plan["policy"]["decontamination"],
+        "selection": plan["selection"],
+        "tools": plan["tools"],
     }
     if opts.similarity and len(plan["ratios"]) > 1:
         manifest["leakage"] = leakage(ws, frame, split, list(plan["ratios"]))
@@ -352,6 +381,8 @@ def export(ws: Workspace, out: str | Path, opts: Options | None = None, progress
     out = Path(str(out).strip()).expanduser()
     return {"out": str(out), "splits": manifest["splits"], "files": [str(out / f["path"]) for f in manifest["files"]],
             "manifest": str(out / MANIFEST), "excluded": plan["excluded"], "leakage": manifest.get("leakage"),
+            "warnings": manifest["warnings"], "policy": manifest["policy"], "selection": manifest["selection"],
+            "contaminated": len(plan["policy"]["contaminated"]), "tools": manifest["tools"],
             "seconds": round(time.perf_counter() - start, 3)}
 
 
