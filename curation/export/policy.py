@@ -103,7 +103,7 @@ def exclusions(ws: Workspace, frame: pd.DataFrame, reasons: list[str | None], op
                 blocked_counts[hit] = blocked_counts.get(hit, 0) + 1
     report, contaminated = None, {}
     if protected.any():
-        found = find(ws, frame, embedding=bool(opts.similarity and conf.embedding))
+        found = find(ws, frame, embedding=bool(conf.embedding and (opts.similarity or embedded(ws, frame))))
         report, matches = found["summary"], found["matches"]
         contaminated = dict(zip(matches["record_id"], matches["protected_id"]))
         if not report["embedding"]:
@@ -133,6 +133,14 @@ def exclusions(ws: Workspace, frame: pd.DataFrame, reasons: list[str | None], op
               "contaminated": CONTAMINATED[opts.contaminated], "undecided": "left out" if opts.kept_only else "exported",
               "undecided_exported": 0 if opts.kept_only else undecided}
     return reasons, {"policy": policy, "warnings": warnings, "decontamination": report, "contaminated": contaminated}
+
+
+def embedded(ws: Workspace, frame: pd.DataFrame) -> bool:
+    """Whether every prompt's vector is cached already (then the embedding check costs no embedding)."""
+    from curation.embed import EmbedSettings, pending
+    from curation.texts import record_texts
+
+    return pending(ws, record_texts(frame, "prompt"), model=EmbedSettings.load(ws).model, text="prompt") == 0
 
 
 def selection(ws: Workspace, frame: pd.DataFrame, exported: pd.DataFrame) -> dict | None:
