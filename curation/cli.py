@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="dataset name (default: the file name without extension)")
     p.add_argument("--source", choices=SOURCES, help="who wrote the records (default: from the data, else unknown)")
     p.add_argument("--map", nargs="+", metavar="FIELD=COLUMN", help="column mapping, e.g. instruction=question output=answer")
+    p.add_argument("--protected", action="store_true",
+                   help="an evaluation set (benchmark prompts, your test split): never rejected or exported; training "
+                        "records that overlap it are flagged (see decontaminate)")
 
     sub.add_parser("stats", parents=[common], help="counts of records, sources and decisions")
 
@@ -110,6 +113,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-similarity", action="store_true", help="skip the test/train similarity check (it embeds the records)")
     p.add_argument("--keep-end-markers", action="store_true",
                    help="write answers as stored (default: strip the <|endoftext|>, </s>… markers that close them)")
+    p.add_argument("--block", nargs="+", metavar="CODE",
+                   help="flags whose records are left out (reason codes, e.g. pii refusal; kept in the workspace; "
+                        "`--block none` clears)")
+    p.add_argument("--keep-blocked", action="store_true", help="export the records of blocking flags all the same (this export)")
+    p.add_argument("--keep-contaminated", action="store_true",
+                   help="export training records that match a protected evaluation item (default: left out; warned either way)")
+
+    p = sub.add_parser("decontaminate", parents=[common],
+                       help="flag training records that overlap a protected evaluation set (13-gram overlap and embedding similarity)")
+    p.add_argument("--protect", nargs="+", metavar="NAME", help="mark datasets as protected evaluation sets (kept)")
+    p.add_argument("--unprotect", nargs="+", metavar="NAME", help="datasets that are no longer protected (kept)")
+    p.add_argument("--ngram", type=int, metavar="N", help="words of an overlapping n-gram (default 13; kept)")
+    p.add_argument("--threshold", type=float, metavar="T",
+                   help="cosine similarity of prompts at or above which a record matches (default: the model's calibrated "
+                        "paraphrase threshold; kept)")
+    p.add_argument("--no-embedding", action="store_true", help="n-gram overlap only, this call (nothing is embedded)")
+    p.add_argument("--limit", type=int, default=20, help="matches listed (all are counted)")
 
     p = sub.add_parser("decide", parents=[common], help="keep or reject records with a reason, or undo")
     action = p.add_mutually_exclusive_group(required=True)
@@ -196,6 +216,12 @@ def cmd_ingest(ws: Workspace, args) -> tuple[dict, int]:
             if len(args.paths) == 1:
                 raise
             failed.append({"path": path, "error": str(exc)})
+    if args.protected and results:
+        from curation.decontaminate import protect
+
+        protected = protect(ws, [r["dataset"] for r in results if r["added"] + r["skipped"]])["protected"]
+        for r in results:
+            r["protected"] = r["dataset"] in protected
     loaded = sum(r["added"] + r["skipped"] for r in results)
     if len(args.paths) == 1:
         out = results[0]
@@ -210,6 +236,7 @@ def cmd_ingest(ws: Workspace, args) -> tuple[dict, int]:
             "warnings": [w for r in results for w in r["warnings"]],
             "failed": failed,
             "files": results,
+            **({"protected": any(r.get("protected") for r in results)} if args.protected else {}),
         }
     return out, 0 if loaded else 1
 
@@ -367,8 +394,45 @@ def cmd_export(ws: Workspace, args) -> tuple[dict, int]:
     opts = Options(template=args.template, shape=args.shape, format=args.format, split=args.split, seed=args.seed,
                    stratify=args.stratify, max_tokens=args.max_tokens, over=args.over, kept_only=args.kept_only,
                    tokenizer=args.tokenizer, similarity=not args.no_similarity,
-                   end_markers="keep" if args.keep_end_markers else "strip")
+                   end_markers="keep" if args.keep_end_markers else "strip", keep_blocked=args.keep_blocked,
+                   contaminated="keep" if args.keep_contaminated else "drop")
+    if args.block:
+        from curation.export.policy import set_blocking
+
+        set_blocking(ws, [] if [c.lower() for c in args.block] == ["none"] else args.block)
     return export(ws, args.out, opts), 0
+
+
+def cmd_decontaminate(ws: Workspace, args) -> tuple[dict, int]:
+    from curation.decontaminate import DecontaminationSettings, find, protect
+
+    if args.protect:
+        protect(ws, args.protect)
+    if args.unprotect:
+        protect(ws, args.unprotect, protected=False)
+    if args.ngram is not None or args.threshold is not None:
+        DecontaminationSettings.save(ws, ngram=args.ngram, threshold=args.threshold)
+    if not DecontaminationSettings.load(ws).protected:
+        raise CurationError("no evaluation set is protected: name one with --protect NAME (or ingest it with --protected)")
+    found = find(ws, embedding=False if args.no_embedding else None, progress=None if args.json else text_progress)
+    matches = found["matches"].head(max(args.limit, 0))
+    listed = [{**{k: r[k] for k in ("record_id", "dataset", "protected_id", "protected_dataset", "match", "ngram_overlap",
+                                    "items", "found")},
+               "similarity": None if r["similarity"] != r["similarity"] else r["similarity"],
+               "evidence": json.loads(r["evidence"] or "[]"), "protected_evidence": json.loads(r["protected_evidence"] or "[]")}
+              for r in matches.to_dict("records")]
+    return {**found["summary"], "matches": listed}, 0
+
+
+def text_decontaminate(out: dict) -> str:
+    lines = [f"protected: {', '.join(out['protected'])} ({out['protected_records']:,} records); "
+             f"{out['contaminated']:,} of {out['training_records']:,} training records match "
+             f"{out['items_matched']:,} evaluation items"
+             + (f" ({', '.join(f'{k} {v:,}' for k, v in out['by_match'].items())})" if out["by_match"] else ""),
+             f"  {out['ngram']}-gram overlap" + (f"; embedding similarity >= {out['threshold']} ({out['threshold_source']})"
+                                                  if out["embedding"] else "; embedding check not run")]
+    lines += [f"  {m['record_id']} ({m['dataset']}) ~ {m['protected_id']} [{m['match']}]: {m['found']}" for m in out["matches"]]
+    return "\n".join(lines)
 
 
 def text_export(out: dict) -> str:
@@ -378,6 +442,7 @@ def text_export(out: dict) -> str:
     for name, check in ((out.get("leakage") or {}).get("splits") or {}).items():
         if check:
             lines.append(f"  {name}: highest similarity to a train record {check['max_similarity']:.3f} ({check['record']})")
+    lines += [f"  warning: {w}" for w in out.get("warnings", [])]
     lines.append(f"  manifest: {out['manifest']}")
     return "\n".join(lines)
 
@@ -408,7 +473,12 @@ def cmd_decide(ws: Workspace, args) -> tuple[dict, int]:
 
         stage = "signals" if args.flag else "map"  # signals are computed where missing; the map must be built already
         frame = annotate(ws, stages=(stage,), compute=("signals",), require=(stage,))
-        args.ids = list(Filter(flags=(args.flag,) if args.flag else (), cluster=args.cluster).apply(frame)["record_id"])
+        chosen = Filter(flags=(args.flag,) if args.flag else (), cluster=args.cluster).apply(frame)
+        if args.reject:  # protected evaluation records are never rejected (decontaminate): a bulk rejection leaves them be
+            from curation.decontaminate import protected_datasets, protected_mask
+
+            chosen = chosen[~protected_mask(chosen, protected_datasets(ws))]
+        args.ids = list(chosen["record_id"])
         if not args.ids:
             return {"changed": 0, "decisions": decisions.totals(decisions.counts(ws, dataset_sizes(ws)))}, 0
     if args.undo:
@@ -541,6 +611,7 @@ TEXT = {"ingest": text_ingest, "signals": text_signals, "dedup": text_dedup, "ex
         "score": text_score, "generate": text_generate}
 RAW_WORKSPACE = {"doctor"}  # commands given the workspace folder, not an opened Workspace (its database may be damaged)
 FAILED = {"doctor": "the workspace needs you: see the lines marked 'needs you' (or 'action' in the JSON)"}
+COMMANDS["decontaminate"], TEXT["decontaminate"] = cmd_decontaminate, text_decontaminate  # decontamination (issue 14)
 
 
 def failure(exc: BaseException, root: str | None) -> str:
