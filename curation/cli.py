@@ -150,6 +150,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --reject --flag: reject even for a flag whose measured precision is below 0.9 (a review or "
                         "cleaning flag, see the README's Quality signals)")
 
+    p = sub.add_parser("select", parents=[common],
+                       help="choose the best N records for quality and coverage (a preview; --apply keeps and rejects them)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--n", type=int, metavar="N", help="how many records to choose (kept records count and are always in)")
+    size.add_argument("--share", type=float, metavar="S", help="a share of the records not rejected, e.g. 0.1")
+    p.add_argument("--strategy", choices=names.STRATEGIES, default="quality",
+                   help="quality: best score first, none too close to a chosen one (Deita-style; default); coverage: facility "
+                        "location over the embeddings weighted by quality; random: the control")
+    p.add_argument("--cap", nargs="+", default=[], metavar="BY:GROUP=AMOUNT",
+                   help="at most AMOUNT chosen from a group (BY: dataset, source, cluster, language; GROUP * for each group; "
+                        "AMOUNT a count or a share of the budget, e.g. dataset:t0=200 cluster:*=5%%)")
+    p.add_argument("--floor", nargs="+", default=[], metavar="BY:GROUP=AMOUNT", help="at least AMOUNT chosen from a group (same form)")
+    p.add_argument("--threshold", type=float,
+                   help="quality: the similarity at or above which a record is too close to a chosen one (default per model)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--compare", action="store_true", help="also measure every strategy at this budget (coverage, quality)")
+    p.add_argument("--apply", action="store_true",
+                   help="keep the chosen records (selected:STRATEGY) and reject the other candidates (not_selected:budget)")
+    p.add_argument("--undo", action="store_true", help="undo the latest selection applied, as one action")
+    p.add_argument("--curator", help="who decides (default: the user name)")
+
     p = sub.add_parser("score", parents=[common], help="score records with a model: reward model, LLM judge, IFD or learned (cached)")
     p.add_argument("--scorer", required=True, choices=("length", *SCORERS),
                    help="which scorer (see the README's Model-based scores); `length` needs no scoring: use it with --use")
@@ -491,6 +512,52 @@ def cmd_decide(ws: Workspace, args) -> tuple[dict, int]:
     return {"changed": changed, "decisions": decisions.totals(decisions.counts(ws, dataset_sizes(ws)))}, 0
 
 
+def cmd_select(ws: Workspace, args) -> tuple[dict, int]:
+    from curation import select, select_view
+
+    if args.undo:
+        if args.apply:
+            raise CurationError("--undo goes alone: it undoes the latest selection applied")
+        return {"undone": select.undo_last(ws, curator=args.curator)}, 0
+    if args.n is None and args.share is None:
+        raise CurationError("say how many records to choose: --n N or --share S")
+    if args.share is not None and not 0 < args.share <= 1:
+        raise CurationError("--share is between 0 and 1")
+    limits = [select.parse_limit(t, "cap") for t in args.cap] + [select.parse_limit(t, "floor") for t in args.floor]
+    pool = select.load_pool(ws, progress=None if args.json else text_progress)
+    budget = args.n if args.n is not None else float(args.share)
+    options = {"limits": limits, "threshold": args.threshold, "seed": args.seed}
+    sel = select.plan(pool, budget, args.strategy, **options)
+    rows = select_view.eval_rows(pool)
+    plans = [sel] + ([select.plan(pool, budget, s, **options) for s in select.STRATEGIES if s != args.strategy] if args.compare else [])
+    compared = select_view.compare(pool, plans, rows=rows)
+    out = {**sel.info, **compared.iloc[0].drop(["strategy", "chosen", "seconds"]).to_dict(),
+           "quality": select_view.quality(sel).to_dict("records"),
+           "mix": {by: select_view.mix(sel, by).to_dict("records") for by in pool.groups()},
+           "margin": select_view.margin(sel).to_dict("records"), "pool": pool.info, "applied": None}
+    if args.compare:
+        out["compare"] = compared.to_dict("records")
+    if args.apply:
+        out["applied"] = select.apply(ws, sel, curator=args.curator)
+    return out, 0
+
+
+def text_select(out: dict) -> str:
+    if "undone" in out:
+        return f"undid the latest selection: {out['undone']:,} record(s) back to their decision before"
+    clusters = f", {out['clusters']:.0%} of clusters represented" if out.get("clusters") is not None else ""
+    lines = [f"{out['strategy']}: {out['chosen']:,} of {out['kept'] + out['candidates']:,} records chosen (budget {out['budget']:,}; "
+             f"{out['kept']:,} kept by a curator are always in, {out['rejected']:,} rejected never): coverage {out['coverage']:.3f}"
+             f"{clusters}, mean quality {out['mean quality']:.3f}"]
+    lines += [f"  {c['strategy']:9s} coverage {c['coverage']:.3f}  mean quality {c['mean quality']:.3f}" for c in out.get("compare", [])]
+    lines += [f"  floor not met: {s['by']} {s['group']} {s['got']:,} of {s['floor']:,}" for s in out["floors_short"]]
+    if out["relaxed"]:
+        lines.append(f"  {out['relaxed']:,} joined although close to a chosen record: too few records far enough apart")
+    lines.append(f"  applied: {out['applied']['kept']:,} kept, {out['applied']['rejected']:,} rejected (undo: select --undo)"
+                 if out["applied"] else f"  not applied: {out['to_keep']:,} would be kept, {out['to_reject']:,} rejected (add --apply)")
+    return "\n".join(lines)
+
+
 def cmd_score(ws: Workspace, args) -> tuple[dict, int]:
     from curation.scorers import distribution, get_scorer
     from curation.store import load_records
@@ -611,6 +678,7 @@ TEXT = {"ingest": text_ingest, "signals": text_signals, "dedup": text_dedup, "ex
         "score": text_score, "generate": text_generate}
 RAW_WORKSPACE = {"doctor"}  # commands given the workspace folder, not an opened Workspace (its database may be damaged)
 FAILED = {"doctor": "the workspace needs you: see the lines marked 'needs you' (or 'action' in the JSON)"}
+COMMANDS["select"], TEXT["select"] = cmd_select, text_select  # budgeted selection (issue 14)
 COMMANDS["decontaminate"], TEXT["decontaminate"] = cmd_decontaminate, text_decontaminate  # decontamination (issue 14)
 
 

@@ -3,7 +3,8 @@
 Each family of pluggable parts is a registry: a dict from a name to an object
 that carries its description and its behaviour (`embed.EMBEDDERS`,
 `clusters.METHODS`, `dedup.METHODS`, `dedup.RULES`, `dedup.INDEXES`,
-`dedup.GROUPINGS`, `export.SHAPES`, `export.FORMATS`, `export.STRATIFY`).
+`dedup.GROUPINGS`, `export.SHAPES`, `export.FORMATS`, `export.STRATIFY`,
+`select.STRATEGIES`).
 Those modules import numpy or pandas, so the command line takes its choices
 from the names here instead and `python -m curation --help` stays fast. Each
 registry is built with `registry`, which refuses, when its module is imported,
@@ -31,6 +32,7 @@ EXPORT_FORMATS = ("jsonl", "parquet", "hf")
 STRATIFY = ("none", "cluster", "source", "dataset")
 RESCORERS = ("none", "cross")  # the second stage of the embedding method
 GENERATORS = ("self-instruct", "alpaca", "evol-instruct", "magpie")  # generate.METHODS: LLM generation from seeds
+STRATEGIES = ("quality", "coverage", "random")  # select.STRATEGIES: how a budgeted selection chooses
 OVER = ("drop", "keep")  # export.OVER: two settings of one step, described (not a family of parts)
 
 Part = TypeVar("Part")

@@ -1,0 +1,236 @@
+"""The selection strategies: each picks records one at a time, best next first, among the records it is allowed.
+
+A strategy is a small stateful object over the pool's vectors (L2-normalised, one row per record) and quality scores:
+
+- `add(indices)`: these records are in (the kept records at the start, then each pick);
+- `next(allowed) -> index | None`: the best record to add next among `allowed` (a boolean mask), None when none fits;
+- `restart()`: the allowed set may have grown (the driver moves from one floor's group to the next, or to the rest);
+- `relax() -> bool`: loosen the strategy's own constraint when nothing fits (True if it had one to loosen);
+  `unrelax()` restores it (the next phase starts strict again).
+
+The driver (`curation.select.plan`) applies budget, caps and floors; strategies know nothing about them. Picks are
+in the order of choice, so the first b picks are what a budget of b would choose (kept records first): the
+trade-off curve reads prefixes of one run.
+
+- `quality` (Deita-style): in descending quality order, a record joins only if its cosine similarity to every chosen
+  record is below the threshold. Candidates are compared in blocks (one matrix product per block against the chosen
+  set, then only against the records chosen since), so the cost is O(scanned × chosen × d) in BLAS.
+- `coverage`: greedy facility location weighted by quality: each step adds the record that most raises the coverage
+  (mean similarity of every record to its nearest chosen one) times its quality score. The coverage is measured on a
+  seeded sample of the pool (`CLIENTS` records), and the greedy is stochastic (each step weighs a random sample of
+  the candidates, n/k·ln(1/ε) of them), so a step costs one small matrix product.
+- `random`: a seeded permutation: the control.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BLOCK = 1024  # quality: candidates compared with the chosen set per matrix product
+CLIENTS = 2048  # coverage: records the facility-location objective is measured on (at least; 4 per pick)
+SIMS_BYTES = 256 * 2**20  # coverage: the most memory the record × client similarities may take
+EPSILON = 0.01  # coverage: stochastic greedy's tolerance
+MIN_SAMPLE = 256  # coverage: candidates weighed per step, at least
+
+
+class Random:
+    def __init__(self, vectors: np.ndarray, quality: np.ndarray, *, seed: int = 0, **_):
+        self.order = np.random.default_rng(seed).permutation(len(quality))
+        self.pos = 0
+
+    def add(self, indices) -> None:
+        pass
+
+    def restart(self) -> None:
+        self.pos = 0
+
+    def relax(self) -> bool:
+        return False
+
+    def unrelax(self) -> None:
+        pass
+
+    def next(self, allowed: np.ndarray) -> int | None:
+        return _first(self, self.order, allowed)
+
+
+def _first(self, order: np.ndarray, ok: np.ndarray) -> int | None:
+    """The first record from `self.pos` on in `order` that `ok` allows; the pointer skips what is not allowed (the
+    driver only ever narrows the allowed set within one phase)."""
+    while self.pos < len(order):
+        chunk = order[self.pos : self.pos + BLOCK]
+        hits = np.flatnonzero(ok[chunk])
+        if len(hits):
+            self.pos += int(hits[0])
+            return int(chunk[hits[0]])
+        self.pos += len(chunk)
+    return None
+
+
+class Quality:
+    """Descending quality; a record joins only if its similarity to every chosen record is below `threshold`."""
+
+    def __init__(self, vectors: np.ndarray, quality: np.ndarray, *, threshold: float, **_):
+        self.x, self.threshold = vectors, float(threshold)
+        self.strict = self.threshold
+        self.order = np.argsort(-quality, kind="stable")
+        self.chosen: list[int] = []
+        self.restart()
+
+    def add(self, indices) -> None:
+        self.chosen.extend(int(i) for i in np.atleast_1d(indices))
+
+    def restart(self) -> None:
+        self.pos = 0
+        self.block: np.ndarray = np.zeros(0, dtype=np.int64)  # candidates whose similarity to the chosen set is known
+        self.block_max = np.zeros(0, dtype=np.float32)
+        self.block_pos = 0
+        self.known = 0  # how many of self.chosen the block was compared with
+
+    def relax(self) -> bool:
+        if np.isinf(self.threshold):
+            return False
+        self.threshold = np.inf
+        self.restart()
+        return True
+
+    def unrelax(self) -> None:
+        self.threshold = self.strict
+
+    def _load(self, allowed: np.ndarray) -> bool:
+        """The next block of allowed candidates in quality order, with their highest similarity to the chosen set."""
+        while self.pos < len(self.order):
+            chunk = self.order[self.pos : self.pos + BLOCK]
+            self.pos += len(chunk)
+            chunk = chunk[allowed[chunk]]
+            if not len(chunk):
+                continue
+            self.known = len(self.chosen)
+            if self.known and np.isfinite(self.threshold):
+                sims = max_similarity(self.x[chunk], self.x[self.chosen])
+                keep = sims < self.threshold
+                chunk, sims = chunk[keep], sims[keep]
+            else:
+                sims = np.full(len(chunk), -1.0, dtype=np.float32)
+            if len(chunk):
+                self.block, self.block_max, self.block_pos = chunk, sims, 0
+                return True
+        return False
+
+    def next(self, allowed: np.ndarray) -> int | None:
+        while True:
+            while self.block_pos < len(self.block):
+                i = int(self.block[self.block_pos])
+                self.block_pos += 1
+                if not allowed[i]:
+                    continue
+                since = self.chosen[self.known :]  # chosen after the block was compared: check those only
+                if since and np.isfinite(self.threshold) and float((self.x[since] @ self.x[i]).max()) >= self.threshold:
+                    continue
+                return i
+            if not self._load(allowed):
+                return None
+
+
+class FacilityLocation:
+    """Stochastic greedy facility location on a sample of clients, each candidate's gain weighted by its quality.
+
+    Every record's similarity to every client is computed once (one matrix product in blocks, kept as float16:
+    n × clients × 2 bytes); each step then weighs a random sample of n/k·ln(1/ε) candidates (stochastic greedy,
+    Mirzasoleiman et al. 2015: within 1 - 1/e - ε of the greedy's value in expectation) by reading their rows."""
+
+    def __init__(self, vectors: np.ndarray, quality: np.ndarray, *, seed: int = 0, budget: int = 1, epsilon: float = EPSILON,
+                 **_):
+        n = len(quality)
+        self.rng = np.random.default_rng(seed)
+        m = int(min(n, max(CLIENTS, 4 * budget), max(CLIENTS, SIMS_BYTES // (2 * max(n, 1)))))
+        clients = np.ascontiguousarray(vectors[np.sort(self.rng.choice(n, size=m, replace=False))].T)
+        self.sims = np.empty((n, m), dtype=np.float16)
+        for lo in range(0, n, 4096):
+            self.sims[lo : lo + 4096] = vectors[lo : lo + 4096] @ clients
+        self.cur = np.zeros(m, dtype=np.float32)  # each client's similarity to its nearest chosen record (≥ 0)
+        self.weight = np.clip(quality.astype(np.float32), 1e-3, None)
+        self.sample = max(MIN_SAMPLE, int(np.ceil(n / max(budget, 1) * np.log(1 / epsilon))))
+
+    def gains(self, idx: np.ndarray) -> np.ndarray:
+        return np.maximum(self.sims[idx].astype(np.float32) - self.cur, 0).sum(axis=1) * self.weight[idx]
+
+    def add(self, indices) -> None:
+        idx = np.atleast_1d(np.asarray(indices, dtype=np.int64))
+        for lo in range(0, len(idx), BLOCK):
+            self.cur = np.maximum(self.cur, self.sims[idx[lo : lo + BLOCK]].max(axis=0).astype(np.float32))
+
+    def restart(self) -> None:
+        pass
+
+    def relax(self) -> bool:
+        return False
+
+    def unrelax(self) -> None:
+        pass
+
+    def next(self, allowed: np.ndarray) -> int | None:
+        idx = np.flatnonzero(allowed)
+        if not len(idx):
+            return None
+        if len(idx) > self.sample:
+            idx = self.rng.choice(idx, size=self.sample, replace=False)
+        return int(idx[np.argmax(self.gains(idx))])
+
+
+class KCenter:
+    """Greedy k-center weighted by quality: each step adds the record farthest from the chosen set (1 - its highest
+    similarity to a chosen record) times its quality score; distances are updated incrementally, O(n·d) a step."""
+
+    def __init__(self, vectors: np.ndarray, quality: np.ndarray, **_):
+        self.x = vectors
+        self.best = np.full(len(quality), -1.0, dtype=np.float32)  # highest similarity to a chosen record
+        self.weight = np.clip(quality.astype(np.float32), 1e-3, None)
+        self.first = int(np.argmax(quality)) if len(quality) else None
+
+    def add(self, indices) -> None:
+        idx = np.atleast_1d(np.asarray(indices, dtype=np.int64))
+        for lo in range(0, len(idx), BLOCK):
+            part = idx[lo : lo + BLOCK]
+            sims = self.x @ self.x[part[0]] if len(part) == 1 else (self.x @ self.x[part].T).max(axis=1)
+            np.maximum(self.best, sims, out=self.best)
+
+    def restart(self) -> None:
+        pass
+
+    def relax(self) -> bool:
+        return False
+
+    def unrelax(self) -> None:
+        pass
+
+    def next(self, allowed: np.ndarray) -> int | None:
+        if not allowed.any():
+            return None
+        score = np.where(allowed, (1.0 - self.best) * self.weight, -np.inf)
+        return int(np.argmax(score))
+
+
+STRATEGY_CLASSES = {"quality": Quality, "coverage": FacilityLocation, "random": Random}
+COVERAGE = {"kcenter": KCenter, "facility": FacilityLocation}  # measured against each other in bench/select_pool.py
+
+
+def max_similarity(a: np.ndarray, b: np.ndarray, block: int = 4096) -> np.ndarray:
+    """For each row of `a`, its highest cosine similarity to a row of `b` (rows L2-normalised); -1 when `b` is empty."""
+    out = np.full(len(a), -1.0, dtype=np.float32)
+    for lo in range(0, len(b), block):
+        out = np.maximum(out, (a @ b[lo : lo + block].T).max(axis=1))
+    return out
+
+
+def nearest(a: np.ndarray, b: np.ndarray, block: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of `a`: the row of `b` most similar to it, and that similarity."""
+    best = np.full(len(a), -1.0, dtype=np.float32)
+    arg = np.zeros(len(a), dtype=np.int64)
+    for lo in range(0, len(b), block):
+        sims = a @ b[lo : lo + block].T
+        j = sims.argmax(axis=1)
+        s = sims[np.arange(len(a)), j]
+        better = s > best
+        best[better], arg[better] = s[better], j[better] + lo
+    return arg, best
