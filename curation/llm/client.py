@@ -104,6 +104,8 @@ def request(client, payload: dict, *, url: str | None, max_retries: int = 4, bac
     tries = int(max_retries) + 1
     for attempt in range(tries):
         try:
+            if payload.get("stream"):
+                return streamed(client, payload, completion)
             if completion:
                 response = client.completions.create(**payload)
             else:
@@ -138,6 +140,21 @@ def request(client, payload: dict, *, url: str | None, max_retries: int = 4, bac
                 return {"error": f"failed after {attempt + 1} tries: bad response ({one_line(str(exc), 80)})"}
             time.sleep(wait(None, attempt, backoff))
     return {"error": "failed"}  # not reached
+
+
+def streamed(client, payload: dict, completion: bool) -> dict:
+    """A streamed reply (server-sent events), joined: the same shape as a plain one."""
+    create = client.completions.create if completion else client.chat.completions.create
+    pieces: list[str] = []
+    finish = usage = None
+    for chunk in create(**payload):
+        usage = usage_of(chunk) or usage
+        for choice in getattr(chunk, "choices", None) or []:
+            delta = getattr(choice, "text", None) if completion else getattr(getattr(choice, "delta", None), "content", None)
+            if delta:
+                pieces.append(delta)
+            finish = getattr(choice, "finish_reason", None) or finish
+    return {"text": "".join(pieces), "usage": usage, "finish_reason": finish}
 
 
 def count_tokens(texts: list[str]) -> tuple[int, str]:

@@ -3,7 +3,8 @@ budget that stops the run before it is overspent.
 
 The budget is in tokens (`budget_tokens`) or money (`budget_cost` at `price_per_1k`): before a request is sent, its
 prompt (characters / 4) and its `max_tokens` are reserved, and a request that would take the total past the budget is
-not sent — so the run never spends more than it was given. Once a reply comes, its reported usage (or the
+not sent — so the run stops before it would pass the budget (as exactly as characters / 4 counts the prompt: a
+server whose tokenizer counts more can pass it by that difference). Once a reply comes, its reported usage (or the
 characters / 4 of prompt and reply) replaces the reservation. Replies from the cache cost nothing.
 """
 
@@ -44,7 +45,7 @@ class Session:
     def __init__(self, ws: Workspace, *, endpoint: str | None, model: str | None = None, api_key_env: str = "OPENAI_API_KEY",
                  timeout: float = 60.0, max_retries: int = 4, backoff: float = 1.0, concurrency: int = 4,
                  rpm: float | None = None, budget_tokens: int | None = None, budget_cost: float | None = None,
-                 price_per_1k: float = 0.0, who: str = "the generation endpoint"):
+                 price_per_1k: float = 0.0, stream: bool = False, who: str = "the generation endpoint"):
         if int(concurrency) < 1 or int(max_retries) < 0:
             raise CurationError("--concurrency must be at least 1 and --max-retries at least 0")
         if budget_cost is not None and not price_per_1k:
@@ -54,6 +55,7 @@ class Session:
         self.api_key_env = api_key_env or "OPENAI_API_KEY"
         self.timeout, self.max_retries, self.backoff = float(timeout), int(max_retries), float(backoff)
         self.concurrency, self.rpm, self.who = int(concurrency), rpm, who
+        self.stream = bool(stream)  # ask for server-sent events (some gateways time out long non-streamed replies)
         self.price = float(price_per_1k or 0.0)
         limits = [int(budget_tokens)] if budget_tokens is not None else []
         if budget_cost is not None:
@@ -124,7 +126,8 @@ class Session:
             return {"skipped": "budget", "key": key}
         try:
             self.pace()
-            reply = llm.request(self.client, {**payload, "model": self.model}, url=self.url, max_retries=self.max_retries,
+            sent = {**payload, "model": self.model, **({"stream": True} if self.stream else {})}  # streamed or not: one key
+            reply = llm.request(self.client, sent, url=self.url, max_retries=self.max_retries,
                                 backoff=self.backoff, who=self.who)
         finally:
             with self.lock:
