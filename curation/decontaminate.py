@@ -233,7 +233,7 @@ def evidence(text: str, field: str, spans, note: str) -> list[Evidence]:
     return [Evidence(text[lo:hi], field, lo, hi, note) for lo, hi in spans]
 
 
-def shared_runs(a: str, b: str, least: int = 3) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+def shared_runs(a: str, b: str, least: int = 2) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Character spans of the runs of at least `least` words two texts share (for an embedding hit's evidence)."""
     ta, tb = words(a), words(b)
     matcher = difflib.SequenceMatcher(a=[w for *_, w in ta], b=[w for *_, w in tb], autojunk=False)
