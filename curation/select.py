@@ -6,7 +6,8 @@
     undo_last(ws)                                 # the whole selection, back as it was
 
 The pool is every record not rejected: records the curator kept are always in (they count against the budget, the caps
-and the floors), rejected ones never. A record decided by an earlier selection (`selected:<strategy>`,
+and the floors), rejected ones never; a protected evaluation set's records (`curation.decontaminate`) are neither
+chosen nor rejected. A record decided by an earlier selection (`selected:<strategy>`,
 `not_selected:budget`) is a candidate again: a new selection replaces the old one, and undoing it brings the old one
 back. Quality is the score in force (`curation.scorers.ranked.quality_score`: flags gate × ranker); vectors are the
 workspace's embeddings (`EmbedSettings`, cached by content).
@@ -74,18 +75,26 @@ class Pool:
     def status(self) -> np.ndarray:
         return self.frame["status"].to_numpy()
 
+    @property
+    def eligible(self) -> np.ndarray:
+        """The records a selection is drawn from and measured on: kept ones and candidates."""
+        return np.isin(self.status, ("kept", "candidate"))
+
     def groups(self) -> tuple[str, ...]:
         return tuple(g for g in GROUPS if g in self.frame)
 
 
-def status(frame: pd.DataFrame) -> np.ndarray:
-    """kept (always in), rejected (never), candidate (the rest, including what an earlier selection decided)."""
+def status(frame: pd.DataFrame, protected=None) -> np.ndarray:
+    """kept (always in), rejected (never), protected (an evaluation set's record: never chosen, never rejected),
+    candidate (the rest, including what an earlier selection decided)."""
     decision = frame["decision"].astype(str).to_numpy()
     reason = frame["reason"].fillna("").astype(str)
     by_selection = (reason.str.startswith(SELECTED) | (reason == NOT_SELECTED)).to_numpy()
     out = np.full(len(frame), "candidate", dtype=object)
     out[(decision == "keep") & ~by_selection] = "kept"
     out[(decision == "reject") & ~by_selection] = "rejected"
+    if protected is not None:
+        out[np.asarray(protected, dtype=bool)] = "protected"
     return out
 
 
@@ -94,6 +103,7 @@ def load_pool(ws: Workspace, frame: pd.DataFrame | None = None, *, model: str | 
     """Every record with its status, quality score, groups and vector. Computes the signals and embeds the texts
     that are not cached yet (`progress` reports both; a `Cancelled` it raises keeps what was embedded)."""
     from curation.annotated import annotate
+    from curation.decontaminate import protected_datasets, protected_mask
     from curation.embed import EmbedSettings, embed_texts
     from curation.scorers.ranked import quality_score
     from curation.texts import record_texts
@@ -110,7 +120,7 @@ def load_pool(ws: Workspace, frame: pd.DataFrame | None = None, *, model: str | 
     out = scored[keep].copy()
     out["score"] = scored["score"].to_numpy(dtype=float)
     out["broken"] = scored["broken"].to_numpy(dtype=bool)
-    out["status"] = status(out)
+    out["status"] = status(out, protected_mask(out, protected_datasets(ws)))
     notes = {}
     if "cluster" in scored and scored["cluster"].notna().any():
         out["cluster"] = scored["cluster"].astype("Int64").astype(str)
@@ -123,7 +133,7 @@ def load_pool(ws: Workspace, frame: pd.DataFrame | None = None, *, model: str | 
         notes["language"] = "no language signal: language is neither limited nor shown"
     info = {"records": len(out), "model": model, "text": conf.text, "embedded": embedded["embedded"],
             "score": scored.attrs.get("info", {}).get("describe", ""), "notes": notes,
-            **{s: int((out["status"] == s).sum()) for s in ("kept", "rejected", "candidate")}}
+            **{s: int((out["status"] == s).sum()) for s in ("kept", "rejected", "protected", "candidate")}}
     return Pool(out.reset_index(drop=True), np.ascontiguousarray(vectors, dtype=np.float32), info)
 
 
@@ -231,7 +241,8 @@ class _Limits:
                 raise CurationError(f"no {lim.by} {lim.group!r} in the pool: choose one of {', '.join(map(str, values[:20]))}")
             for g in groups:
                 if lim.cap is not None:
-                    self.caps[(lim.by, g)] = min(self.caps.get((lim.by, g), budget), resolve_amount(lim.cap, budget))
+                    amount = resolve_amount(lim.cap, budget)
+                    self.caps[(lim.by, g)] = min(self.caps.get((lim.by, g), amount), amount)
                 if lim.floor is not None:
                     self.floors.append((lim.by, g, resolve_amount(lim.floor, budget)))
         self.count = {by: np.zeros(len(v), dtype=np.int64) for by, v in self.values.items()}
@@ -263,7 +274,7 @@ def plan(pool: Pool, budget: float, strategy: str = "quality", *, limits=(), thr
     spec = names.lookup(STRATEGIES, strategy, "strategy")
     st = pool.status
     kept = np.flatnonzero(st == "kept")
-    size = int((st != "rejected").sum())
+    size = int(pool.eligible.sum())
     budget = resolve_budget(budget, size)
     target = max(budget, len(kept))
     threshold = default_threshold(pool.info.get("model", "")) if threshold is None else float(threshold)
@@ -286,15 +297,15 @@ def plan(pool: Pool, budget: float, strategy: str = "quality", *, limits=(), thr
     relaxed = 0
     shortfalls = []
 
-    def fill(mask_of, want: Callable[[], bool], may_relax: bool) -> bool:
-        """Pick while `want()`; False when nothing allowed fits."""
+    def fill(mask_of, want: Callable[[], bool], counted: bool = True) -> bool:
+        """Pick while `want()`, loosening the strategy's constraint when nothing fits; False when nothing allowed is left."""
         nonlocal relaxed
         picker.restart()
         loose = False
         while want():
             i = picker.next(mask_of())
             if i is None:
-                if may_relax and picker.relax():
+                if picker.relax():
                     loose = True
                     continue
                 break
@@ -302,7 +313,7 @@ def plan(pool: Pool, budget: float, strategy: str = "quality", *, limits=(), thr
             allowed[i] = False
             picker.add([i])
             close(lim.add(np.array([i])))
-            relaxed += loose
+            relaxed += loose and counted
             if progress and len(picks) % 50 == 0:
                 progress(len(kept) + len(picks), target, f"selecting with {strategy}")
         if loose:
@@ -311,12 +322,12 @@ def plan(pool: Pool, budget: float, strategy: str = "quality", *, limits=(), thr
 
     for by, g, floor in lim.floors:
         in_group = lim.codes[by] == g
-        met = fill(lambda: allowed & in_group, lambda: lim.count[by][g] < floor and len(kept) + len(picks) < target, True)
+        met = fill(lambda: allowed & in_group, lambda: lim.count[by][g] < floor and len(kept) + len(picks) < target)
         if not met and lim.count[by][g] < floor:
             shortfalls.append({"by": by, "group": lim.name(by, g), "floor": floor, "got": int(lim.count[by][g])})
-    fill(lambda: allowed, lambda: len(kept) + len(picks) < target, True)
+    fill(lambda: allowed, lambda: len(kept) + len(picks) < target)
     chosen_n = len(kept) + len(picks)
-    fill(lambda: allowed, lambda: len(kept) + len(picks) < chosen_n + margin, False)  # the margin: next in line
+    fill(lambda: allowed, lambda: len(kept) + len(picks) < chosen_n + margin, counted=False)  # the margin: next in line
     if progress:
         progress(target, target, f"selecting with {strategy}")
     order = np.concatenate([kept, np.array(picks, dtype=np.int64)]).astype(np.int64)
@@ -324,6 +335,7 @@ def plan(pool: Pool, budget: float, strategy: str = "quality", *, limits=(), thr
     new = chosen_n - len(kept)
     info = {"strategy": strategy, "description": spec.description, "budget": budget, "chosen": chosen_n,
             "kept": int(len(kept)), "candidates": candidates, "rejected": int((st == "rejected").sum()),
+            "protected": int((st == "protected").sum()),
             "to_keep": new, "to_reject": candidates - new, "short": max(0, budget - chosen_n),
             "threshold": threshold if strategy == "quality" else None, "relaxed": int(relaxed), "seed": seed,
             "limits": [asdict(x) for x in limits], "floors_short": shortfalls, "caps_exceeded_by_kept": over,

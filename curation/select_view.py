@@ -1,7 +1,7 @@
 """The trade-off of a selection, before it is applied: coverage against budget, the chosen set's quality and mix, and
 what is chosen and left out at the margin.
 
-Coverage is the mean cosine similarity of every candidate record (every record not rejected) to its nearest chosen
+Coverage is the mean cosine similarity of every candidate record (kept or undecided: not rejected, not protected) to its nearest chosen
 record: 1 when each one has a copy in the set. On a large pool it is measured on a seeded sample of `EVAL` records
 (the standard error of such a mean is about 0.001). The share of clusters represented counts the map's clusters
 holding at least one chosen record (when a map is cached). A strategy's picks are in the order of choice, so the
@@ -14,15 +14,15 @@ import numpy as np
 import pandas as pd
 
 from curation.select import Pool, Selection
-from curation.select_strategies import max_similarity, nearest
+from curation.select_strategies import max_similarity
 
 EVAL = 10_000
 POINTS = 12
 
 
 def eval_rows(pool: Pool, sample: int | None = EVAL, seed: int = 0) -> np.ndarray:
-    """The pool rows coverage is measured on: every record not rejected, or a seeded sample of them."""
-    rows = np.flatnonzero(pool.status != "rejected")
+    """The pool rows coverage is measured on: every kept and candidate record, or a seeded sample of them."""
+    rows = np.flatnonzero(pool.eligible)
     if sample is not None and len(rows) > sample:
         rows = np.sort(np.random.default_rng(seed).choice(rows, size=sample, replace=False))
     return rows
@@ -48,7 +48,7 @@ def curve(sel: Selection, *, rows: np.ndarray | None = None, points: int = POINT
     x = pool.vectors[rows]
     cur = np.full(len(rows), -1.0, dtype=np.float32)
     clusters = pool.frame["cluster"].to_numpy() if "cluster" in pool.frame else None
-    total = len(set(clusters[pool.status != "rejected"])) if clusters is not None else 0
+    total = len(set(clusters[pool.eligible])) if clusters is not None else 0
     out, done = [], 0
     for b in budgets(sel, points):
         if b > done:
@@ -62,10 +62,10 @@ def curve(sel: Selection, *, rows: np.ndarray | None = None, points: int = POINT
 
 
 def quality(sel: Selection) -> pd.DataFrame:
-    """The quality score's distribution: the chosen set beside the pool (every record not rejected)."""
+    """The quality score's distribution: the chosen set beside the pool (kept and candidate records)."""
     frame = sel.pool.frame
     rows = []
-    for name, part in (("chosen", frame.iloc[sel.chosen]), ("pool", frame[sel.pool.status != "rejected"])):
+    for name, part in (("chosen", frame.iloc[sel.chosen]), ("pool", frame[sel.pool.eligible])):
         s = part["score"]
         rows.append({"set": name, "records": len(part), "mean": float(s.mean()) if len(s) else None,
                      **{f"p{q}": float(s.quantile(q / 100)) if len(s) else None for q in (10, 50, 90)},
@@ -76,7 +76,7 @@ def quality(sel: Selection) -> pd.DataFrame:
 def mix(sel: Selection, by: str) -> pd.DataFrame:
     """Records per group (`by`: dataset, source, cluster, language): chosen and pool counts and shares."""
     frame = sel.pool.frame
-    pool = frame.loc[sel.pool.status != "rejected", by].value_counts()
+    pool = frame.loc[sel.pool.eligible, by].value_counts()
     chosen = frame.iloc[sel.chosen][by].value_counts()
     out = pd.DataFrame({by: pool.index.astype(str), "pool": pool.to_numpy()})
     out["chosen"] = out[by].map(chosen.rename(index=str)).fillna(0).astype(int)
@@ -115,7 +115,7 @@ def compare(pool: Pool, plans: list[Selection], *, rows: np.ndarray | None = Non
     """One row per strategy: coverage, clusters represented, mean quality, records chosen, seconds."""
     rows = eval_rows(pool) if rows is None else rows
     clusters = pool.frame["cluster"].to_numpy() if "cluster" in pool.frame else None
-    total = len(set(clusters[pool.status != "rejected"])) if clusters is not None else 0
+    total = len(set(clusters[pool.eligible])) if clusters is not None else 0
     out = []
     for sel in plans:
         row = {"strategy": sel.strategy, "chosen": sel.chosen_n, "coverage": coverage(pool, sel.chosen, rows=rows),
@@ -125,9 +125,3 @@ def compare(pool: Pool, plans: list[Selection], *, rows: np.ndarray | None = Non
             row["clusters"] = len(set(clusters[sel.chosen])) / max(total, 1)
         out.append(row)
     return pd.DataFrame(out)
-
-
-def nearest_chosen(sel: Selection, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For pool rows: their nearest chosen record's row and the similarity."""
-    j, s = nearest(sel.pool.vectors[rows], sel.pool.vectors[sel.chosen])
-    return sel.chosen[j], s
