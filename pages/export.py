@@ -7,7 +7,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from curation import decontaminate
 from curation.export import FORMATS, OVER, SHAPES, STRATIFY, TEMPLATES, Options, export, zip_folder
+from curation.export.policy import blocking_flags, set_blocking
+from curation.signals import SIGNALS
 from curation.signals.compute import tokenizer_name
 from ui import layout, show, state
 from ui.data import cached_export_plan, records, shown_errors
@@ -66,7 +69,65 @@ def options(ws) -> Options | None:
                    tokenizer=tokenizer.strip() or None, end_markers="strip" if strip else "keep")
 
 
+def policy(ws, opts: Options) -> Options:
+    """What training must not see: protected evaluation sets and blocking flags (workspace settings, kept at once)."""
+    from dataclasses import replace
+
+    st.subheader("What training must not see")
+    a, b = st.columns(2)
+    datasets, protected = ws.datasets(), decontaminate.protected_datasets(ws)
+    chosen = a.multiselect("Protected evaluation sets", datasets, default=[d for d in protected if d in datasets],
+                           key="export_protected",
+                           help="Benchmark prompts or your own test split: never exported, never rejected, kept as their "
+                                "duplicate group's representative; training records that overlap one (13-word overlap or "
+                                "similar prompts) are left out unless you keep them.")
+    codes = [s.reason for s in SIGNALS.values()]
+    blocking = b.multiselect("Blocking flags", codes, default=[c for c in blocking_flags(ws) if c in codes], key="export_blocking",
+                             help="Records carrying any of these flags are left out of every export (a workspace setting).")
+    with shown_errors("save the export policy"):
+        if set(chosen) != set(protected):
+            decontaminate.protect(ws, sorted(set(protected) - set(chosen)), protected=False)
+            decontaminate.protect(ws, chosen)
+            from ui.data import _export_plan
+
+            _export_plan.clear()  # the plan's key holds the data's stamps, not this setting
+        if set(blocking) != set(blocking_flags(ws)):
+            set_blocking(ws, blocking)
+    c, d = st.columns(2)
+    keep_contaminated = c.toggle("Export contaminated records", value=False, key="export_keep_contaminated",
+                                 help="Default: training records that match a protected item are left out (and warned about).")
+    keep_blocked = d.toggle("Export records of blocking flags", value=False, key="export_keep_blocked")
+    return replace(opts, blocking=tuple(blocking), keep_blocked=keep_blocked, contaminated="keep" if keep_contaminated else "drop")
+
+
+def contamination(ws, opts: Options) -> None:
+    """The matches behind the 'contaminated' count, with their spans, on demand."""
+    if not decontaminate.protected_datasets(ws):
+        return
+    with st.expander("Contaminated records: what they match"):
+        if st.button("Show the matches", key="export_show_matches"):
+            with shown_errors("check for contamination"), st.spinner("Comparing with the protected sets…"):
+                found = decontaminate.find(ws, embedding=opts.similarity)
+                matches = found["matches"]
+                st.caption(f"{len(matches):,} training records match {found['summary']['items_matched']:,} evaluation items.")
+                st.dataframe(matches[["record_id", "protected_id", "match", "similarity", "found"]], hide_index=True)
+                frame = records(ws).set_index("record_id")
+                from curation.signals.evidence import loads, spans_in
+                from curation.texts import record_texts
+
+                for row in matches.head(3).to_dict("records"):
+                    found_spans = loads(row["evidence"])
+                    field = found_spans[0].field or "prompt"
+                    text = record_texts(frame.loc[[row["record_id"]]], field)[0]
+                    item = record_texts(frame.loc[[row["protected_id"]]], "prompt")[0]
+                    show.highlighted(f"{row['record_id']} ({field})", text, spans=spans_in(found_spans, field))
+                    show.highlighted(f"matches {row['protected_id']} (protected prompt)", item,
+                                     spans=spans_in(loads(row["protected_evidence"]), "prompt"))
+
+
 def preview(plan: dict) -> None:
+    for warning in plan.get("policy", {}).get("warnings", []):
+        st.warning(show.plain(warning))
     st.subheader("Split sizes")
     cols = st.columns(len(plan["by_split"]) + 1)
     for col, (name, idx) in zip(cols, plan["by_split"].items()):
@@ -122,6 +183,8 @@ def main() -> None:
     opts = options(ws)
     if opts is None:
         return
+    opts = policy(ws, opts)
+    contamination(ws, opts)
     plan = None
     with shown_errors("prepare the export"):
         plan = cached_export_plan(ws, opts)

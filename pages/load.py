@@ -44,16 +44,27 @@ def options(prefix: str, default_name: str | None = None) -> dict:
     source = b.selectbox("Source", sources, **state.bound(f"{shared}.source", options=sources))
     formats = [AUTO, *FORMATS]
     fmt = c.selectbox("Format", formats, **state.bound(f"{shared}.format", options=formats))
-    return {"name": name or None, "source": None if source == "from the data" else source, "fmt": None if fmt == AUTO else fmt}
+    protected = st.toggle("An evaluation set (protected)", value=False, key=f"load_protected_{prefix}",
+                          help="Benchmark prompts or your own test split: never rejected or exported; training records that "
+                               "overlap it are flagged and left out of exports.")
+    return {"name": name or None, "source": None if source == "from the data" else source, "fmt": None if fmt == AUTO else fmt,
+            "protected": protected}
 
 
 def run_ingest(ws, path: Path | str, opts: dict, mapping: dict | None = None) -> None:
     state.set(state.PENDING_MAPPING, None)
+    opts = dict(opts)
+    protected = opts.pop("protected", False)
     with shown_errors(f"load {Path(str(path)).name}"):
         try:
-            state.set(state.LAST_INGEST, ingest(ws, path, mapping=mapping, **opts))
+            result = ingest(ws, path, mapping=mapping, **opts)
+            if protected and result["added"] + result["skipped"]:
+                from curation.decontaminate import protect
+
+                result["protected"] = bool(protect(ws, [result["dataset"]])["protected"])
+            state.set(state.LAST_INGEST, result)
         except UnknownFormat as exc:
-            state.set(state.PENDING_MAPPING, {"path": str(path), "opts": opts, "columns": exc.columns})
+            state.set(state.PENDING_MAPPING, {"path": str(path), "opts": {**opts, "protected": protected}, "columns": exc.columns})
             raise
         st.rerun()  # the sidebar's counts include the new records
 
@@ -79,6 +90,8 @@ def last_result() -> None:
     added, skipped = result["added"], result["skipped"]
     message = (f"**{show.plain(result['dataset'])}**: {added:,} records added, {skipped:,} already present "
                f"(format {show.plain(result['format'])}).")
+    if result.get("protected"):
+        message += " Protected: an evaluation set, never rejected or exported."
     (st.success if added or skipped else st.error)(message)
     for warning in result.get("warnings", []):
         st.warning(show.plain(warning))
