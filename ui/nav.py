@@ -5,6 +5,7 @@ PAGES = [
     ("pages/quality.py", "Quality", ":material/rule:"),
     ("pages/map.py", "Map", ":material/scatter_plot:"),
     ("pages/duplicates.py", "Duplicates", ":material/content_copy:"),
+    ("pages/select.py", "Select", ":material/checklist:"),
     ("pages/export.py", "Export", ":material/download:"),
     ("pages/load.py", "Load data", ":material/upload_file:"),
 ]
