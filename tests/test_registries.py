@@ -37,11 +37,11 @@ def test_embedders_text_choices_and_clusterings_are_documented():
 
 
 def test_duplicate_methods_rules_and_indexes_are_documented():
-    from curation.dedup import GROUPINGS, INDEXES, METHODS, RULES
+    from curation.dedup import GROUPINGS, INDEXES, METHODS, RESCORERS, RULES
 
-    for name in (*METHODS, *RULES, *INDEXES, *GROUPINGS):
+    for name in (*METHODS, *RULES, *INDEXES, *GROUPINGS, *RESCORERS):
         assert f"`{name}`" in README, name
-    assert described(METHODS) and described(RULES) and described(INDEXES) and described(GROUPINGS)
+    assert described(METHODS) and described(RULES) and described(INDEXES) and described(GROUPINGS) and described(RESCORERS)
 
 
 def test_templates_shapes_and_export_formats_are_documented():
@@ -88,6 +88,7 @@ def test_cli_choices_are_the_registries_names():
     options = cli_options()
     offered = {option: list(action.choices) for option, action in options.items() if action.choices}
     assert set(offered) == set(expected) | cli_only  # a new option with choices is added here, with its registry
+        ("dedup", "--rescore"): list(dedup.RESCORERS),
     for option, choices in expected.items():
         assert offered[option] == choices, option
     assert all(name in options["embed", "--model"].help for name in EMBEDDERS)  # any name, so no choices: the help lists them
