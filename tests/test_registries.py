@@ -53,6 +53,14 @@ def test_templates_shapes_and_export_formats_are_documented():
     assert all(OVER.values())
 
 
+def test_selection_strategies_are_described_and_documented():
+    from curation.select import STRATEGIES
+
+    for name in STRATEGIES:
+        assert f"`{name}`" in README, name
+    assert described(STRATEGIES)
+
+
 def described(registry: dict) -> bool:
     """Every part has a description and is filed under its own name."""
     return all(part.description and part.name == name for name, part in registry.items())
@@ -68,7 +76,7 @@ def cli_options() -> dict[tuple[str, str], object]:
 
 
 def test_cli_choices_are_the_registries_names():
-    from curation import clusters, dedup, export
+    from curation import clusters, dedup, export, select
     from curation.decisions import STATES
     from curation.formats import FORMATS as SOURCE_FORMATS
     from curation.records import SOURCES
@@ -83,6 +91,7 @@ def test_cli_choices_are_the_registries_names():
         ("export", "--format"): list(export.FORMATS), ("export", "--shape"): list(export.SHAPES),
         ("export", "--stratify"): list(export.STRATIFY), ("export", "--over"): list(export.OVER),
         ("score", "--scorer"): list(SCORERS),
+        ("select", "--strategy"): list(select.STRATEGIES),
     }
     cli_only = {("records", "--sort"), ("dedup", "--boilerplate")}  # options of the command line alone, no registry behind them
     options = cli_options()
