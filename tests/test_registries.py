@@ -88,6 +88,7 @@ def test_cli_choices_are_the_registries_names():
         ("embed", "--text"): list(TEXT_CHOICES), ("map", "--method"): list(clusters.METHODS),
         ("dedup", "--method"): list(dedup.METHODS), ("dedup", "--text"): list(TEXT_CHOICES), ("dedup", "--rule"): list(dedup.RULES),
         ("dedup", "--index"): list(dedup.INDEXES), ("dedup", "--grouping"): list(dedup.GROUPINGS),
+        ("dedup", "--rescore"): list(dedup.RESCORERS),
         ("export", "--format"): list(export.FORMATS), ("export", "--shape"): list(export.SHAPES),
         ("export", "--stratify"): list(export.STRATIFY), ("export", "--over"): list(export.OVER),
         ("score", "--scorer"): list(SCORERS),
@@ -97,7 +98,6 @@ def test_cli_choices_are_the_registries_names():
     options = cli_options()
     offered = {option: list(action.choices) for option, action in options.items() if action.choices}
     assert set(offered) == set(expected) | cli_only  # a new option with choices is added here, with its registry
-        ("dedup", "--rescore"): list(dedup.RESCORERS),
     for option, choices in expected.items():
         assert offered[option] == choices, option
     assert all(name in options["embed", "--model"].help for name in EMBEDDERS)  # any name, so no choices: the help lists them
