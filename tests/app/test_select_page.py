@@ -73,3 +73,12 @@ def test_bad_caps_are_explained(app):
     assert not app.exception
     assert any(e.value.startswith("Could not read the caps and floors: bad cap") for e in app.error)
     assert "select_plan" not in [b.key for b in app.button]  # nothing to plan until the caps read
+
+
+def test_empty_workspace_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("CURATION_WORKSPACE", str(tmp_path / "empty"))
+    monkeypatch.chdir(ROOT)
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    app.run()
+    app.switch_page("pages/select.py").run()
+    assert not app.exception and "no records yet" in app.info[0].value.lower()

@@ -112,3 +112,17 @@ def test_select_command_previews_applies_and_undoes(topics, capsys):
 def test_select_command_errors_are_one_line(topics, capsys, args, message):
     code, out, err = run(capsys, "select", "--workspace", str(topics.root), "--json", *args)
     assert code == 1 and err.count("\n") == 1 and message in err
+
+
+def test_clusters_of_the_map_are_limited_and_counted(topics):
+    from curation.atlas import build, save_settings
+    from curation.select_view import compare, curve, mix
+
+    save_settings(topics, k=TOPICS)
+    build(topics, load_records(topics))
+    pool = select.load_pool(topics)
+    assert "cluster" in pool.frame and "cluster" not in pool.info["notes"] and pool.frame["cluster"].nunique() == TOPICS
+    sel = select.plan(pool, 8, "quality", limits=[select.parse_limit("cluster:*=2", "cap")])
+    assert mix(sel, "cluster")["chosen"].tolist() == [2] * TOPICS and "label" in mix(sel, "cluster")
+    assert compare(pool, [sel])["clusters"].iloc[0] == 1.0 and curve(sel)["clusters"].iloc[-1] == 1.0
+    assert set(pool.frame["language"]) <= {"en", "unknown"}  # the language signal's code, a group to limit by
