@@ -18,8 +18,13 @@ trade-off curve reads prefixes of one run.
 - `coverage`: greedy facility location weighted by quality: each step adds the record that most raises the coverage
   (mean similarity of every record to its nearest chosen one) times its quality score. The coverage is measured on a
   seeded sample of the pool (`CLIENTS` records), and the greedy is stochastic (each step weighs a random sample of
-  the candidates, n/k·ln(1/ε) of them), so a step costs one small matrix product.
+  the candidates, n/k·ln(1/ε) of them) over record × client similarities computed once, so a step reads a few
+  hundred rows.
 - `random`: a seeded permutation: the control.
+
+`KCenter` (greedy k-center weighted by quality, O(n·d) a step) is the other coverage-first method; it is kept for
+`bench/select_pool.py`, which measured it below random on coverage (it picks the outliers first), so it is not a
+strategy.
 """
 
 from __future__ import annotations
