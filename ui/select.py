@@ -101,9 +101,17 @@ def plan_or_wait(ws, req: dict):
         st.caption("Every strategy is planned at this budget, so they can be compared; the pool's signals and embeddings "
                    "are computed first where missing (in the background: other pages stay usable).")
         if st.button("Plan the selection", type="primary", key="select_plan"):
+            forget_plans(ws)
             jobs.start(key, work(ws, req, lims))
             st.rerun()
     return None
+
+
+def forget_plans(ws) -> None:
+    """Drop this workspace's finished plans: each holds the pool's vectors (n × d floats), one is enough."""
+    registry = jobs._registry()
+    for key in [k for k, job in registry.items() if k.startswith(f"select|{ws.root}|") and job.finished]:
+        registry.pop(key, None)
 
 
 def escaped(frame: pd.DataFrame, column: str) -> pd.DataFrame:
