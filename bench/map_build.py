@@ -1,6 +1,9 @@
 """Map build time on t0: the first 10,000 records with the default model, all 55,185 in fast mode.
 
-    python bench/map_build.py [--runs 1]
+    python bench/map_build.py [--runs 1] [--workspace DIR]
+
+`--workspace DIR` keeps the workspace (t0 ingested, embeddings cached) for a
+later run, which then times the map builds without re-embedding.
 
 For each size, in a fresh workspace: embedding (timed on its own), then
 `curation.atlas.build` with the embeddings cached: UMAP projection, the default
@@ -21,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, T0, need, runs_from_args
+from common import ROOT, T0, need
 
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -37,12 +40,19 @@ SIZES = ((10_000, "minilm"), (55_185, "static"))
 
 
 def main() -> None:
-    runs = runs_from_args(1)
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--workspace", type=Path, help="a workspace folder to use and keep (default: a temporary one)")
+    args = parser.parse_args()
     need(T0)
-    root = Path(tempfile.mkdtemp(prefix="bench-map-build-"))
-    ws = Workspace(root / "ws")  # one workspace: fast mode distils its static model once (minutes)
-    ingest(ws, T0)
+    root = args.workspace or Path(tempfile.mkdtemp(prefix="bench-map-build-")) / "ws"
+    ws = Workspace(root)  # one workspace: fast mode distils its static model once (minutes)
     records = load_records(ws)
+    if records.empty:
+        ingest(ws, T0)
+        records = load_records(ws)
     save_settings(ws, model="static")
     build(ws, records.iloc[:300])  # numba compiles here, not in the timed builds
     results = []
@@ -53,7 +63,7 @@ def main() -> None:
         embed_texts(ws, record_texts(frame), model=model)
         embedding = time.perf_counter() - start
         builds = []
-        for _ in range(runs):
+        for _ in range(args.runs):
             shutil.rmtree(ws.root / "maps", ignore_errors=True)  # build, not load
             start = time.perf_counter()
             atlas = build(ws, frame)
@@ -63,7 +73,8 @@ def main() -> None:
                         "unclustered": atlas.noise, "low confidence (assigned)": atlas.assigned,
                         "assigned share": round(atlas.assigned / len(frame), 3)})
         print(json.dumps(results[-1]), flush=True)
-    shutil.rmtree(root)
+    if args.workspace is None:
+        shutil.rmtree(root.parent)
 
 
 if __name__ == "__main__":

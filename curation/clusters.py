@@ -48,13 +48,25 @@ def hdbscan_labels(vectors: np.ndarray, xy: np.ndarray, k: int | None, min_size:
     return HDBSCAN(min_cluster_size=size, min_samples=min(10, size), copy=True).fit_predict(xy).astype(np.int64)
 
 
+START_SAMPLE = 5_000  # k-means++ starts from at most this many records (a fixed-seed sample), then Lloyd runs on all
+
+
 def kmeans_labels(vectors: np.ndarray, xy: np.ndarray, k: int | None, min_size: int | None, seed: int) -> np.ndarray:
-    """scikit-learn's k-means (k-means++ start, best of 4) on the unit vectors: Euclidean distance between unit vectors
-    orders pairs as cosine does. (faiss's spherical k-means, used before, scored below it on the same vectors.)"""
+    """scikit-learn's k-means on the unit vectors (Euclidean distance between unit vectors orders pairs as cosine does;
+    faiss's spherical k-means, used before, scored below it on the same vectors). Best of 4 k-means++ starts; on more
+    than START_SAMPLE records the starts are fitted on a sample and refined on all records (55k t0 records: 9.5 s
+    instead of 43 s for one start on all, inertia 0.04% higher)."""
     from sklearn.cluster import KMeans
 
-    k = effective("kmeans", len(vectors), k, min_size)["k"]
-    return KMeans(k, n_init=4, random_state=seed).fit_predict(np.asarray(vectors, dtype=np.float32)).astype(np.int64)
+    x = np.asarray(vectors, dtype=np.float32)
+    k = effective("kmeans", len(x), k, min_size)["k"]
+    rows = np.arange(len(x))
+    if len(x) > START_SAMPLE:
+        rows = np.sort(np.random.default_rng(seed).choice(len(x), START_SAMPLE, replace=False))
+    start = KMeans(k, n_init=4, random_state=seed).fit(x[rows])
+    if len(rows) == len(x):
+        return start.labels_.astype(np.int64)
+    return KMeans(k, init=start.cluster_centers_, n_init=1, random_state=seed).fit_predict(x).astype(np.int64)
 
 
 @dataclass(frozen=True)
