@@ -110,41 +110,43 @@ def conversation_start(messages, meta) -> str:
 
 def exact_texts(frame: pd.DataFrame, full: list[str]) -> list[str]:
     """What exact copies are judged on: the compared text, or for a conversation the whole conversation."""
-    whole = record_texts(frame, "conversation")
-    return [w if is_conversation(m) else f for f, w, m in zip(full, whole, frame["messages"])]
+    return [w if w is not None else f for f, w in zip(full, conversations(frame))]
 
 
-def _code(keys: list[str | None]) -> np.ndarray:
+def conversations(frame: pd.DataFrame) -> list[str | None]:
+    """Each conversation record's whole text (every turn), None for the other records."""
+    chat = [is_conversation(m) for m in frame["messages"]]
+    whole = iter(record_texts(frame[chat], "conversation")) if any(chat) else iter(())
+    return [next(whole) if c else None for c in chat]
+
+
+def _code(keys: list) -> np.ndarray:
     """An integer per distinct key (-1 for None), in first-seen order."""
-    seen: dict[str, int] = {}
+    seen: dict = {}
     return np.array([-1 if k is None else seen.setdefault(k, len(seen)) for k in keys], dtype=np.int64)
 
 
 FIXED_SHARE = 0.5  # a word in at least this share of a template's records is part of the template
 
 
-def template_variables(texts: list[str], family: np.ndarray) -> dict[int, str]:
-    """Row -> its variable parts: its words, less its template's words.
+def template_variables(texts: list[str], family: np.ndarray) -> dict[int, frozenset]:
+    """Row -> its variable parts: its words less its template's words, as a bag of words (order set aside).
 
     A template's words are those in at least FIXED_SHARE of its records, each as many times as it occurs in most of
     them: "Generate a 1-star review (1 being lowest and 5 being highest)" keeps one "1" as its variable part, and the
     5-star record one "5"."""
-    out: dict[int, str] = {}
+    out: dict[int, frozenset] = {}
     for code in np.unique(family[family >= 0]):
         rows = np.flatnonzero(family == code)
-        split = [words(texts[r]).split() for r in rows]
-        counts = [Counter(ws) for ws in split]
+        counts = [Counter(_WORD.findall(texts[r].lower())) for r in rows]
         df = Counter(w for c in counts for w in c)
-        fixed = {w: int(np.median([c.get(w, 0) for c in counts])) for w, n in df.items() if n >= FIXED_SHARE * len(rows)}
-        for r, ws in zip(rows, split):
-            left = dict(fixed)
-            kept = []
-            for w in ws:
-                if left.get(w, 0) > 0:
-                    left[w] -= 1
-                else:
-                    kept.append(w)
-            out[int(r)] = " ".join(kept)
+        common = [w for w, n in df.items() if n >= FIXED_SHARE * len(rows)]
+        fixed = {w: int(np.median([c.get(w, 0) for c in counts])) for w in common}
+        for r, c in zip(rows, counts):
+            for w, n in fixed.items():
+                if w in c:
+                    c[w] -= n
+            out[int(r)] = frozenset((w, n) for w, n in c.items() if n > 0)
     return out
 
 
@@ -152,14 +154,13 @@ def families(frame: pd.DataFrame, full: list[str], hashes: np.ndarray | None = N
     """Each record's family (template field, else conversation start, else number/name pattern) and variable parts.
 
     A family of one record is no family. With `hashes` (exact-copy keys), copies share the family of the first of them."""
-    whole = record_texts(frame, "conversation")
     keys, labels, variable, kinds = [], [], [], []
-    for text, conversation, messages, meta in zip(full, whole, frame["messages"], frame["meta"]):
+    for text, conversation, messages, meta in zip(full, conversations(frame), frame["messages"], frame["meta"]):
         meta = _decoded(meta)
         template = next((str(meta[f]) for f in TEMPLATE_FIELDS if isinstance(meta, dict) and meta.get(f)), None)
         if template is not None:
             key, label, kind, var = f"template:{template}", f"template {template}", "template", None  # filled in below
-        elif is_conversation(messages):
+        elif conversation is not None:
             start = conversation_start(messages, meta)
             key, label, kind, var = f"conversation:{start}", f"conversation from {start[:40]}", "conversation", words(conversation)
         else:

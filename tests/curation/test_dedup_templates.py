@@ -35,7 +35,8 @@ def test_a_template_word_that_also_fills_a_slot_stays_a_variable_part():
     text = "Generate a {}-star review (1 being lowest and 5 being highest) about an app with package com.{}."
     texts = [text.format(n, app) for n in (1, 5, 3, 1) for app in ("alpha", "beta")]
     variable = template_variables(texts, np.zeros(len(texts), dtype=np.int64))
-    assert variable[0] == "1 alpha" and variable[2] == "5 alpha" and variable[0] == variable[6]
+    assert variable[0] == {("1", 1), ("alpha", 1)} and variable[2] == {("5", 1), ("alpha", 1)}
+    assert variable[0] == variable[6] != variable[1]
 
 
 @pytest.fixture
