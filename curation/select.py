@@ -289,7 +289,8 @@ def plan(pool: Pool, budget: float, strategy: str = "quality", *, limits=(), thr
             allowed[lim.codes[by] == g] = False
 
     picker.add(kept)
-    close(lim.add(kept))
+    lim.add(kept)
+    close(lim.at_cap())  # groups the kept records fill already (or capped at 0)
     for by, g in lim.at_cap():
         if lim.count[by][g] > lim.caps[(by, g)]:
             over.append({"by": by, "group": lim.name(by, g), "cap": lim.caps[(by, g)], "kept": int(lim.count[by][g])})
@@ -322,8 +323,8 @@ def plan(pool: Pool, budget: float, strategy: str = "quality", *, limits=(), thr
 
     for by, g, floor in lim.floors:
         in_group = lim.codes[by] == g
-        met = fill(lambda: allowed & in_group, lambda: lim.count[by][g] < floor and len(kept) + len(picks) < target)
-        if not met and lim.count[by][g] < floor:
+        fill(lambda: allowed & in_group, lambda: lim.count[by][g] < floor and len(kept) + len(picks) < target)
+        if lim.count[by][g] < floor:  # too few candidates in the group, a cap under the floor, or the budget full
             shortfalls.append({"by": by, "group": lim.name(by, g), "floor": floor, "got": int(lim.count[by][g])})
     fill(lambda: allowed, lambda: len(kept) + len(picks) < target)
     chosen_n = len(kept) + len(picks)
