@@ -24,8 +24,8 @@ trade-off measures in `select_view`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -323,7 +323,8 @@ def plan(pool: Pool, budget: float, strategy: str = "quality", *, limits=(), thr
 
     for by, g, floor in lim.floors:
         in_group = lim.codes[by] == g
-        fill(lambda: allowed & in_group, lambda: lim.count[by][g] < floor and len(kept) + len(picks) < target)
+        fill(lambda in_group=in_group: allowed & in_group,
+             lambda by=by, g=g, floor=floor: lim.count[by][g] < floor and len(kept) + len(picks) < target)
         if lim.count[by][g] < floor:  # too few candidates in the group, a cap under the floor, or the budget full
             shortfalls.append({"by": by, "group": lim.name(by, g), "floor": floor, "got": int(lim.count[by][g])})
     fill(lambda: allowed, lambda: len(kept) + len(picks) < target)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import layout, select as selection
+from ui import layout
+from ui import select as selection
 from ui.data import records
 
 

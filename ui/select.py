@@ -147,7 +147,8 @@ def inspect(sel: select.Selection) -> None:
     notes = []
     if info["relaxed"]:
         notes.append(f"{info['relaxed']:,} joined although close to a chosen record (too few records far enough apart)")
-    notes += [f"floor not met: {show.plain(s['by'])} {show.plain(s['group'])} has {s['got']:,} of {s['floor']:,}" for s in info["floors_short"]]
+    notes += [f"floor not met: {show.plain(s['by'])} {show.plain(s['group'])} has {s['got']:,} of {s['floor']:,}"
+              for s in info["floors_short"]]
     notes += [f"the kept records already exceed the cap of {show.plain(c['by'])} {show.plain(c['group'])} ({c['kept']:,} > {c['cap']:,})"
               for c in info["caps_exceeded_by_kept"]]
     if info["short"]:
@@ -158,7 +159,8 @@ def inspect(sel: select.Selection) -> None:
     left, right = st.columns(2)
     with left:
         st.dataframe(select_view.quality(sel), hide_index=True, width="stretch")
-        scores = pd.concat([frame.loc[sel.pool.eligible, ["score"]].assign(set="pool"), frame.iloc[sel.chosen][["score"]].assign(set="chosen")])
+        scores = pd.concat([frame.loc[sel.pool.eligible, ["score"]].assign(set="pool"),
+                            frame.iloc[sel.chosen][["score"]].assign(set="chosen")])
         fig = px.histogram(scores, x="score", color="set", nbins=40, barmode="overlay", histnorm="percent", opacity=0.7)
         fig.update_layout(height=280, margin=dict(l=10, r=10, t=30, b=10), title="Quality of the chosen set and of the pool")
         st.plotly_chart(fig, width="stretch", key="select_quality")
