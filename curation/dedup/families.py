@@ -9,7 +9,8 @@ A *family* is a set of records that look alike because they were made alike:
 
 Two records of one family are duplicates only when their *variable parts* match too: the same words once case,
 whitespace and punctuation are set aside (for conversations, every turn, so the replies after the shared prefix count;
-for a template, its words: those in at least half of its records, are left out first). Pairs of one family whose
+for a template, in any order, once its own words: those in at least half of its records, are left out: the same
+answer options shuffled are the same values). Pairs of one family whose
 variable parts differ are siblings: they are dropped before grouping, however similar their embeddings are. Records of
 two templates are not duplicates either: with the same variable parts they are one example prompted two ways, as T0
 does on purpose; they are counted (`repeats`), not proposed. Pairs across other families, or of records in no
