@@ -105,14 +105,20 @@ def candidate_floors(cosines, train, recall: float) -> dict[str, float]:
     return out
 
 
-def features_alone(held, test) -> np.ndarray:
-    """The surface features' own logistic combination (fitted on the held-out pairs): what they add without the model."""
+def surface_stage(train, test) -> tuple[np.ndarray, float]:
+    """The `surface` second stage: a logistic model of the surface features fitted on every train pair (no cross-encoder),
+    its calibrated threshold, and its scores on the test pairs."""
     from sklearn.linear_model import LogisticRegression
 
-    from curation.dedup.pairfeatures import features
+    from curation.dedup.pairfeatures import NAMES, features
 
-    fitted = LogisticRegression(C=1.0, max_iter=1000).fit(features(held[0], held[1]), held[2])
-    return fitted.predict_proba(features(test[0], test[1]))[:, 1]
+    x = features(train[0], train[1])
+    fitted = LogisticRegression(C=1.0, max_iter=1000).fit(x, train[2])
+    threshold = cal.calibrate(fitted.predict_proba(x)[:, 1], train[2])
+    weights = dict(zip(NAMES, fitted.coef_[0].round(3).tolist()))
+    print(f"calibrated: SURFACE_WEIGHTS = {weights}, SURFACE_BIAS = {float(fitted.intercept_[0]):.2f}, "
+          f"SURFACE_THRESHOLD = {threshold} (in code: {cal.SURFACE_WEIGHTS}, {cal.SURFACE_BIAS}, {cal.SURFACE_THRESHOLD})\n")
+    return fitted.predict_proba(features(test[0], test[1]))[:, 1], threshold
 
 
 def second_stage(ws: Workspace, cosines, train, test) -> None:
@@ -151,8 +157,14 @@ def second_stage(ws: Workspace, cosines, train, test) -> None:
             curves[name] = (combined, te)
     print(line("the pair model on every pair", threshold, scores(cross_test, test[2], threshold)))
     curves["the pair model on every pair"] = (cross_test, cosines["minilm"][1])
-    surface = features_alone(held, test)
-    curves["surface features alone (no model; minilm cosine as the baseline)"] = (surface, cosines["minilm"][1])
+    surface, surface_threshold = surface_stage(train, test)
+    for model, (_, te) in cosines.items():
+        floor = cal.CANDIDATE_FLOORS[model]
+        combined = two_stage(te, surface, floor)
+        name = f"{model} cosine >= {floor:.2f}, then surface"
+        print(line(name, surface_threshold, scores(combined, test[2], 1 + surface_threshold)))
+        curves[name] = (combined, te)
+    curves["surface on every pair (minilm cosine as the baseline)"] = (surface, cosines["minilm"][1])
     print("\nBest test precision at a recall of at least R, and the worst difference to the cosine it re-scores over "
           "recalls 0.01 to 1 in steps of 0.01:\n")
     print("| scores | " + " | ".join(f"R {r}" for r in RECALLS) + " | worst difference to cosine |")

@@ -89,8 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--boilerplate", choices=("strip", "keep"),
                    help="remove lines shared by many records before comparing (default strip; kept)")
     p.add_argument("--rescore", choices=names.RESCORERS,
-                   help="second stage: cross re-scores candidate pairs with a cross-encoder trained once on the shared MRPC "
-                        "pairs (slower, more precise); none (default; kept)")
+                   help="second stage: surface re-scores candidate pairs by word overlap (fast), cross by a cross-encoder "
+                        "trained once on the shared MRPC pairs (slow on CPU); none (default; kept)")
     p.add_argument("--sweep", action="store_true", help="also report the counts at every threshold of the sweep")
     p.add_argument("--apply", action="store_true", help="reject every duplicate but its group's representative")
     p.add_argument("--confirm-large", action="store_true",

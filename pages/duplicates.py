@@ -34,11 +34,12 @@ def settings_form(ws) -> dict:
         grouping = c.selectbox("Grouping", list(dedup.GROUPINGS), index=list(dedup.GROUPINGS).index(conf["grouping"]),
                                help="\n".join(f"{k}: {v.description}" for k, v in dedup.GROUPINGS.items()))
         strip = c.toggle("Ignore boilerplate lines", value=bool(conf["strip"]), help=BOILERPLATE_DOC.strip())
-        cross = c.toggle("Re-score with a cross-encoder", value=conf["rescore"] == "cross", help=dedup.RESCORERS["cross"].description)
+        rescore = c.selectbox("Second stage", list(dedup.RESCORERS), index=list(dedup.RESCORERS).index(conf["rescore"]),
+                              help="\n".join(f"{k}: {v.description}" for k, v in dedup.RESCORERS.items()))
         if st.form_submit_button("Save settings"):
             with shown_errors("save the duplicate settings"):
                 dedup.save_settings(ws, method=method, text=text, rule=rule, index=index, strip=strip, grouping=grouping,
-                                    rescore="cross" if cross else "none")
+                                    rescore=rescore)
                 st.rerun()
     return conf
 

@@ -33,6 +33,15 @@ UNCALIBRATED = 0.8  # any other embedding model (a folder or hub id): not calibr
 CANDIDATE_FLOORS = {"minilm": 0.74, "static": 0.8}
 CROSS_THRESHOLD = 0.74
 
+# the `surface` second stage (curation/dedup/rescore.py): a logistic model of the pair's surface features alone
+# (curation/dedup/pairfeatures.py), fitted on all MRPC train pairs; its threshold F0.5-best there (classes balanced).
+# bench/dedup_paraphrase.py prints these lines.
+SURFACE_WEIGHTS = {"word_jaccard": 5.895, "bigram_jaccard": -3.143, "same_numbers": 0.626, "length_ratio": 2.861,
+                   "char_ratio": 3.981, "token_set_ratio": 1.059}
+SURFACE_BIAS = -7.62
+SURFACE_THRESHOLD = 0.77
+RESCORE_THRESHOLDS = {"cross": CROSS_THRESHOLD, "surface": SURFACE_THRESHOLD}
+
 
 def embedding_threshold(model: str) -> tuple[float, bool]:
     """(the default cosine threshold of an embedder, whether it was calibrated)."""

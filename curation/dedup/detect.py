@@ -143,8 +143,8 @@ def default_threshold(method: str, model: str, rescore: str = "none") -> tuple[f
     """(the default threshold, where it comes from) for a method under an embedding model and a second stage."""
     if method != "embedding":
         return METHODS[method].default_threshold, "the method's default"
-    if rescore == "cross":
-        return calibration.CROSS_THRESHOLD, "calibrated for the cross-encoder on MRPC train pairs (F0.5)"
+    if rescore in calibration.RESCORE_THRESHOLDS:
+        return calibration.RESCORE_THRESHOLDS[rescore], f"calibrated for the {rescore} second stage on MRPC train pairs (F0.5)"
     value, calibrated = calibration.embedding_threshold(model)
     return value, (f"calibrated for {model} on MRPC train pairs (F0.5)" if calibrated else f"not calibrated for {model}")
 
@@ -180,7 +180,7 @@ def in_force(conf: dict, model: str) -> str:
     source = "set by you" if chosen(conf, model) else default_threshold(conf["method"], model, conf["rescore"])[1]
     if conf["method"] != "embedding":
         return f"{conf['method']} at {threshold} ({source})"
-    stage = ", then the cross-encoder" if conf["rescore"] == "cross" else ""
+    stage = {"cross": ", then the cross-encoder", "surface": ", then surface similarity"}.get(conf["rescore"], "")
     return f"embedding with {model}{stage} at {threshold} ({source})"
 
 
@@ -321,7 +321,7 @@ EDGE = 0.05  # pairs this far below the lowest threshold are kept too: the "just
 
 def sweep_of(conf: dict) -> tuple[float, ...]:
     """The thresholds the counts are reported at: the method's, or the second stage's (a probability)."""
-    return CROSS_SWEEP if conf["method"] == "embedding" and conf["rescore"] == "cross" else SWEEPS[conf["method"]]
+    return CROSS_SWEEP if conf["method"] == "embedding" and conf["rescore"] != "none" else SWEEPS[conf["method"]]
 
 
 def floor_of(conf: dict, model: str) -> float:

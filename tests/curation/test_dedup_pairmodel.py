@@ -92,3 +92,27 @@ def test_without_the_mrpc_pairs_the_second_stage_is_a_clear_error(ws, words, mon
     assert cli(["dedup", "--workspace", str(ws.root), "--rescore", "cross"]) == 1
     err = capsys.readouterr().err
     assert "MRPC paraphrase pairs" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_surface_stage_rescores_candidates_by_their_words_without_a_model(ws, words):  # noqa: F811
+    from curation.dedup.pairfeatures import NAMES, features
+
+    ingest(ws, str(write_jsonl(ws.root.parent / "a.jsonl", ROWS)))
+    dedup.save_settings(ws, rule="first_seen", rescore="surface")
+    found = dedup.find(ws)
+    s = found.summary()
+    assert s["rescore"] == "surface" and s["threshold"] == calibration.SURFACE_THRESHOLD and "surface" in s["in_force"]
+    texts = found.texts
+    x = features([texts[i] for i in found.pairs.i], [texts[j] for j in found.pairs.j])
+    z = x @ np.array([calibration.SURFACE_WEIGHTS[n] for n in NAMES]) + calibration.SURFACE_BIAS
+    assert len(found.pairs) and np.allclose(found.pairs.sim, 1 / (1 + np.exp(-z)), atol=1e-6)
+    sim = {(int(i), int(j)): float(v) for i, j, v in zip(found.pairs.i, found.pairs.j, found.pairs.sim)}
+    assert sim[(0, 2)] > calibration.SURFACE_THRESHOLD  # "…, please." is a copy
+    from curation.dedup.neighbours import Pairs
+    from curation.dedup.rescore import surface_rescore
+
+    problems = ["Tom has 3 apples and buys 5 more. How many apples does Tom have now?",
+                "A train travels 70 km in 2 hours. How many km does the train travel in an hour?"]
+    two = surface_rescore(ws, problems, Pairs(np.array([0]), np.array([1]), np.array([0.9], np.float32)), floor=0.8)
+    assert two.sim[0] < 0.2  # two different word problems that an embedding can put at 0.9
+    assert not (ws.root / "models").exists()  # no model trained
