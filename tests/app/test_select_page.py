@@ -82,3 +82,17 @@ def test_empty_workspace_says_what_to_do(tmp_path, monkeypatch):
     app.run()
     app.switch_page("pages/select.py").run()
     assert not app.exception and "no records yet" in app.info[0].value.lower()
+
+
+def test_the_request_survives_a_visit_to_another_page(app):
+    app.run()
+    app.switch_page("pages/select.py").run()
+    app.radio(key=W(page.MODE, "select")).set_value("share").run()
+    app.number_input(key=W(page.THRESHOLD, "select")).set_value(0.5).run()
+    app.text_input(key=W(page.FLOORS, "select")).input("dataset:topics=3").run()
+    app.switch_page("pages/records.py").run()
+    app.switch_page("pages/select.py").run()
+    assert not app.exception and not app.error
+    assert app.number_input(key=W(page.THRESHOLD, "select")).value == 0.5
+    assert app.number_input(key=W(page.SHARE, "select")).value == 0.1
+    assert app.text_input(key=W(page.FLOORS, "select")).value == "dataset:topics=3"
