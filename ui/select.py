@@ -189,7 +189,12 @@ def apply_bar(ws, sel: select.Selection) -> None:
                 f"**{info['to_reject']:,}** (reason `{select.NOT_SELECTED}`); the {info['kept']:,} records kept by a curator stay "
                 f"in, the {info['rejected']:,} rejected stay out, protected evaluation records are left alone. One action: "
                 "“Undo the last selection” brings every decision back.")
-    if st.button(f"Apply: keep {info['to_keep']:,}, reject {info['to_reject']:,}", type="primary", key="select_apply"):
+    confirmed = True
+    if info["to_reject"] > info["to_keep"]:  # most of the pool leaves: the curator says so first
+        confirmed = st.checkbox(f"Reject the {info['to_reject']:,} records left out ({info['to_reject'] / max(info['candidates'], 1):.0%} "
+                                "of the candidates)", key="select_confirm")
+    if st.button(f"Apply: keep {info['to_keep']:,}, reject {info['to_reject']:,}", type="primary", key="select_apply",
+                 disabled=not confirmed):
         with shown_errors("apply the selection"):
             out = select.apply(ws, sel)
             st.toast(f"Selection applied: {out['kept']:,} kept, {out['rejected']:,} rejected")

@@ -56,8 +56,9 @@ def test_plan_compare_apply_and_undo(app, topics):  # noqa: F811
     margin = next(d.value for d in app.dataframe if "side" in d.value)
     assert set(margin["side"]) == {"chosen (last in)", "left out (next in line)"}
     apply = app.button(key="select_apply")
-    assert apply.label == "Apply: keep 8, reject 52"
-    apply.click().run()
+    assert apply.label == "Apply: keep 8, reject 52" and apply.disabled  # most of the pool leaves: confirm first
+    app.checkbox(key="select_confirm").check().run()
+    app.button(key="select_apply").click().run()
     assert not app.exception and not app.error
     assert decisions(topics.root) == {("keep", "selected:coverage"): 8, ("reject", "not_selected:budget"): 52}
     assert any("Decisions changed since this plan" in i.value for i in app.info)  # the plan is stale now
