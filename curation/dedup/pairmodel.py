@@ -239,6 +239,16 @@ class CrossEncoder:
         return out
 
 
+@functools.lru_cache(maxsize=4)
+def identity(path: str, stamp: float) -> str:
+    """A hash of a pair model's weights and combiner (computed once per process and model file)."""
+    h = hashlib.blake2b(digest_size=8)
+    with open(Path(path) / "model.safetensors", "rb") as fh:
+        h.update(hashlib.file_digest(fh, "blake2b").digest())
+    h.update((Path(path) / "combiner.json").read_bytes())
+    return h.hexdigest()
+
+
 class PairModel:
     """A trained pair model: `score(a, b)` gives each pair's probability of being a duplicate; `identity` names its weights
     and combiner."""
@@ -248,11 +258,7 @@ class PairModel:
         trained = json.loads((self.path / "training.json").read_text())
         self.encoder = CrossEncoder(self.path, trained["recipe"]["max_length"])
         self.combiner = json.loads((self.path / "combiner.json").read_text())
-        h = hashlib.blake2b(digest_size=8)
-        with open(self.path / "model.safetensors", "rb") as fh:
-            h.update(hashlib.file_digest(fh, "blake2b").digest())
-        h.update(json.dumps(self.combiner, sort_keys=True).encode())
-        self.identity = h.hexdigest()
+        self.identity = identity(str(self.path), (self.path / "model.safetensors").stat().st_mtime)
 
     def score(self, a: list[str], b: list[str]) -> np.ndarray:
         inputs = np.column_stack([self.encoder.logits(a, b), pairfeatures.features(a, b)])
@@ -288,15 +294,17 @@ def pair_scores(ws: Workspace, a: list[str], b: list[str], *, progress: Progress
     start = time.perf_counter()
     if missing:
         first = {k: i for i, k in reversed(list(enumerate(keys)))}  # a row of each key
-        writer = ShardWriter(folder)
-        for lo in range(0, len(missing), CHUNK):
-            chunk = missing[lo : lo + CHUNK]
-            rows = [first[k] for k in chunk]
+        writer, done, pending = ShardWriter(folder), 0, []
+        for lo in range(0, len(missing), SCORE_BATCH):  # progress after every batch, a shard of the cache every CHUNK pairs
+            batch = missing[lo : lo + SCORE_BATCH]
             with cpu_threads():
-                fresh = model.score([a[i] for i in rows], [b[i] for i in rows])
-            writer.write(chunk, fresh[:, None])
+                pending.append(model.score([a[first[k]] for k in batch], [b[first[k]] for k in batch]))
+            done += len(batch)
+            if done % CHUNK == 0 or done == len(missing):
+                writer.write(missing[done - sum(map(len, pending)) : done], np.concatenate(pending)[:, None])
+                pending = []
             if progress:
-                progress(min(lo + CHUNK, len(missing)), len(missing), "re-scoring candidate pairs with the cross-encoder")
+                progress(done, len(missing), "re-scoring candidate pairs with the cross-encoder")
         index, cached = load_cache(folder)
     out = cached[[index[k] for k in keys], 0] if keys else np.zeros(0, np.float32)
     info = {"pair_model": f"{model.path.name}-{model.identity}", "scored": len(missing), "reused": len(set(keys)) - len(missing),
