@@ -46,7 +46,8 @@ def test_a_model_ranker_reads_its_cache_and_unscored_records_get_the_median(ws, 
     frame = signals_of(ws)
     scored = quality_score(ws, frame).set_index("output")
     assert scored.attrs["info"]["ranked"] == 2
-    assert scored.at["Paris is the capital of France.", "score"] > scored.at["Soft rain on the roof,\nthe garden drinks in silence,\nclouds move on at dusk.", "score"] > scored.at["2 + 3 = 5.", "score"]
+    haiku = "Soft rain on the roof,\nthe garden drinks in silence,\nclouds move on at dusk."  # not scored: the median
+    assert scored.at["Paris is the capital of France.", "score"] > scored.at[haiku, "score"] > scored.at["2 + 3 = 5.", "score"]
     assert "ifd" in scored.attrs["info"]["describe"]
 
 
