@@ -212,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int, metavar="N", help="cap every request's max_tokens at N")
     p.add_argument("--option", nargs="+", metavar="KEY=VALUE",
                    help="method options, e.g. prompts_per_round=8 pre_query=llama-3 (values read as JSON when they parse)")
+    p.add_argument("--omit", nargs="+", metavar="PARAM", default=[],
+                   help="sampling parameters not to send, for endpoints that refuse them (transformers serve: stop)")
+    p.add_argument("--stream", action="store_true", help="ask for streamed replies (server-sent events)")
     p.add_argument("--dry-run", action="store_true", help="print the token and cost estimate and stop (nothing is sent)")
 
     sub.add_parser("doctor", parents=[common],
@@ -634,7 +637,7 @@ def cmd_generate(ws: Workspace, args) -> tuple[dict, int]:
                    endpoint=args.endpoint, model=args.model, api_key_env=args.api_key_env, seed=args.seed,
                    concurrency=args.concurrency, rpm=args.rpm, timeout=args.timeout, max_retries=args.max_retries,
                    budget_tokens=args.budget_tokens, budget_cost=args.budget_cost, price_per_1k=args.price_per_1k,
-                   max_tokens=args.max_tokens, options=options, dry_run=args.dry_run,
+                   max_tokens=args.max_tokens, options=options, omit=tuple(args.omit), stream=args.stream, dry_run=args.dry_run,
                    progress=None if args.json else text_progress)
     return out, 0
 

@@ -60,8 +60,8 @@ def generate(ws: Workspace, method: str = "self-instruct", *, n: int = 20, seeds
              api_key_env: str = "OPENAI_API_KEY", seed: int = 0, concurrency: int = 4, rpm: float | None = None,
              timeout: float = 60.0, max_retries: int = 4, backoff: float = 1.0, budget_tokens: int | None = None,
              budget_cost: float | None = None, price_per_1k: float = 0.0, max_tokens: int | None = None,
-             options: dict | None = None, patience: int = 5, dry_run: bool = False, progress: Progress | None = None,
-             live: dict | None = None) -> dict:
+             options: dict | None = None, omit: tuple[str, ...] = (), stream: bool = False, patience: int = 5,
+             dry_run: bool = False, progress: Progress | None = None, live: dict | None = None) -> dict:
     """Generate `n` records with a method; returns the report (also written to generate/<run>/report.json).
 
     `live`, when given, is a dict kept up to date as the run goes (counts by reason, the first accepted records,
@@ -75,6 +75,8 @@ def generate(ws: Workspace, method: str = "self-instruct", *, n: int = 20, seeds
     opts = m.resolve(options)
     if max_tokens:
         opts["max_tokens_cap"] = int(max_tokens)
+    if omit:
+        opts["omitted"] = sorted(omit)  # part of the provenance: these parameters were not sent
     frame, seeds_what = seed_frame(ws, seeds_dataset, cluster)
     seeds = seeds_of(frame)
     if method == "self-instruct" and len(seeds) < int(opts["in_context"]) - int(opts["machine_in_context"]):
@@ -91,7 +93,8 @@ def generate(ws: Workspace, method: str = "self-instruct", *, n: int = 20, seeds
         return report
     session = Session(ws, endpoint=endpoint, model=model, api_key_env=api_key_env, timeout=timeout,
                       max_retries=max_retries, backoff=backoff, concurrency=concurrency, rpm=rpm,
-                      budget_tokens=budget_tokens, budget_cost=budget_cost, price_per_1k=price_per_1k)
+                      budget_tokens=budget_tokens, budget_cost=budget_cost, price_per_1k=price_per_1k, omit=tuple(omit or ()),
+                      stream=stream)
     rid = run_id(method, dataset, seeds, opts, seed, session.url, model)
     folder = ws.root / "generate" / rid
     accepted: list[dict] = []
@@ -162,8 +165,9 @@ def generate(ws: Workspace, method: str = "self-instruct", *, n: int = 20, seeds
 
 def to_record(cand: Candidate, dataset: str, row: int, base: dict, opts: dict, round_: int) -> dict:
     sampling = {k: v for k, v in opts.items() if k.endswith("sampling")}
-    if opts.get("max_tokens_cap"):
-        sampling["max_tokens_cap"] = opts["max_tokens_cap"]
+    for key in ("max_tokens_cap", "omitted"):
+        if opts.get(key):
+            sampling[key] = opts[key]
     meta = {"generation": {**base, "seed_ids": cand.seed_ids, "sampling": sampling, "filters_passed": cand.passed,
                            "requests": cand.requests, "round": round_, **cand.extra}}
     content = {"instruction": cand.instruction, "input": cand.input, "output": cand.output}

@@ -45,7 +45,8 @@ class Session:
     def __init__(self, ws: Workspace, *, endpoint: str | None, model: str | None = None, api_key_env: str = "OPENAI_API_KEY",
                  timeout: float = 60.0, max_retries: int = 4, backoff: float = 1.0, concurrency: int = 4,
                  rpm: float | None = None, budget_tokens: int | None = None, budget_cost: float | None = None,
-                 price_per_1k: float = 0.0, stream: bool = False, who: str = "the generation endpoint"):
+                 price_per_1k: float = 0.0, stream: bool = False, omit: tuple[str, ...] = (),
+                 who: str = "the generation endpoint"):
         if int(concurrency) < 1 or int(max_retries) < 0:
             raise CurationError("--concurrency must be at least 1 and --max-retries at least 0")
         if budget_cost is not None and not price_per_1k:
@@ -55,6 +56,7 @@ class Session:
         self.api_key_env = api_key_env or "OPENAI_API_KEY"
         self.timeout, self.max_retries, self.backoff = float(timeout), int(max_retries), float(backoff)
         self.concurrency, self.rpm, self.who = int(concurrency), rpm, who
+        self.omit = frozenset(omit or ())  # sampling parameters this endpoint refuses (transformers serve: stop)
         self.stream = bool(stream)  # ask for server-sent events (some gateways time out long non-streamed replies)
         self.price = float(price_per_1k or 0.0)
         limits = [int(budget_tokens)] if budget_tokens is not None else []
@@ -83,7 +85,7 @@ class Session:
         return self._model
 
     def key(self, payload: dict) -> str:
-        return request_key(self.url, {**payload, "model": self.model})
+        return request_key(self.url, {**{k: v for k, v in payload.items() if k not in self.omit}, "model": self.model})
 
     def cached(self, payload: dict) -> dict | None:
         return self.cache.get(self.key(payload))
@@ -113,6 +115,8 @@ class Session:
 
     def ask(self, payload: dict) -> dict:
         """{"text", "usage", "cached": bool, "key"} or {"error"} or {"skipped": "budget"}."""
+        if self.omit:
+            payload = {k: v for k, v in payload.items() if k not in self.omit}
         key = self.key(payload)
         hit = self.cache.get(key)
         if hit is not None:

@@ -1,0 +1,68 @@
+"""`python -m curation generate` against the scripted stub: JSON and text output, --dry-run, errors on one line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from curation.cli import main
+from curation.ingest import ingest
+from curation.store import load_records
+from tests.conftest import write_jsonl
+from tests.curation.generate.stub import GenStub, scripted
+from tests.curation.generate.test_methods import SEEDS
+
+
+@pytest.fixture
+def stub():
+    s = GenStub(scripted)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def seeded(ws, tmp_path):
+    ingest(ws, write_jsonl(tmp_path / "seeds.jsonl", SEEDS), name="seeds", source="human")
+    return ws
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_generate_json(stub, seeded, capsys):
+    code, out, err = run(capsys, "generate", "--workspace", str(seeded.root), "--json", "--method", "alpaca", "-n", "3",
+                         "--seeds", "seeds", "--endpoint", stub.url, "--model", "stub-model", "--seed", "3",
+                         "--option", "prompts_per_round=1", "--price-per-1k", "0.25")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["accepted"] == 3 and report["added"] == 3 and report["dataset"] == "alpaca-seeds"
+    assert report["rejected_total"] == sum(report["rejected"].values()) > 0
+    assert report["estimate"]["price_per_1k"] == 0.25 and report["spend"]["sent"] >= 1
+    assert report["folder"].startswith("generate/alpaca-seeds-")
+    assert (seeded.root / report["folder"] / "rejected.jsonl").exists()
+    assert len(load_records(seeded, "alpaca-seeds")) == 3
+
+
+def test_generate_text_and_dry_run(stub, seeded, capsys):
+    code, out, err = run(capsys, "generate", "--workspace", str(seeded.root), "--method", "self-instruct", "-n", "8",
+                         "--seeds", "seeds", "--endpoint", stub.url, "--model", "stub-model", "--dry-run")
+    assert code == 0 and "estimate for 8 records about 18 requests" in out and stub.requests == []
+    code, out, err = run(capsys, "generate", "--workspace", str(seeded.root), "-n", "2", "--seeds", "seeds",
+                         "--endpoint", stub.url, "--model", "stub-model", "--name", "mine")
+    assert code == 0, err
+    assert "2 accepted (2 new records)" in out and "stopped: done" in out
+    assert "python -m curation records --dataset mine" in out
+
+
+def test_generate_errors_are_one_line(stub, seeded, capsys):
+    code, out, err = run(capsys, "generate", "--workspace", str(seeded.root), "--seeds", "nope", "--endpoint", stub.url)
+    assert code == 1 and err.startswith("error: no dataset 'nope'") and err.count("\n") == 1
+    code, out, err = run(capsys, "generate", "--workspace", str(seeded.root), "--seeds", "seeds", "--option", "oops")
+    assert code == 1 and "bad --option 'oops'" in err
+    code, out, err = run(capsys, "generate", "--workspace", str(seeded.root), "--seeds", "seeds", "--endpoint", stub.url,
+                         "--budget-cost", "1")
+    assert code == 1 and "--budget-cost needs --price-per-1k" in err
