@@ -8,4 +8,5 @@ PAGES = [
     ("pages/select.py", "Select", ":material/checklist:"),
     ("pages/export.py", "Export", ":material/download:"),
     ("pages/load.py", "Load data", ":material/upload_file:"),
+    ("pages/generate.py", "Generate", ":material/auto_awesome:"),
 ]
