@@ -174,10 +174,15 @@ def save_settings(ws: Workspace, **changes) -> dict:
     return dedup_settings(ws)
 
 
+def threshold_source(conf: dict, model: str) -> str:
+    """Where the threshold in force comes from (settings as kept, before `resolved`)."""
+    return "set by you" if chosen(conf, model) else default_threshold(conf["method"], model, conf["rescore"])[1]
+
+
 def in_force(conf: dict, model: str) -> str:
     """One line saying which model, second stage and threshold the method compares with."""
     threshold = resolved(conf, model)["threshold"]
-    source = "set by you" if chosen(conf, model) else default_threshold(conf["method"], model, conf["rescore"])[1]
+    source = conf.get("threshold_source") or threshold_source(conf, model)
     if conf["method"] != "embedding":
         return f"{conf['method']} at {threshold} ({source})"
     stage = {"cross": ", then the cross-encoder", "surface": ", then surface similarity"}.get(conf["rescore"], "")
@@ -392,13 +397,14 @@ def find(ws: Workspace, frame: pd.DataFrame | None = None, *, progress: Progress
     from curation.store import load_records
 
     model = embedding_model(ws)
-    conf = dedup_settings(ws)
+    conf = asdict(DedupSettings.load(ws))  # as kept: a threshold of None is the default
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if "threshold" in overrides:
         overrides["scale"] = scale_of(overrides.get("method", conf["method"]), model, overrides.get("rescore", conf["rescore"]))
     elif any(overrides.get(k, conf[k]) != conf[k] for k in ("method", "rescore")):
         overrides.update(threshold=None, scale=None)
-    conf = resolved(validate({**conf, **overrides}), model)
+    conf = validate({**conf, **overrides})
+    conf = {**resolved(conf, model), "threshold_source": threshold_source(conf, model)}
     frame = (load_records(ws) if frame is None else frame).reset_index(drop=True)
     if frame.empty:
         raise CurationError("no records to compare: ingest some first")

@@ -81,12 +81,17 @@ def test_cli_dedup_says_which_model_and_threshold_are_in_force(ws, words, capsys
     rows = [{"instruction": f"Describe the history of city number {i} in detail", "output": "x"} for i in range(6)]
     path = write_jsonl(tmp_path / "d.jsonl", rows)
     assert cli(["ingest", str(path), "--workspace", str(ws.root)]) == 0
-    EmbedSettings.save(ws, model="static")
     capsys.readouterr()
     assert cli(["dedup", "--workspace", str(ws.root), "--rule", "first_seen", "--json"]) == 0
+    minilm = calibration.EMBEDDING_THRESHOLDS["minilm"]
+    assert json.loads(capsys.readouterr().out)["in_force"] == f"embedding with minilm at {minilm} (calibrated for minilm on MRPC train pairs (F0.5))"
+    EmbedSettings.save(ws, model="static")
+    assert cli(["dedup", "--workspace", str(ws.root), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     static = calibration.EMBEDDING_THRESHOLDS["static"]
     assert out["threshold"] == static and out["model"] == "static" and out["rescore"] == "none"
     assert out["in_force"] == f"embedding with static at {static} (calibrated for static on MRPC train pairs (F0.5))"
     assert cli(["dedup", "--workspace", str(ws.root)]) == 0
     assert f"compared: embedding with static at {static}" in capsys.readouterr().out
+    assert cli(["dedup", "--workspace", str(ws.root), "--threshold", "0.95", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["in_force"] == "embedding with static at 0.95 (set by you)"
