@@ -76,9 +76,14 @@ def representation(labels: np.ndarray) -> dict[int, str]:
     return {int(c): ("over" if n > 2 * even else "under") for c, n in enumerate(counts) if n > 2 * even or 0 < n < even / 4}
 
 
+def apart(a: float, b: float) -> bool:
+    """Do two values differ by more than 10% of the larger?"""
+    return abs(a - b) > 0.1 * max(abs(a), abs(b))
+
+
 def agreement(stats: dict[str, dict]) -> list[str]:
-    """Plain sentences on whether the groups (every key but "all") rank the same by effective clusters and by Vendi,
-    and for each pair that does not, why."""
+    """Plain sentences on whether the groups (every key but "all") rank the same by effective clusters and by Vendi
+    (values within 10% count as equal), and for each pair that does not, why."""
     groups = {k: v for k, v in stats.items() if k != "all" and v.get("records", 0) >= 2}
     if len(groups) < 2:
         return []
@@ -87,7 +92,9 @@ def agreement(stats: dict[str, dict]) -> list[str]:
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             x, y = groups[a], groups[b]
-            if (x["effective_clusters"] - y["effective_clusters"]) * (x["vendi"] - y["vendi"]) >= 0:
+            if not (apart(x["effective_clusters"], y["effective_clusters"]) and apart(x["vendi"], y["vendi"])):
+                continue  # within 10% on either measure: no real disagreement
+            if (x["effective_clusters"] - y["effective_clusters"]) * (x["vendi"] - y["vendi"]) > 0:
                 continue
             topics, varied = (a, b) if x["effective_clusters"] > y["effective_clusters"] else (b, a)
             t, v = groups[topics], groups[varied]
@@ -101,5 +108,6 @@ def agreement(stats: dict[str, dict]) -> list[str]:
             out.append(line)
     if not out:
         ranked = sorted(groups, key=lambda g: -groups[g]["vendi"])
-        out.append(f"The measures agree: {', '.join(ranked)} rank the same by Vendi score and by effective clusters.")
+        out.append(f"The measures agree: {', '.join(ranked)} rank the same by Vendi score and by effective clusters "
+                   "(values within 10% count as equal).")
     return out
