@@ -32,6 +32,8 @@ class ResponseCache:
         self.lock = threading.Lock()
         self.conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
         self.conn.execute("PRAGMA journal_mode=WAL")
+        # no fsync per reply: a crash can lose the last few cached replies, which costs asking them again, not data
+        self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, request TEXT NOT NULL, "
                           "response TEXT NOT NULL, ts REAL NOT NULL)")
         self.conn.commit()
