@@ -61,6 +61,14 @@ def test_selection_strategies_are_described_and_documented():
     assert described(STRATEGIES)
 
 
+def test_generation_methods_are_described_and_documented():
+    from curation.generate import METHODS
+
+    for name, method in METHODS.items():
+        assert f"`{name}`" in README and method.reference and method.version, name
+    assert described(METHODS)
+
+
 def described(registry: dict) -> bool:
     """Every part has a description and is filed under its own name."""
     return all(part.description and part.name == name for name, part in registry.items())
@@ -76,7 +84,7 @@ def cli_options() -> dict[tuple[str, str], object]:
 
 
 def test_cli_choices_are_the_registries_names():
-    from curation import clusters, dedup, export, select
+    from curation import clusters, dedup, export, generate, select
     from curation.decisions import STATES
     from curation.formats import FORMATS as SOURCE_FORMATS
     from curation.records import SOURCES
@@ -93,6 +101,7 @@ def test_cli_choices_are_the_registries_names():
         ("export", "--stratify"): list(export.STRATIFY), ("export", "--over"): list(export.OVER),
         ("score", "--scorer"): list(SCORERS),
         ("select", "--strategy"): list(select.STRATEGIES),
+        ("generate", "--method"): list(generate.METHODS),
     }
     cli_only = {("records", "--sort"), ("dedup", "--boilerplate")}  # options of the command line alone, no registry behind them
     options = cli_options()
@@ -103,7 +112,8 @@ def test_cli_choices_are_the_registries_names():
     assert all(name in options["embed", "--model"].help for name in EMBEDDERS)  # any name, so no choices: the help lists them
 
 
-@pytest.mark.parametrize("args", [["--help"], ["export", "--help"], ["dedup", "--help"], ["map", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["export", "--help"], ["dedup", "--help"], ["map", "--help"],
+                                  ["generate", "--help"]])
 def test_help_imports_neither_numpy_nor_pandas(args):
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "curation", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=60)
