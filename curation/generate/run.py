@@ -156,7 +156,10 @@ def generate(ws: Workspace, method: str = "self-instruct", *, n: int = 20, seeds
                        "spend": session.spend.as_dict(), "budget_tokens": session.limit,
                        "seconds": round(time.time() - started, 2), "folder": ws.relative(folder)})
         if cluster is not None:
-            report["cluster"] = {**report["cluster"], **cluster_share(ws, cluster, added=added)}
+            c = report["cluster"]
+            total = c["total_before"] + added
+            report["cluster"] = {**c, "records_after": c["records_before"] + added, "total_after": total,
+                                 "share_after": round((c["records_before"] + added) / total, 4) if total else 0.0}
         write_run(folder, report, rejected)
         live.update({"report": report, "accepted": len(accepted), "rejected": dict(reasons), "spend": report["spend"]})
         session.close()
@@ -195,17 +198,14 @@ def rejected_rows(ws: Workspace, run: str) -> list[dict]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
-def cluster_share(ws: Workspace, cluster: int, added: int | None = None) -> dict:
-    """The cluster's share of the records before the run (the map's), and after it counting the records generated
-    from it as the cluster's (they are aimed there; `map --place` puts them on the map for real)."""
+def cluster_share(ws: Workspace, cluster: int) -> dict:
+    """The cluster's share of the mapped records before the run. After it (in the report), the records generated
+    from it count as the cluster's: they are aimed there, and the map is not rebuilt here (`map --place` puts them
+    on it for real)."""
     from curation.annotated import annotate
 
     frame = annotate(ws, stages=("map",), nulls=True)
     mapped = frame[frame["cluster"].notna()]
     in_cluster = int((mapped["cluster"] == cluster).sum())
-    if added is None:
-        return {"id": cluster, "records_before": in_cluster, "total_before": len(mapped),
-                "share_before": round(in_cluster / len(mapped), 4) if len(mapped) else 0.0}
-    total = len(mapped) + added
-    return {"records_after": in_cluster + added, "total_after": total,
-            "share_after": round((in_cluster + added) / total, 4) if total else 0.0}
+    return {"id": cluster, "records_before": in_cluster, "total_before": len(mapped),
+            "share_before": round(in_cluster / len(mapped), 4) if len(mapped) else 0.0}
