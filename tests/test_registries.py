@@ -99,7 +99,7 @@ def test_cli_choices_are_the_registries_names():
         ("dedup", "--rescore"): list(dedup.RESCORERS),
         ("export", "--format"): list(export.FORMATS), ("export", "--shape"): list(export.SHAPES),
         ("export", "--stratify"): list(export.STRATIFY), ("export", "--over"): list(export.OVER),
-        ("score", "--scorer"): list(SCORERS),
+        ("score", "--scorer"): ["length", *SCORERS],  # length: the default ranker, chosen with --use
         ("select", "--strategy"): list(select.STRATEGIES),
         ("generate", "--method"): list(generate.METHODS),
     }

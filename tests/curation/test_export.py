@@ -623,8 +623,17 @@ def test_split_names_of_letters_digits_dots_dashes_and_underscores_are_fine(fill
     assert result["splits"] == {"train.v2": 30, "_dev-1": 10} and (tmp_path / "out" / "_dev-1").is_dir()
 
 
-def test_duplicate_groups_stay_in_one_split_and_the_manifest_reports_train_test_similarity(filled, tmp_path, monkeypatch):
+def test_duplicate_groups_stay_in_one_split_and_the_manifest_reports_train_test_similarity(ws, tmp_path, monkeypatch):
     monkeypatch.setattr(embed, "get_embedder", bag_of_words)
+    # Distinct records in words, and pairs of near copies (records differing only in numbers would be one template
+    # family since issue 13: not duplicates, and the leakage check would rightly see them across splits).
+    words = ["rivers", "stars", "bread", "jazz", "tides", "comets", "yeast", "violins", "glaciers", "lichens", "pumice",
+             "sonnets", "falcons", "quartz", "monsoons", "ferns", "origami", "sherpas", "lagoons", "mosaics"]
+    rows = [{"instruction": f"Describe {w} briefly", "output": f"About {w}."} for w in words]
+    rows += [{"instruction": text, "output": "An answer."} for topic in ("harbours", "caravans", "orchards", "beacons")
+             for text in (f"Explain how {topic} shape our world and culture", f"Explain how {topic} shape our world and our culture")]
+    ingest(ws, str(write_jsonl(tmp_path / "a.jsonl", rows)))
+    filled = ws
     dedup.find(filled, rule="first_seen", threshold=0.8)
     found = dedup.find(filled, compute=False)
     assert found.summary()["near_groups"] > 0

@@ -79,7 +79,7 @@ def test_a_settings_read_creates_no_table(tmp_path):
     ws = Workspace(root, open_db=False)  # the database as it is: not upgraded
     assert settings.get(ws, "dedup", "none") == "none"
     assert DedupSettings.load(ws) == DedupSettings() and dedup_settings(ws)["threshold"] == default_threshold("embedding", "minilm")[0]
-    assert map_settings(ws) == {"model": "minilm", "text": "prompt", "method": "hdbscan", "k": None, "min_size": None}
+    assert map_settings(ws) == {"model": "minilm", "text": "prompt", "method": "kmeans", "k": None, "min_size": None}
     assert tokenizer_name(ws) == "llama-3"
     assert "settings" not in tables(root / "curation.db")
 
@@ -119,8 +119,8 @@ def test_bad_values_are_refused_with_the_same_errors_and_nothing_is_kept(ws):
     with pytest.raises(CurationError, match=r"unknown clustering method 'vibes': choose one of hdbscan, kmeans"):
         MapSettings.save(ws, method="vibes")
     with pytest.raises(CurationError, match=r"unknown text choice 'all': choose one of prompt, output, conversation"):
-        save_settings(ws, method="kmeans", text="all")
-    assert map_settings(ws)["method"] == "hdbscan"  # the good value of a refused save is not kept either
+        save_settings(ws, method="hdbscan", text="all")
+    assert map_settings(ws)["method"] == "kmeans"  # the good value of a refused save is not kept either
     with pytest.raises(CurationError, match="has no threshold"):
         SignalSettings.save(ws, thresholds={"short_output": 2, "refusal": 2})
     with pytest.raises(CurationError, match="must be a number"):
