@@ -92,12 +92,22 @@ def test_embedding_similarity_catches_a_paraphrase_and_says_its_threshold(pair, 
     assert found["summary"]["threshold"] == 0.7 and found["summary"]["threshold_source"] == "set by the curator"
 
 
-def test_default_threshold_is_the_models_calibrated_paraphrase_threshold(ws):
-    from curation.dedup.calibration import EMBEDDING_THRESHOLDS
-
+def test_default_threshold_is_measured_per_model_and_any_other_model_gets_a_general_one(ws):
     conf = dc.DecontaminationSettings.load(ws)
-    assert dc.threshold_of(conf, "minilm")[0] == EMBEDDING_THRESHOLDS["minilm"]
+    assert dc.threshold_of(conf, "minilm") == (dc.THRESHOLDS["minilm"], dc.threshold_of(conf, "minilm")[1])
+    assert "bench/decontaminate.py" in dc.threshold_of(conf, "minilm")[1]
     assert "not calibrated" in dc.threshold_of(conf, "some/model")[1]
+
+
+def test_a_similar_prompt_that_shares_few_of_the_items_words_is_not_a_match(pair, monkeypatch):
+    monkeypatch.setattr(embed, "get_embedder", bag_of_words)
+    ingest(pair, str(write_jsonl(pair.root.parent / "near.jsonl", [{"instruction": "Name three famous painters.", "output": "x"},
+                                                                   {"instruction": "Three primary colours: name them.", "output": "x"}])))
+    dc.DecontaminationSettings.save(pair, threshold=0.3)
+    hits = by_instruction(pair, dc.find(pair)["matches"])
+    assert "Three primary colours: name them." in hits and "Name three famous painters." not in hits  # 4 of 4 words; 2 of 4
+    dc.DecontaminationSettings.save(pair, shared=0.0)
+    assert "Name three famous painters." in by_instruction(pair, dc.find(pair)["matches"])
 
 
 def test_protect_names_known_datasets_and_unprotect_removes_them(pair):
