@@ -196,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=20, metavar="N", help="records to accept (default 20)")
     p.add_argument("--seeds", metavar="DATASET", help="seed dataset (default: self-instruct's 175 seed tasks, ingested once)")
     p.add_argument("--cluster", type=int, metavar="ID", help="seeds: the records of this cluster of the map (aimed generation)")
+    p.add_argument("--seed-ids", nargs="+", metavar="ID", help="seeds: these records (e.g. a selection, or the ids `records --json` lists)")
     p.add_argument("--name", metavar="DATASET", help="dataset of the generated records (default METHOD-SEEDS)")
     p.add_argument("--endpoint", metavar="URL", help="OpenAI-compatible base URL (default $OPENAI_BASE_URL or OpenAI)")
     p.add_argument("--model", metavar="NAME", help="model name (default: the endpoint's first)")
@@ -633,7 +634,8 @@ def cmd_generate(ws: Workspace, args) -> tuple[dict, int]:
             options[key.strip()] = json.loads(value)
         except ValueError:
             options[key.strip()] = value
-    out = generate(ws, args.method, n=args.n, seeds_dataset=args.seeds, cluster=args.cluster, dataset=args.name,
+    out = generate(ws, args.method, n=args.n, seeds_dataset=args.seeds, cluster=args.cluster, seed_ids=args.seed_ids,
+                   dataset=args.name,
                    endpoint=args.endpoint, model=args.model, api_key_env=args.api_key_env, seed=args.seed,
                    concurrency=args.concurrency, rpm=args.rpm, timeout=args.timeout, max_retries=args.max_retries,
                    budget_tokens=args.budget_tokens, budget_cost=args.budget_cost, price_per_1k=args.price_per_1k,

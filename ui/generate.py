@@ -35,6 +35,7 @@ SEED = "shared.generate.seed"
 OMIT = "shared.generate.omit"
 NAME = "shared.generate.name"
 DEFAULT_SEEDS = f"{SEED_DATASET} (self-instruct's 175 seed tasks)"
+FILTERED = "the records of the current filter"
 OMITTABLE = ("stop", "presence_penalty", "top_p", "seed")
 
 
@@ -50,7 +51,7 @@ def settings(ws) -> dict | None:
                          format_func=lambda n: n)
     b.caption(f"{show.plain(METHODS[method].description)}. Reference: {show.plain(METHODS[method].reference)}.")
     datasets = [d for d in ws.datasets() if d != SEED_DATASET]
-    choices = [DEFAULT_SEEDS, *datasets]
+    choices = [DEFAULT_SEEDS, *datasets, FILTERED]
     c, d, e, f = st.columns([2, 1, 1, 2])
     seeds = c.selectbox("Seeds", choices, **state.bound(SEEDS, options=choices, default=DEFAULT_SEEDS),
                         help="Rejected records are never seeds. The default pool is ingested once as the dataset "
@@ -79,6 +80,14 @@ def settings(ws) -> dict | None:
                               help="The same seed builds the same prompts: a rerun replays them from the cache for free."))
     omit = q.multiselect("Don't send", list(OMITTABLE), **state.bound(OMIT, options=OMITTABLE, default=[]),
                          help="Sampling parameters the endpoint refuses (transformers serve fails on stop strings).")
+    seed_ids = None
+    if seeds == FILTERED:
+        seed_ids = filtered_ids(ws)
+        st.caption(f"Seeds: the {len(seed_ids):,} records the filter shows (set on the Records page and in the sidebar); "
+                   "rejected ones are left out.")
+        if not seed_ids:
+            st.info("The current filter shows no records: change it on the Records page, or choose a dataset.")
+            return None
     cluster_id = None
     if cluster.strip():
         try:
@@ -86,10 +95,17 @@ def settings(ws) -> dict | None:
         except ValueError:
             st.error("The cluster is a number (see the Map page), or empty.")
             return None
-    return {"method": method, "n": n, "seeds_dataset": None if seeds == DEFAULT_SEEDS else seeds, "cluster": cluster_id,
+    return {"method": method, "n": n, "seeds_dataset": None if seeds in (DEFAULT_SEEDS, FILTERED) else seeds,
+            "cluster": cluster_id, "seed_ids": seed_ids,
             "dataset": name.strip() or None, "endpoint": endpoint.strip() or None, "model": model.strip() or None,
             "api_key_env": key_env.strip() or "OPENAI_API_KEY", "budget_tokens": budget or None, "price_per_1k": price,
             "max_tokens": max_tokens or None, "concurrency": concurrency, "seed": seed, "omit": tuple(omit)}
+
+
+def filtered_ids(ws) -> list[str]:
+    from ui.data import current_filter, records, with_cached_columns
+
+    return current_filter().apply(with_cached_columns(ws, records(ws)))["record_id"].tolist()
 
 
 def estimate_line(est: dict) -> str:

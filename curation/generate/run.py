@@ -56,7 +56,8 @@ def run_id(method: str, dataset: str, seeds: list, opts: dict, seed: int, endpoi
 
 
 def generate(ws: Workspace, method: str = "self-instruct", *, n: int = 20, seeds_dataset: str | None = None,
-             cluster: int | None = None, dataset: str | None = None, endpoint: str | None = None, model: str | None = None,
+             cluster: int | None = None, seed_ids: list[str] | None = None, dataset: str | None = None,
+             endpoint: str | None = None, model: str | None = None,
              api_key_env: str = "OPENAI_API_KEY", seed: int = 0, concurrency: int = 4, rpm: float | None = None,
              timeout: float = 60.0, max_retries: int = 4, backoff: float = 1.0, budget_tokens: int | None = None,
              budget_cost: float | None = None, price_per_1k: float = 0.0, max_tokens: int | None = None,
@@ -77,12 +78,13 @@ def generate(ws: Workspace, method: str = "self-instruct", *, n: int = 20, seeds
         opts["max_tokens_cap"] = int(max_tokens)
     if omit:
         opts["omitted"] = sorted(omit)  # part of the provenance: these parameters were not sent
-    frame, seeds_what = seed_frame(ws, seeds_dataset, cluster)
+    frame, seeds_what = seed_frame(ws, seeds_dataset, cluster, seed_ids)
     seeds = seeds_of(frame)
     if method == "self-instruct" and len(seeds) < int(opts["in_context"]) - int(opts["machine_in_context"]):
         raise CurationError(f"self-instruct shows {opts['in_context']} instructions a prompt: {seeds_what} has only "
                             f"{len(seeds)} distinct ones")
-    dataset = dataset or f"{method}-{frame['dataset'].iat[0] if cluster is None else f'cluster{cluster}'}"
+    source = f"cluster{cluster}" if cluster is not None else "chosen" if seed_ids is not None else frame["dataset"].iat[0]
+    dataset = dataset or f"{method}-{source}"
     state = State(seeds=seeds, rng=random.Random(seed), novelty=Novelty(s.instruction for s in seeds))
     est = estimate(m, state, int(n), opts, price_per_1k)
     report = {"method": method, "reference": m.reference, "dataset": dataset, "seeds": seeds_what, "requested": int(n),

@@ -1,4 +1,5 @@
-"""Where a generation run's seeds come from: the default pool, a dataset, a cluster of the map, or given records.
+"""Where a generation run's seeds come from: the default pool, a dataset, a cluster of the map, or given records
+(a selection, the records of a filter).
 
 The default pool is the 175 human-written tasks of self-instruct (`alpaca/seed_tasks.jsonl` of the shared data,
 or `$CURATION_SEED_TASKS`), ingested once into the workspace as the dataset `seed_tasks` (source human), so the
@@ -42,11 +43,21 @@ def ensure_default(ws: Workspace) -> str:
     return SEED_DATASET
 
 
-def seed_frame(ws: Workspace, dataset: str | None = None, cluster: int | None = None) -> tuple[pd.DataFrame, str]:
-    """(the seed records, a one-line description)."""
+def seed_frame(ws: Workspace, dataset: str | None = None, cluster: int | None = None,
+               ids: list[str] | None = None) -> tuple[pd.DataFrame, str]:
+    """(the seed records, a one-line description): a cluster, given record ids (a selection, a filter's records),
+    a dataset, or the default pool."""
     from curation.store import load_records
 
-    if cluster is not None:
+    if ids is not None:
+        frame = load_records(ws, dataset) if dataset else load_records(ws)
+        wanted = set(ids)
+        frame = frame[frame["record_id"].isin(wanted)]
+        missing = len(wanted) - len(frame)
+        what = "chosen records" + (f" of {dataset}" if dataset else "")
+        if missing:
+            raise CurationError(f"{missing:,} of the {len(wanted):,} {what} are not in the workspace: check the ids")
+    elif cluster is not None:
         from curation.annotated import annotate
 
         frame = annotate(ws, stages=("decisions", "map"), require=("map",))

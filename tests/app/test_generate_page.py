@@ -120,3 +120,24 @@ def test_an_endpoint_error_is_shown_not_raised(app, seeded):
         assert any("refused the request (401 AuthenticationError)" in e.value for e in app.error)
     finally:
         stub.close()
+
+
+def test_seeds_from_the_current_filter(app, seeded):
+    stub = GenStub(scripted)
+    try:
+        app.run()
+        app.session_state[state.SEARCH] = "sky"  # the shared filter: one seed record
+        app.switch_page("pages/generate.py").run()
+        app.selectbox(key=W(page.METHOD, "generate")).set_value("evol-instruct").run()
+        app.selectbox(key=W(page.SEEDS, "generate")).set_value(page.FILTERED).run()
+        assert any(c.value.startswith("Seeds: the 1 records the filter shows") for c in app.caption)
+        app.number_input(key=W(page.N, "generate")).set_value(1).run()
+        app.text_input(key=W(page.ENDPOINT, "generate")).input(stub.url).run()
+        app.text_input(key=W(page.MODEL, "generate")).input("stub-model").run()
+        app.button(key="generate_run").click().run()
+        job = wait(seeded.root)
+        assert job.error is None and job.result["seeds"] == "chosen records (1 records)"
+        sky = load_records(seeded, "seeds").query("instruction.str.contains('sky')")["record_id"].iat[0]
+        assert job.result["accepted"] == 1 and sky in load_records(seeded, "evol-instruct-chosen")["meta"].iat[0]
+    finally:
+        stub.close()

@@ -66,3 +66,11 @@ def test_generate_errors_are_one_line(stub, seeded, capsys):
     code, out, err = run(capsys, "generate", "--workspace", str(seeded.root), "--seeds", "seeds", "--endpoint", stub.url,
                          "--budget-cost", "1")
     assert code == 1 and "--budget-cost needs --price-per-1k" in err
+
+
+def test_generate_from_chosen_ids(stub, seeded, capsys):
+    ids = load_records(seeded, "seeds")["record_id"].tolist()[:4]
+    code, out, err = run(capsys, "generate", "--workspace", str(seeded.root), "--json", "--method", "evol-instruct", "-n", "2",
+                         "--seed-ids", *ids, "--endpoint", stub.url, "--model", "stub-model")
+    assert code == 0, err
+    assert json.loads(out)["seeds"] == "chosen records (4 records)"

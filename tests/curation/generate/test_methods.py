@@ -254,3 +254,12 @@ def test_generated_records_flow_into_curation(stub, seeded):
     f = annotate(seeded, stages=("decisions",))
     mine = f[f["dataset"] == out["dataset"]]
     assert len(mine) == 3 and set(mine["decision"]) == {"undecided"} and re.fullmatch(r"[0-9a-f]{16}", mine["record_id"].iat[0])
+
+
+def test_seeds_can_be_any_chosen_records(stub, seeded):
+    ids = load_records(seeded, "seeds")["record_id"].tolist()
+    out = generate(seeded, "evol-instruct", n=3, seed_ids=ids[5:8], endpoint=stub.url, **FAST)
+    assert out["dataset"] == "evol-instruct-chosen" and out["seeds"] == "chosen records (3 records)"
+    assert {g["parent"] for g in records_of(seeded, out["dataset"])["generation"]} <= set(ids[5:8])
+    with pytest.raises(CurationError, match="1 of the 2 chosen records are not in the workspace"):
+        generate(seeded, "evol-instruct", n=1, seed_ids=[ids[0], "nope"], endpoint=stub.url, **FAST)
