@@ -564,9 +564,8 @@ def text_select(out: dict) -> str:
 
 def cmd_score(ws: Workspace, args) -> tuple[dict, int]:
     from curation.scorers import distribution, get_scorer
-    from curation.store import load_records
-
     from curation.scorers.ranked import ScoreSettings, describe
+    from curation.store import load_records
 
     if args.scorer == "length":
         if not args.use:

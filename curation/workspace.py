@@ -81,7 +81,7 @@ TMP_NAME = re.compile(r"^\.(.+)\.(\d+)-([0-9a-f]{6})-[0-9a-f]{8}\.tmp$")  # .<na
 STALE_AFTER = 24 * 3600  # seconds: a temporary file this old is an orphan whoever wrote it
 # What the tool keeps at the top of a workspace: never read back as a source by ingest (uploads/ is the user's files).
 OWN_ENTRIES = ("curation.db", "curation.db-wal", "curation.db-shm", "records", "rejects", "quarantine", "signals",
-               "embeddings", "maps", "dedup", "models", "scores", "locks", "exports")
+               "embeddings", "maps", "dedup", "models", "scores", "locks", "exports", "llm", "generate")
 # The only folders whose temporary files the workspace cleans: the tool's own. Files directly inside these …
 FLAT_FOLDERS = ("signals", "maps", "dedup", "models")
 # … and directly inside each subfolder of these (records/<dataset>/, embeddings/<key>/, scores/<scorer-key>/).

@@ -5,5 +5,7 @@ from curation.dedup.groups import DUPLICATE_REASON, GROUPINGS, RULES
 from curation.dedup.neighbours import INDEXES
 from curation.dedup.rescore import RESCORERS
 
-__all__ = ["DEFAULT_THRESHOLDS", "DUPLICATE_REASON", "GROUPINGS", "INDEXES", "METHODS", "RESCORERS", "RULES", "SWEEPS", "Duplicates", "apply",
-           "dedup_settings", "find", "save_settings", "undo"]
+__all__ = [
+    "DEFAULT_THRESHOLDS", "DUPLICATE_REASON", "GROUPINGS", "INDEXES", "METHODS", "RESCORERS", "RULES", "SWEEPS",
+    "Duplicates", "apply", "dedup_settings", "find", "save_settings", "undo",
+]

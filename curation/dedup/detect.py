@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from curation import names, settings
+from curation.dedup import calibration
+from curation.dedup.families import Families, exact_texts, families
 from curation.dedup.groups import (
     DUPLICATE_REASON,
     GROUPINGS,
@@ -33,9 +35,7 @@ from curation.dedup.groups import (
     preference_rank,
     sweep,
 )
-from curation.dedup.families import Families, exact_texts, families
 from curation.dedup.neighbours import INDEXES, K, Pairs, measured_recall, neighbour_pairs
-from curation.dedup import calibration
 from curation.dedup.rescore import CROSS_SWEEP, RESCORERS, rescore
 from curation.dedup.texts import comparable_texts
 from curation.embed import DEFAULT_MODEL, EmbedSettings, embed_texts, text_key

@@ -267,7 +267,8 @@ def why(rows: np.ndarray, reps: np.ndarray, hashes: np.ndarray, families: Famili
     parts), `near` (the similarity); `representative` for the representatives themselves."""
     out = np.full(len(rows), "near", dtype=object)
     if families is not None:
-        same = (families.code[rows] >= 0) & (families.code[rows] == families.code[reps]) & (families.variable[rows] == families.variable[reps])
+        same = ((families.code[rows] >= 0) & (families.code[rows] == families.code[reps])
+                & (families.variable[rows] == families.variable[reps]))
         out[same] = "same_values"
     out[hashes[rows] == hashes[reps]] = "exact"
     out[rows == reps] = "representative"
@@ -345,7 +346,8 @@ def sweep(n: int, pairs: Pairs, hashes: np.ndarray, thresholds, rank: np.ndarray
                      "would_reject": in_groups - groups, "exact": int(reasons.get("exact", 0)),
                      "same_values": int(reasons.get("same_values", 0)), "near": int(reasons.get("near", 0)),
                      "kept": n - (in_groups - groups), "kept_greedy": greedy_kept(n, pairs, hashes, float(t)),
-                     "largest_group": int(np.bincount(labels)[1:].max(initial=0)), "pair_recall": pair_recall(labels, pairs.above(float(t)))})
+                     "largest_group": int(np.bincount(labels)[1:].max(initial=0)),
+                     "pair_recall": pair_recall(labels, pairs.above(float(t)))})
     return pd.DataFrame(rows)
 
 

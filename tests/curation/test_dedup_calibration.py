@@ -13,8 +13,8 @@ from curation.cli import main as cli
 from curation.dedup import calibration
 from curation.dedup.detect import default_threshold, in_force
 from curation.embed import EmbedSettings
-from tests.curation.test_dedup import words  # noqa: F401 - the fake embedder fixture
 from tests.conftest import write_jsonl
+from tests.curation.test_dedup import words  # noqa: F401 - the fake embedder fixture
 
 
 def test_calibrate_takes_the_f05_best_threshold():
@@ -84,7 +84,8 @@ def test_cli_dedup_says_which_model_and_threshold_are_in_force(ws, words, capsys
     capsys.readouterr()
     assert cli(["dedup", "--workspace", str(ws.root), "--rule", "first_seen", "--json"]) == 0
     minilm = calibration.EMBEDDING_THRESHOLDS["minilm"]
-    assert json.loads(capsys.readouterr().out)["in_force"] == f"embedding with minilm at {minilm} (calibrated for minilm on MRPC train pairs (F0.5))"
+    in_force = json.loads(capsys.readouterr().out)["in_force"]
+    assert in_force == f"embedding with minilm at {minilm} (calibrated for minilm on MRPC train pairs (F0.5))"
     EmbedSettings.save(ws, model="static")
     assert cli(["dedup", "--workspace", str(ws.root), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

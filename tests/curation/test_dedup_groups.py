@@ -16,7 +16,7 @@ from curation.errors import CurationError
 from curation.ingest import ingest
 from curation.store import load_records
 from curation.workspace import Workspace
-from tests.conftest import shared_data, write_jsonl
+from tests.conftest import write_jsonl
 from tests.curation.test_dedup import bag_of_words
 
 
