@@ -150,7 +150,7 @@ def similarities(ws: Workspace) -> dict:
     rest_shared = np.zeros(len(best))
     rest_shared[close] = [dc.shared_share(items[arg[i]], rest_texts[i]) for i in close]
     sweep = {}
-    for t in (0.75, 0.79, 0.8, 0.85, 0.89, 0.9, 0.92):
+    for t in (0.75, 0.79, 0.8, 0.85, 0.89, 0.9, 0.92, 0.94, 0.98):
         sweep[t] = {"paraphrase_recall": round(float((para >= t).mean()), 3), "unplanted_hits": int((best >= t).sum()),
                     "paraphrase_recall_shared": round(float(((para >= t) & (para_shared >= dc.SHARED)).mean()), 3),
                     "unplanted_hits_shared": int(((best >= t) & (rest_shared >= dc.SHARED)).sum())}
