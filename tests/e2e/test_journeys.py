@@ -318,3 +318,35 @@ def test_score_a_sample_with_the_bundled_model_and_sort_by_it(served):
     inspect = page.locator("[data-testid='stSelectbox']").filter(has_text="Inspect").filter(visible=True).locator("input")
     # the first record of the list, best first, is the one inspected
     expect(inspect).to_have_value(re.compile(rf"^{best['record_id']} — {best['score']:.3f} — "), timeout=30_000)
+
+
+def test_select_the_best_n_compare_apply_and_undo(served):
+    """Select: plan 120 of the demo's 241 with every strategy (MiniLM embeddings, signals), apply coverage, undo it."""
+    url, page, ws = served
+    from curation.demo import load_demo
+
+    load_demo(Workspace(ws))
+    page.goto(f"{url}/select")
+    wait_idle(page)
+    box = page.get_by_label("Records to choose")
+    box.fill("120")
+    box.press("Enter")
+    wait_idle(page)
+    page.get_by_text("coverage", exact=True).first.click()
+    wait_idle(page)
+    page.get_by_role("button", name="Plan the selection").click()
+    apply = page.get_by_role("button", name=re.compile(r"^Apply: keep \d+, reject \d+$"))
+    expect(apply).to_be_visible(timeout=300_000)
+    keep, reject = map(int, re.findall(r"\d+", apply.inner_text()))
+    assert keep + reject == 241 and 0 < keep <= 120
+    expect(apply).to_be_disabled()  # most of the pool would leave: the curator ticks it first
+    page.get_by_text(re.compile(r"^Reject the [\d,]+ records left out")).click()
+    wait_idle(page)
+    apply.click()
+    wait_idle(page)
+    frame = load_records(Workspace(ws))
+    assert (frame["reason"] == "selected:coverage").sum() == keep
+    assert (frame["reason"] == "not_selected:budget").sum() == reject
+    page.get_by_role("button", name="Undo the last selection").click()
+    wait_idle(page)
+    assert (load_records(Workspace(ws))["decision"] == "undecided").all()
