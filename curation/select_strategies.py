@@ -38,7 +38,22 @@ EPSILON = 0.01  # coverage: stochastic greedy's tolerance
 MIN_SAMPLE = 256  # coverage: candidates weighed per step, at least
 
 
-class Random:
+class Strategy:
+    """What the driver calls: `add(indices)` (chosen), `next(allowed)` (the next pick or None), and the phase hooks,
+    no-ops by default: `restart()` (a new phase starts from the top), `relax()` (loosen a constraint when nothing
+    is allowed; False when there is none) and `unrelax()` (back to the strict constraint)."""
+
+    def restart(self) -> None:
+        pass
+
+    def relax(self) -> bool:
+        return False
+
+    def unrelax(self) -> None:
+        pass
+
+
+class Random(Strategy):
     def __init__(self, vectors: np.ndarray, quality: np.ndarray, *, seed: int = 0, **_):
         self.order = np.random.default_rng(seed).permutation(len(quality))
         self.pos = 0
@@ -48,12 +63,6 @@ class Random:
 
     def restart(self) -> None:
         self.pos = 0
-
-    def relax(self) -> bool:
-        return False
-
-    def unrelax(self) -> None:
-        pass
 
     def next(self, allowed: np.ndarray) -> int | None:
         return _first(self, self.order, allowed)
@@ -72,7 +81,7 @@ def _first(self, order: np.ndarray, ok: np.ndarray) -> int | None:
     return None
 
 
-class Quality:
+class Quality(Strategy):
     """Descending quality; a record joins only if its similarity to every chosen record is below `threshold`."""
 
     def __init__(self, vectors: np.ndarray, quality: np.ndarray, *, threshold: float, **_):
@@ -137,7 +146,7 @@ class Quality:
                 return None
 
 
-class FacilityLocation:
+class FacilityLocation(Strategy):
     """Stochastic greedy facility location on a sample of clients, each candidate's gain weighted by its quality.
 
     Every record's similarity to every client is computed once (one matrix product in blocks, kept as float16:
@@ -165,15 +174,6 @@ class FacilityLocation:
         for lo in range(0, len(idx), BLOCK):
             self.cur = np.maximum(self.cur, self.sims[idx[lo : lo + BLOCK]].max(axis=0).astype(np.float32))
 
-    def restart(self) -> None:
-        pass
-
-    def relax(self) -> bool:
-        return False
-
-    def unrelax(self) -> None:
-        pass
-
     def next(self, allowed: np.ndarray) -> int | None:
         idx = np.flatnonzero(allowed)
         if not len(idx):
@@ -183,7 +183,7 @@ class FacilityLocation:
         return int(idx[np.argmax(self.gains(idx))])
 
 
-class KCenter:
+class KCenter(Strategy):
     """Greedy k-center weighted by quality: each step adds the record farthest from the chosen set (1 - its highest
     similarity to a chosen record) times its quality score; distances are updated incrementally, O(n·d) a step."""
 
@@ -199,15 +199,6 @@ class KCenter:
             part = idx[lo : lo + BLOCK]
             sims = self.x @ self.x[part[0]] if len(part) == 1 else (self.x @ self.x[part].T).max(axis=1)
             np.maximum(self.best, sims, out=self.best)
-
-    def restart(self) -> None:
-        pass
-
-    def relax(self) -> bool:
-        return False
-
-    def unrelax(self) -> None:
-        pass
 
     def next(self, allowed: np.ndarray) -> int | None:
         if not allowed.any():

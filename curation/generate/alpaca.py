@@ -114,12 +114,7 @@ class Alpaca(Method):
                     cand.reason, cand.detail, cand.passed = "parse", "empty output", list(filters.NAMES)
                 else:
                     cand.passed = list(filters.NAMES)
-                    novel, score, index = state.novelty.is_novel(cand.instruction)
-                    if not novel:
-                        cand.reason, cand.detail = "novelty", f"ROUGE-L {score:.2f} with: {state.novelty.texts[index][:120]}"
-                    else:
-                        cand.passed.append("novelty")
-                        state.novelty.add(cand.instruction)
+                    state.novelty.admit(cand)
                 found.append(cand)
         return found
 

@@ -64,12 +64,7 @@ class Magpie(Method):
             elif not squash(cand.instruction):
                 cand.reason, cand.detail = "parse", "empty query"
             else:
-                novel, score, index = state.novelty.is_novel(cand.instruction)
-                if not novel:
-                    cand.reason, cand.detail = "novelty", f"ROUGE-L {score:.2f} with: {state.novelty.texts[index][:120]}"
-                else:
-                    cand.passed.append("novelty")
-                    state.novelty.add(cand.instruction)
+                state.novelty.admit(cand)
             cands.append(cand)
         live = [c for c in cands if c.reason is None]
         for c, reply in zip(live, session.ask_many([chat(c.instruction, opts["answer_sampling"], cap) for c in live])):

@@ -73,6 +73,17 @@ class Novelty:
         score, index = self.nearest(text)
         return score <= self.threshold, score, index  # "above 0.7" rejects, as in the reference code
 
+    def admit(self, cand) -> bool:
+        """Judge a candidate's instruction: a novel one passes "novelty" and joins the pool (later candidates are
+        measured against it); otherwise the candidate is rejected with the instruction it is too close to."""
+        novel, score, index = self.is_novel(cand.instruction)
+        if not novel:
+            cand.reason, cand.detail = "novelty", f"ROUGE-L {score:.2f} with: {self.texts[index][:120]}"
+            return False
+        cand.passed.append("novelty")
+        self.add(cand.instruction)
+        return True
+
     def max_scores(self, texts: list[str], workers: int = -1):
         """The highest ROUGE-L F1 of each text against the pool (scores under the threshold read 0): all at once."""
         import numpy as np

@@ -207,13 +207,7 @@ class SelfInstruct(Method):
                         cand.passed = list(filters.NAMES[: filters.NAMES.index(reason)])
                     else:
                         cand.passed = list(filters.NAMES)
-                        novel, score, index = state.novelty.is_novel(cand.instruction)
-                        if not novel:
-                            cand.reason = "novelty"
-                            cand.detail = f"ROUGE-L {score:.2f} with: {state.novelty.texts[index][:120]}"
-                        else:
-                            cand.passed.append("novelty")
-                            state.novelty.add(cand.instruction)  # later candidates of this round are measured against it
+                        state.novelty.admit(cand)  # later candidates of this round are measured against it
                 found.append(cand)
         # instructions past the records still wanted wait for the next round (their requests are not sent yet)
         fresh = state.backlog + [c for c in found if c.reason is None]
