@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from curation import decontaminate as dc
 from curation import dedup, embed
@@ -189,3 +191,17 @@ def test_shared_alpaca_files_overlap_where_the_data_readme_says(ws, shared_data)
     assert set(same) <= set(hits["record_id"]) and len(set(same)) >= 21
     assert set(hits["dataset"]) == {"train"}  # nothing of GSM8K's 7,473 training problems matches alpaca
     assert len(hits) <= len(set(same)) + 10  # a few more may share a long phrase with a held-out prompt; never a flood
+
+WORDS = st.lists(st.sampled_from([f"w{i}" for i in range(40)]), min_size=13, max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(item=WORDS, before=st.lists(st.sampled_from(["x", "y", "z"]), max_size=20), after=st.lists(st.sampled_from(["x", "q"]),
+       max_size=20), start=st.integers(0, 27))
+def test_any_13_words_of_an_item_copied_into_a_text_are_found_where_they_are(item, before, after, start):
+    start = min(start, len(item) - 13)
+    window = item[start : start + 13]
+    items = dc.Items.build([" ".join(item)], ngram=13, min_words=4)
+    hits = dc.ngram_hits(items, [" ".join(before + window + after), " ".join(before + after)])
+    assert (0, 0) in hits and (1, 0) not in hits
+    assert any(at == len(before) and n == 13 and item[b : b + 13] == window for at, b, n in hits[(0, 0)])
