@@ -89,6 +89,7 @@ def run_or_wait(ws, frame) -> None:
             st.rerun()
         if conf["model"] != "static" and b.button("Fast mode: build with the static model", key="build_fast"):
             save_settings(ws, model="static")
+            jobs.start(f"{ws.root}|{map_settings(ws)}", lambda j: build(ws, frame, progress=j.update))
             st.rerun()
         return
     if job.error:

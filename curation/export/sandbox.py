@@ -92,7 +92,8 @@ def total_error(template: Template, limits: Limits, where: str) -> CurationError
 
 def render_batch(template: Template, items: list[tuple], *, split: bool = False,
                  limits: Limits | dict | None = None, ids: list[str] | None = None, isolate: bool | None = None) -> list:
-    """Render each (messages, fields) or (messages, fields, tools) item: its text, or (text, prompt, completion) when `split`, within `limits`.
+    """Render each (messages, fields) or (messages, fields, tools) item: its text, or (text, prompt, completion) when
+    `split`, within `limits`.
 
     `ids` name the records in error messages. Raises CurationError at the first record past a limit. `isolate`
     (default: every template but the built-ins, whose output only joins the record's text) renders in a child process.

@@ -23,8 +23,8 @@ import pandas as pd
 from curation import names
 from curation.errors import CurationError
 from curation.export.folder import MARKER, WRITER, WRITTEN_BY, check_out, remove_stale, swap_in, temp_prefix, writer
-from curation.export.policy import CONTAMINATED, exclusions, selection
 from curation.export.manifest import breakdown, decisions_snapshot, max_similarity, sha256_file, sha256_lines, versions
+from curation.export.policy import CONTAMINATED, exclusions, selection
 from curation.export.shapes import SHAPES, rendered
 from curation.export.splits import STRATIFY, assign_splits, parse_splits
 from curation.export.templates import Limits, Template, get_template
