@@ -611,3 +611,19 @@ def test_a_running_map_build_can_switch_to_fast_mode(app, tmp_path):
     fast = jobs.get(f"{ws.root}|{map_settings(ws)}")
     assert fast is not None and fast is not running  # the build restarted with the static model
     jobs.cancel(f"{ws.root}|{map_settings(ws)}")
+
+
+def test_fast_mode_button_builds_the_map_with_the_static_model(app, tmp_path):
+    from curation.atlas import map_settings
+    from curation.embed import EmbedSettings
+    from ui import jobs
+
+    app.run()
+    app.button(key="load_demo").click().run()
+    app.switch_page("pages/map.py").run()
+    app.button(key="build_fast").click().run()
+    ws = Workspace(tmp_path / "ws")
+    assert EmbedSettings.load(ws).model == "static"
+    job = jobs.get(f"{ws.root}|{map_settings(ws)}")
+    assert job is not None  # the build started: one click, not a second "Build the map"
+    jobs.cancel(f"{ws.root}|{map_settings(ws)}")
