@@ -154,6 +154,11 @@ def select_view(ws, frame: pd.DataFrame) -> None:
         return
     inspect(chosen.head(200))
     ids = list(chosen["record_id"])
+    if len(ids) > max(len(frame) // 2, 1) and not st.checkbox(
+            f"Decide for all {len(ids):,} selected ({len(ids) / len(frame):.0%} of the records shown)", key="score_confirm",
+            help="A keep or reject here overwrites earlier decisions of every selected record (duplicates, flags…)."):
+        st.caption("Narrow the score range, or tick the box, to keep or reject the selection.")
+        return
     decision_bar(ws, ids, reason_key="score_reason", default_reason="score", primary="keep",
                  buttons=[(f"Keep these {len(ids):,}", "keep", "score_keep"), (f"Reject these {len(ids):,}", "reject", "score_reject"),
                           ("Undo for these", "undo", "score_undo")],

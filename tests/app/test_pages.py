@@ -555,6 +555,12 @@ def test_quality_score_tab_says_what_ranks_sorts_and_selects(app, tmp_path):
     app.button(key="score_keep").click().run()  # the buttons act on the selection
     frame = load_records(Workspace(tmp_path / "ws"))
     assert (frame["decision"] == "keep").sum() == n
+    app.slider(key="score_range").set_value((0.0, 1.0)).run()  # everything: a tick first
+    assert not any(b.key == "score_keep" for b in app.button)
+    app.checkbox(key="score_confirm").check().run()
+    app.button(key="score_reject").click().run()
+    assert (load_records(Workspace(tmp_path / "ws"))["decision"] == "reject").sum() == 241
+    app.button(key="score_undo").click().run()
     app.selectbox(key="score_ranker").select("ifd").run()
     app.button(key="score_use").click().run()
     assert ScoreSettings.load(Workspace(tmp_path / "ws")).ranker == "ifd"
