@@ -78,7 +78,8 @@ def threshold_control(ws, frame: pd.DataFrame, name: str, limits: dict) -> None:
 def flagged_tab(ws, frame: pd.DataFrame, limits: dict) -> None:
     overview = signal_overview(frame)
     st.dataframe(overview, hide_index=True, width="stretch", column_config={"description": st.column_config.TextColumn(width="large")})
-    st.caption(f"Action: **reject** where a flag's measured precision is at least {REJECT_PRECISION} on {REJECT_LABELS} or "
+    st.caption("Action: **reject** where a flag is true by definition (an empty output) or its measured precision is at "
+               f"least {REJECT_PRECISION} on {REJECT_LABELS} or "
                f"more labelled records, **review** below that, **fix** for cleaning flags. Measured {MEASURED_ON}.")
     names = list(SIGNALS)
     name = st.selectbox("Signal", names, format_func=lambda n: f"{n} — {int(frame[f'flag__{n}'].sum()):,} flagged · "
@@ -126,8 +127,9 @@ def flag_actions(ws, ids: list[str], s) -> None:
         st.info(f"A cleaning flag: {show.plain(s.fix)}. {done} No bulk reject: these records are repaired, not discarded.",
                 icon=":material/build:")
     else:
-        st.info(f"No bulk reject: this flag's measured precision is below {REJECT_PRECISION}, so a reject-all would discard good "
-                f"records. Review them one by one.", icon=":material/rule:")
+        why = (f"its measured precision is below {REJECT_PRECISION} on {REJECT_LABELS}+ labelled records" if measured.measured(s.reason)
+               else "its precision is not measured (no labelled record carries it)")
+        st.info(f"No bulk reject: {why}, so a reject-all could discard good records. Review them one by one.", icon=":material/rule:")
     review_button(s.reason, len(ids), key=f"review_{s.name}")
 
 

@@ -37,11 +37,12 @@ class ExportSettings(StageSettings):
     """The flags whose records an export leaves out by default (reason codes, e.g. pii, refusal)."""
 
     stage = "export"
-    blocking: tuple[str, ...] = ()
+    blocking: tuple[str, ...] = ("empty_output",)  # an empty answer never trains anything: blocked until unblocked
 
     @classmethod
     def from_stored(cls, raw: dict):
-        return super().from_stored({**raw, "blocking": tuple(raw.get("blocking") or ())})
+        blocking = raw["blocking"] if "blocking" in raw else cls.blocking  # never set: the default; set empty: none
+        return super().from_stored({**raw, "blocking": tuple(blocking or ())})
 
     @classmethod
     def merge(cls, raw: dict, changes: dict) -> dict:

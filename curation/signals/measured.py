@@ -34,6 +34,10 @@ MEASURED: dict[str, tuple[float, int]] = {
 }
 
 
+# Flags true by construction: what they test is what they claim, so their precision is 1 without labels.
+BY_DEFINITION = {"empty_output": "the output holds nothing but whitespace"}
+
+
 def measured(code: str) -> tuple[float, int] | None:
     return MEASURED.get(code)
 
@@ -43,7 +47,7 @@ def action(signal) -> str:
     if signal.fix:
         return "fix"
     m = MEASURED.get(signal.reason)
-    if m and m[0] >= REJECT_PRECISION and m[1] >= REJECT_LABELS:
+    if signal.reason in BY_DEFINITION or (m and m[0] >= REJECT_PRECISION and m[1] >= REJECT_LABELS):
         return "reject"
     return "review"
 
@@ -51,9 +55,13 @@ def action(signal) -> str:
 def describe(signal) -> str:
     """One line on the flag's precision and action, for people."""
     m = MEASURED.get(signal.reason)
+    if signal.reason in BY_DEFINITION:
+        return f"true by definition ({BY_DEFINITION[signal.reason]}): bulk reject offered"
     measured_text = f"measured precision {m[0]:.2f} on {m[1]} labelled records" if m else "precision not measured"
     if signal.fix:
         return f"cleaning flag ({measured_text}): {signal.fix}"
     if action(signal) == "reject":
         return f"{measured_text}: bulk reject offered"
+    if not m:
+        return f"{measured_text} (no labelled record carries it), so review its records one by one"
     return f"{measured_text}: below {REJECT_PRECISION} on {REJECT_LABELS}+ labels, so review its records one by one"

@@ -45,7 +45,7 @@ def test_export_page_protects_sets_blocks_flags_and_shows_the_matches(app, tmp_p
     assert dict(zip(excluded["reason"], excluded["records"])) == {"contaminated": 1, "protected": 1}
     assert any("1 training records match a protected evaluation item" in w.value for w in app.warning)
     app.multiselect(key="export_blocking").select("refusal").run()
-    assert blocking_flags(ws) == ("refusal",)
+    assert blocking_flags(ws) == ("empty_output", "refusal")  # empty_output: blocking by default
     excluded = app.dataframe[0].value
     assert dict(zip(excluded["reason"], excluded["records"]))["blocked:refusal"] == 1
     app.button(key="export_show_matches").click().run()

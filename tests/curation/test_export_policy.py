@@ -221,3 +221,13 @@ def test_cli_export_block_keep_contaminated_and_warnings(project, tmp_path, caps
     assert json.loads(capsys.readouterr().out)["policy"]["blocking_flags"] == []
     assert cli(["export", "--workspace", root, "--template", "alpaca", "--out", str(tmp_path / "d"), "--block", "nope"]) == 1
     assert "unknown flag 'nope'" in capsys.readouterr().err
+
+
+def test_empty_outputs_are_blocked_by_default(ws, tmp_path):
+    ingest(ws, str(write_jsonl(tmp_path / "d.jsonl", TRAIN[:3] + [{"instruction": "List five tips for an interview.", "output": ""}])))
+    assert blocking_flags(ws) == ("empty_output",)
+    result = export(ws, tmp_path / "out", Options(similarity=False, split="train=1"))
+    assert result["excluded"] == {"blocked:empty_output": 1}
+    assert not any("five tips" in r["text"] for r in rows_of(tmp_path / "out"))
+    set_blocking(ws, [])  # the curator may unblock them
+    assert export(ws, tmp_path / "again", Options(similarity=False, split="train=1"))["excluded"] == {}
