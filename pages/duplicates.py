@@ -153,6 +153,10 @@ def main() -> None:
     st.caption(f"{len(base):,} records · method {s['method']} on the {s['text']} · {info} · {s['grouping']} grouping · "
                f"representative: {dedup.RULES[s['rule']].description}")
     st.caption(f"Compared: {s['in_force']}")
+    if s["method"] == "embedding" and s.get("model") == "static" and s.get("rescore") == "none":
+        st.warning("Fast mode's static vectors put different problems on one theme close together (measured on GSM8K: "
+                   "different word problems about wages or pages of a book grouped at 0.89). Read the edge pairs before "
+                   "applying, or choose the surface second stage in the settings.", icon=":material/warning:")
     if s["method"] != "exact":
         threshold = st.slider("Threshold", 0.5, 1.0, float(conf["threshold"]), 0.01, key="dup_threshold",
                               help="Two records are duplicates when their similarity reaches this value.")

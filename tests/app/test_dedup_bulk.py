@@ -40,3 +40,20 @@ def test_apply_to_all_waits_for_confirmation_of_a_large_group(crowded):
     assert not app.button(key="apply_all").disabled
     app.button(key="apply_all").click().run()
     assert not app.exception and (load_records(crowded)["decision"] == "reject").sum() == 59
+
+
+@pytest.mark.parametrize("model, rescore, warned", [("static", "none", True), ("static", "surface", False), ("minilm", "none", False)])
+def test_fast_mode_without_a_second_stage_is_warned_about(tmp_path, monkeypatch, model, rescore, warned):
+    monkeypatch.setenv("CURATION_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(embed, "get_embedder", bag_of_words)  # the model's name is what matters here
+    rows = [{"instruction": f"tell me about the {w} river and its banks", "output": "ok"} for w in ("red", "blue", "green")]
+    ws = Workspace(tmp_path / "ws")
+    ingest(ws, str(write_jsonl(tmp_path / "r.jsonl", rows)))
+    embed.EmbedSettings.save(ws, model=model)
+    dedup.save_settings(ws, method="embedding", rescore=rescore)
+    dedup.find(ws)
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    app.switch_page("pages/duplicates.py").run()
+    assert not app.exception
+    assert any("Fast mode's static vectors" in w.value for w in app.warning) == warned
