@@ -73,8 +73,10 @@ def order_key(seed: int, key: str) -> str:
 
 
 def assign_splits(frame: pd.DataFrame, ratios: dict[str, float], seed: int = 0, stratify: str = "none",
-                  groups: pd.Series | None = None) -> pd.Series:
-    """The split name of each record (index aligned with `frame`). `groups`: duplicate group per record (NA for none)."""
+                  groups: pd.Series | None = None, prompts: list[str] | None = None) -> pd.Series:
+    """The split name of each record (index aligned with `frame`). `groups`: duplicate group per record (NA for none);
+    `prompts`: each record's prompt: records asking the very same thing (OASST sibling replies, one question answered
+    twice) stay in one split as a duplicate group does, or a test prompt would be a train prompt."""
     column = lookup(STRATIFY, stratify, "stratification").column
     if column and column not in frame:
         raise CurationError(f"cannot stratify by {stratify}: the records have no {column} (build the map first for clusters)")
@@ -83,6 +85,8 @@ def assign_splits(frame: pd.DataFrame, ratios: dict[str, float], seed: int = 0, 
     if groups is not None:
         grouped = groups.notna().to_numpy()
         unit[grouped] = "group:" + groups[grouped].astype("int64").astype(str)
+    if prompts is not None:
+        unit = pd.Series(joined(list(unit), prompts), index=ids.index)
     table = pd.DataFrame({"unit": unit.to_numpy(), "record_id": ids.to_numpy()}, index=frame.index)
     table["stratum"] = frame[column].astype(str).to_numpy() if column else ""
     # A unit's key and stratum are those of its smallest record id: independent of the order records come in.
@@ -100,3 +104,25 @@ def assign_splits(frame: pd.DataFrame, ratios: dict[str, float], seed: int = 0, 
             chosen[name] = names[k]
             filled[k] += size
     return table["unit"].map(chosen)
+
+
+def joined(units: list[str], prompts: list[str]) -> list[str]:
+    """Units merged wherever two records share a prompt (union-find; a merged unit is named by its smallest unit)."""
+    parent: dict[str, str] = {u: u for u in units}
+
+    def root(u: str) -> str:
+        while parent[u] != u:
+            parent[u] = parent[parent[u]]
+            u = parent[u]
+        return u
+
+    first: dict[str, str] = {}
+    for u, prompt in zip(units, prompts):
+        key = " ".join(prompt.split()).lower()
+        if not key:
+            continue
+        other = first.setdefault(key, u)
+        a, b = root(u), root(other)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return [root(u) for u in units]

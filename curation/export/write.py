@@ -28,6 +28,7 @@ from curation.export.policy import CONTAMINATED, exclusions, selection
 from curation.export.shapes import SHAPES, rendered
 from curation.export.splits import STRATIFY, assign_splits, parse_splits
 from curation.export.templates import Limits, Template, get_template
+from curation.texts import record_texts
 from curation.workspace import Workspace
 
 OVER = {"drop": "records over the maximum are left out (reason too_long)", "keep": "kept, and counted in the manifest"}
@@ -139,7 +140,6 @@ def with_clusters(ws: Workspace, frame: pd.DataFrame, needed: bool) -> pd.DataFr
 def leakage(ws: Workspace, frame: pd.DataFrame, split: pd.Series, names: list[str]) -> dict:
     """The highest similarity between a record of any other split and a train record (embeddings of the prompts)."""
     from curation.embed import EmbedSettings, embed_texts
-    from curation.texts import record_texts
 
     train = "train" if "train" in names else names[0]
     model = EmbedSettings.load(ws).model
@@ -251,7 +251,7 @@ def prepare(ws: Workspace, opts: Options) -> dict:
         rows, texts, shaped_rows = ([x for x, o in zip(xs, over) if not o] for xs in (rows, texts, shaped_rows))
     if frame.empty:
         raise CurationError("every record is excluded: nothing to export")
-    split = assign_splits(frame, ratios, opts.seed, opts.stratify, frame["dup_group"])
+    split = assign_splits(frame, ratios, opts.seed, opts.stratify, frame["dup_group"], record_texts(frame, "prompt"))
     by_split = {name: [i for i in range(len(rows)) if split.iat[i] == name] for name in ratios}
     return {"template": template, "frame": frame, "rows": rows, "texts": texts, "shaped": shaped_rows, "lengths": lengths, "split": split,
             "by_split": by_split, "excluded": dict(sorted(excluded.items())), "over_max": int(over.sum()) if opts.max_tokens else 0,

@@ -750,3 +750,25 @@ def test_answers_lose_the_end_markers_that_close_them_unless_kept(ws, tmp_path):
     export(ws, tmp_path / "kept", Options(template="chatml", shape="messages", split="train=1", similarity=False, end_markers="keep"))
     kept = (tmp_path / "kept" / "train.jsonl").read_text()
     assert "4<|endoftext|>" in kept and "Hi!</s>" in kept
+
+
+def test_records_asking_the_same_prompt_stay_in_one_split(ws, tmp_path):
+    """OASST sibling replies share a prompt and are not duplicates: a test prompt must still not be a train prompt."""
+    rows = [{"instruction": f"What is the gravitational constant, asked for the {i}th time?", "output": f"Reply {k} of {i}."}
+            for i in range(12) for k in range(3)]
+    ingest(ws, str(write_jsonl(tmp_path / "siblings.jsonl", rows)))
+    result = export(ws, tmp_path / "out", Options(similarity=False, split="train=0.5,test=0.5", seed=1))
+    split_of = {}
+    for name in result["splits"]:
+        for line in (tmp_path / "out" / f"{name}.jsonl").read_text().splitlines():
+            text = json.loads(line)["text"]
+            split_of.setdefault(text.split("### Response")[0], set()).add(name)
+    assert len(split_of) == 12 and all(len(names) == 1 for names in split_of.values())
+    assert set(result["splits"]) == {"train", "test"} and min(result["splits"].values()) > 0
+
+
+def test_joined_merges_units_sharing_a_prompt():
+    from curation.export.splits import joined
+
+    assert joined(["a", "b", "c", "group:1"], ["Hi  there", "hi there", "other", "other"]) == ["a", "a", "c", "c"]
+    assert joined(["a", "b"], ["", ""]) == ["a", "b"]  # no prompt: nothing to share
