@@ -142,7 +142,8 @@ def select_view(ws, frame: pd.DataFrame) -> None:
     chosen = frame[(frame["score"] >= low) & (frame["score"] <= high)]
     chosen = chosen.sort_values(["score", "record_id"], ascending=[order == orders[0], True], kind="stable")
     st.caption(f"{len(chosen):,} records selected · {int(chosen['broken'].sum()):,} of them under the flags gate")
-    view = pd.DataFrame({"record_id": chosen["record_id"], "score": chosen["score"], "ranked by": chosen["ranked_by"],
+    ranked = "ranked by: answer words" if frame.attrs["info"]["ranker"] == LENGTH else f"ranked by: {frame.attrs['info']['ranker']}"
+    view = pd.DataFrame({"record_id": chosen["record_id"], "score": chosen["score"], ranked: chosen["ranked_by"],
                          "flags": chosen["flags"].map(", ".join), "decision": chosen["decision"], "dataset": chosen["dataset"],
                          "instruction": chosen["instruction"].map(show.snippet), "output": chosen["output"].map(show.snippet)})
     bar = st.column_config.ProgressColumn("score", min_value=0.0, max_value=1.0, format="%.3f")
