@@ -384,7 +384,7 @@ def test_export_page_previews_writes_and_offers_a_zip(app, tmp_path):
     app.button(key="export_run").click().run()
     assert not app.exception and not app.error
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["splits"] == {"train": 193, "test": 48} and manifest["template"]["name"] == "chatml"
+    assert manifest["splits"] == {"train": 190, "test": 47} and manifest["template"]["name"] == "chatml"  # 4 empty outputs blocked
     assert app.get("download_button")
 
 
