@@ -131,7 +131,7 @@ def escaped_snippets(series: pd.Series, width: int) -> np.ndarray:
     return text.to_numpy(str)
 
 
-LABELS_UP_TO = 30  # cluster labels written on the map: the largest clusters'
+LABELS_UP_TO = 15  # cluster labels written on the map: the largest clusters' (60 labels pile up unreadably)
 
 
 def label_annotations(centres: pd.DataFrame) -> list[dict]:
@@ -196,9 +196,19 @@ def figure(frame: pd.DataFrame, color: str, highlight: set | None, found: pd.Dat
                                    hovertext=escaped_snippets(found["instruction"], 70),
                                    hoverinfo="text", marker=dict(size=14, symbol="star", color="black", line=dict(width=1, color="white"))))
     fig.update_layout(height=620, margin=dict(l=0, r=0, t=10, b=0), dragmode="lasso", legend=dict(itemsizing="constant"),
-                      xaxis=dict(visible=False), yaxis=dict(visible=False),
+                      xaxis=dict(visible=False, range=view_range(x)), yaxis=dict(visible=False, range=view_range(y)),
                       annotations=label_annotations(centres) if centres is not None else [])
     return fig
+
+
+def view_range(values: np.ndarray) -> list[float] | None:
+    """The axis range that shows all but the farthest 0.5% on each side (a few far outliers squeezed a big map into a
+    corner); None (Plotly's own) on small maps. Double-clicking the map shows every point."""
+    if len(values) < 500:
+        return None
+    low, high = np.percentile(values, [0.5, 99.5])
+    pad = (high - low) * 0.05
+    return [float(low - pad), float(high + pad)]
 
 
 def selected_rows(event, frame: pd.DataFrame) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -589,9 +590,10 @@ def test_learned_ranker_asks_about_the_most_uncertain_records(app, tmp_path):
     assert frame.at[ids[1], "decision"] == "reject" and (frame["decision"] == "reject").sum() == 1
 
 
-def test_a_running_map_build_can_switch_to_fast_mode(app, tmp_path):
+def test_a_running_map_build_can_switch_to_fast_mode(app, tmp_path, monkeypatch):
     import threading
 
+    from curation import atlas
     from curation.atlas import map_settings
     from curation.embed import EmbedSettings
     from ui import jobs
@@ -606,6 +608,7 @@ def test_a_running_map_build_can_switch_to_fast_mode(app, tmp_path):
             job.update(i, 600, "embedding with minilm")
             release.wait(0.05)
 
+    monkeypatch.setattr(atlas, "build", lambda ws, frame, progress=None: None)  # the restarted build: not run for real here
     running = jobs.start(f"{ws.root}|{map_settings(ws)}", slow)
     app.switch_page("pages/map.py").run()
     assert not app.exception
@@ -616,13 +619,16 @@ def test_a_running_map_build_can_switch_to_fast_mode(app, tmp_path):
     assert running.cancel_requested
     fast = jobs.get(f"{ws.root}|{map_settings(ws)}")
     assert fast is not None and fast is not running  # the build restarted with the static model
-    jobs.cancel(f"{ws.root}|{map_settings(ws)}")
 
 
-def test_fast_mode_button_builds_the_map_with_the_static_model(app, tmp_path):
+def test_fast_mode_button_builds_the_map_with_the_static_model(app, tmp_path, monkeypatch):
+    from curation import atlas
     from curation.atlas import map_settings
     from curation.embed import EmbedSettings
     from ui import jobs
+
+    built = []
+    monkeypatch.setattr(atlas, "build", lambda ws, frame, progress=None: built.append(EmbedSettings.load(ws).model))
 
     app.run()
     app.button(key="load_demo").click().run()
@@ -632,4 +638,6 @@ def test_fast_mode_button_builds_the_map_with_the_static_model(app, tmp_path):
     assert EmbedSettings.load(ws).model == "static"
     job = jobs.get(f"{ws.root}|{map_settings(ws)}")
     assert job is not None  # the build started: one click, not a second "Build the map"
-    jobs.cancel(f"{ws.root}|{map_settings(ws)}")
+    while not job.finished:
+        time.sleep(0.01)
+    assert built == ["static"] and job.error is None
