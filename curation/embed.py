@@ -306,8 +306,10 @@ def embed_texts(ws: Workspace, texts: list[str], *, model: str = DEFAULT_MODEL, 
     folder = cache_dir(ws, model, text)
     index, cached = load_cache(folder)
     keys = [text_key(t) for t in texts]
-    missing = list(dict.fromkeys(k for k in keys if k not in index))
     by_key = dict(zip(keys, texts))
+    # Longest first, as sentence-transformers orders one encode call: batches of like lengths pad little. Encoding
+    # batch by batch (for progress every batch) in the records' order padded each batch to its longest text (3.4× slower).
+    missing = sorted(dict.fromkeys(k for k in keys if k not in index), key=lambda k: -len(by_key[k]))
     done = 0
     if missing:
         embedder = get_embedder(ws, model)
