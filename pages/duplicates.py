@@ -15,6 +15,7 @@ from curation.dedup.texts import __doc__ as BOILERPLATE_DOC
 from curation.texts import TEXT_CHOICES
 from ui import jobs, layout, show, state
 from ui.data import cached_duplicates, records, shown_errors
+from ui.decide import curator
 
 COLOURS = {"delete": "#ffd6d6", "insert": "#d3f5d3", "replace": "#fff0b3"}
 
@@ -129,11 +130,11 @@ def group_view(ws, found, group: int) -> None:
     a, b = st.columns(2)
     if a.button(f"Keep the representative, reject {len(others)}", type="primary", key=f"apply_{group}"):
         with shown_errors("reject the group's duplicates"):
-            st.toast(f"{dedup.apply(ws, found, groups=[group]):,} record(s) rejected")
+            st.toast(f"{dedup.apply(ws, found, groups=[group], curator=curator()):,} record(s) rejected")
             st.rerun()
     if b.button("Undo this group", key=f"undo_{group}"):
         with shown_errors("undo the group"):
-            st.toast(f"{dedup.undo(ws, found, groups=[group]):,} record(s) restored")
+            st.toast(f"{dedup.undo(ws, found, groups=[group], curator=curator()):,} record(s) restored")
             st.rerun()
 
 
@@ -210,11 +211,11 @@ def main() -> None:
     if a.button(f"Apply to all groups (largest {s['largest_group']:,} records): reject {s['would_reject']:,}", key="apply_all",
                 disabled=big_size > LARGE_GROUP and not confirm):
         with shown_errors("reject the duplicates"):
-            st.toast(f"{dedup.apply(ws, found, confirm_large=confirm):,} record(s) rejected")
+            st.toast(f"{dedup.apply(ws, found, confirm_large=confirm, curator=curator()):,} record(s) rejected")
             st.rerun()
     if b.button("Undo every duplicate rejection", key="undo_all"):
         with shown_errors("undo"):
-            st.toast(f"{dedup.undo(ws, found):,} record(s) restored")
+            st.toast(f"{dedup.undo(ws, found, curator=curator()):,} record(s) restored")
             st.rerun()
     labels = {int(g.dup_group): f"group {int(g.dup_group)}: {g.size} records, {g.kind}" + (", across datasets" if g.cross_dataset else "")
               for g in groups.itertuples()}

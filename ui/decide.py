@@ -7,7 +7,13 @@ import hashlib
 import streamlit as st
 
 from curation import decisions
+from ui import state
 from ui.data import shown_errors
+
+
+def curator() -> str | None:
+    """The curator named in the sidebar (None: the library's default, $CURATION_CURATOR or the user name)."""
+    return (state.get(state.CURATOR) or "").strip() or None
 
 
 def decision_bar(ws, ids: list[str], *, reason_key: str, buttons: list[tuple[str, str, str]], default_reason: str = "manual",
@@ -24,8 +30,8 @@ def decision_bar(ws, ids: list[str], *, reason_key: str, buttons: list[tuple[str
         if column.button(label, key=key, width="stretch", type="primary" if action == primary else "secondary"):
             with shown_errors(f"{action} {len(ids):,} record(s)"):
                 if action == "undo":
-                    changed = decisions.undo(ws, ids)
+                    changed = decisions.undo(ws, ids, curator=curator())
                 else:
-                    changed = decisions.decide(ws, ids, action, reason)
+                    changed = decisions.decide(ws, ids, action, reason, curator=curator())
                 st.toast(f"{action}: {changed:,} record(s) changed")
                 st.rerun()

@@ -14,6 +14,7 @@ from curation import select, select_view
 from curation.annotated import stamp
 from ui import jobs, show, state
 from ui.data import shown_errors
+from ui.decide import curator
 
 # Shared page options (no widget owns them: they survive navigation).
 MODE = "shared.select.mode"
@@ -196,7 +197,7 @@ def apply_bar(ws, sel: select.Selection) -> None:
     if st.button(f"Apply: keep {info['to_keep']:,}, reject {info['to_reject']:,}", type="primary", key="select_apply",
                  disabled=not confirmed):
         with shown_errors("apply the selection"):
-            out = select.apply(ws, sel)
+            out = select.apply(ws, sel, curator=curator())
             st.toast(f"Selection applied: {out['kept']:,} kept, {out['rejected']:,} rejected")
             st.rerun()
 
@@ -210,6 +211,6 @@ def undo_bar(ws) -> None:
               f"{last['budget']:,} ({last['to_keep']:,} kept, {last['to_reject']:,} rejected by it).")
     if b.button("Undo the last selection", key="select_undo"):
         with shown_errors("undo the selection"):
-            changed = select.undo_last(ws)
+            changed = select.undo_last(ws, curator=curator())
             st.toast(f"Selection undone: {changed:,} record(s) back to their decision before")
             st.rerun()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from curation.decisions import counts
+from curation.decisions import counts, default_curator
 from curation.store import dataset_sizes
 from curation.workspace import default_root
 from ui import state
@@ -16,6 +16,9 @@ def render() -> None:
     with st.sidebar:
         st.text_input("Workspace", help="Directory holding all project state",
                       **state.bound(state.WORKSPACE, default=str(default_root())))
+        st.text_input("Curator", placeholder=f"default: {default_curator()}", **state.bound(state.CURATOR),
+                      help="Your name: every decision and edit you make here records it (default: $CURATION_CURATOR, "
+                           "else the user name)")
         ws = workspace()
         per_dataset = counts(ws, dataset_sizes(ws))
         names = list(per_dataset)

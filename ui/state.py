@@ -79,6 +79,12 @@ EXPORT_SIMILARITY = "shared.export.similarity"
 EXPORT_STRIP_MARKERS = "shared.export.strip_markers"
 EXPORT_OUT = "shared.export.out"
 
+# Shared: who decides and edits (issue 17), the review queues and the Map's last action (for its Undo).
+CURATOR = "shared.curator"  # "" : the library's default ($CURATION_CURATOR, else the user name)
+REVIEW_QUEUES = "shared.review.queues"  # name -> {"ids", "pos", "reason", "skipped", "source"}; replaced, never mutated
+REVIEW_QUEUE = "shared.review.current"  # the name of the queue shown
+MAP_LAST = "shared.map.last_action"  # {"what", "ids"}: the records the Map's last action changed
+
 LOAD_PATH = "shared.load.path"
 LOAD_OPTIONS = "shared.load"  # + ".<upload|path>.<name|source|format>"
 
@@ -122,6 +128,7 @@ DEFAULTS: dict[str, Any] = {
     EXPORT_KEPT_ONLY: False,
     EXPORT_SIMILARITY: True,
     EXPORT_STRIP_MARKERS: True,
+    CURATOR: "",
     LOAD_PATH: "",
     LAST_INGEST: None,
     PENDING_MAPPING: None,
