@@ -288,6 +288,36 @@ def cmd_stats(ws: Workspace, args) -> tuple[dict, int]:
     return out, 0
 
 
+def text_stats(out: dict) -> str:
+    """What `stats` prints without --json: totals, then one line per dataset, source and reason."""
+    d = out["decisions"]
+    lines = [f"{out['records']:,} records · {d['keep']:,} kept · {d['reject']:,} rejected · {d['undecided']:,} undecided"]
+    for title, counts in (("datasets", out["datasets"]), ("sources", out["by_source"]), ("rejected by reason", out["by_reason"])):
+        if counts:
+            lines.append(f"{title}:")
+            lines += [f"  {name:30s} {n:>9,}" for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    for e in out["needs_reingest"]:
+        lines.append(f"re-ingest: {e['dataset']} ({e['rows']} rows) from {', '.join(map(str, e['paths'] or [])) or 'its source'}")
+    return "\n".join(lines)
+
+
+def text_records(out: dict) -> str:
+    """What `records` prints without --json: one line per record (id, dataset, decision, instruction and output, cut)."""
+    def cut(value, n: int) -> str:
+        value = " ".join(str(value or "").split())
+        return value if len(value) <= n else value[: n - 1] + "…"
+
+    shown = len(out["records"])
+    lines = [f"{out['total']:,} records match" + (f"; showing {shown:,}" if shown < out["total"] else "")]
+    for r in out["records"]:
+        state = r["decision"] if not r.get("reason") else f"{r['decision']} ({r['reason']})"
+        lines.append(f"{r['record_id']}  {cut(r['dataset'], 16):16s}  {cut(state, 24):24s}  {cut(r['instruction'], 60):60s}  "
+                     f"→ {cut(r['output'], 40)}")
+    if shown < out["total"]:
+        lines.append("(--limit and --offset page through the rest; --json prints every field)")
+    return "\n".join(lines)
+
+
 def cmd_records(ws: Workspace, args) -> tuple[dict, int]:
     from curation import atlas
     from curation.annotated import annotate
@@ -682,6 +712,7 @@ TEXT = {"ingest": text_ingest, "signals": text_signals, "dedup": text_dedup, "ex
         "score": text_score, "generate": text_generate}
 RAW_WORKSPACE = {"doctor"}  # commands given the workspace folder, not an opened Workspace (its database may be damaged)
 FAILED = {"doctor": "the workspace needs you: see the lines marked 'needs you' (or 'action' in the JSON)"}
+TEXT["stats"], TEXT["records"] = text_stats, text_records  # human text without --json (issue 17)
 COMMANDS["select"], TEXT["select"] = cmd_select, text_select  # budgeted selection (issue 14)
 COMMANDS["decontaminate"], TEXT["decontaminate"] = cmd_decontaminate, text_decontaminate  # decontamination (issue 14)
 

@@ -323,12 +323,12 @@ def test_ingest_then_records_into_a_closed_pipe_is_quiet(tmp_path):
     path = write_jsonl(tmp_path / "long.jsonl", [{"instruction": f"Q{i}", "output": "x" * 2000} for i in range(200)])
     ws = str(tmp_path / "ws")
     assert main(["ingest", str(path), "--workspace", ws, "--json"]) == 0
-    proc = subprocess.Popen([sys.executable, "-m", "curation", "records", "--limit", "200", "--workspace", ws], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    head = [proc.stdout.readline() for _ in range(2)]  # `| head -2`: the rest (over 400 kB) finds the pipe closed
+    proc = subprocess.Popen([sys.executable, "-m", "curation", "records", "--limit", "200", "--workspace", ws, "--json"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    head = proc.stdout.read(2)  # `| head -c 2`: the rest (over 400 kB) finds the pipe closed
     proc.stdout.close()
     err = proc.stderr.read().decode()
-    assert proc.wait(timeout=120) in (0, 141) and err == "" and head[0] == b"{\n"
+    assert proc.wait(timeout=120) in (0, 141) and err == "" and head == b'{"'
 
 
 def test_embed_fast_is_for_this_call_unless_kept(capsys, mapped_ws, monkeypatch):

@@ -1,0 +1,73 @@
+"""Issue 17's papercuts of the command line: human text without --json, and no progress-bar noise with --json."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from curation.cli import main
+from tests.conftest import write_jsonl
+
+
+@pytest.fixture
+def loaded(tmp_path, capsys):
+    path = write_jsonl(tmp_path / "data.jsonl", [
+        {"instruction": "Say hi", "output": "Hi there", "source": "human"},
+        {"instruction": "Write a poem\nabout the sea", "output": "Waves", "source": "synthetic"},
+        {"instruction": "Say <b>bye</b>", "output": "Bye"},
+    ])
+    ws = str(tmp_path / "ws")
+    assert main(["ingest", str(path), "--workspace", ws, "--json"]) == 0
+    capsys.readouterr()
+    return ws
+
+
+def text_of(capsys, *args) -> str:
+    assert main(list(args)) == 0
+    out, err = capsys.readouterr()
+    return out
+
+
+def not_json(text: str) -> None:
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)
+
+
+def test_stats_prints_a_summary_without_json_and_json_with_it(capsys, loaded):
+    out = text_of(capsys, "stats", "--workspace", loaded)
+    not_json(out)
+    assert "3 records" in out and "data" in out
+    assert "undecided 3" in out.replace(":", "") or "3 undecided" in out
+    assert "human" in out and "synthetic" in out and "{" not in out
+    assert main(["decide", "--reject", "--reason", "off_topic", "--ids", *_ids(capsys, loaded)[:1], "--workspace", loaded]) == 0
+    capsys.readouterr()
+    out = text_of(capsys, "stats", "--workspace", loaded)
+    assert "off_topic" in out and "1 rejected" in out
+    data = json.loads(text_of(capsys, "stats", "--workspace", loaded, "--json"))
+    assert data["records"] == 3 and data["by_reason"] == {"off_topic": 1}
+
+
+def _ids(capsys, ws) -> list[str]:
+    return [r["record_id"] for r in json.loads(text_of(capsys, "records", "--workspace", ws, "--json"))["records"]]
+
+
+def test_records_prints_a_table_without_json_and_json_with_it(capsys, loaded):
+    out = text_of(capsys, "records", "--workspace", loaded)
+    not_json(out)
+    lines = out.splitlines()
+    assert lines[0].startswith("3 records")
+    ids = _ids(capsys, loaded)
+    assert all(any(i in line for line in lines) for i in ids)  # one row per record, with its id
+    assert any("Write a poem about the sea" in line for line in lines)  # one line per record: line breaks flattened
+    assert "undecided" in out and "Say <b>bye</b>" in out
+    out = text_of(capsys, "records", "--workspace", loaded, "--limit", "1", "--offset", "1")
+    assert out.splitlines()[0].startswith("3 records") and "showing 1" in out.splitlines()[0]
+    assert sum(1 for i in ids if i in out) == 1
+    data = json.loads(text_of(capsys, "records", "--workspace", loaded, "--json"))
+    assert data["total"] == 3 and len(data["records"]) == 3
+
+
+def test_records_without_a_match_says_so(capsys, loaded):
+    out = text_of(capsys, "records", "--workspace", loaded, "--search", "nothing like this")
+    assert out.startswith("0 records")
