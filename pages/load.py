@@ -53,6 +53,7 @@ def options(prefix: str, default_name: str | None = None) -> dict:
 
 def run_ingest(ws, path: Path | str, opts: dict, mapping: dict | None = None) -> None:
     state.set(state.PENDING_MAPPING, None)
+    state.set(state.LAST_INGEST, None)  # an earlier load's success never stands under this load's error
     opts = dict(opts)
     protected = opts.pop("protected", False)
     with shown_errors(f"load {Path(str(path)).name}"):
@@ -62,7 +63,7 @@ def run_ingest(ws, path: Path | str, opts: dict, mapping: dict | None = None) ->
                 from curation.decontaminate import protect
 
                 result["protected"] = bool(protect(ws, [result["dataset"]])["protected"])
-            state.set(state.LAST_INGEST, result)
+            state.set(state.LAST_INGEST, {**result, "workspace": str(ws.root)})
         except UnknownFormat as exc:
             state.set(state.PENDING_MAPPING, {"path": str(path), "opts": {**opts, "protected": protected}, "columns": exc.columns})
             raise
@@ -83,10 +84,10 @@ def mapping_form(ws) -> None:
             run_ingest(ws, pending["path"], opts, mapping)
 
 
-def last_result() -> None:
+def last_result(ws) -> None:
     result = state.get(state.LAST_INGEST)
-    if not result:
-        return
+    if not result or (result["workspace"] != str(ws.root) if "workspace" in result else result["dataset"] not in ws.datasets()):
+        return  # a load into another workspace (the sidebar switched it) is not this one's news
     added, skipped = result["added"], result["skipped"]
     message = (f"**{show.plain(result['dataset'])}**: {added:,} records added, {skipped:,} already present "
                f"(format {show.plain(result['format'])}).")
@@ -119,11 +120,12 @@ def main() -> None:
     with demo_tab:
         st.write("A few hundred records we wrote, over ten topics, with planted problems for the other pages to find.")
         if st.button("Load the demo dataset", key="load_demo_tab"):
+            state.set(state.LAST_INGEST, None)
             with shown_errors("load the demo dataset"):
-                state.set(state.LAST_INGEST, load_demo(ws))
+                state.set(state.LAST_INGEST, {**load_demo(ws), "workspace": str(ws.root)})
                 st.rerun()
     mapping_form(ws)
-    last_result()
+    last_result(ws)
 
 
 layout.run(main)

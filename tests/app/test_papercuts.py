@@ -1,0 +1,55 @@
+"""Issue 17's smaller papercuts on the dashboard, each with a test that failed before its fix."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT, write_jsonl
+from ui import state
+from ui.state import widget_key as W
+
+FLAG = re.compile(r"(?<![\w-])--[a-z]")  # a command-line option, e.g. --map
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("CURATION_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.chdir(ROOT)
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+
+
+def shown_text(app) -> list[str]:
+    return [e.value for kind in ("markdown", "caption", "info", "success", "warning", "error") for e in getattr(app, kind)]
+
+
+def load_path(app, path) -> None:
+    app.text_input(key=W(state.LOAD_PATH, "load_data")).input(str(path)).run()
+    app.button(key="load_path_button").click().run()
+
+
+def test_an_old_success_does_not_linger_under_a_new_error_nor_in_another_workspace(app, tmp_path):
+    good = write_jsonl(tmp_path / "good.jsonl", [{"instruction": "a", "output": "b"}])
+    app.switch_page("pages/load.py").run()
+    load_path(app, good)
+    assert not app.exception and "1 records added" in app.success[0].value
+    load_path(app, tmp_path / "nowhere.jsonl")
+    assert not app.exception and "no such file" in app.error[0].value
+    assert not app.success, [s.value for s in app.success]  # the earlier load's success is gone
+    load_path(app, good)
+    assert "already present" in app.success[0].value
+    app.sidebar.text_input(key=W(state.WORKSPACE, "load_data")).input(str(tmp_path / "other")).run()
+    assert not app.exception and not app.success  # that load was into the other workspace
+    assert not [w for w in app.warning if "problem" in w.value]
+
+
+def test_the_unknown_format_error_on_the_dashboard_names_the_form_not_cli_flags(app, tmp_path):
+    path = write_jsonl(tmp_path / "qa.jsonl", [{"question": "Why?", "answer": "Because."}])
+    app.switch_page("pages/load.py").run()
+    load_path(app, path)
+    error = app.error[0].value.replace("\\", "")  # as the curator reads it (Markdown escapes removed)
+    assert "could not detect the format" in error
+    assert not FLAG.search(error), error
+    assert "Map the columns" in error and "Format" in error
