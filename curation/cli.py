@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protected", action="store_true",
                    help="an evaluation set (benchmark prompts, your test split): never rejected or exported; training "
                         "records that overlap it are flagged (see decontaminate)")
+    # A database URL (sqlite:///f.db, duckdb:///f.duckdb, postgresql+psycopg://user@host:port/db) reads a table or query.
+    p.add_argument("--table", metavar="TABLE", help="database URL only: read this table (its primary key is the default --key)")
+    p.add_argument("--query", metavar="SQL", help="database URL only: read the rows of this SELECT")
+    p.add_argument("--key", metavar="COLUMN[,COLUMN]",
+                   help="database URL only: the column(s) that identify a row; re-ingest adds only new keys")
+    p.add_argument("--password-env", metavar="VAR", help="database URL only: take the password from this environment variable")
 
     sub.add_parser("stats", parents=[common], help="counts of records, sources and decisions")
 
@@ -236,7 +242,8 @@ def cmd_ingest(ws: Workspace, args) -> tuple[dict, int]:
     results, failed = [], []
     for path in args.paths:
         try:
-            results.append(ingest(ws, path, name=args.name, fmt=args.format, source=args.source, mapping=mapping))
+            sql = {k: getattr(args, k) for k in ("table", "query", "key", "password_env") if getattr(args, k) is not None}
+            results.append(ingest(ws, path, name=args.name, fmt=args.format, source=args.source, mapping=mapping, **sql))
         except CurationError as exc:
             if len(args.paths) == 1:
                 raise

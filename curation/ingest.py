@@ -26,14 +26,24 @@ def ingest(
     fmt: str | None = None,
     source: str | None = None,
     mapping: dict[str, str] | None = None,
+    **sql,
 ) -> dict:
-    """Load one source (a file, a folder of files, a Hugging Face dataset) into the
-    workspace; returns the summary the CLI prints.
+    """Load one source (a file, a folder of files, a Hugging Face dataset, a database URL) into the
+    workspace; returns the summary the CLI prints. `sql` options (table, query, key, password, password_env)
+    apply to a database URL only (see `curation.sql_source`).
 
     Each file of a folder is read, detected and reported on its own: a file that
     cannot be read or whose format is unknown is a problem, the others load. When
     no file's format can be detected, the detection error is raised (so that the
     caller can ask for a column mapping)."""
+    from curation.sql_source import is_sql_url
+
+    if is_sql_url(path):  # a SQLAlchemy URL: rows of a table or query (issue 16)
+        from curation.sql_source import ingest_sql
+
+        return ingest_sql(ws, str(path), name=name, fmt=fmt, source=source, mapping=mapping, **sql)
+    if any(v is not None for v in sql.values()):
+        raise CurationError(f"{path}: --table, --query, --key and --password-env apply to a database URL only")
     if source is not None:
         check_source(source)
     explicit = get_format(fmt, mapping) if (fmt or mapping) else None
@@ -72,15 +82,21 @@ def ingest(
         "warnings": warnings,
         "path": str(path),
     }
+    log_ingest(ws, result, logged_path(path))
+    return result
+
+
+def log_ingest(ws: Workspace, result: dict, path: str) -> None:
+    """Append an ingest to the log (`path` as the log keeps it: never a password) and settle re-ingested rows."""
     with ws.transaction() as conn:
         conn.execute(
             "INSERT INTO ingests(dataset, path, format, added, skipped, errors, rejects_file, ts) VALUES (?,?,?,?,?,?,?,?)",
-            (dataset, logged_path(path), result["format"], added, skipped, len(problems), rejects_file, time.time()),
+            (result["dataset"], path, result["format"], result["added"], result["skipped"], len(result["errors"]),
+             result["rejects_file"], time.time()),
         )
     from curation.store import settle_reingest
 
-    settle_reingest(ws, dataset, logged_path(path))  # rows lost with a quarantined part that are back now
-    return result
+    settle_reingest(ws, result["dataset"], path)  # rows lost with a quarantined part that are back now
 
 
 def check_outside_workspace(ws: Workspace, path: str | Path) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from curation.workspace import Workspace
+from tests.pg_server import postgres  # noqa: F401 - the session's PostgreSQL server (issue 16)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
