@@ -14,7 +14,7 @@ from curation.decisions import STATES
 from curation.demo import load_demo
 from curation.query import page
 from curation.records import SOURCES, loads
-from ui import layout, show, state
+from ui import layout, review, show, state
 from ui.data import current_filter, records, shown_errors, with_cached_columns
 from ui.decide import decision_bar
 
@@ -159,6 +159,8 @@ def main() -> None:
     if state.get(state.RECORD) not in set(shown["record_id"]):  # not on this page: the page's first record
         state.set(state.RECORD, shown["record_id"].iloc[0])
     table(shown)
+    review.review_button(f"Review these {len(matching):,} one by one", review.filter_name(current_filter()),
+                         list(matching["record_id"]), key="review_matching", type="primary")
     with st.expander(f"Decide for all {len(matching):,} records matching the filter"):
         decide_buttons(ws, list(matching["record_id"]), key="bulk")
     st.divider()

@@ -2,6 +2,7 @@
 
 PAGES = [
     ("pages/records.py", "Records", ":material/table_rows:"),
+    ("pages/review.py", "Review", ":material/playlist_add_check:"),
     ("pages/quality.py", "Quality", ":material/rule:"),
     ("pages/map.py", "Map", ":material/scatter_plot:"),
     ("pages/duplicates.py", "Duplicates", ":material/content_copy:"),

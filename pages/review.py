@@ -1,0 +1,29 @@
+"""Review: step through a queue of records, one key each for keep, reject, skip, next and previous."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import layout
+from ui import review as queue
+from ui.data import records, with_cached_columns
+
+
+def main() -> None:
+    ws = layout.page("Review")
+    base = records(ws)
+    if base.empty:
+        layout.no_records()
+        return
+    frame = with_cached_columns(ws, base)
+    name = queue.choose_queue()
+    with st.expander("Open a queue", expanded=name is None):
+        queue.start_form(ws, frame)
+    if name is None:
+        st.info("No queue yet. Open one above, or from any page: “Review these” on the Records page (its filter), a "
+                "cluster or a lasso on the Map, a duplicate group, the Select page's margin, or semantic-search hits.")
+        return
+    queue.queue_view(ws, frame, name)
+
+
+layout.run(main)
