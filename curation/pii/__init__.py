@@ -1,0 +1,208 @@
+"""Personal data: detect and redact it with consistent placeholders (issue 16).
+
+One `Redactor` per source (a file, a query): the same value gets the same placeholder everywhere in that source
+(`[EMAIL_1]` in every record of one file), and a name found once is redacted wherever else it appears. The original
+values are never kept: not in the text, not in the redaction list, not in the counts.
+
+Kinds: email, phone, card (Luhn), iban (mod-97), account (account / routing numbers and sort codes, by context),
+ssn, ip, name (offline evidence: see curation/pii/people.py). On by default for `external` records (ingest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from curation.pii.detect import DETECTORS, Span
+from curation.pii.people import People
+
+KINDS = ("email", "phone", "card", "iban", "account", "ssn", "ip", "name")
+# When two findings overlap, the longer wins; on a tie, the earlier kind in this order.
+PRIORITY = {kind: i for i, kind in enumerate(("email", "iban", "card", "ssn", "account", "phone", "ip", "name"))}
+TEXT_FIELDS = ("system", "instruction", "input", "output")
+
+
+def find(text: str, people: People | None = None) -> list[Span]:
+    """Every finding in `text`, overlaps resolved (longest first, then PRIORITY), in text order."""
+    found: list[Span] = []
+    for detector in DETECTORS:
+        found.extend(detector(text))
+    if people is not None:
+        found.extend(Span("name", s, e, str(p)) for s, e, p in people.spans(text))
+    found.sort(key=lambda s: (-(s.end - s.start), PRIORITY[s.kind], s.start))
+    taken: list[Span] = []
+    for span in found:
+        if all(span.end <= t.start or span.start >= t.end for t in taken):
+            taken.append(span)
+    return sorted(taken, key=lambda s: s.start)
+
+
+class Redactor:
+    """Redacts one source's texts; placeholders are numbered per kind in the order values are first met."""
+
+    def __init__(self, known_names: Iterable[str] = ()):
+        self.people = People(known_names)
+        self.counts: dict[str, int] = {}
+        self._placeholders: dict[tuple[str, str], str] = {}
+        self._numbers: dict[str, int] = {}
+
+    def learn(self, text: str) -> None:
+        """Take the names this text gives evidence of, so mentions elsewhere in the source are redacted too."""
+        if text:
+            self.people.learn(text)
+
+    def placeholder(self, kind: str, key: str) -> str:
+        got = self._placeholders.get((kind, key))
+        if got is None:
+            self._numbers[kind] = self._numbers.get(kind, 0) + 1
+            got = self._placeholders[(kind, key)] = f"[{kind.upper()}_{self._numbers[kind]}]"
+        return got
+
+    def redact(self, text: str) -> tuple[str, list[dict]]:
+        """`text` with each finding replaced by its placeholder, and the findings as {kind, start, end, placeholder}
+        where start/end are offsets in the new text."""
+        if not isinstance(text, str) or not text:
+            return text, []
+        self.learn(text)
+        pieces: list[str] = []
+        found: list[dict] = []
+        last = position = 0
+        for span in find(text, self.people):
+            pieces.append(text[last:span.start])
+            position += span.start - last
+            placeholder = self.placeholder(span.kind, span.key)
+            found.append({"kind": span.kind, "start": position, "end": position + len(placeholder), "placeholder": placeholder})
+            pieces.append(placeholder)
+            position += len(placeholder)
+            last = span.end
+            self.counts[span.kind] = self.counts.get(span.kind, 0) + 1
+        pieces.append(text[last:])
+        return "".join(pieces), found
+
+
+def _message_texts(messages) -> list[str]:
+    return [m.get("content") for m in messages or () if isinstance(m, dict) and isinstance(m.get("content"), str)]
+
+
+def _meta_strings(value, path: str):
+    """(path, string) of every string inside a meta value."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _meta_strings(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _meta_strings(v, f"{path}[{i}]")
+
+
+def _redact_meta(value, path: str, redactor: Redactor, log: list[dict]):
+    if isinstance(value, str):
+        new, found = redactor.redact(value)
+        log.extend({"field": path, "kind": f["kind"], "placeholder": f["placeholder"]} for f in found)
+        return new
+    if isinstance(value, dict):
+        return {k: _redact_meta(v, f"{path}.{k}", redactor, log) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_meta(v, f"{path}[{i}]", redactor, log) for i, v in enumerate(value)]
+    return value
+
+
+def known_names_of(records: list[dict]) -> list[str]:
+    """Speaker names that records carry in their meta (`speaker`, `speakers`, or a `speakers` map of label to name)."""
+    from curation.records import loads
+
+    out: list[str] = []
+    for rec in records:
+        meta = rec.get("meta")
+        meta = loads(meta) if isinstance(meta, str) else meta
+        if not isinstance(meta, dict):
+            continue
+        for key in ("speaker", "speakers", "speaker_names"):
+            value = meta.get(key)
+            if isinstance(value, str):
+                out.append(value)
+            elif isinstance(value, list):
+                out.extend(v for v in value if isinstance(v, str))
+            elif isinstance(value, dict):
+                out.extend(v for v in value.values() if isinstance(v, str))
+    return list(dict.fromkeys(out))
+
+
+def redact_records(records: list[dict], redactor: Redactor) -> dict[str, int]:
+    """Redact records in place: system, instruction, input, output, every message's content and every string in meta.
+    Each record's meta gains `redactions`: [{field, kind, placeholder}] (never the original value). `messages` and
+    `meta` keep their type (JSON text stays JSON text). Returns the counts per kind made here."""
+    from curation.records import dumps, loads
+
+    before = dict(redactor.counts)
+    decoded = []
+    for rec in records:  # first learn every name of the source, so mentions before the evidence are redacted too
+        messages = rec.get("messages")
+        messages = loads(messages) if isinstance(messages, str) else messages
+        meta = rec.get("meta")
+        meta_value = loads(meta) if isinstance(meta, str) else meta
+        decoded.append((messages, meta_value))
+        for text in [*(rec.get(f) for f in TEXT_FIELDS), *_message_texts(messages)]:
+            if isinstance(text, str):
+                redactor.learn(text)
+        for _, text in _meta_strings(meta_value, "meta"):
+            redactor.learn(text)
+    for rec, (messages, meta) in zip(records, decoded):
+        log: list[dict] = []
+        for field in TEXT_FIELDS:
+            if isinstance(rec.get(field), str):
+                rec[field], found = redactor.redact(rec[field])
+                log.extend({"field": field, "kind": f["kind"], "placeholder": f["placeholder"]} for f in found)
+        if isinstance(messages, list):
+            for i, m in enumerate(messages):
+                if isinstance(m, dict) and isinstance(m.get("content"), str):
+                    m["content"], found = redactor.redact(m["content"])
+                    log.extend({"field": f"messages[{i}].content", "kind": f["kind"], "placeholder": f["placeholder"]}
+                               for f in found)
+            if isinstance(rec.get("messages"), str):
+                rec["messages"] = dumps(messages)
+        if isinstance(meta, dict):
+            earlier = meta.pop("redactions", None)
+            meta = _redact_meta(meta, "meta", redactor, log)
+            meta["redactions"] = (earlier if isinstance(earlier, list) else []) + log if (log or earlier) else []
+            if not meta["redactions"]:
+                del meta["redactions"]
+        elif meta is None and log:
+            meta = {"redactions": log}
+        if meta is not None:
+            rec["meta"] = dumps(meta) if isinstance(rec.get("meta"), str) or rec.get("meta") is None else meta
+    return {k: n - before.get(k, 0) for k, n in redactor.counts.items() if n - before.get(k, 0)}
+
+
+def redaction_counts(meta_values: Iterable) -> tuple[dict[str, int], int]:
+    """({kind: redactions}, records with any redaction) over the records' meta (JSON text or dicts)."""
+    from curation.records import loads
+
+    counts: dict[str, int] = {}
+    records = 0
+    for meta in meta_values:
+        try:
+            meta = loads(meta) if isinstance(meta, str) else meta
+        except ValueError:
+            continue
+        entries = meta.get("redactions") if isinstance(meta, dict) else None
+        if not isinstance(entries, list) or not entries:
+            continue
+        records += 1
+        for e in entries:
+            if isinstance(e, dict) and isinstance(e.get("kind"), str):
+                counts[e["kind"]] = counts.get(e["kind"], 0) + 1
+    return counts, records
+
+
+def redactions_per_dataset(frame) -> dict[str, dict]:
+    """For `stats`: per dataset with redactions, {"records": n, "by_kind": {kind: count}}."""
+    out = {}
+    if frame is None or "meta" not in frame or not len(frame):
+        return out
+    for dataset, metas in frame.groupby("dataset", sort=True)["meta"]:
+        candidates = [m for m in metas if isinstance(m, str) and '"redactions"' in m]
+        counts, records = redaction_counts(candidates)
+        if records:
+            out[str(dataset)] = {"records": records, "by_kind": counts}
+    return out
