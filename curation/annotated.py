@@ -15,8 +15,8 @@ line, the pages and export never assemble it themselves:
 
 Stages and the columns `annotate` adds:
 
-    records    the records (curation.records.COLUMNS)
-    decisions  decision (keep / reject / undecided), reason
+    records    the records (curation.records.COLUMNS), edited records as their latest version (curation.edits)
+    decisions  decision (keep / reject / undecided), reason, curator (who decided), edited, edit_version
     signals    flags, quality, flag__<signal>, score__<signal>, evidence__<signal>, <field>_tokens, …
     map        x, y, cluster, cluster_label, cluster_confidence, assigned, placed
     dedup      dup_group, representative, representative_id, group_size, group_kind, cross_dataset
@@ -92,8 +92,10 @@ def _values(*settings) -> str:
 
 def stamp(ws: Workspace, stage: str) -> tuple:
     """The stage's freshness stamp: equal stamps, equal answers (see the module's doc)."""
-    if _stage(stage) == "records":
-        return ws.fingerprint()
+    if _stage(stage) == "records":  # the parts, and the edits laid over them (issue 17)
+        from curation.edits import stamp as edits_stamp
+
+        return ws.fingerprint(), edits_stamp(ws)
     if stage == "decisions":
         return tuple(ws.query("SELECT count(*), max(seq) FROM log")[0])
     if stage == "signals":
@@ -176,6 +178,28 @@ def _join(frame: pd.DataFrame, columns: pd.DataFrame) -> pd.DataFrame:
     return frame.merge(columns[["record_id", *new]], on="record_id", how="left") if new else frame
 
 
+REVIEW_COLUMNS = ("curator", "edited", "edit_version")
+
+
+def with_review(ws: Workspace, frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame plus who made each record's current decision (`curator`, None when undecided), whether its text is
+    edited (`edited`: it differs from the original) and its latest version (`edit_version`, 0: never edited)."""
+    from curation.edits import edited_ids, versions
+
+    if all(c in frame for c in REVIEW_COLUMNS):
+        return frame
+    ids = frame["record_id"].astype(str)
+    out = frame.copy()
+    if "curator" not in out:
+        who = dict(ws.query("SELECT record_id, curator FROM state"))
+        out["curator"] = ids.map(who).astype(object).where(ids.isin(list(who)), None).to_numpy()
+    if "edited" not in out:
+        out["edited"] = ids.isin(list(edited_ids(ws))).to_numpy()
+    if "edit_version" not in out:
+        out["edit_version"] = ids.map(versions(ws)).fillna(0).astype(int).to_numpy()
+    return out
+
+
 def annotate(ws: Workspace, frame: pd.DataFrame | None = None, *, stages: Iterable[str] | None = None,
              compute: bool | Iterable[str] = False, require: Iterable[str] = (), nulls: bool = False,
              known: dict | None = None, progress: Progress | None = None) -> pd.DataFrame:
@@ -203,6 +227,8 @@ def annotate(ws: Workspace, frame: pd.DataFrame | None = None, *, stages: Iterab
     out = records
     if "decisions" in wanted and "decision" not in out:
         out = with_decisions(ws, out)
+    if "decisions" in wanted:
+        out = with_review(ws, out)
     found = {}
     if "signals" in wanted:
         found["signals"] = known["signals"] if "signals" in known else find_signals(

@@ -8,7 +8,7 @@ the one before it (or undecided).
 
 from __future__ import annotations
 
-import getpass
+import os
 import time
 
 from curation.errors import CurationError
@@ -18,11 +18,14 @@ DECISIONS = ("keep", "reject")
 STATES = ("keep", "reject", "undecided")
 
 
+CURATOR_ENV = "CURATION_CURATOR"
+ANONYMOUS = "anonymous"
+
+
 def default_curator() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in some containers
-        return "curator"
+    """Who decides when no curator is named: `$CURATION_CURATOR`, else "anonymous" (never the OS user, which is "root"
+    in a container and names nobody). Name yourself with --curator NAME, the variable, or the dashboard's sidebar."""
+    return os.environ.get(CURATOR_ENV, "").strip() or ANONYMOUS
 
 
 def decide(

@@ -22,6 +22,8 @@ from curation.errors import CurationError
 from curation.records import COLUMNS
 from curation.workspace import DamagedWorkspace, Workspace, doctor_command
 
+EDITABLE = ("system", "instruction", "input", "output", "messages")  # curation.edits.FIELDS (edits imports this module)
+
 
 def damaged_part(ws: Workspace, path: Path, exc: BaseException) -> CurationError:
     cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -70,12 +72,18 @@ def read_columns(ws: Workspace, columns: list[str], dataset: str | None = None) 
         if len(pc.unique(ids)) < len(ids):  # the same record in two parts: keep its first row
             first = ~pd.Series(ids.to_numpy(zero_copy_only=False)).duplicated().to_numpy()
             table = table.filter(pa.array(first))
+    table = table.select(list(columns))
+    if any(c in EDITABLE for c in columns):  # the latest version of an edited record is what every reader sees (issue 17)
+        from curation.edits import apply_overlay, overlay
+
+        table = apply_overlay(table, overlay(ws))
     # Arrow-backed columns: near zero-copy from Parquet, and fast string kernels.
-    return table.select(list(columns)).to_pandas(types_mapper=pd.ArrowDtype)
+    return table.to_pandas(types_mapper=pd.ArrowDtype)
 
 
 def read_records(ws: Workspace, dataset: str | None = None) -> pd.DataFrame:
-    """Every record, without decisions (those change often; join them with `with_decisions`)."""
+    """Every record, without decisions (those change often; join them with `with_decisions`); an edited record reads
+    as its latest version (`curation.edits`)."""
     return read_columns(ws, list(COLUMNS), dataset)
 
 

@@ -9,6 +9,7 @@
 - `uploads/`: copies of files uploaded through the dashboard.
 - `quarantine/`: damaged record parts and databases that `doctor` moved aside
   (never deleted).
+- `trash/`: removed datasets (`curation.remove`), restorable until purged.
 
 Every file is written under a temporary name that carries the writer's pid
 (`.<name>.<pid>-<host>-<random>.tmp`) and renamed into place; opening a workspace
@@ -65,6 +66,19 @@ CREATE TABLE IF NOT EXISTS reingest (
     part TEXT PRIMARY KEY, dataset TEXT NOT NULL, source TEXT, rows TEXT, paths TEXT, problem TEXT, moved_to TEXT,
     ts REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS edits (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, record_id TEXT NOT NULL, dataset TEXT NOT NULL, version INTEGER NOT NULL,
+    changes TEXT NOT NULL, curator TEXT, reason TEXT, ts REAL NOT NULL, undoes INTEGER
+);
+CREATE INDEX IF NOT EXISTS edits_record ON edits(record_id);
+CREATE TABLE IF NOT EXISTS removals (
+    id TEXT PRIMARY KEY, dataset TEXT NOT NULL, folder TEXT NOT NULL, trash TEXT NOT NULL, curator TEXT,
+    ts REAL NOT NULL, manifest TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS removed_rows (
+    removal TEXT NOT NULL, tbl TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS removed_rows_removal ON removed_rows(removal);
 """
 # Every table and its columns: what `doctor` checks and salvages. Opening a workspace creates the tables it lacks
 # (a workspace from an older version gains `settings`).
@@ -76,12 +90,15 @@ TABLES = {
     "parts": ("part", "dataset", "source_path", "rows", "ts"),
     "settings": ("key", "value"),
     "reingest": ("part", "dataset", "source", "rows", "paths", "problem", "moved_to", "ts"),
+    "edits": ("seq", "record_id", "dataset", "version", "changes", "curator", "reason", "ts", "undoes"),  # curation.edits
+    "removals": ("id", "dataset", "folder", "trash", "curator", "ts", "manifest"),  # curation.remove: the undo window
+    "removed_rows": ("removal", "tbl", "data"),
 }
 TMP_NAME = re.compile(r"^\.(.+)\.(\d+)-([0-9a-f]{6})-[0-9a-f]{8}\.tmp$")  # .<name>.<pid>-<host>-<random>.tmp: temp_path's
 STALE_AFTER = 24 * 3600  # seconds: a temporary file this old is an orphan whoever wrote it
 # What the tool keeps at the top of a workspace: never read back as a source by ingest (uploads/ is the user's files).
 OWN_ENTRIES = ("curation.db", "curation.db-wal", "curation.db-shm", "records", "rejects", "quarantine", "signals",
-               "embeddings", "maps", "dedup", "models", "scores", "locks", "exports", "llm", "generate")
+               "embeddings", "maps", "dedup", "models", "scores", "locks", "exports", "llm", "generate", "trash")
 # The only folders whose temporary files the workspace cleans: the tool's own. Files directly inside these …
 FLAT_FOLDERS = ("signals", "maps", "dedup", "models")
 # … and directly inside each subfolder of these (records/<dataset>/, embeddings/<key>/, scores/<scorer-key>/).

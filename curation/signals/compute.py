@@ -146,19 +146,70 @@ def signal_table(ws: Workspace, progress: Progress | None = None) -> tuple[pd.Da
         empty = compute_frame(pd.DataFrame({c: pd.Series(dtype=object) for c in TEXT_COLUMNS}), tokenizer)
         return mark_duplicates(empty), {"computed": 0, "reused": 0, "seconds": 0.0, "tokenizer": tokenizer}
     # A record id stored twice (a workspace from before the ingest lock) counts once, as the record readers do.
-    table = mark_duplicates(pd.concat(tables, ignore_index=True).drop_duplicates("record_id", ignore_index=True))
+    table = pd.concat(tables, ignore_index=True).drop_duplicates("record_id", ignore_index=True)
+    table, recomputed = with_edited(ws, table, tokenizer, key)
+    computed += recomputed
+    table = mark_duplicates(table)
     info = {"computed": computed, "reused": len(table) - computed, "seconds": time.perf_counter() - start, "tokenizer": tokenizer}
     return table, info
 
 
+def edit_hashes(edits: dict[str, dict]) -> dict[str, str]:
+    """record_id -> a hash of its edited text: a cached row of an edited record counts only for that text."""
+    import json
+
+    return {rid: hashlib.blake2b(json.dumps([rid, changed], sort_keys=True).encode(), digest_size=8).hexdigest()
+            for rid, changed in edits.items()}
+
+
+def with_edited(ws: Workspace, table: pd.DataFrame, tokenizer: str, key: str) -> tuple[pd.DataFrame, int]:
+    """The signal table with every edited record's row computed from its latest version (issue 17; `curation.edits`):
+    cached in `signals/edited.<key>.parquet` by the hash of the edited text (only the current versions are kept).
+    Returns the table and how many rows were computed now."""
+    from curation.edits import overlay
+    from curation.store import read_columns
+
+    edits = overlay(ws)
+    path = ws.root / "signals" / f"edited.{key}.parquet"
+    if not edits:
+        return table, 0
+    hashes = edit_hashes({rid: c for rid, c in edits.items() if rid in set(table["record_id"])})
+    cached = pd.read_parquet(path) if path.exists() else None
+    have = set(cached["edit_hash"]) if cached is not None else set()
+    missing = [rid for rid, h in hashes.items() if h not in have]
+    rows = cached[cached["edit_hash"].isin(set(hashes.values()))] if cached is not None else None
+    if missing:
+        frame = read_columns(ws, TEXT_COLUMNS)
+        frame = frame[frame["record_id"].isin(missing)].astype(object).reset_index(drop=True)
+        new = compute_frame(frame, tokenizer)
+        new["edit_hash"] = [hashes[str(r)] for r in new["record_id"]]
+        rows = new if rows is None or rows.empty else pd.concat([rows, new], ignore_index=True)
+        write_atomically(path, functools.partial(rows.to_parquet, index=False))
+    if rows is None or rows.empty:
+        return table, 0
+    rows = rows.drop(columns=["edit_hash"]).drop_duplicates("record_id", keep="last")
+    keep = ~table["record_id"].isin(set(rows["record_id"]))
+    out = pd.concat([table[keep], rows[table.columns]], ignore_index=True)
+    order = {rid: i for i, rid in enumerate(table["record_id"])}
+    out = out.iloc[out["record_id"].map(order).argsort(kind="stable")].reset_index(drop=True)
+    return out, len(missing)
+
+
 def pending(ws: Workspace) -> int:
-    """How many records still need their signals computed (0: everything is cached)."""
+    """How many records still need their signals computed (0: everything is cached), edited records included."""
+    from curation.edits import overlay
     from curation.store import part_rows
 
     key = cache_key(tokenizer_name(ws))
-    return sum(
+    parts = sum(
         part_rows(ws, p) for p in ws.parts() if not (ws.root / "signals" / f"{p.stem}.{key}.parquet").exists()
     )
+    edits = overlay(ws)
+    if not edits:
+        return parts
+    path = ws.root / "signals" / f"edited.{key}.parquet"
+    have = set(pd.read_parquet(path, columns=["edit_hash"])["edit_hash"]) if path.exists() else set()
+    return parts + sum(h not in have for h in edit_hashes(edits).values())
 
 
 def thresholds(ws: Workspace) -> dict:

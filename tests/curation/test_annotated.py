@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from curation import atlas, decisions, dedup, embed
-from curation.annotated import DUPLICATE_COLUMNS, MAP_COLUMNS, STAGES, annotate, find_duplicates, stamps
+from curation.annotated import DUPLICATE_COLUMNS, MAP_COLUMNS, REVIEW_COLUMNS, STAGES, annotate, find_duplicates, stamps
 from curation.atlas import MapSettings
 from curation.dedup.detect import DedupSettings
 from curation.embed import EmbedSettings
@@ -70,7 +70,7 @@ def test_before_anything_is_computed_only_decisions_are_added_and_nothing_starts
     nothing_computed(monkeypatch)
     before = files(filled)
     frame = annotate(filled)
-    assert list(frame.columns) == [*COLUMNS, "decision", "reason"] and len(frame) == len(ROWS)
+    assert list(frame.columns) == [*COLUMNS, "decision", "reason", *REVIEW_COLUMNS] and len(frame) == len(ROWS)
     assert (frame["decision"] == "undecided").all()
     nulls = annotate(filled, nulls=True)
     assert set(MAP_COLUMNS) | set(DUPLICATE_COLUMNS) <= set(nulls) and nulls["cluster"].isna().all() and nulls["dup_group"].isna().all()
@@ -107,7 +107,7 @@ def test_results_at_hand_are_used_instead_of_looked_up(filled, monkeypatch):
     nothing_computed(monkeypatch)
     monkeypatch.setattr(atlas, "cached_atlas", lambda *a, **k: pytest.fail("the map was looked up again"))
     frame = annotate(filled, known={"signals": None, "map": None, "dedup": None})
-    assert list(frame.columns) == [*COLUMNS, "decision", "reason"]
+    assert list(frame.columns) == [*COLUMNS, "decision", "reason", *REVIEW_COLUMNS]
     only = annotate(filled, stages=("signals",))
     assert "quality" in only and "cluster" not in only and "dup_group" not in only
 
