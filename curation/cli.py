@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     from curation.records import SOURCES
     from curation.scorers import SCORERS
     from curation.texts import TEXT_CHOICES
+    from curation.transcripts import FORMAT as TRANSCRIPT
+    from curation.transcripts import SHAPES as TRANSCRIPT_SHAPES
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--workspace", help="workspace directory (default $CURATION_WORKSPACE or ./workspace)")
@@ -35,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", parents=[common], help="load files or Hugging Face datasets into the workspace")
     p.add_argument("paths", nargs="+", metavar="PATH_OR_HF_ID")
-    p.add_argument("--format", choices=sorted(FORMATS), help="skip detection and read this format")
+    p.add_argument("--format", choices=sorted([*FORMATS, TRANSCRIPT]),
+                   help="skip detection and read this format (transcript: .vtt, .srt, speaker-labelled .txt, Whisper .json)")
     p.add_argument("--name", help="dataset name (default: the file name without extension)")
     p.add_argument("--source", choices=SOURCES, help="who wrote the records (default: from the data, else unknown)")
     p.add_argument("--map", nargs="+", metavar="FIELD=COLUMN", help="column mapping, e.g. instruction=question output=answer")
@@ -48,6 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", metavar="COLUMN[,COLUMN]",
                    help="database URL only: the column(s) that identify a row; re-ingest adds only new keys")
     p.add_argument("--password-env", metavar="VAR", help="database URL only: take the password from this environment variable")
+    # Call and meeting transcripts (issue 16): how their conversations become records.
+    p.add_argument("--shape", choices=list(TRANSCRIPT_SHAPES),
+                   help="transcripts only: a record per conversation (default) or per assistant turn with its context")
+    p.add_argument("--speaker-role", nargs="+", metavar="NAME=ROLE",
+                   help="transcripts only: a speaker's role (user, assistant, system) instead of the guess, e.g. \"Speaker 1=assistant\"")
+    p.add_argument("--split-gap", type=float, metavar="SECONDS",
+                   help="transcripts only: a silence longer than this starts a new conversation (default 120)")
+    p.add_argument("--max-turns", type=int, metavar="N",
+                   help="transcripts only: about this many turns per conversation at most (default 40)")
 
     sub.add_parser("stats", parents=[common], help="counts of records, sources and decisions")
 
@@ -237,13 +249,20 @@ def cmd_ingest(ws: Workspace, args) -> tuple[dict, int]:
     from curation.ingest import ingest, parse_mapping
 
     mapping = parse_mapping(args.map)
-    if args.format or mapping:
+    if (args.format or mapping) and args.format != "transcript":
         get_format(args.format, mapping)  # a bad mapping is the command's error, not each source's
+    transcript = {k: v for k, v in (("shape", args.shape), ("roles", args.speaker_role), ("split_gap", args.split_gap),
+                                    ("max_turns", args.max_turns)) if v is not None} or None
+    if transcript:
+        from curation.transcripts import make_options
+
+        make_options(**transcript)  # a bad role or budget is the command's error, not each source's
     results, failed = [], []
     for path in args.paths:
         try:
             sql = {k: getattr(args, k) for k in ("table", "query", "key", "password_env") if getattr(args, k) is not None}
-            results.append(ingest(ws, path, name=args.name, fmt=args.format, source=args.source, mapping=mapping, **sql))
+            results.append(ingest(ws, path, name=args.name, fmt=args.format, source=args.source, mapping=mapping,
+                                  transcript=transcript, **sql))
         except CurationError as exc:
             if len(args.paths) == 1:
                 raise

@@ -26,6 +26,7 @@ def ingest(
     fmt: str | None = None,
     source: str | None = None,
     mapping: dict[str, str] | None = None,
+    transcript: dict | None = None,
     **sql,
 ) -> dict:
     """Load one source (a file, a folder of files, a Hugging Face dataset, a database URL) into the
@@ -46,14 +47,26 @@ def ingest(
         raise CurationError(f"{path}: --table, --query, --key and --password-env apply to a database URL only")
     if source is not None:
         check_source(source)
-    explicit = get_format(fmt, mapping) if (fmt or mapping) else None
+    # Call and meeting transcripts (issue 16): --format transcript, transcript options, or detected (.vtt, .srt, …).
+    from curation import transcripts as tr
+
+    as_transcript = fmt == tr.FORMAT or (not fmt and not mapping and tr.is_transcript_source(path, ws.root))
+    if transcript and not as_transcript:
+        raise CurationError(f"{path}: --shape, --speaker-role, --split-gap and --max-turns apply to transcripts only (.vtt, "
+                            ".srt, speaker-labelled .txt, Whisper .json); name --format transcript to read it as one")
+    explicit = get_format(fmt, mapping) if (fmt or mapping) and not as_transcript else None
     check_outside_workspace(ws, path)
-    parts, warnings = read_parts(path, skip=ws.root)
+    parts, warnings = read_parts(path, skip=ws.root) if not as_transcript else ([], [])
     dataset = name or dataset_name(path)
     problems: list[Problem] = []
     records: list[dict] = []
     format_names: dict[str, None] = {}
     undetected: list[UnknownFormat] = []
+    if as_transcript:  # conversations -> records with provenance, source external; then stored as any file's records
+        got = tr.collect(path, dataset, tr.make_options(**(transcript or {})), source=source or "external",
+                         explicit=fmt == tr.FORMAT, skip=ws.root)
+        records, problems, warnings = got.records, got.problems, got.warnings
+        format_names.update(dict.fromkeys(got.formats))
     for rows in parts:
         problems.extend(rows.problems)
         warnings.extend(rows.warnings)
@@ -82,6 +95,8 @@ def ingest(
         "warnings": warnings,
         "path": str(path),
     }
+    if as_transcript:
+        result["transcripts"] = got.summary
     log_ingest(ws, result, logged_path(path))
     return result
 
