@@ -57,16 +57,22 @@ class Redactor:
             got = self._placeholders[(kind, key)] = f"[{kind.upper()}_{self._numbers[kind]}]"
         return got
 
+    def findings(self, text: str) -> list[Span]:
+        """What `redact` would replace in `text`: (kind, start, end, key) in the original text."""
+        if not isinstance(text, str) or not text:
+            return []
+        self.learn(text)
+        return find(text, self.people)
+
     def redact(self, text: str) -> tuple[str, list[dict]]:
         """`text` with each finding replaced by its placeholder, and the findings as {kind, start, end, placeholder}
         where start/end are offsets in the new text."""
         if not isinstance(text, str) or not text:
             return text, []
-        self.learn(text)
         pieces: list[str] = []
         found: list[dict] = []
         last = position = 0
-        for span in find(text, self.people):
+        for span in self.findings(text):
             pieces.append(text[last:span.start])
             position += span.start - last
             placeholder = self.placeholder(span.kind, span.key)

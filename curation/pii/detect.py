@@ -170,7 +170,7 @@ def ibans(text: str) -> list[Span]:
 # --- account numbers, routing numbers, sort codes (by context) ------------------------------------------------------
 
 ACCOUNT = re.compile(
-    r"(?i)\b(?:account|acct|a/c|checking|savings|routing|aba|member)\.?\s*(?:number|no\.?|num|#)?\s*(?:is|was|:|=|-)?\s*"
+    r"(?i)\b(?:account|acct|a/c|checking|savings|routing|aba|member)\.?\s*(?:number|no\.?|num|#)?\s*(?:is|was|would be|will be|:|=|-)?\s*"
     r"(?:ending\s+in\s+)?#?(\d(?:[ \-]?\d){3,16})(?![\w]|[.\-]\d)"
 )
 SORT_CODE = re.compile(r"(?i)\bsort\s*code\s*(?:is|:)?\s*(\d{2}[\- ]?\d{2}[\- ]?\d{2})\b")
@@ -209,7 +209,9 @@ def ssns(text: str) -> list[Span]:
 
 IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
 IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
-VERSION_CONTEXT = re.compile(r"(version|ver\.?|release|build|v|firmware|update|python|node|chrome|ios|android|sdk|patch)\s*$")
+VERSION_CONTEXT = re.compile(
+    r"(version|ver\.?|release|build|v|firmware|update|python|node|chrome|ios|android|sdk|patch)\s*(?:is|was|:|=)?\s*$"
+)
 
 
 def ips(text: str) -> list[Span]:
@@ -219,7 +221,7 @@ def ips(text: str) -> list[Span]:
             address = ipaddress.IPv4Address(m.group())
         except ValueError:
             continue
-        if VERSION_CONTEXT.search(before(text, m.start(), 16)):
+        if VERSION_CONTEXT.search(before(text, m.start(), 20)) or m.group().startswith("255."):  # a version, a netmask
             continue
         out.append(Span("ip", m.start(), m.end(), str(address)))
     for m in IPV6.finditer(text):

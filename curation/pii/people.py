@@ -37,7 +37,9 @@ German Chinese Japanese Indian American British Canadian Australian Order Accoun
 Name Subject Re Fwd Fw To From Cc Bcc Date Time Sent Attachment Meeting Call Agenda Minutes Notes Update Issue Ticket
 Case Ref Reference Python Java Javascript Google Microsoft Apple Amazon Zoom Slack Teams Excel Windows Linux Android
 Iphone Ios Gmail Outlook Chrome Github Facebook Twitter Instagram Youtube Netflix Spotify Uber Paypal Visa Mastercard
-Alexa Siri Cortana Christmas Easter Halloween Thanksgiving God Jesus Lord Here Not Yet Still Done Now Then What When
+Alexa Siri Cortana Mr Mrs Ms Mx Dr Prof Miss Reception Accounts Finance Legal Marketing Operations Security Desk
+Helpdesk Office Hr It Attendees Participants Present Steps Next
+Christmas Easter Halloween Thanksgiving God Jesus Lord Here Not Yet Still Done Now Then What When
 Where Why How Who Which If But And Or Of In On At For With By About Let Can Could Would Should Will Shall May Might Must
 """.split())
 
@@ -55,7 +57,7 @@ walker ward will winter yen young
 april june august january dawn eve iris lily mark jack frank max penny rob pat sue nick chip rusty sandy hunter dean
 marshall sterling ada ruby julia jordan georgia india china israel florida virginia carolina dakota austin houston
 denver paris sydney chelsea brooklyn cleveland columbus lincoln washington madison jackson phoenix dallas tyler
-carter harper mason parker cooper taylor porter baker christian august victoria
+carter harper mason parker cooper taylor porter baker christian august victoria del romeo juliet
 """.split())
 
 MONTHS = frozenset({"April", "May", "June", "August", "January"})
@@ -99,10 +101,11 @@ STRONG_BEFORE = re.compile(
     rf"\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Professor|Miss|Sir|Dame)\.? +)({FULL})"
 )
 # "this is X from …", "X here", "X speaking"
-THIS_IS = re.compile(rf"\b[Tt]his is ({FULL})(?=,? (?:from|with|at|calling|speaking|in|over|on)\b|\s*[,.!]|$)")
+THIS_IS = re.compile(rf"\b[Tt]his is ({FULL})(?=,? (?:from|with|at|calling|speaking|in|over|on)\b|\s*[,.!]|$)"
+                     rf"|\b(?:I'm|I am) ({FULL})(?=,? (?:from|with|at|calling|speaking|here)\b)")
 HERE = re.compile(rf"(?:^|[.!?]\s+|\n)\s*(?:[Hh]i,?\s+|[Hh]ello,?\s+)?({FULL}) (?:here|speaking)\b")
 GREETING = re.compile(
-    rf"(?:^|\n|[.!?]\s+)\s*(?:Hi|Hello|Hey|Dear|Morning|Good (?:morning|afternoon|evening)|Thanks|Thank you|Cheers|Bye|"
+    rf"(?:^|\n|[.!?]\s+|[\"\u201c])\s*(?:Hi|Hello|Hey|Dear|Morning|Good (?:morning|afternoon|evening)|Thanks|Thank you|Cheers|Bye|"
     rf"Goodbye|Welcome|Congrats|Congratulations|Sorry|Great|Ok|Okay|Sure)(?: there| again| so much)?[ ,]+({FULL})(?=\s*[,.!?:;\n]|$)"
 )
 SIGN_OFF = re.compile(
@@ -111,8 +114,9 @@ SIGN_OFF = re.compile(
 )
 DASH_SIGN = re.compile(rf"(?:^|\s)(?:--|\u2014|-)\s?({FULL})\s*$")
 SPEAKER_LINE = re.compile(rf"(?m)^\s*(?:\[[\d:.]+\]\s*)?({FULL}):\s")
+LIST_OF_PEOPLE = re.compile(r"(?m)\b(?:Attendees|Participants|Present|Invitees|Speakers|Panelists|Signed by)\s*:\s*([^\n]+)")
 # weak context: a name from the list (ambiguous ones too, except months) right after these words
-WEAK_BEFORE = re.compile(rf"\b(?:I'm|I am|[Ii]t's|[Ww]ith|[Aa]sk|[Tt]ell|[Tt]old|[Cc]all|[Ee]mail|[Tt]ext|[Pp]ing|[Mm]eet|and) ({FULL})")
+WEAK_BEFORE = re.compile(rf"\b(?:I'm|I am|[Ii]t's|[Aa]sk|[Tt]ell|[Tt]old|[Cc]all|[Ee]mail|[Tt]ext|[Pp]ing|[Mm]eet|[Rr]emind) ({FULL})")
 WEAK_AFTER = re.compile(rf"\b({FULL})(?= (?:said|says|asked|asks|wrote|writes|mentioned|told|thinks|thought|agreed|replied|"
                         rf"will (?:send|share|follow|take|handle|check|join|call|email)|and I\b|'s (?:team|email|number|phone|"
                         rf"manager|account|desk|office|calendar|idea|question|point|update)))")
@@ -146,11 +150,15 @@ def candidates(text: str) -> list[str]:
 
     for pattern in (STRONG_BEFORE, THIS_IS, GREETING, SIGN_OFF, DASH_SIGN):
         for m in pattern.finditer(text):
-            take(m.group(1))
+            take(next(g for g in m.groups() if g))
+    for m in LIST_OF_PEOPLE.finditer(text):
+        for item in re.split(r",\s*|\s+and\s+|;\s*", m.group(1)):
+            if re.fullmatch(FULL, item.strip().rstrip(".")):
+                take(item.strip().rstrip("."))
     for m in HERE.finditer(text):
         take(m.group(1), need_first=True)
-    for m in SPEAKER_LINE.finditer(text):
-        take(m.group(1), need_first=True)
+    for m in SPEAKER_LINE.finditer(text):  # "Sam: …" needs the list; "Raj Patel: …" (two names) does not
+        take(m.group(1), need_first=" " not in m.group(1))
     for pattern in (WEAK_BEFORE, WEAK_AFTER):
         for m in pattern.finditer(text):
             if m.group(1).split()[0] not in MONTHS:
