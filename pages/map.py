@@ -16,9 +16,8 @@ from curation.diversity import agreement
 from curation.embed import EMBEDDERS, estimate_seconds, pending
 from curation.signals import SIGNALS
 from curation.texts import TEXT_CHOICES, record_texts
-from ui import jobs, layout, show, state
+from ui import act, jobs, layout, show, state
 from ui.data import cached_map, current_filter, records, shown_errors, with_cached_columns
-from ui.decide import decision_bar
 
 GREY = "#d0d0d8"
 
@@ -219,8 +218,9 @@ def selected_rows(event, frame: pd.DataFrame) -> list[str]:
 
 
 def selection_actions(ws, ids: list[str], label: str, key: str) -> None:
-    decision_bar(ws, ids, reason_key=f"{key}_reason", default_reason=label,
-                 buttons=[(f"{a.capitalize()} {len(ids):,}", a, f"{key}_{a}") for a in ("keep", "reject")])
+    """Keep / reject these records (with an Undo for exactly that action right after it), or review them one by one."""
+    what = f"a lasso of {len(ids):,}" if key == "lasso" else label
+    act.action_bar(ws, ids, label=label, what=what, key=key, queue=f"Map: {what}")
 
 
 def main() -> None:
@@ -279,7 +279,12 @@ def main() -> None:
         st.subheader(f"Nearest to “{show.plain(query.strip())}”")
         st.dataframe(pd.DataFrame({"similarity": found["similarity"], "record_id": found["record_id"],
                                    "cluster": found["cluster_label"], "instruction": found["instruction"].map(show.snippet)}),
-                     hide_index=True, width="stretch")
+                     hide_index=True, width="stretch", **act.opening_table(f"Search: {query.strip()}", list(found["record_id"])))
+        hits = list(found["record_id"])
+        st.caption("Tick a hit to open it: the Review page shows the record, with the other hits as its queue.")
+        act.follow_open()
+        act.action_bar(ws, hits, label="manual", what=f"search “{query.strip()}”", key="hits", queue=f"Search: {query.strip()}",
+                       slot=f"{state.MAP_LAST}.search")
     if selected:
         sel = frame[frame["record_id"].isin(selected)]
         st.subheader(f"{len(sel):,} selected on the map")
@@ -298,6 +303,8 @@ def main() -> None:
                 st.text(f"{rid}: {show.snippet(by_id.get(rid, ''), 200)}")
         first = atlas.labels.get(min(chosen), "manual")
         selection_actions(ws, ids, f"cluster:{first}", "cluster")
+    else:
+        act.undo_last(ws, key="map")
     st.subheader("Diversity")
     per = ["by_dataset", "by_source"]
     by = st.radio("Per", per, horizontal=True, format_func=lambda s: s.replace("by_", ""), **state.bound(state.MAP_DIVERSITY, options=per))

@@ -14,7 +14,7 @@ from curation.decisions import STATES
 from curation.demo import load_demo
 from curation.query import page
 from curation.records import SOURCES, loads
-from ui import layout, review, show, state
+from ui import edit, layout, review, show, state
 from ui.data import current_filter, records, shown_errors, with_cached_columns
 from ui.decide import decision_bar
 
@@ -132,6 +132,8 @@ def detail(ws, frame: pd.DataFrame, ids: list[str]) -> None:
             st.dataframe(hist[["time", "action", "reason", "curator"]], hide_index=True, width="stretch")
         else:
             st.caption("No decisions yet.")
+        edit.history(ws, rid, key="records")
+    edit.editor(ws, rec, key="records")
 
 
 def decide_buttons(ws, ids: list[str], key: str) -> None:
@@ -163,6 +165,8 @@ def main() -> None:
                          list(matching["record_id"]), key="review_matching", type="primary")
     with st.expander(f"Decide for all {len(matching):,} records matching the filter"):
         decide_buttons(ws, list(matching["record_id"]), key="bulk")
+    with st.expander(f"Fix all {len(matching):,} records matching the filter (strip an end marker, fill a placeholder…)"):
+        edit.bulk_fix_panel(ws, list(matching["record_id"]), key="records")
     st.divider()
     detail(ws, frame, list(shown["record_id"]))
 

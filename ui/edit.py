@@ -12,21 +12,13 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
+from curation import edits
 from curation.records import loads
 from ui import show
 from ui.data import shown_errors
 from ui.decide import curator
 
 TUPLE_FIELDS = ("system", "instruction", "input", "output")
-
-
-def _edits():
-    """The library's edits module (None where it is not installed yet)."""
-    try:
-        from curation import edits
-    except ImportError:
-        return None
-    return edits
 
 
 def _digest(*parts) -> str:
@@ -42,21 +34,20 @@ def _time(value) -> str:
 
 def history(ws, rid: str, *, key: str) -> None:
     """The record's versions (who changed which fields, when, why) with a button that reverts the latest edit."""
-    edits = _edits()
-    if edits is None:
-        return
     st.markdown("**Edit history**")
     with shown_errors("read the edit history"):
         versions = edits.edit_history(ws, rid)
-        if not versions:
+        if len(versions) <= 1:  # version 0 only: the original
             st.caption("Not edited: this is the text as loaded.")
             return
-        table = pd.DataFrame(versions)
-        if "ts" in table:
-            table.insert(0, "time", table.pop("ts").map(_time))
-        for column in table.columns:  # changes and texts as plain strings (a dict column does not show well)
-            if table[column].map(lambda v: isinstance(v, (dict, list))).any():
-                table[column] = table[column].map(lambda v: show.snippet(str(v), 200) if isinstance(v, (dict, list)) else v)
+        table = pd.DataFrame({
+            "version": [v["version"] for v in versions],
+            "time": [_time(v["ts"]) if v["ts"] else "" for v in versions],
+            "curator": [v["curator"] or "" for v in versions],
+            "reason": [v["reason"] or "" for v in versions],
+            "changed": [", ".join(v["fields"]) or "(as loaded)" for v in versions],
+            "now reads": [" · ".join(show.snippet(c["after"] or "", 80) for c in v["changes"].values()) for v in versions],
+        })
         st.dataframe(table, hide_index=True, width="stretch")
         if st.button("Revert the latest edit", key=f"revert.{key}", help="Back to the version before it; the history keeps both"):
             with shown_errors(f"revert the edit of {rid}"):
@@ -67,9 +58,6 @@ def history(ws, rid: str, *, key: str) -> None:
 
 def editor(ws, rec: pd.Series, *, key: str) -> None:
     """Text areas for the record's fields (every message of a conversation); Save writes a new version."""
-    edits = _edits()
-    if edits is None:
-        return
     rid = rec["record_id"]
     messages = loads(rec["messages"]) or []
     with st.expander("Edit this record", expanded=False):
@@ -106,17 +94,13 @@ def editor(ws, rec: pd.Series, *, key: str) -> None:
 
 def bulk_fix_panel(ws, ids: list[str] | None, *, key: str) -> None:
     """Choose a fix, see how many records it changes and a sample (a dry run), then apply it: one versioned edit each."""
-    edits = _edits()
-    if edits is None:
-        st.caption("Bulk fixes need curation.edits.")
-        return
     names = list(edits.FIXES)
     a, b = st.columns([2, 3])
     name = a.selectbox("Fix", names, key=f"fix.{key}", help="\n".join(f"{n}: {edits.FIXES[n].description}" for n in names))
     fix = edits.FIXES[name]
     b.caption(show.plain(fix.description))
     value = None
-    if name == "fill_placeholder":
+    if getattr(fix, "needs_value", False):
         value = st.text_input("Fill each placeholder with", key=f"fix.{key}.value", placeholder="e.g. Alex")
     scope = list(ids) if ids is not None else None
     target = f"the {len(scope):,} records here" if scope is not None else "every record"
