@@ -210,7 +210,7 @@ def ssns(text: str) -> list[Span]:
 IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
 IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 VERSION_CONTEXT = re.compile(
-    r"(version|ver\.?|release|build|v|firmware|update|python|node|chrome|ios|android|sdk|patch)\s*(?:is|was|:|=)?\s*$"
+    r"\b(version|ver\.?|release|build|v|firmware|update|python|node|chrome|ios|android|sdk|patch)\s*(?:is|was|:|=)?\s*$"
 )
 
 
