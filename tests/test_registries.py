@@ -69,6 +69,14 @@ def test_generation_methods_are_described_and_documented():
     assert described(METHODS)
 
 
+def test_transcript_readers_and_shapes_are_described_and_documented():
+    from curation.transcripts import READERS, SHAPES
+
+    for name in (*READERS, *SHAPES):
+        assert f"`{name}`" in README, name
+    assert described(READERS) and described(SHAPES)
+
+
 def described(registry: dict) -> bool:
     """Every part has a description and is filed under its own name."""
     return all(part.description and part.name == name for name, part in registry.items())
@@ -84,14 +92,15 @@ def cli_options() -> dict[tuple[str, str], object]:
 
 
 def test_cli_choices_are_the_registries_names():
-    from curation import clusters, dedup, export, generate, select
+    from curation import clusters, dedup, export, generate, select, transcripts
     from curation.decisions import STATES
     from curation.formats import FORMATS as SOURCE_FORMATS
     from curation.records import SOURCES
     from curation.scorers import SCORERS
 
     expected = {
-        ("ingest", "--format"): sorted(SOURCE_FORMATS), ("ingest", "--source"): list(SOURCES),
+        ("ingest", "--format"): sorted([*SOURCE_FORMATS, transcripts.FORMAT]), ("ingest", "--source"): list(SOURCES),
+        ("ingest", "--shape"): list(transcripts.SHAPES),
         ("records", "--source"): list(SOURCES), ("records", "--decision"): list(STATES),
         ("embed", "--text"): list(TEXT_CHOICES), ("map", "--method"): list(clusters.METHODS),
         ("dedup", "--method"): list(dedup.METHODS), ("dedup", "--text"): list(TEXT_CHOICES), ("dedup", "--rule"): list(dedup.RULES),
