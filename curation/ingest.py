@@ -27,6 +27,7 @@ def ingest(
     source: str | None = None,
     mapping: dict[str, str] | None = None,
     transcript: dict | None = None,
+    redact: bool | None = None,
     **sql,
 ) -> dict:
     """Load one source (a file, a folder of files, a Hugging Face dataset, a database URL) into the
@@ -36,12 +37,19 @@ def ingest(
     Each file of a folder is read, detected and reported on its own: a file that
     cannot be read or whose format is unknown is a problem, the others load. When
     no file's format can be detected, the detection error is raised (so that the
-    caller can ask for a column mapping)."""
+    caller can ask for a column mapping).
+
+    `redact` (issue 16, curation.pii): personal data replaced by placeholders before the records are stored, one
+    redactor per source file; None redacts the records whose source is `external` (transcripts, SQL by default)."""
     from curation.sql_source import is_sql_url
 
     if is_sql_url(path):  # a SQLAlchemy URL: rows of a table or query (issue 16)
+        import inspect
+
         from curation.sql_source import ingest_sql
 
+        if "redact" in inspect.signature(ingest_sql).parameters:  # ingest_sql applies curation.pii.redact_for_ingest
+            sql["redact"] = redact
         return ingest_sql(ws, str(path), name=name, fmt=fmt, source=source, mapping=mapping, **sql)
     if any(v is not None for v in sql.values()):
         raise CurationError(f"{path}: --table, --query, --key and --password-env apply to a database URL only")
@@ -83,6 +91,9 @@ def ingest(
             records.extend(convert_rows(format_, group, rows, dataset, source, problems))
     if undetected and len(undetected) == sum(1 for rows in parts if rows.rows):
         raise undetected[0]
+    from curation.pii import redact_for_ingest
+
+    redactions = redact_for_ingest(records, redact)
     added, skipped = store(ws, dataset, records)
     rejects_file = write_rejects(ws, dataset, problems)
     result = {
@@ -94,6 +105,7 @@ def ingest(
         "rejects_file": rejects_file,
         "warnings": warnings,
         "path": str(path),
+        "redactions": redactions,
     }
     if as_transcript:
         result["transcripts"] = got.summary
@@ -104,11 +116,15 @@ def ingest(
 def log_ingest(ws: Workspace, result: dict, path: str) -> None:
     """Append an ingest to the log (`path` as the log keeps it: never a password) and settle re-ingested rows."""
     with ws.transaction() as conn:
-        conn.execute(
+        cursor = conn.execute(
             "INSERT INTO ingests(dataset, path, format, added, skipped, errors, rejects_file, ts) VALUES (?,?,?,?,?,?,?,?)",
             (result["dataset"], path, result["format"], result["added"], result["skipped"], len(result["errors"]),
              result["rejects_file"], time.time()),
         )
+        if result.get("redactions"):  # personal data replaced, per kind (curation.pii)
+            from curation.pii import log_counts
+
+            log_counts(conn, cursor.lastrowid, result["dataset"], result["redactions"])
     from curation.store import settle_reingest
 
     settle_reingest(ws, result["dataset"], path)  # rows lost with a quarantined part that are back now

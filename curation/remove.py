@@ -36,7 +36,7 @@ WINDOW = 7 * 24 * 3600  # seconds a removed dataset stays restorable before `pur
 TRASH = "trash"
 # Database tables holding a dataset's rows (column `dataset`; the registry: `name`), moved out and back whole.
 TABLES = {"datasets": "name", "parts": "dataset", "ingests": "dataset", "state": "dataset", "log": "dataset",
-          "edits": "dataset", "reingest": "dataset"}
+          "edits": "dataset", "reingest": "dataset", "ingest_redactions": "dataset"}
 
 
 def trash_dir(ws: Workspace) -> Path:

@@ -79,6 +79,9 @@ CREATE TABLE IF NOT EXISTS removed_rows (
     removal TEXT NOT NULL, tbl TEXT NOT NULL, data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS removed_rows_removal ON removed_rows(removal);
+CREATE TABLE IF NOT EXISTS ingest_redactions (
+    ingest INTEGER NOT NULL, dataset TEXT NOT NULL, kind TEXT NOT NULL, count INTEGER NOT NULL
+);
 """
 # Every table and its columns: what `doctor` checks and salvages. Opening a workspace creates the tables it lacks
 # (a workspace from an older version gains `settings`).
@@ -93,6 +96,7 @@ TABLES = {
     "edits": ("seq", "record_id", "dataset", "version", "changes", "curator", "reason", "ts", "undoes"),  # curation.edits
     "removals": ("id", "dataset", "folder", "trash", "curator", "ts", "manifest"),  # curation.remove: the undo window
     "removed_rows": ("removal", "tbl", "data"),
+    "ingest_redactions": ("ingest", "dataset", "kind", "count"),  # curation.pii: personal data redacted per ingest
 }
 TMP_NAME = re.compile(r"^\.(.+)\.(\d+)-([0-9a-f]{6})-[0-9a-f]{8}\.tmp$")  # .<name>.<pid>-<host>-<random>.tmp: temp_path's
 STALE_AFTER = 24 * 3600  # seconds: a temporary file this old is an orphan whoever wrote it

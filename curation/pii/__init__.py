@@ -95,6 +95,8 @@ def _meta_strings(value, path: str):
         yield path, value
     elif isinstance(value, dict):
         for k, v in value.items():
+            if isinstance(k, str):  # keys too: a transcript's `roles` map is keyed by speaker name
+                yield path, k
             yield from _meta_strings(v, f"{path}.{k}")
     elif isinstance(value, list):
         for i, v in enumerate(value):
@@ -107,7 +109,15 @@ def _redact_meta(value, path: str, redactor: Redactor, log: list[dict]):
         log.extend({"field": path, "kind": f["kind"], "placeholder": f["placeholder"]} for f in found)
         return new
     if isinstance(value, dict):
-        return {k: _redact_meta(v, f"{path}.{k}", redactor, log) for k, v in value.items()}
+        out = {}
+        for k, v in value.items():
+            if isinstance(k, str):
+                new_key, found = redactor.redact(k)
+                log.extend({"field": f"{path} (key)", "kind": f["kind"], "placeholder": f["placeholder"]} for f in found)
+            else:
+                new_key = k
+            out[new_key] = _redact_meta(v, f"{path}.{new_key}", redactor, log)
+        return out
     if isinstance(value, list):
         return [_redact_meta(v, f"{path}[{i}]", redactor, log) for i, v in enumerate(value)]
     return value
@@ -178,6 +188,29 @@ def redact_records(records: list[dict], redactor: Redactor) -> dict[str, int]:
         if meta is not None:
             rec["meta"] = dumps(meta) if isinstance(rec.get("meta"), str) or rec.get("meta") is None else meta
     return {k: n - before.get(k, 0) for k, n in redactor.counts.items() if n - before.get(k, 0)}
+
+
+def redact_for_ingest(records: list[dict], redact: bool | None) -> dict[str, int]:
+    """Ingest's hook, before `store`: redact with one Redactor per source file (the records' `file`), its known names
+    the speakers the records carry. `redact` None: only records whose source is `external`; True: all; False: none.
+    Returns the counts per kind."""
+    if redact is False:
+        return {}
+    by_file: dict[str, list[dict]] = {}
+    for rec in records:
+        if redact or rec.get("source") == "external":
+            by_file.setdefault(str(rec.get("file") or ""), []).append(rec)
+    total: dict[str, int] = {}
+    for group in by_file.values():
+        for kind, n in redact_records(group, Redactor(known_names_of(group))).items():
+            total[kind] = total.get(kind, 0) + n
+    return dict(sorted(total.items()))
+
+
+def log_counts(conn, ingest_id: int, dataset: str, counts: dict[str, int]) -> None:
+    """Keep an ingest's counts per kind in the ingest log (table ingest_redactions)."""
+    conn.executemany("INSERT INTO ingest_redactions(ingest, dataset, kind, count) VALUES (?,?,?,?)",
+                     [(ingest_id, dataset, kind, int(n)) for kind, n in counts.items() if n])
 
 
 def redaction_counts(meta_values: Iterable) -> tuple[dict[str, int], int]:
