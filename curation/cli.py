@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="transcripts only: a silence longer than this starts a new conversation (default 120)")
     p.add_argument("--max-turns", type=int, metavar="N",
                    help="transcripts only: about this many turns per conversation at most (default 40)")
+    # Personal data (issue 16): placeholders for e-mails, phones, card/account numbers, SSNs, IPs and names found offline.
+    p.add_argument("--redact", action=argparse.BooleanOptionalAction, default=None,
+                   help="replace personal data with placeholders before storing (default: on for external records, i.e. "
+                        "transcripts, SQL and --source external; off otherwise); --no-redact keeps the text as it is")
 
     sub.add_parser("stats", parents=[common], help="counts of records, sources and decisions")
 
@@ -262,7 +266,7 @@ def cmd_ingest(ws: Workspace, args) -> tuple[dict, int]:
         try:
             sql = {k: getattr(args, k) for k in ("table", "query", "key", "password_env") if getattr(args, k) is not None}
             results.append(ingest(ws, path, name=args.name, fmt=args.format, source=args.source, mapping=mapping,
-                                  transcript=transcript, **sql))
+                                  transcript=transcript, redact=args.redact, **sql))
         except CurationError as exc:
             if len(args.paths) == 1:
                 raise
@@ -286,6 +290,8 @@ def cmd_ingest(ws: Workspace, args) -> tuple[dict, int]:
             "rejects_file": next((r["rejects_file"] for r in results if r["rejects_file"]), None),
             "warnings": [w for r in results for w in r["warnings"]],
             "failed": failed,
+            "redactions": {k: sum(r.get("redactions", {}).get(k, 0) for r in results)
+                           for k in dict.fromkeys(k for r in results for k in r.get("redactions", {}))},
             "files": results,
             **({"protected": any(r.get("protected") for r in results)} if args.protected else {}),
         }
@@ -303,14 +309,20 @@ def text_ingest(out: dict) -> str:
     rejects = [r["rejects_file"] for r in out.get("files", [out]) if r.get("rejects_file")]
     lines += [f"  unreadable rows kept in {r}" for r in rejects]
     lines += [f"  warning: {w}" for w in out.get("warnings", [])]
+    if out.get("redactions"):
+        lines.append("  personal data redacted: " + ", ".join(f"{n} {kind}" for kind, n in out["redactions"].items()))
     return "\n".join(lines)
 
 
 def cmd_stats(ws: Workspace, args) -> tuple[dict, int]:
+    from curation.pii import redactions_per_dataset
     from curation.query import stats
+    from curation.store import load_records
 
-    out = stats(ws)
+    frame = load_records(ws)
+    out = stats(ws, frame)
     out.pop("per_dataset")
+    out["redactions"] = redactions_per_dataset(frame)  # per dataset: records with any, and counts per kind (from meta)
     return out, 0
 
 
