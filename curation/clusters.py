@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from curation import names
+from curation.errors import Phrased
 
 NOISE = -1
 NEIGHBOURS = 10  # map neighbours that vote on a noise record's cluster
@@ -79,9 +80,13 @@ class Clustering:
 
 
 METHODS: dict[str, Clustering] = names.registry(names.CLUSTERINGS, (
-    Clustering("hdbscan", "HDBSCAN on the 2-D map: finds the number of clusters; records it leaves out are assigned to "
-               "their nearest cluster and marked (--min-size; default from the number of records)", hdbscan_labels),
-    Clustering("kmeans", "k-means on the embeddings (the default): k clusters (--k; default from the number of records)",
+    Clustering("hdbscan", Phrased(
+        "HDBSCAN on the 2-D map: finds the number of clusters; records it leaves out are assigned to their nearest cluster "
+        "and marked (--min-size; default from the number of records)",
+        "HDBSCAN on the 2-D map: finds the number of clusters; records it leaves out are assigned to their nearest cluster "
+        "and marked (Smallest cluster; default from the number of records)"), hdbscan_labels),
+    Clustering("kmeans", Phrased("k-means on the embeddings (the default): k clusters (--k; default from the number of records)",
+                                 "k-means on the embeddings (the default): k clusters (k; default from the number of records)"),
                kmeans_labels),
 ))
 DEFAULT_METHOD = "kmeans"

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from curation import decontaminate
+from curation.errors import for_dashboard
 from curation.export import FORMATS, OVER, SHAPES, STRATIFY, TEMPLATES, Options, export, zip_folder
 from curation.export.policy import blocking_flags, set_blocking
 from curation.signals import SIGNALS
@@ -127,7 +128,7 @@ def contamination(ws, opts: Options) -> None:
 
 def preview(plan: dict) -> None:
     for warning in plan.get("policy", {}).get("warnings", []):
-        st.warning(show.plain(warning))
+        st.warning(show.plain(for_dashboard(warning)))
     st.subheader("Split sizes")
     cols = st.columns(len(plan["by_split"]) + 1)
     for col, (name, idx) in zip(cols, plan["by_split"].items()):

@@ -8,12 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from curation.demo import load_demo
-from curation.errors import UnknownFormat
+from curation.errors import UnknownFormat, for_dashboard
 from curation.formats import FORMATS
 from curation.ingest import ingest
 from curation.records import SOURCES
-from ui import layout, show, state
+from ui import datasets, layout, show, state
 from ui.data import shown_errors
+from ui.sql_load import sql_section
+from ui.transcripts_load import transcript_section
 
 AUTO = "auto-detect"
 FIELDS = ("instruction", "input", "output", "system")
@@ -95,7 +97,7 @@ def last_result(ws) -> None:
         message += " Protected: an evaluation set, never rejected or exported."
     (st.success if added or skipped else st.error)(message)
     for warning in result.get("warnings", []):
-        st.warning(show.plain(warning))
+        st.warning(show.plain(for_dashboard(warning)))
     if result["errors"]:
         st.warning(f"{len(result['errors']):,} problem(s): these rows were not loaded and are kept in "
                    f"{show.plain(result['rejects_file'])}.")
@@ -124,8 +126,13 @@ def main() -> None:
             with shown_errors("load the demo dataset"):
                 state.set(state.LAST_INGEST, {**load_demo(ws), "workspace": str(ws.root)})
                 st.rerun()
+    with st.expander("Database (SQL)", icon=":material/database:"):  # issue 16
+        sql_section(ws)
+    with st.expander("Transcripts (calls, meetings)", icon=":material/record_voice_over:"):  # issue 16
+        transcript_section(ws)
     mapping_form(ws)
     last_result(ws)
+    datasets.render(ws)  # issue 17: remove a dataset, restore a recent removal
 
 
 layout.run(main)

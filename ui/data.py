@@ -14,6 +14,7 @@ import streamlit as st
 
 from curation import CurationError
 from curation.annotated import ANNOTATIONS, annotate, find_duplicates, find_map, find_signals, stamp, stamps
+from curation.errors import for_dashboard
 from curation.query import Filter
 from curation.store import read_records
 from curation.workspace import Workspace, default_root
@@ -49,7 +50,7 @@ def shown_errors(doing: str):
     try:
         yield
     except CurationError as exc:
-        st.error(f"Could not {plain(doing)}: {plain(exc)}")
+        st.error(f"Could not {plain(doing)}: {plain(for_dashboard(exc))}")
     except OSError as exc:
         st.error(f"Could not {plain(doing)}: {plain(exc.strerror or exc)} ({plain(getattr(exc, 'filename', '') or '')})")
 

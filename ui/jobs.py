@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from curation.errors import CurationError, for_dashboard
 from curation.progress import Cancelled
 from ui.show import plain
 
@@ -74,7 +75,7 @@ def start(key: str, work) -> Job:
         except Cancelled as exc:
             job.cancelled = str(exc)
         except Exception as exc:  # shown on the page, with its cause
-            job.error = f"{type(exc).__name__}: {exc}"
+            job.error = for_dashboard(exc) if isinstance(exc, CurationError) else f"{type(exc).__name__}: {exc}"
         finally:
             job.finished = True
 

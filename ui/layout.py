@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from curation.errors import CurationError
+from curation.errors import CurationError, for_dashboard
 from curation.workspace import DamagedWorkspace, Workspace
 from ui import sidebar, state
 from ui.data import current_filter, workspace
@@ -64,7 +64,7 @@ def run(main) -> None:
     try:
         main()
     except CurationError as exc:
-        st.error(plain(exc))
+        st.error(plain(for_dashboard(exc)))
         if isinstance(exc, DamagedWorkspace):
             st.caption("Run the doctor command shown above: it keeps what it can, moves what is damaged aside and says "
                        "what to re-ingest. Then reload the page.")

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from curation.errors import CurationError
+from curation.errors import CurationError, for_dashboard
 from curation.scorers import SCORERS, distribution
 from curation.scorers.ranked import DESCRIPTIONS, LENGTH, RANKERS, ScoreSettings, quality_score
 from ui import jobs, show, state
@@ -187,7 +187,7 @@ def score_tab(ws, frame: pd.DataFrame) -> None:
     try:
         scored = quality_score(ws, frame, conf)
     except CurationError as exc:
-        st.error(f"Could not compute the score: {show.plain(exc)}")
+        st.error(f"Could not compute the score: {show.plain(for_dashboard(exc))}")
         return
     info = scored.attrs["info"]
     st.info(info["describe"], icon=":material/functions:")  # our words; the ranker is a registry name

@@ -306,7 +306,10 @@ def check_bulk(table: pd.DataFrame, confirm_large: bool, limit: int = LARGE_GROU
     if size > limit and not confirm_large:
         raise CurationError(f"group {group} holds {size:,} records that are not all copies (more than {limit}): open it and check "
                             "that its members are really like its representative, then confirm (--confirm-large on the command "
-                            "line, the confirmation box on the Duplicates page), or reject groups one by one")
+                            "line, the confirmation box on the Duplicates page), or reject groups one by one",
+                            dashboard=f"group {group} holds {size:,} records that are not all copies (more than {limit}): open "
+                                      "it and check that its members are really like its representative, then tick the "
+                                      "confirmation box, or reject groups one by one")
 
 
 def greedy_kept(n: int, pairs: Pairs, hashes: np.ndarray, threshold: float) -> int:

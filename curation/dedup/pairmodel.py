@@ -68,7 +68,10 @@ def training_pairs() -> tuple[list[str], list[str], np.ndarray]:
     path = mrpc_train_path()
     if not path.is_file():
         raise CurationError(f"the cross-encoder is trained at first use on the MRPC paraphrase pairs, not found at {path}: "
-                            f"put msr_paraphrase_train.txt there or set {MRPC_ENV} to its path (or dedup without --rescore)")
+                            f"put msr_paraphrase_train.txt there or set {MRPC_ENV} to its path (or dedup without --rescore)",
+                            dashboard=f"the cross-encoder is trained at first use on the MRPC paraphrase pairs, not found at "
+                                      f"{path}: put msr_paraphrase_train.txt there or set {MRPC_ENV} to its path (or choose "
+                                      "another Second stage in the duplicate settings)")
     return read_mrpc(path)
 
 

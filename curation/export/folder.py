@@ -29,7 +29,8 @@ def check_out(ws: Workspace, out: str | Path) -> Path:
     """The export folder, resolved, or a CurationError that says why it cannot be written (nothing is touched)."""
     text = str(out).strip()
     if not text:
-        raise CurationError("no export folder given: name a new folder, e.g. --out exports/v1")
+        raise CurationError("no export folder given: name a new folder, e.g. --out exports/v1",
+                            dashboard="no export folder given: name a new folder in 'Write to this folder on the server'")
 
     def refuse(why: str, fix: str = "name a new or empty folder") -> CurationError:
         return CurationError(f"cannot export to {out}: {why}; {fix}")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from curation.errors import CurationError
+from curation.errors import CurationError, Phrased
 from curation.settings import StageSettings
 from curation.workspace import Workspace
 
@@ -108,8 +108,10 @@ def exclusions(ws: Workspace, frame: pd.DataFrame, reasons: list[str | None], op
         report, matches = found["summary"], found["matches"]
         contaminated = dict(zip(matches["record_id"], matches["protected_id"]))
         if not report["embedding"]:
-            warnings.append("the embedding check of decontamination did not run (--no-similarity or its setting): only "
-                            "n-gram overlap was checked")
+            warnings.append(Phrased("the embedding check of decontamination did not run (--no-similarity or its setting): "
+                                    "only n-gram overlap was checked",
+                                    "the embedding check of decontamination did not run ('Check test/train similarity' is "
+                                    "off, or the decontamination setting): only n-gram overlap was checked"))
         index = {rid: i for i, rid in enumerate(frame["record_id"].astype(str))}
         live = [index[r] for r in contaminated if reasons[index[r]] is None]
         if contaminated:
@@ -122,12 +124,16 @@ def exclusions(ws: Workspace, frame: pd.DataFrame, reasons: list[str | None], op
     elif conf.protected:
         warnings.append(f"no records of the protected sets {', '.join(conf.protected)} are loaded: nothing was checked")
     else:
-        warnings.append("no evaluation set is protected: the export was not checked for contamination "
-                        "(ingest --protected, or decontaminate --protect NAME)")
+        warnings.append(Phrased("no evaluation set is protected: the export was not checked for contamination "
+                                "(ingest --protected, or decontaminate --protect NAME)",
+                                "no evaluation set is protected: the export was not checked for contamination (choose "
+                                "one under Protected evaluation sets, or load one as an evaluation set)"))
     exported = [r is None for r in reasons]
     undecided = int(sum(1 for ok, d in zip(exported, frame["decision"]) if ok and d == "undecided"))
     if undecided and not opts.kept_only:
-        warnings.append(f"{undecided:,} exported records are undecided (no curator kept them; --kept-only leaves them out)")
+        warnings.append(Phrased(f"{undecided:,} exported records are undecided (no curator kept them; --kept-only leaves them out)",
+                                f"{undecided:,} exported records are undecided (no curator kept them; 'Kept records only' "
+                                "leaves them out)"))
     policy = {"rejected": "left out, by reason", PROTECTED: {"datasets": list(conf.protected), "rule": "never exported"},
               "blocking_flags": list(blocking), "blocked": "kept (keep_blocked)" if opts.keep_blocked and blocking else
               {k: blocked_counts[k] for k in sorted(blocked_counts)},

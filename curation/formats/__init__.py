@@ -52,5 +52,7 @@ def detect(rows: list[tuple[int, dict]]) -> Format:
             f"could not detect the format: columns are {columns}; "
             "name one with --format, or map columns with --map instruction=COLUMN output=COLUMN",
             columns,
+            dashboard=f"could not detect the format: columns are {columns}; choose one in the Format box, or say which column "
+                      "holds each field in the form below (Map the columns)",
         )
     return FORMATS[max(votes, key=votes.get)]

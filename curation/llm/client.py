@@ -31,7 +31,9 @@ def endpoint_url(url: str | None) -> str:
     url = (url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_ENDPOINT).rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise CurationError(f"bad --endpoint {url!r}: give an http(s) URL such as http://127.0.0.1:8000/v1")
+        raise CurationError(f"bad --endpoint {url!r}: give an http(s) URL such as http://127.0.0.1:8000/v1",
+                            dashboard=f"bad endpoint {url!r}: give an http(s) URL such as http://127.0.0.1:8000/v1 in the "
+                                      "Endpoint field")
     return url if parts.path not in ("", "/") else url + "/v1"
 
 
@@ -54,7 +56,9 @@ def connect(url: str | None, api_key_env: str | None = "OPENAI_API_KEY", timeout
     key = os.environ.get(env)
     if not key:
         if urlsplit(url).hostname == "api.openai.com":
-            raise CurationError(f"{who} needs an API key for {url}: set ${env} (or --api-key-env VAR)")
+            raise CurationError(f"{who} needs an API key for {url}: set ${env} (or --api-key-env VAR)",
+                                dashboard=f"{who} needs an API key for {url}: set ${env} where the dashboard runs (or name "
+                                          "another variable in the API key variable field)")
         key = "none"  # local servers (vLLM, Ollama, llama.cpp) accept any key
     return openai.OpenAI(base_url=url, api_key=key, max_retries=0, timeout=float(timeout))
 
@@ -64,9 +68,12 @@ def first_model(client, url: str | None) -> str:
     try:
         models = [m.id for m in client.models.list()]
     except Exception as exc:  # openai raises many types; the endpoint may not list models at all
-        raise CurationError(f"could not list the models of {endpoint_url(url)} ({type(exc).__name__}): give --model NAME") from None
+        raise CurationError(f"could not list the models of {endpoint_url(url)} ({type(exc).__name__}): give --model NAME",
+                            dashboard=f"could not list the models of {endpoint_url(url)} ({type(exc).__name__}): name one "
+                                      "in the Model field") from None
     if not models:
-        raise CurationError(f"{endpoint_url(url)} lists no model: give --model NAME")
+        raise CurationError(f"{endpoint_url(url)} lists no model: give --model NAME",
+                            dashboard=f"{endpoint_url(url)} lists no model: name one in the Model field")
     return models[0]
 
 
@@ -129,7 +136,9 @@ def request(client, payload: dict, *, url: str | None, max_retries: int = 4, bac
                     "`transformers serve` and some hosted APIs do not)") from None
             if kind in FATAL:
                 raise CurationError(f"{who} {endpoint_url(url)} refused the request "
-                                    f"({status} {kind}): check --endpoint, --model and the API key") from None
+                                    f"({status} {kind}): check --endpoint, --model and the API key",
+                                    dashboard=f"{who} {endpoint_url(url)} refused the request ({status} {kind}): check the "
+                                              "Endpoint, the Model and the API key") from None
             retried = kind in RETRIED or (isinstance(status, int) and status >= 500)
             if not retried or attempt == tries - 1:
                 why = f"{status} {kind}" if status else kind

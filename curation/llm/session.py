@@ -48,9 +48,11 @@ class Session:
                  price_per_1k: float = 0.0, stream: bool = False, omit: tuple[str, ...] = (),
                  who: str = "the generation endpoint"):
         if int(concurrency) < 1 or int(max_retries) < 0:
-            raise CurationError("--concurrency must be at least 1 and --max-retries at least 0")
+            raise CurationError("--concurrency must be at least 1 and --max-retries at least 0",
+                                dashboard="Concurrency must be at least 1 and retries at least 0")
         if budget_cost is not None and not price_per_1k:
-            raise CurationError("--budget-cost needs --price-per-1k (the price per 1,000 tokens) to count money")
+            raise CurationError("--budget-cost needs --price-per-1k (the price per 1,000 tokens) to count money",
+                                dashboard="a cost budget needs the Price per 1,000 tokens to count money")
         self.url = llm.endpoint_url(endpoint)
         self.host = llm.endpoint_host(endpoint)
         self.api_key_env = api_key_env or "OPENAI_API_KEY"

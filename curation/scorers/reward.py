@@ -38,7 +38,9 @@ class RewardModel(Scorer):
 
     def identity(self, ws: Workspace, opts: dict) -> dict:
         if not opts["model"]:
-            raise CurationError("the reward scorer needs a model: --model PATH_OR_HUB_ID (a sequence-classification reward model)")
+            raise CurationError("the reward scorer needs a model: --model PATH_OR_HUB_ID (a sequence-classification reward model)",
+                                dashboard="the reward scorer needs a model: name a folder or hub id of a sequence-classification "
+                                          "reward model in the ranker's Model field")
         return {"model": str(opts["model"]), "files": folder_fingerprint(str(opts["model"])), "max_length": opts["max_length"]}
 
     def load(self, ws: Workspace, opts: dict):
