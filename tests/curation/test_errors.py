@@ -35,7 +35,7 @@ def flagged_calls():
     """(file, function, line, text) of every call in the library with a string naming an option and no dashboard wording."""
     for path in sorted((ROOT / "curation").rglob("*.py")):
         rel = path.relative_to(ROOT).as_posix()
-        if rel == "curation/cli.py":
+        if path.name.startswith("cli"):  # the command line itself (cli.py, cli_<part>.py)
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         owner = {}
