@@ -1,0 +1,78 @@
+"""The Load page's "Transcripts" section (issue 16): read a folder, see speakers and their guessed roles, change one,
+see each shape's counts, load; bad input is a message, never a traceback."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from curation.demo import HERE as DEMO_DIR
+from curation.store import load_records
+from curation.workspace import Workspace
+from tests.conftest import ROOT
+from ui.state import widget_key as W
+from ui.transcripts_load import PREFIX
+
+PAGE = "load_data"
+DEMO = DEMO_DIR / "transcripts"
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("CURATION_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.chdir(ROOT)
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+
+
+def read(app, path) -> None:
+    app.switch_page("pages/load.py").run()
+    app.text_input(key=W(f"{PREFIX}.path", PAGE)).input(str(path)).run()
+    app.button(key="w.load.transcripts.read").click().run()
+
+
+def preview(app):
+    return next(d.value for d in app.dataframe if "shape" in d.value.columns).set_index("shape")
+
+
+def test_transcripts_section_reads_guesses_roles_previews_shapes_and_loads(app, tmp_path):
+    read(app, DEMO)
+    assert not app.exception and not app.error
+    role = app.selectbox(key="w.load.transcripts.role.SPEAKER_01")
+    assert role.value == "user" and app.selectbox(key="w.load.transcripts.role.Priya (Agent)").value == "assistant"
+    before = preview(app)
+    assert before.loc["turns", "records"] > before.loc["conversation", "records"] > 0
+    role.select("assistant").run()  # the curator says this meeting speaker answers too
+    after = preview(app)
+    assert not app.exception and after.loc["turns", "records"] != before.loc["turns", "records"]
+    app.radio(key=W(f"{PREFIX}.shape", PAGE)).set_value("turns").run()
+    app.button(key="w.load.transcripts.load").click().run()
+    assert not app.exception and not app.error
+    assert any(f"{after.loc['turns', 'records']:,} records added" in s.value for s in app.success)
+    frame = load_records(Workspace(tmp_path / "ws"))
+    assert len(frame) == after.loc["turns", "records"] and set(frame["source"]) == {"external"}
+    metas = [orjson.loads(m) for m in frame["meta"]]
+    assert {m["shape"] for m in metas} == {"turns"}
+    assert any(m["roles"].get("SPEAKER_01") == "assistant" for m in metas)
+
+
+def test_transcripts_section_shows_problems_and_loads_the_rest(app, tmp_path):
+    bad = tmp_path / "bad.vtt"
+    bad.write_text("WEBVTT\n\n00:00:01.000 --> 00:00:0x.000\n<v Agent>Hi\n\n00:00:02.000 --> 00:00:03.000\n<v Customer>Help?\n\n"
+                   "00:00:04.000 --> 00:00:05.000\n<v Agent>Sure.\n", encoding="utf-8")
+    read(app, bad)
+    assert not app.exception and any("1 problem" in w.value for w in app.warning)
+    problems = next(d.value for d in app.dataframe if "line" in d.value.columns)
+    assert problems[["file", "line"]].values.tolist() == [["bad.vtt", "3"]]
+    app.button(key="w.load.transcripts.load").click().run()
+    assert not app.exception and any("1 records added" in s.value for s in app.success)
+
+
+@pytest.mark.parametrize("name, text", [("nowhere.vtt", None), ("notes.md", "just notes"), ("empty.vtt", "")])
+def test_transcripts_section_bad_path_is_an_error_message_not_a_traceback(app, tmp_path, name, text):
+    path = tmp_path / name
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
+    read(app, path)
+    assert not app.exception
+    assert app.error or app.warning
