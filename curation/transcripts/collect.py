@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curation.errors import CurationError
+from curation.errors import CurationError, Phrased
 from curation.readers import SURROGATE, Problem, decode, read_bytes, unreadable, utf16_encoding
 from curation.records import canonical_json, check_source, dumps, record_id
 from curation.transcripts.clean import clean, merge
@@ -45,9 +45,11 @@ def make_options(*, shape: str | None = None, roles=None, split_gap: float | Non
     if shape not in SHAPES:
         raise CurationError(f"unknown transcript shape {shape!r}: choose one of {', '.join(SHAPES)}")
     if split_gap is not None and not split_gap >= 0:
-        raise CurationError(f"--split-gap {split_gap}: give seconds ≥ 0 (0 splits at every pause)")
+        raise CurationError(f"--split-gap {split_gap}: give seconds ≥ 0 (0 splits at every pause)",
+                            dashboard=f"a silence of {split_gap} s: give seconds ≥ 0 (0 splits at every pause)")
     if max_turns is not None and max_turns < 2:
-        raise CurationError(f"--max-turns {max_turns}: give at least 2 (a user turn and its answer)")
+        raise CurationError(f"--max-turns {max_turns}: give at least 2 (a user turn and its answer)",
+                            dashboard=f"{max_turns} turns per conversation: give at least 2 (a user turn and its answer)")
     default = Options()
     return Options(shape, parse_speaker_roles(roles), default.split_gap if split_gap is None else split_gap,
                    default.max_turns if max_turns is None else max_turns, topics, fillers)
@@ -259,8 +261,9 @@ def collect(path: str | Path, dataset: str, opts: Options | None = None, *, sour
     answered = {(r["file"], orjson_meta(r)["conversation_index"]) for r in records}
     unanswered = sum(1 for c in convs if (c.file, c.index) not in answered)
     if unanswered:
-        warnings.append(f"{unanswered} conversation(s) without an assistant turn answering a user made no record "
-                        "(check the speakers' roles: --speaker-role NAME=assistant)")
+        said = f"{unanswered} conversation(s) without an assistant turn answering a user made no record"
+        warnings.append(Phrased(f"{said} (check the speakers' roles: --speaker-role NAME=assistant)",
+                                f"{said} (check the speakers' roles: who is the assistant?)"))
     formats = list(dict.fromkeys(f"transcript-{t.kind}" for t in transcripts))
     summary = {"files": len(transcripts), "conversations": len(convs), "shape": opts.shape,
                "roles": {s["speaker"]: s["role"] for s in speakers(transcripts, opts)}}

@@ -84,7 +84,8 @@ def parse_speaker_roles(pairs: list[str] | dict | None) -> dict[str, str]:
     for name, role in items:
         name, role = str(name).strip(), str(role).strip().lower()
         if not name or not role:
-            raise CurationError(f"bad --speaker-role {name}={role}: write NAME=ROLE, e.g. \"Speaker 1=assistant\"")
+            raise CurationError(f"bad --speaker-role {name}={role}: write NAME=ROLE, e.g. \"Speaker 1=assistant\"",
+                                dashboard=f"a speaker role needs a name and a role (got {name!r}, {role!r})")
         if role not in ROLES:
             raise CurationError(f"unknown role {role!r} for speaker {name!r}: choose one of {', '.join(ROLES)}")
         out[name] = role
