@@ -16,7 +16,7 @@ line, the pages and export never assemble it themselves:
 Stages and the columns `annotate` adds:
 
     records    the records (curation.records.COLUMNS), edited records as their latest version (curation.edits)
-    decisions  decision (keep / reject / undecided), reason, curator (who decided), edited, edit_version
+    decisions  decision (keep / reject / undecided), reason, curator (who decided), edited, edit_version, selection
     signals    flags, quality, flag__<signal>, score__<signal>, evidence__<signal>, <field>_tokens, …
     map        x, y, cluster, cluster_label, cluster_confidence, assigned, placed
     dedup      dup_group, representative, representative_id, group_size, group_kind, cross_dataset
@@ -178,12 +178,13 @@ def _join(frame: pd.DataFrame, columns: pd.DataFrame) -> pd.DataFrame:
     return frame.merge(columns[["record_id", *new]], on="record_id", how="left") if new else frame
 
 
-REVIEW_COLUMNS = ("curator", "edited", "edit_version")
+REVIEW_COLUMNS = ("curator", "edited", "edit_version", "selection")
 
 
 def with_review(ws: Workspace, frame: pd.DataFrame) -> pd.DataFrame:
     """The frame plus who made each record's current decision (`curator`, None when undecided), whether its text is
-    edited (`edited`: it differs from the original) and its latest version (`edit_version`, 0: never edited)."""
+    edited (`edited`: it differs from the original), its latest version (`edit_version`, 0: never edited), and its
+    place in the latest selection applied (`selection`: "selected", "margin" or None; `curation.select.members`)."""
     from curation.edits import edited_ids, versions
 
     if all(c in frame for c in REVIEW_COLUMNS):
@@ -197,6 +198,11 @@ def with_review(ws: Workspace, frame: pd.DataFrame) -> pd.DataFrame:
         out["edited"] = ids.isin(list(edited_ids(ws))).to_numpy()
     if "edit_version" not in out:
         out["edit_version"] = ids.map(versions(ws)).fillna(0).astype(int).to_numpy()
+    if "selection" not in out:
+        from curation.select import members
+
+        chosen = members(ws)
+        out["selection"] = ids.map(chosen).astype(object).where(ids.isin(list(chosen)), None).to_numpy()
     return out
 
 

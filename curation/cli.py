@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from curation import cli_review
 from curation.errors import CurationError
 from curation.workspace import Workspace
 
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--search", default="", help="case-insensitive text search")
     p.add_argument("--flag", action="append", default=[], metavar="CODE", help="records a quality flag marks (repeat for any of several)")
     p.add_argument("--cluster", type=int, metavar="ID", help="records of one cluster of the map")
+    cli_review.add_record_filters(p)  # --reason, --dup-group, --selected, --selection-margin, --edited, --curator (issue 17)
     p.add_argument("--near", metavar="TEXT", help="the --limit records nearest a query, nearest first, with their similarity")
     p.add_argument("--sort", choices=("quality", "quality-desc", "score", "score-desc"),
                    help="worst first (quality, score) or best first (-desc): quality is the flags-only quality; score is the "
@@ -117,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--apply", action="store_true", help="reject every duplicate but its group's representative")
     p.add_argument("--confirm-large", action="store_true",
                    help="with --apply: apply even when a group of near copies holds more than 50 records (look at it first)")
-    p.add_argument("--curator", help="who decides (default: the user name)")
+    p.add_argument("--curator", help="who decides (default $CURATION_CURATOR, else 'anonymous')")
 
     p = sub.add_parser("export", parents=[common], help="render with a template, split without leakage, write files and a manifest")
     p.add_argument("--template", required=True, metavar="NAME",
@@ -167,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --reject: every duplicate but its group's representative (current dedup settings)")
     p.add_argument("--confirm-large", action="store_true",
                    help="with --duplicates: reject even when a group of near copies holds more than 50 records")
-    p.add_argument("--curator", help="who decides (default: the user name)")
+    p.add_argument("--curator", help="who decides (default $CURATION_CURATOR, else 'anonymous')")
     p.add_argument("--force", action="store_true",
                    help="with --reject --flag: reject even for a flag whose measured precision is below 0.9 (a review or "
                         "cleaning flag, see the README's Quality signals)")
@@ -191,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--apply", action="store_true",
                    help="keep the chosen records (selected:STRATEGY) and reject the other candidates (not_selected:budget)")
     p.add_argument("--undo", action="store_true", help="undo the latest selection applied, as one action")
-    p.add_argument("--curator", help="who decides (default: the user name)")
+    p.add_argument("--curator", help="who decides (default $CURATION_CURATOR, else 'anonymous')")
 
     p = sub.add_parser("score", parents=[common], help="score records with a model: reward model, LLM judge, IFD or learned (cached)")
     p.add_argument("--scorer", required=True, choices=("length", *SCORERS),
@@ -247,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_ingest(ws: Workspace, args) -> tuple[dict, int]:
     """One source: its summary, or its error. Several: each is loaded in turn, a source
+    cli_review.add_parsers(sub, common)  # edit, remove, curators (issue 17)
     that fails is listed under `failed` and the others still load; the exit status is
     non-zero only when no record at all could be loaded."""
     from curation.formats import get_format
@@ -362,9 +365,10 @@ def cmd_records(ws: Workspace, args) -> tuple[dict, int]:
     from curation.query import Filter, page, record_json
 
     # Signals are computed where missing; the map and duplicate columns come from the cache (null when not there).
-    frame = annotate(ws, compute=("signals",), require=("map",) if args.cluster is not None else (), nulls=True)
+    required = (("map",) if args.cluster is not None else ()) + (("dedup",) if args.dup_group is not None else ())
+    frame = annotate(ws, compute=("signals",), require=required, nulls=True)
     frame = Filter(tuple(args.dataset), tuple(args.source), tuple(args.decision), args.search, tuple(args.flag),
-                   args.cluster).apply(frame)
+                   args.cluster, **cli_review.record_filters(args)).apply(frame)
     if args.near:
         frame = atlas.nearest(ws, frame, args.near, args.limit) if len(frame) else frame
         rows = frame.to_dict("records")
@@ -770,6 +774,9 @@ def failure(exc: BaseException, root: str | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+COMMANDS.update(cli_review.COMMANDS)  # edit, remove, curators (issue 17)
+TEXT.update(cli_review.TEXT)
+FAILED.update(cli_review.FAILED)
     args = build_parser().parse_args(argv)
     try:
         return run(args)

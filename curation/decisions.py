@@ -55,8 +55,9 @@ def decide_each(ws: Workspace, items: list[tuple[str, str, str]], *, curator: st
     curator = curator or default_curator()
     now = time.time()
     with ws.transaction() as conn:
-        current = current_states(conn, list(wanted))
-        rows = [(rid, datasets[rid], d, r, curator, now) for rid, (d, r) in wanted.items() if current.get(rid) != (d, r)]
+        current = current_states(conn, list(wanted), curators=True)
+        # The same decision by another curator is logged too (issue 17: agreement needs each curator's own decisions).
+        rows = [(rid, datasets[rid], d, r, curator, now) for rid, (d, r) in wanted.items() if current.get(rid) != (d, r, curator)]
         conn.executemany("INSERT INTO log(record_id, dataset, action, reason, curator, ts) VALUES (?,?,?,?,?,?)", rows)
         conn.executemany(
             "INSERT OR REPLACE INTO state(record_id, dataset, decision, reason, curator, ts) VALUES (?,?,?,?,?,?)", rows
@@ -126,15 +127,16 @@ def resolve(ws: Workspace, ids: list[str], index: dict[str, str] | None) -> dict
     return {i: index[i] for i in ids}
 
 
-def current_states(conn, ids: list[str]) -> dict[str, tuple[str, str]]:
+def current_states(conn, ids: list[str], *, curators: bool = False) -> dict[str, tuple]:
+    """record_id -> (decision, reason), or (decision, reason, curator) with `curators`."""
     out = {}
     for start in range(0, len(ids), 900):
         chunk = ids[start : start + 900]
         marks = ",".join("?" * len(chunk))
-        for rid, decision, reason in conn.execute(
-            f"SELECT record_id, decision, reason FROM state WHERE record_id IN ({marks})", chunk
+        for rid, decision, reason, who in conn.execute(
+            f"SELECT record_id, decision, reason, curator FROM state WHERE record_id IN ({marks})", chunk
         ):
-            out[rid] = (decision, reason)
+            out[rid] = (decision, reason, who) if curators else (decision, reason)
     return out
 
 

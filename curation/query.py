@@ -12,6 +12,7 @@ from curation.store import dataset_sizes, load_records
 from curation.workspace import Workspace
 
 SEARCHED = ("system", "instruction", "input", "output", "messages")
+SELECTIONS = ("selected", "margin")  # Filter.selection: what `annotate`'s selection column holds
 
 
 @dataclass(frozen=True)
@@ -22,9 +23,46 @@ class Filter:
     search: str = ""
     flags: tuple[str, ...] = ()  # reason codes: records carrying any of them (needs signal columns)
     cluster: int | None = None  # one cluster of the map (needs map columns)
+    # Issue 17: the review filters (the columns come from `annotate`: decisions stage and dedup).
+    reasons: tuple[str, ...] = ()  # decision reasons, by prefix: `near_duplicate_of` matches every near_duplicate_of:<id>
+    dup_group: int | None = None  # one duplicate group (needs dedup columns)
+    selection: str | None = None  # "selected" (the latest selection chose) or "margin" (next in line past its budget)
+    edited: bool | None = None  # True: records whose text was edited; False: never edited (or reverted to the original)
+    curator: str | None = None  # records whose current decision this curator made
+
+    def _need(self, frame: pd.DataFrame, column: str, what: str) -> None:
+        if column not in frame:
+            from curation.errors import CurationError
+
+            raise CurationError(f"filtering by {what} needs the {column!r} column: annotate the records first "
+                                "(curation.annotated.annotate)")
+
+    def review_mask(self, frame: pd.DataFrame) -> pd.Series:
+        """The issue-17 filters alone (reason, duplicate group, selection, edit state, curator)."""
+        mask = pd.Series(True, index=frame.index)
+        if self.reasons:
+            reason = frame["reason"].astype(object).where(frame["reason"].notna(), "").astype(str)
+            mask &= reason.map(lambda r: any(r.startswith(p) for p in self.reasons)).astype(bool)
+        if self.dup_group is not None:
+            self._need(frame, "dup_group", "duplicate group (run dedup)")
+            mask &= (frame["dup_group"] == self.dup_group).fillna(False).astype(bool)
+        if self.selection is not None:
+            if self.selection not in SELECTIONS:
+                from curation.errors import CurationError
+
+                raise CurationError(f"unknown selection filter {self.selection!r}: choose one of {', '.join(SELECTIONS)}")
+            self._need(frame, "selection", "selection")
+            mask &= (frame["selection"] == self.selection).fillna(False).astype(bool)
+        if self.edited is not None:
+            self._need(frame, "edited", "edit state")
+            mask &= frame["edited"].fillna(False).astype(bool) == bool(self.edited)
+        if self.curator is not None:
+            self._need(frame, "curator", "curator")
+            mask &= (frame["curator"] == self.curator).fillna(False).astype(bool)
+        return mask
 
     def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
-        mask = pd.Series(True, index=frame.index)
+        mask = self.review_mask(frame)
         if self.datasets:
             mask &= frame["dataset"].isin(self.datasets)
         if self.sources:
@@ -89,6 +127,11 @@ def record_json(row: dict) -> dict:
         out["representative"] = bool(row["representative"]) if present else None
     if isinstance(out["reason"], float):  # NaN from the left join: no decision
         out["reason"] = None
+    for key in ("curator", "edited", "edit_version", "selection"):  # issue 17: who decided, edit state, selection
+        if key in row:
+            value = row[key]
+            present = value is not None and not (isinstance(value, float) and value != value) and value is not pd.NA
+            out[key] = (bool(value) if key == "edited" else int(value) if key == "edit_version" else value) if present else None
     return out
 
 

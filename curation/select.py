@@ -354,7 +354,8 @@ def apply(ws: Workspace, sel: Selection, *, curator: str | None = None) -> dict:
     changed = decisions.decide_each(ws, items, curator=curator, index=index) if items else 0
     keep = {k: sel.info[k] for k in ("strategy", "budget", "chosen", "kept", "to_keep", "to_reject", "threshold", "seed",
                                      "limits", "model")}
-    settings.put(ws, SETTING, {**keep, "applied": time.time(), "changed": changed})
+    margin = [str(i) for i in sel.pool.frame["record_id"].to_numpy()[sel.margin]]  # next in line: `records --selection-margin`
+    settings.put(ws, SETTING, {**keep, "applied": time.time(), "changed": changed, "margin": margin})
     return {"changed": changed, "kept": sum(d == "keep" for _, d, _ in items), "rejected": sum(d == "reject" for _, d, _ in items)}
 
 
@@ -373,6 +374,19 @@ def selection_ids(ws: Workspace) -> list[str]:
     if latest is None:
         return []
     return [r[0] for r in ws.query(f"SELECT record_id FROM state WHERE {where} AND ts = ?", (*args, latest))]
+
+
+def members(ws: Workspace) -> dict[str, str]:
+    """record_id -> "selected" (the latest selection applied kept it: `selected:<strategy>`) or "margin" (the next in
+    line past its budget, left out); empty when no selection is applied (or it was undone). Issue 17's filters."""
+    if last(ws) is None:
+        return {}
+    out = {rid: "margin" for rid in (last(ws) or {}).get("margin") or []}
+    latest = ws.query("SELECT max(ts) FROM state WHERE reason LIKE ?", (SELECTED + "%",))[0][0]
+    if latest is not None:
+        out.update({r: "selected" for (r,) in ws.query("SELECT record_id FROM state WHERE reason LIKE ? AND ts = ?",
+                                                        (SELECTED + "%", latest))})
+    return out
 
 
 def undo_last(ws: Workspace, *, curator: str | None = None) -> int:
