@@ -757,6 +757,9 @@ FAILED = {"doctor": "the workspace needs you: see the lines marked 'needs you' (
 TEXT["stats"], TEXT["records"] = text_stats, text_records  # human text without --json (issue 17)
 COMMANDS["select"], TEXT["select"] = cmd_select, text_select  # budgeted selection (issue 14)
 COMMANDS["decontaminate"], TEXT["decontaminate"] = cmd_decontaminate, text_decontaminate  # decontamination (issue 14)
+COMMANDS.update(cli_review.COMMANDS)  # edit, remove, curators (issue 17)
+TEXT.update(cli_review.TEXT)
+FAILED.update(cli_review.FAILED)
 
 
 def failure(exc: BaseException, root: str | None) -> str:
@@ -774,9 +777,6 @@ def failure(exc: BaseException, root: str | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-COMMANDS.update(cli_review.COMMANDS)  # edit, remove, curators (issue 17)
-TEXT.update(cli_review.TEXT)
-FAILED.update(cli_review.FAILED)
     args = build_parser().parse_args(argv)
     try:
         return run(args)
