@@ -244,12 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("doctor", parents=[common],
                    help="check the workspace; repair or quarantine damaged files; say which records to re-ingest")
+    cli_review.add_parsers(sub, common)  # edit, remove, curators (issue 17)
     return parser
 
 
 def cmd_ingest(ws: Workspace, args) -> tuple[dict, int]:
     """One source: its summary, or its error. Several: each is loaded in turn, a source
-    cli_review.add_parsers(sub, common)  # edit, remove, curators (issue 17)
     that fails is listed under `failed` and the others still load; the exit status is
     non-zero only when no record at all could be loaded."""
     from curation.formats import get_format
