@@ -315,7 +315,7 @@ def test_meeting_users_in_a_row_share_a_message_that_names_them(tmp_path):
 
 
 def test_provenance_on_every_record_and_source_external(ws):
-    out = ingest(ws, DEMO, name="calls", transcript={"shape": "turns"})
+    out = ingest(ws, DEMO, name="calls", transcript={"shape": "turns"}, redact=False)
     recs = stored(ws, "calls")
     assert out["added"] == len(recs) > 20 and all(r["source"] == "external" for r in recs)
     for r in recs:
@@ -328,6 +328,12 @@ def test_provenance_on_every_record_and_source_external(ws):
     vtt = [orjson.loads(r["meta"]) for r in recs if r["file"] == "bank-card-blocked.vtt"]
     assert vtt[0]["start"] == 0.5 and "Priya (Agent)" in vtt[0]["speakers"] and vtt[0]["roles"]["Daniel Okafor"] == "user"
     assert {r["format"] for r in recs} == {"transcript-vtt", "transcript-srt", "transcript-text", "transcript-whisper"}
+
+
+def test_transcript_records_go_through_pii_redaction_as_external(ws):
+    out = ingest(ws, DEMO, name="calls")
+    text = " ".join(r["messages"] + r["meta"] for r in stored(ws, "calls"))
+    assert out["redactions"] and "daniel.okafor@example.com" not in text and "Daniel Okafor" not in text
 
 
 def test_record_ids_are_stable_across_reingest_and_a_new_shape_adds_its_own(ws, tmp_path):
