@@ -13,7 +13,7 @@ from curation.dedup.diff import word_diff
 from curation.dedup.groups import LARGE_GROUP, largest_near_group
 from curation.dedup.texts import __doc__ as BOILERPLATE_DOC
 from curation.texts import TEXT_CHOICES
-from ui import jobs, layout, show, state
+from ui import jobs, layout, review, show, state
 from ui.data import cached_duplicates, records, shown_errors
 from ui.decide import curator
 
@@ -127,6 +127,8 @@ def group_view(ws, found, group: int) -> None:
     other_id = st.selectbox("Compare the representative with", choices, **state.bound(f"{state.DUP_OTHER}.{group}", options=choices))
     other = others[others["record_id"] == other_id].iloc[0]
     side_by_side(rep["compared_text"], other["compared_text"], f"representative {rep['record_id']}", f"{other_id}")
+    review.review_button(f"Review the group's {len(members)} records one by one", f"Duplicate group {group}",
+                         list(members["record_id"]), key=f"review_group_{group}", reason=f"near_duplicate_of:{rep['record_id']}")
     a, b = st.columns(2)
     if a.button(f"Keep the representative, reject {len(others)}", type="primary", key=f"apply_{group}"):
         with shown_errors("reject the group's duplicates"):

@@ -22,8 +22,10 @@ def main() -> None:
     if name is None:
         st.info("No queue yet. Open one above, or from any page: “Review these” on the Records page (its filter), a "
                 "cluster or a lasso on the Map, a duplicate group, the Select page's margin, or semantic-search hits.")
+        queue.curators_panel(ws)
         return
     queue.queue_view(ws, frame, name)
+    queue.curators_panel(ws)
 
 
 layout.run(main)

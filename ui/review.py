@@ -245,26 +245,42 @@ def queue_view(ws, frame: pd.DataFrame, name: str) -> None:
 
     with st.expander(f"Fix every record in this queue ({len(queue['ids']):,})"):
         edit.bulk_fix_panel(ws, queue["ids"], key=f"review.{_digest(name)}")
-    agreement(ws, queue["ids"])
 
 
-def agreement(ws, ids: list[str]) -> None:
-    """Where two curators decided the same records of this queue: how often they agreed (curation.curators)."""
+def curators_panel(ws) -> None:
+    """Who decided and edited here, and where two curators decided the same records, how far they agree
+    (`curation.curators`): the share, Cohen's kappa, the keep/reject table and a queue of the records they disagree on."""
     try:
         from curation import curators
-    except ImportError:
+    except ImportError:  # the library without named curators
         return
-    with shown_errors("compare the curators"):
-        result = curators.agreement(ws, ids=ids)
-        show_agreement(result)
-
-
-def show_agreement(result) -> None:
-    pairs = result.get("pairs", []) if isinstance(result, dict) else result
-    if not pairs:
+    people = curators.curators(ws)
+    if not people:
         return
-    st.markdown("**Agreement between curators** (records both decided)")
-    st.dataframe(pd.DataFrame(pairs), hide_index=True, width="stretch")
+    with st.expander(f"Curators ({len(people)}) and their agreement"):
+        st.dataframe(pd.DataFrame(people), hide_index=True, width="stretch")
+        names = [c["curator"] for c in people if c["decisions"]]
+        if len(names) < 2:
+            st.caption("Agreement shows once two curators have decided records (name yourself in the sidebar).")
+            return
+        a, b = st.columns(2)
+        first = a.selectbox("Curator", names, key="w.review.agree_a")
+        second = b.selectbox("and", [n for n in names if n != first], key="w.review.agree_b")
+        with shown_errors("compare the curators"):
+            result = curators.agreement(ws, first, second)
+            if not result["n"]:
+                st.caption(f"{show.plain(first)} and {show.plain(second)} have not decided the same records yet.")
+                return
+            kappa = "undefined (one label only)" if result["kappa"] is None else f"{result['kappa']:.2f}"
+            st.markdown(f"On the **{result['n']:,}** records both decided they agree on **{result['agreement']:.0%}** "
+                        f"(Cohen's kappa {kappa}); {len(result['disagree']):,} disagreements. "
+                        f"{result['only_a']:,} decided by {show.plain(first)} only, {result['only_b']:,} by {show.plain(second)} only.")
+            table = pd.DataFrame(result["table"]).T
+            table.index = [f"{first}: {d}" for d in table.index]
+            table.columns = [f"{second}: {d}" for d in table.columns]
+            st.dataframe(table, width="stretch")
+            review_button(f"Review the {len(result['disagree']):,} disagreements", f"Disagreements: {first} / {second}",
+                          result["disagree"], key="review_disagree")
 
 
 def start_form(ws, frame: pd.DataFrame) -> None:

@@ -12,7 +12,7 @@ import streamlit as st
 
 from curation import select, select_view
 from curation.annotated import stamp
-from ui import jobs, show, state
+from ui import jobs, review, show, state
 from ui.data import shown_errors
 from ui.decide import curator
 
@@ -179,6 +179,8 @@ def inspect(sel: select.Selection) -> None:
     st.markdown("**At the margin**: the last records chosen, and the first left out (what a larger budget would take next), "
                 "each with the chosen record nearest to it.")
     margin = select_view.margin(sel)
+    review.review_button(f"Review the margin's {len(margin):,} records one by one", f"Select margin: {sel.strategy}",
+                         list(margin["record_id"]), key="review_margin", reason=f"selected:{sel.strategy}")
     st.dataframe(margin.assign(instruction=margin["instruction"].map(show.snippet)), hide_index=True, width="stretch",
                  key="select_margin", column_config={"score": st.column_config.NumberColumn(format="%.3f"),
                                                      "similarity": st.column_config.NumberColumn(format="%.3f")})

@@ -128,3 +128,19 @@ def test_review_page_empty_state_and_open_a_queue_from_a_flag(demo, tmp_path):
     assert app.session_state[state.REVIEW_QUEUE] == "Flag refusal"
     assert reason_box(app).value == "refusal"
     assert "flags: " in " ".join(c.value for c in app.caption) and "refusal" in " ".join(c.value for c in app.caption)
+
+
+def test_two_curators_agreement_is_shown_and_their_disagreements_open_as_a_queue(demo):
+    app, ws = demo
+    ids = list(load_records(ws)["record_id"])[:6]
+    decisions.decide(ws, ids[:4], "keep", "manual", curator="ana")
+    decisions.decide(ws, ids[:3], "keep", "manual", curator="bea")
+    decisions.decide(ws, ids[3:5], "reject", "manual", curator="bea")
+    app.switch_page("pages/review.py").run()
+    assert not app.exception and not app.error
+    people = next(d.value for d in app.dataframe if "curator" in d.value.columns)
+    assert set(people["curator"]) == {"ana", "bea"}
+    text = " ".join(m.value for m in app.markdown)
+    assert "On the **4** records both decided they agree on **75%**" in text and "1 disagreements" in text
+    app.button(key="review_disagree").click().run()
+    assert app.session_state[state.REVIEW_QUEUES][app.session_state[state.REVIEW_QUEUE]]["ids"] == [ids[3]]
