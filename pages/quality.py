@@ -53,12 +53,25 @@ def signal_overview(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def same(a, b) -> bool:
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return str(a) == str(b)
+
+
 def threshold_control(ws, frame: pd.DataFrame, name: str, limits: dict) -> None:
     s = SIGNALS[name]
     if s.direction == "flag":
         st.caption("This signal flags every match; it has no threshold.")
         return
     current = limits[name]
+    applied = state.get(state.QUALITY_APPLIED)
+    if applied and applied["signal"] == name and same(applied["new"], current):  # not changed since (e.g. by the CLI)
+        after = int(frame[f"flag__{name}"].sum())
+        st.success(f"Threshold of {name} applied: {show.plain(applied['old'])} → {show.plain(applied['new'])} {s.unit}; "
+                   f"{applied['before']:,} → {after:,} records flagged here ({after - applied['before']:+,}).",
+                   icon=":material/check:")
     a, b = st.columns([1, 2])
     tried = f"{state.QUALITY_THRESHOLD}.{name}"  # a threshold tried here survives other pages until it is applied
     if s.direction == "differs":
@@ -70,7 +83,9 @@ def threshold_control(ws, frame: pd.DataFrame, name: str, limits: dict) -> None:
     b.metric("Would flag at this threshold", f"{would:,}", delta=would - int(frame[f"flag__{name}"].sum()), delta_color="off")
     if value != current and b.button("Apply threshold", key=f"apply_{name}"):
         with shown_errors("set the threshold"):
+            before = int(frame[f"flag__{name}"].sum())
             set_thresholds(ws, {name: value})
+            state.set(state.QUALITY_APPLIED, {"signal": name, "old": current, "new": value, "before": before})
             state.forget(tried)
             st.rerun()
 

@@ -54,6 +54,7 @@ QUALITY_UNDECIDED = "shared.quality.undecided"
 QUALITY_RECORD = "shared.quality.record"
 QUALITY_SAMPLE = "shared.quality.sample"  # records to score with a model ranker
 QUALITY_ORDER = "shared.quality.order"  # the Score tab's list: worst or best first
+QUALITY_APPLIED = "shared.quality.applied"  # the last threshold applied: signal, old and new value, flagged before
 
 MAP_SEARCH = "shared.map.search"
 MAP_COLOR = "shared.map.color"

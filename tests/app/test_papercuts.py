@@ -53,3 +53,25 @@ def test_the_unknown_format_error_on_the_dashboard_names_the_form_not_cli_flags(
     assert "could not detect the format" in error
     assert not FLAG.search(error), error
     assert "Map the columns" in error and "Format" in error
+
+
+@pytest.fixture
+def demo(app, tmp_path):
+    from curation.demo import load_demo
+    from curation.workspace import Workspace
+
+    load_demo(Workspace(tmp_path / "ws"))
+    return app
+
+
+def test_apply_threshold_says_what_changed(demo):
+    app = demo
+    app.switch_page("pages/quality.py").run()
+    app.selectbox(key=W(state.QUALITY_SIGNAL, "quality")).select("short_output").run()
+    before = int(app.selectbox(key=W(state.QUALITY_SIGNAL, "quality")).format_func("short_output").split(" — ")[1].split()[0])
+    app.number_input(key=W(f"{state.QUALITY_THRESHOLD}.short_output", "quality")).set_value(1.0).run()
+    app.button(key="apply_short_output").click().run()
+    assert not app.exception and not app.error
+    done = [s.value for s in app.success if "short_output" in s.value]
+    assert done, [s.value for s in app.success]
+    assert f"{before:,} → 0 records flagged" in done[0] and "threshold" in done[0].lower()
