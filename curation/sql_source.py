@@ -168,7 +168,8 @@ def statement(db: Database, table: str | None, query: str | None):
         # text() reads :name as a bind parameter; a query names none, so every colon is literal ('12:30', ::casts)
         return sa.text(query.replace(":", "\\:")), query.strip()
     if not table or not table.strip():
-        raise CurationError(f"{db.shown}: name a --table or a --query (SELECT …) to read")
+        raise CurationError(f"{db.shown}: name a --table or a --query (SELECT …) to read",
+                            dashboard=f"{db.shown}: fill in the Table field or the Query field (a SELECT …) to read")
     schema, name = split_table(table)
     stmt = sa.select(sa.literal_column("*")).select_from(sa.table(name, schema=schema))
     return stmt, " ".join(str(stmt.compile(dialect=db.engine.dialect)).split())
@@ -335,7 +336,10 @@ def preview(url: str, *, table: str | None = None, query: str | None = None, key
     plain = [{c: v for c, v in row.items() if c != reader.meta_key} for _, row, _, _ in rows]
     fmt, mapping = None, None
     if plain:
-        fmt, mapping = choose_format([(n, row) for n, row, _, _ in rows], reader.columns, None, None, db)
+        try:
+            fmt, mapping = choose_format([(n, row) for n, row, _, _ in rows], reader.columns, None, None, db)
+        except UnknownFormat:  # the preview is where the curator maps the columns
+            pass
     return {"url": db.shown, "query": shown_query, "columns": reader.columns, "rows": plain, "key": keys,
             "format": fmt.name if fmt else None, "mapping": mapping, "warnings": reader.warnings}
 
@@ -363,11 +367,12 @@ def choose_format(rows, columns: list[str], fmt: str | None, mapping: dict | Non
 
 def ingest_sql(ws, url: str, *, table: str | None = None, query: str | None = None, key=None, name: str | None = None,
                fmt: str | None = None, source: str | None = None, mapping: dict | None = None,
-               password: str | None = None, password_env: str | None = None,
+               password: str | None = None, password_env: str | None = None, redact: bool | None = None,
                fetch_rows: int = FETCH_ROWS, part_rows: int = PART_ROWS) -> dict:
     """Ingest the rows of a table or query: the same summary as `ingest` gives for a file, plus `query`, `key`, `rows`
     (read) and `mapping` (when guessed from column names). Rows whose key is already in the dataset are skipped
-    without being converted."""
+    without being converted. `redact` as for `ingest` (None: external records, the default source here), with one
+    redactor for the whole query so that a value gets the same placeholder in every chunk."""
     from curation.ingest import convert_rows, log_ingest, store, write_rejects
     from curation.records import check_source
     from curation.store import read_columns
@@ -379,6 +384,8 @@ def ingest_sql(ws, url: str, *, table: str | None = None, query: str | None = No
     dataset = name or (split_table(table)[1] if table else database_name(db))
     added = skipped = 0
     fmt_used, guessed = None, None
+    redactions: dict[str, int] = {}
+    redactor = [None]  # created on the first record to redact
     try:
         reader = Reader(db, conn, stmt, shown_query, table, keys)
         warnings = list(reader.warnings)
@@ -396,11 +403,12 @@ def ingest_sql(ws, url: str, *, table: str | None = None, query: str | None = No
                     problems.append(Problem(db.shown, label, f"key column(s) {', '.join(keys)} are null: a row needs a key to "
                                                               "be ingested", dumps_row(row)))
                     continue
-                if sql_record_id(dataset, key_json, 0) in existing:
+                first_id = sql_record_id(dataset, key_json, 0)
+                if first_id in existing:
                     skipped += 1
                     continue
                 group.append((number, row))
-                labels[number], ids[number] = label, key_json
+                labels[number], ids[number] = label, (key_json, first_id)
             before = len(problems)
             records = convert_rows(fmt_used, group, Rows(db.shown, "row", group, [], []), dataset, source or "external",
                                    problems)
@@ -410,8 +418,11 @@ def ingest_sql(ws, url: str, *, table: str | None = None, query: str | None = No
             for r in records:
                 number = r["row"]
                 sub = subs[number] = subs.get(number, -1) + 1
-                r["record_id"] = sql_record_id(dataset, ids[number], sub)
+                key_json, first_id = ids[number]
+                r["record_id"] = first_id if sub == 0 else sql_record_id(dataset, key_json, sub)
                 r["where"] = labels[number]
+            for kind, n in redact_chunk(records, redact, redactor, reader.meta_key).items():
+                redactions[kind] = redactions.get(kind, 0) + n
             pending.extend(records)
             if len(pending) >= part_rows:
                 a, s = store(ws, dataset, pending, source_path=db.shown)
@@ -440,9 +451,37 @@ def ingest_sql(ws, url: str, *, table: str | None = None, query: str | None = No
         "key": keys or None,
         "rows": rows_read,
         **({"mapping": guessed} if guessed else {}),
+        "redactions": dict(sorted(redactions.items())),
     }
     log_ingest(ws, result, db.shown)
     return result
+
+
+def redact_chunk(records: list[dict], redact: bool | None, redactor: list, meta_key: str) -> dict[str, int]:
+    """Redact personal data in place (curation.pii), as `ingest` does for a file, but with one Redactor for every
+    chunk of the query; the provenance's URL and SQL are left as they are (the key is redacted like any value)."""
+    chosen = [r for r in records if redact or (redact is None and r["source"] == "external")]
+    if not chosen:
+        return {}
+    from curation.pii import Redactor, redact_records
+    from curation.records import dumps, loads
+
+    if redactor[0] is None:
+        redactor[0] = Redactor()
+    kept = []
+    for r in chosen:
+        meta = loads(r["meta"])
+        provenance = meta.get(meta_key)
+        kept.append({k: provenance.pop(k) for k in ("url", "query") if k in provenance} if isinstance(provenance, dict)
+                    else {})
+        r["meta"] = dumps(meta)
+    counts = redact_records(chosen, redactor[0])
+    for r, fixed in zip(chosen, kept):
+        if fixed:
+            meta = loads(r["meta"])
+            meta[meta_key] = {**fixed, **meta.get(meta_key, {})}
+            r["meta"] = dumps(meta)
+    return counts
 
 
 def dumps_row(row: dict) -> str:

@@ -323,3 +323,20 @@ def test_the_record_id_is_a_hash_of_dataset_and_key(ws, db):
     h = hashlib.blake2b(digest_size=8)
     h.update(b"qa\x1fsql\x1f0\x1f" + orjson.dumps([2]))
     assert by_key(ws)[2]["record_id"] == h.hexdigest()
+
+
+def test_personal_data_is_redacted_with_one_placeholder_per_value_across_chunks(ws, tmp_path):
+    from curation.sql_source import ingest_sql
+
+    rows = [(1, "Mail me at jane.roe@example.com", "Sure, I wrote to jane.roe@example.com", "a"),
+            (2, "Is jane.roe@example.com right?", "Yes, jane.roe@example.com is on file", "b"),
+            (3, "Call 415-555-0134 please", "Calling 415-555-0134 now", "c")]
+    db = make_sqlite(tmp_path / "pii.db", rows)
+    out = ingest_sql(ws, url_of(db), table="qa", fetch_rows=1, part_rows=2)  # every row in its own chunk
+    assert out["redactions"].get("email") == 4 and out["redactions"].get("phone") == 2
+    records = by_key(ws)
+    assert records[1]["instruction"] == "Mail me at [EMAIL_1]" and records[2]["output"] == "Yes, [EMAIL_1] is on file"
+    assert "415-555-0134" not in json.dumps({k: dict(r) for k, r in records.items()}, default=str)
+    assert loads(records[1]["meta"])["sql"] == {"url": url_of(db), "query": "SELECT * FROM qa", "key": {"id": 1}}
+    kept = ingest(ws, url_of(db), table="qa", name="raw", redact=False)
+    assert kept["redactions"] == {} and "jane.roe@example.com" in by_key(ws, "raw")[1]["instruction"]
