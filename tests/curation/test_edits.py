@@ -204,3 +204,23 @@ def test_embeddings_are_keyed_by_the_edited_text(ws, ids, monkeypatch):
     assert "Scarlet." in texts and "Blue." not in texts
     embed.embed_texts(ws, texts, model="fake", text="output")
     assert fake.seen == ["Scarlet."]  # only the new text is embedded; the others come from the cache
+
+
+def test_the_real_bundled_minilm_embeds_only_the_edited_text(ws, ids):
+    from curation import embed
+    from curation.texts import record_texts
+
+    texts = record_texts(load_records(ws), "prompt")
+    first, info = embed.embed_texts(ws, texts, model="minilm", text="prompt")
+    assert info["embedded"] == len(set(texts))
+    rid = ids["Name a colour."]
+    edits.edit(ws, rid, {"instruction": "Explain how photosynthesis turns light into sugar."})
+    frame = load_records(ws)
+    texts = record_texts(frame, "prompt")
+    second, info = embed.embed_texts(ws, texts, model="minilm", text="prompt")
+    assert info["embedded"] == 1  # the edited prompt only; every other text came from the cache
+    row = int(np.flatnonzero(frame["record_id"].to_numpy() == rid)[0])
+    direct = embed.get_embedder(ws, "minilm").encode(["Explain how photosynthesis turns light into sugar."])[0]
+    assert float(second[row] @ direct) > 0.999 and float(second[row] @ first[row]) < 0.9
+    others = [i for i in range(len(texts)) if i != row]
+    assert np.allclose(second[others], first[others])
