@@ -175,23 +175,30 @@ def read_one(f: Path, name: str, kind: str, reader) -> Transcript:
 # --- conversations and records ---------------------------------------------------------------------
 
 
-def conversations(transcripts: list[Transcript], opts: Options) -> list[Conversation]:
-    """Each transcript cleaned, merged, given roles and split: the conversations of the whole source, in order."""
+def prepared(transcripts: list[Transcript], opts: Options) -> list[tuple[Transcript, list, dict]]:
+    """Each transcript with its turns cleaned and merged, and the guessed role of each speaker."""
     out = []
     for t in transcripts:
         turns = merge(clean(t.turns, fillers=opts.fillers), max_gap=opts.split_gap)
-        roles = apply_overrides(guess_roles(turns), opts.roles)
+        out.append((t, turns, guess_roles(turns)))
+    return out
+
+
+def conversations(transcripts: list[Transcript], opts: Options, ready: list | None = None) -> list[Conversation]:
+    """Each transcript cleaned, merged, given roles and split: the conversations of the whole source, in order."""
+    out = []
+    for t, turns, guesses in ready or prepared(transcripts, opts):
+        roles = apply_overrides(guesses, opts.roles)
         pieces = split(turns, roles, split_gap=opts.split_gap, max_turns=opts.max_turns, topics=opts.topics)
         out.extend(Conversation(t.file, t.kind, i, piece, roles, why) for i, (piece, why) in enumerate(pieces))
     return out
 
 
-def speakers(transcripts: list[Transcript], opts: Options) -> list[dict]:
+def speakers(transcripts: list[Transcript], opts: Options, ready: list | None = None) -> list[dict]:
     """Every speaker of the source: its role (the curator's, else the guess most files make), why, and how much it says."""
     rows: dict[str, dict] = {}
-    for t in transcripts:
-        turns = merge(clean(t.turns, fillers=opts.fillers), max_gap=opts.split_gap)
-        for s, g in guess_roles(turns).items():
+    for _, turns, guesses in ready or prepared(transcripts, opts):
+        for s, g in guesses.items():
             row = rows.setdefault(s, {"speaker": s, "guesses": Counter(), "why": g.why, "files": 0, "turns": 0, "words": 0})
             row["guesses"][g.role] += 1
             row["files"] += 1
@@ -254,7 +261,8 @@ def collect(path: str | Path, dataset: str, opts: Options | None = None, *, sour
     """What ingest stores for a transcript source: records, problems (file and line), warnings, format names."""
     opts = opts or Options()
     transcripts, warnings = read_transcripts(path, explicit=explicit, skip=skip)
-    convs = conversations(transcripts, opts)
+    ready = prepared(transcripts, opts)
+    convs = conversations(transcripts, opts, ready)
     records = build_records(convs, opts.shape, dataset, source or "external")
     problems = [q for t in transcripts for q in t.problems]
     warnings += [w for t in transcripts for w in t.warnings]
@@ -266,7 +274,7 @@ def collect(path: str | Path, dataset: str, opts: Options | None = None, *, sour
                                 f"{said} (check the speakers' roles: who is the assistant?)"))
     formats = list(dict.fromkeys(f"transcript-{t.kind}" for t in transcripts))
     summary = {"files": len(transcripts), "conversations": len(convs), "shape": opts.shape,
-               "roles": {s["speaker"]: s["role"] for s in speakers(transcripts, opts)}}
+               "roles": {s["speaker"]: s["role"] for s in speakers(transcripts, opts, ready)}}
     return Collected(records, problems, warnings, formats, summary)
 
 
@@ -281,11 +289,12 @@ def inspect(path: str | Path, opts: Options | None = None, *, skip: Path | None 
     problems (file and line) and warnings. Reads the source; writes nothing."""
     opts = opts or Options()
     transcripts, warnings = read_transcripts(path, explicit=True, skip=skip)
-    convs = conversations(transcripts, opts)
+    ready = prepared(transcripts, opts)
+    convs = conversations(transcripts, opts, ready)
     return {
         "files": [{"file": t.file, "format": f"transcript-{t.kind}", "turns": len(t.turns), "problems": len(t.problems)}
                   for t in transcripts],
-        "speakers": speakers(transcripts, opts),
+        "speakers": speakers(transcripts, opts, ready),
         "conversations": len(convs),
         "preview": preview(convs),
         "problems": [q.as_dict() for t in transcripts for q in t.problems],

@@ -18,13 +18,11 @@ EXPECTED = "expected HH:MM:SS.mmm --> HH:MM:SS.mmm (minutes and seconds below 60
 
 
 def read(name: str, text: str) -> Transcript:
-    import webvtt
-
     out = Transcript(name, "vtt")
     found = blocks(text)
     if not found or not found[0][1][0].lstrip("\ufeff").startswith("WEBVTT"):
         out.problems.append(Problem(name, 1, "not a WebVTT file: its first line must be WEBVTT; the cues were read anyway"))
-    previous = None
+    cues = []  # (first line, lines from the timing line on, seconds at start and end, number of lines)
     for start_line, lines in found:
         if lines[0].lstrip("\ufeff").startswith("WEBVTT") or lines[0].split(" ", 1)[0] in SKIPPED:
             continue
@@ -42,23 +40,44 @@ def read(name: str, text: str) -> Transcript:
         if end < begin:
             out.problems.append(Problem(name, start_line + at, f"the cue ends ({end:.3f} s) before it starts ({begin:.3f} s)", raw))
             continue
-        try:
-            captions = webvtt.from_string("WEBVTT\n\n" + "\n".join(lines[at:])).captions
-        except Exception as exc:  # webvtt-py raises its own error types for a block it cannot read
-            out.problems.append(Problem(name, start_line, f"unreadable cue ({exc})", raw))
+        cues.append((start_line, lines[at:], begin, end, len(lines)))
+    previous = None
+    for (start_line, _lines, begin, end, count), caption in zip(cues, captions_of(name, cues, out)):
+        if caption is None:
             continue
-        if not captions:
-            out.problems.append(Problem(name, start_line, "unreadable cue", raw))
-            continue
-        caption = captions[0]
         speaker, said = caption.voice, caption.text
         if not speaker:
             speaker, said = split_prefix(said)
         speaker = (speaker or previous or "Speaker").strip()
         previous = speaker
         if said.strip():
-            out.turns.append(Turn(speaker, said.strip(), begin, end, start_line, start_line + len(lines) - 1))
+            out.turns.append(Turn(speaker, said.strip(), begin, end, start_line, start_line + count - 1))
     return out
+
+
+def captions_of(name: str, cues: list, out: Transcript) -> list:
+    """webvtt-py's caption for each checked cue: all cues parsed at once, or one by one (a cue it cannot read is a
+    problem) when the counts differ."""
+    import webvtt
+
+    try:
+        captions = webvtt.from_string("WEBVTT\n\n" + "\n\n".join("\n".join(c[1]) for c in cues)).captions
+        if len(captions) == len(cues):
+            return captions
+    except Exception:  # webvtt-py raises its own error types; read cue by cue to find the one
+        pass
+    found = []
+    for start_line, lines, *_ in cues:
+        try:
+            captions = webvtt.from_string("WEBVTT\n\n" + "\n".join(lines)).captions
+        except Exception as exc:  # webvtt-py raises its own error types for a block it cannot read
+            captions, reason = [], f"unreadable cue ({exc})"
+        else:
+            reason = "unreadable cue"
+        if not captions:
+            out.problems.append(Problem(name, start_line, reason, "\n".join(lines)))
+        found.append(captions[0] if captions else None)
+    return found
 
 
 def sniff(text: str) -> bool:
