@@ -11,6 +11,7 @@ from curation import decontaminate
 from curation.errors import for_dashboard
 from curation.export import FORMATS, OVER, SHAPES, STRATIFY, TEMPLATES, Options, export, zip_folder
 from curation.export.policy import blocking_flags, set_blocking
+from curation.export.splits import preview_sample
 from curation.signals import SIGNALS
 from curation.signals.compute import tokenizer_name
 from ui import layout, show, state
@@ -143,12 +144,17 @@ def preview(plan: dict) -> None:
         st.caption(f"{g['groups']:,} duplicate groups ({g['method']} at {g['threshold']}) each stay whole in one split.")
     st.subheader("Preview")
     template = plan["template"]
+    seed = int(state.get(state.EXPORT_PREVIEW_SEED))
+    note, again = st.columns([4, 1], vertical_alignment="center")
+    note.caption(f"Three records of each split drawn at random (sample {seed + 1}), rendered as they will be written.")
+    again.button("Another sample", key="export_reseed", icon=":material/shuffle:",
+                 on_click=lambda: state.set(state.EXPORT_PREVIEW_SEED, seed + 1))
     tabs = st.tabs([show.plain(name) for name in plan["by_split"]])
     for tab, idx in zip(tabs, plan["by_split"].values()):
         with tab:
             if not idx:
                 st.caption("This split is empty.")
-            for i in idx[:3]:
+            for i in preview_sample(idx, 3, seed):
                 row = plan["rows"][i]
                 show.highlighted(f"{row['record_id']} · {int(plan['lengths'][i]):,} tokens", plan["texts"][i], list(template.special))
 

@@ -79,6 +79,7 @@ EXPORT_KEPT_ONLY = "shared.export.kept_only"
 EXPORT_SIMILARITY = "shared.export.similarity"
 EXPORT_STRIP_MARKERS = "shared.export.strip_markers"
 EXPORT_OUT = "shared.export.out"
+EXPORT_PREVIEW_SEED = "shared.export.preview_seed"  # the preview's random sample; "Another sample" draws the next
 
 # Shared: who decides and edits (issue 17), the review queues and the Map's last action (for its Undo).
 CURATOR = "shared.curator"  # "" : the library's default ($CURATION_CURATOR, else the user name)
@@ -129,6 +130,7 @@ DEFAULTS: dict[str, Any] = {
     EXPORT_KEPT_ONLY: False,
     EXPORT_SIMILARITY: True,
     EXPORT_STRIP_MARKERS: True,
+    EXPORT_PREVIEW_SEED: 0,
     CURATOR: "",
     LOAD_PATH: "",
     LAST_INGEST: None,

@@ -126,3 +126,12 @@ def joined(units: list[str], prompts: list[str]) -> list[str]:
         if a != b:
             parent[max(a, b)] = min(a, b)
     return [root(u) for u in units]
+
+
+def preview_sample(indices: list[int], n: int = 3, seed: int = 0) -> list[int]:
+    """`n` of a split's row indices drawn at random, the same for the same seed (a preview that is not always the first
+    rows of the split; a new seed draws another)."""
+    if len(indices) <= n:
+        return list(indices)
+    rng = np.random.default_rng([int(seed), len(indices)])
+    return [indices[i] for i in sorted(rng.choice(len(indices), size=n, replace=False))]

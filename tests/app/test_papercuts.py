@@ -75,3 +75,27 @@ def test_apply_threshold_says_what_changed(demo):
     done = [s.value for s in app.success if "short_output" in s.value]
     assert done, [s.value for s in app.success]
     assert f"{before:,} → 0 records flagged" in done[0] and "threshold" in done[0].lower()
+
+
+def preview_ids(app) -> list[str]:
+    return [c.value.split(" · ")[0] for c in app.caption if re.fullmatch(r"\S+ · [\d,]+ tokens", c.value)]
+
+
+def test_export_preview_is_a_seeded_random_sample_with_another_sample_button(demo, tmp_path):
+    from curation.export import Options, prepare
+    from curation.workspace import Workspace
+
+    app = demo
+    app.switch_page("pages/export.py").run()
+    app.toggle(key=W(state.EXPORT_SIMILARITY, "export")).set_value(False).run()
+    first = preview_ids(app)
+    assert len(first) == 6 and not app.exception  # three per split (train, test)
+    template = app.selectbox(key=W(state.EXPORT_TEMPLATE, "export")).value
+    plan = prepare(Workspace(tmp_path / "ws"), Options(template=template, similarity=False))
+    heads = [plan["rows"][i]["record_id"] for idx in plan["by_split"].values() for i in idx[:3]]
+    assert first != heads  # not always the first three of each split
+    app.run()
+    assert preview_ids(app) == first  # a rerun keeps the sample (seeded)
+    app.button(key="export_reseed").click().run()
+    second = preview_ids(app)
+    assert len(second) == 6 and second != first
