@@ -12,7 +12,7 @@ from curation.errors import UnknownFormat, for_dashboard
 from curation.formats import FORMATS
 from curation.ingest import ingest
 from curation.records import SOURCES
-from ui import datasets, layout, show, state
+from ui import datasets, layout, pii, show, state
 from ui.data import shown_errors
 from ui.sql_load import sql_section
 from ui.transcripts_load import transcript_section
@@ -49,8 +49,10 @@ def options(prefix: str, default_name: str | None = None) -> dict:
     protected = st.toggle("An evaluation set (protected)", value=False, key=f"load_protected_{prefix}",
                           help="Benchmark prompts or your own test split: never rejected or exported; training records that "
                                "overlap it are flagged and left out of exports.")
-    return {"name": name or None, "source": None if source == "from the data" else source, "fmt": None if fmt == AUTO else fmt,
-            "protected": protected}
+    chosen = None if source == "from the data" else source
+    redact = pii.redact_toggle(f"load_redact_{prefix}", chosen)  # issue 16: on by default for external sources
+    return {"name": name or None, "source": chosen, "fmt": None if fmt == AUTO else fmt, "protected": protected,
+            "redact": redact}
 
 
 def run_ingest(ws, path: Path | str, opts: dict, mapping: dict | None = None) -> None:
@@ -96,6 +98,7 @@ def last_result(ws) -> None:
     if result.get("protected"):
         message += " Protected: an evaluation set, never rejected or exported."
     (st.success if added or skipped else st.error)(message)
+    pii.load_summary(result)  # issue 16: personal data redacted, per kind
     for warning in result.get("warnings", []):
         st.warning(show.plain(for_dashboard(warning)))
     if result["errors"]:

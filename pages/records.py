@@ -14,7 +14,7 @@ from curation.decisions import STATES
 from curation.demo import load_demo
 from curation.query import page
 from curation.records import SOURCES, loads
-from ui import edit, layout, review, show, state
+from ui import edit, layout, pii, review, show, state
 from ui.data import current_filter, records, shown_errors, with_cached_columns
 from ui.decide import decision_bar
 
@@ -106,6 +106,7 @@ def detail(ws, frame: pd.DataFrame, ids: list[str]) -> None:
                 f"format {show.plain(rec['format'])} · source **{show.plain(rec['source'])}**")
     verdict = rec["decision"] if rec["decision"] == "undecided" else f"{rec['decision']} ({rec['reason']})"
     st.markdown(f"Decision: **{show.plain(verdict)}**")
+    pii.record_redactions(loads(rec["meta"]))  # issue 16: which fields had personal data replaced, and of which kinds
     decide_buttons(ws, [rid], key="one")
 
     left, right = st.columns([3, 2])

@@ -57,7 +57,8 @@ walker ward will winter yen young
 april june august january dawn eve iris lily mark jack frank max penny rob pat sue nick chip rusty sandy hunter dean
 marshall sterling ada ruby julia jordan georgia india china israel florida virginia carolina dakota austin houston
 denver paris sydney chelsea brooklyn cleveland columbus lincoln washington madison jackson phoenix dallas tyler
-carter harper mason parker cooper taylor porter baker christian august victoria del romeo juliet
+carter harper mason parker cooper taylor porter baker christian august victoria del romeo juliet adelaide america angeles
+argentina asia augusta aurora burma chad france kenya milan venice santa trenton raleigh troy orlando
 """.split())
 
 MONTHS = frozenset({"April", "May", "June", "August", "January"})
@@ -121,6 +122,7 @@ WEAK_AFTER = re.compile(rf"\b({FULL})(?= (?:said|says|asked|asks|wrote|writes|me
                         rf"will (?:send|share|follow|take|handle|check|join|call|email)|and I\b|'s (?:team|email|number|phone|"
                         rf"manager|account|desk|office|calendar|idea|question|point|update)))")
 CAPITALISED = re.compile(rf"\b{TOKEN}\b")
+PLACE_BEFORE = re.compile(r"\b(?:San|Santa|Saint|St\.|Los|Las|New|Mount|Mt\.|Fort|Port|Lake|Cape|El|La|Del|Di|Da|Costa) $")
 
 
 def sentence_start(text: str, i: int) -> bool:
@@ -157,8 +159,8 @@ def candidates(text: str) -> list[str]:
                 take(item.strip().rstrip("."))
     for m in HERE.finditer(text):
         take(m.group(1), need_first=True)
-    for m in SPEAKER_LINE.finditer(text):  # "Sam: …" needs the list; "Raj Patel: …" (two names) does not
-        take(m.group(1), need_first=" " not in m.group(1))
+    for m in SPEAKER_LINE.finditer(text):  # "Sam: …", "Sam Jones: …": a first name from the list ("Strength Training:" is not)
+        take(m.group(1), need_first=True, allow_ambiguous=False)
     for pattern in (WEAK_BEFORE, WEAK_AFTER):
         for m in pattern.finditer(text):
             if m.group(1).split()[0] not in MONTHS:
@@ -166,7 +168,7 @@ def candidates(text: str) -> list[str]:
     # a capitalised census first name that is not a common word, anywhere
     for m in CAPITALISED.finditer(text):
         token = m.group()
-        if token in STOP or not is_first(token) or token.lower() in AMBIGUOUS:
+        if token in STOP or not is_first(token) or token.lower() in AMBIGUOUS or PLACE_BEFORE.search(text, 0, m.start()):
             continue
         rest = re.match(rf" ({TOKEN})\b", text[m.end():])
         if rest and rest.group(1) not in STOP and not sentence_start(text, m.end() + 1):
