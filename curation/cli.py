@@ -325,7 +325,9 @@ def cmd_stats(ws: Workspace, args) -> tuple[dict, int]:
     frame = load_records(ws)
     out = stats(ws, frame)
     out.pop("per_dataset")
-    out["redactions"] = redactions_per_dataset(frame)  # per dataset: records with any, and counts per kind (from meta)
+    redactions = redactions_per_dataset(frame)  # per dataset: records with any, and counts per kind (from meta)
+    if redactions:  # only where personal data was redacted (issue 16)
+        out["redactions"] = redactions
     return out, 0
 
 
