@@ -14,6 +14,7 @@ from curation.signals.measured import MEASURED_ON, REJECT_LABELS, REJECT_PRECISI
 from curation.signals.quality import __doc__ as QUALITY_DOC
 from curation.signals.report import LENGTH_FIELDS, UNITS, count_at, flag_counts, length_summary, overlaps
 from ui import layout, show, state
+from ui.charts import OVERLAP_NOTE, overlap_figure
 from ui.data import current_filter, records, shown_errors
 from ui.decide import decision_bar
 from ui.score import score_tab
@@ -155,10 +156,8 @@ def overlap_tab(frame: pd.DataFrame) -> None:
     fig = px.bar(counts, orientation="h", labels={"value": "records", "index": "reason"})
     fig.update_layout(height=420, showlegend=False, margin=dict(l=10, r=10, t=30, b=10), title="Flags by reason code")
     left.plotly_chart(fig, width="stretch")
-    matrix = overlaps(flag_frame)
-    fig = px.imshow(matrix, text_auto=True, color_continuous_scale="Blues", aspect="auto")
-    fig.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=10), title="Records flagged by both")
-    right.plotly_chart(fig, width="stretch")
+    right.plotly_chart(overlap_figure(overlaps(flag_frame)), width="stretch")
+    right.caption(OVERLAP_NOTE)
     per_record = flag_counts(flag_frame)
     st.write("Records by number of flags: " + ", ".join(f"**{int(k)}** flag(s): {int(v):,}" for k, v in per_record.items()))
     fig = px.histogram(frame, x="quality", nbins=20)

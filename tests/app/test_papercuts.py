@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -99,3 +100,38 @@ def test_export_preview_is_a_seeded_random_sample_with_another_sample_button(dem
     app.button(key="export_reseed").click().run()
     second = preview_ids(app)
     assert len(second) == 6 and second != first
+
+
+def heatmap_trace(fig):
+    [trace] = [t for t in fig.data if t.type == "heatmap"]
+    return trace
+
+
+def test_overlap_heatmap_leaves_the_diagonal_out_of_the_colours_and_is_readable():
+    import numpy as np
+    import pandas as pd
+
+    from ui.charts import overlap_figure
+
+    codes = ["short_output", "refusal", "pii", "never_flags"]
+    matrix = pd.DataFrame([[900, 3, 12, 0], [3, 40, 0, 0], [12, 0, 25, 0], [0, 0, 0, 0]], index=codes, columns=codes)
+    fig = overlap_figure(matrix)
+    trace = heatmap_trace(fig)
+    z = np.array(trace.z, dtype=float)
+    assert np.isnan(np.diag(z)).all()  # the diagonal (a signal with itself) is not coloured
+    assert trace.zmax == 12 and trace.zmin == 0  # colours span the pairs, not the 900 of one signal alone
+    assert "never_flags" not in list(trace.x)  # a signal that flags nothing adds only an empty row and column
+    assert any("900" in str(label) and "short_output" in str(label) for label in trace.y)  # its own count is in its label
+    assert trace.textfont.size >= 12 and fig.layout.font.size >= 12
+    assert "12" in {str(t) for row in trace.text for t in row}
+
+
+def test_quality_overlap_tab_shows_that_heatmap_with_a_caption(demo):
+    app = demo
+    app.switch_page("pages/quality.py").run()
+    assert not app.exception
+    specs = [json.loads(c.proto.spec) for c in app.get("plotly_chart")]
+    [spec] = [s for s in specs if "both" in json.dumps(s.get("layout", {}).get("title", ""))]
+    [trace] = [t for t in spec["data"] if t["type"] == "heatmap"]
+    assert all(trace["z"][i][i] is None for i in range(len(trace["z"])))
+    assert any("diagonal" in c.value for c in app.caption)
