@@ -37,7 +37,7 @@ REVERT = "revert"  # the reason of a version that reverts another: "revert:<vers
 
 # --- reading the edits ------------------------------------------------------------------------------------------------
 
-_OVERLAY: dict = {}  # db path -> (stamp, overlay): read once per change of the edits table
+_OVERLAY: dict = {}  # db path -> (stamp, fold, overlay): folded once, then only the versions added since
 
 
 def stamp(ws: Workspace) -> tuple:
@@ -57,9 +57,10 @@ def _rows(ws: Workspace, record_id: str | None = None) -> list[tuple]:
     return ws.query(sql + " ORDER BY seq")
 
 
-def _fold(rows) -> dict[str, dict]:
-    """record_id -> {"original": {field: text}, "current": {field: text}, "version": n} from its versions in order."""
-    out: dict[str, dict] = {}
+def _fold(rows, out: dict[str, dict] | None = None) -> dict[str, dict]:
+    """record_id -> {"original": {field: text}, "current": {field: text}, "version": n} from its versions in order
+    (`out`: a fold of the versions before these, continued)."""
+    out = {} if out is None else out
     for _, rid, _, version, changes, *_ in rows:
         entry = out.setdefault(rid, {"original": {}, "current": {}, "version": 0})
         for field, (before, after) in json.loads(changes).items():
@@ -76,14 +77,24 @@ def overlay(ws: Workspace) -> dict[str, dict[str, str]]:
     now = stamp(ws)
     cached = _OVERLAY.get(key)
     if cached is not None and cached[0] == now:
-        return cached[1]
-    out = {}
-    if now[0]:
-        for rid, entry in _fold(_rows(ws)).items():
-            changed = {f: v for f, v in entry["current"].items() if v != entry["original"][f]}
-            if changed:
-                out[rid] = changed
-    _OVERLAY[key] = (now, out)
+        return cached[2]
+    folded, touched = None, None
+    if cached is not None and cached[0][0] and now[0] > cached[0][0]:  # versions only added since: fold just those
+        new = ws.query("SELECT seq, record_id, dataset, version, changes, curator, reason, ts, undoes FROM edits "
+                       "WHERE seq > ? ORDER BY seq", (cached[0][1],))
+        if cached[0][0] + len(new) == now[0]:
+            folded, touched = _fold(new, cached[1]), {r[1] for r in new}
+    if folded is None:
+        folded = _fold(_rows(ws)) if now[0] else {}
+    out = dict(cached[2]) if touched is not None else {}
+    for rid in (touched if touched is not None else folded):
+        entry = folded[rid]
+        changed = {f: v for f, v in entry["current"].items() if v != entry["original"][f]}
+        if changed:
+            out[rid] = changed
+        else:
+            out.pop(rid, None)
+    _OVERLAY[key] = (now, folded, out)
     return out
 
 
@@ -134,9 +145,27 @@ def current_records(ws: Workspace, ids: list[str] | None = None) -> dict[str, di
     """record_id -> {record_id, dataset, system, instruction, input, output, messages} as they read now (edited)."""
     from curation.store import read_columns
 
-    frame = read_columns(ws, ["record_id", "dataset", *FIELDS])
-    if ids is not None:
-        frame = frame[frame["record_id"].isin(list(ids))]
+    if ids is None:
+        frame = read_columns(ws, ["record_id", "dataset", *FIELDS])
+    else:  # the few records asked for: filtered before the edits are laid over them (a whole part is read all the same)
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from curation.store import read_part
+
+        wanted = pa.array([str(i) for i in ids], type=pa.string())
+        tables = []
+        for part in ws.parts():
+            table = read_part(ws, part, ["record_id", "dataset", *FIELDS])
+            if table is not None:
+                table = table.filter(pc.is_in(table.column("record_id"), value_set=wanted))
+                if table.num_rows:
+                    tables.append(table)
+        if not tables:
+            return {}
+        table = apply_overlay(pa.concat_tables(tables), overlay(ws))
+        frame = table.to_pandas(types_mapper=pd.ArrowDtype).drop_duplicates("record_id")
     out = {}
     for row in frame.to_dict("records"):
         out[str(row["record_id"])] = {k: (None if _missing(v) else v) for k, v in row.items()}
