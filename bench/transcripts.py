@@ -6,6 +6,7 @@ turns each with fillers, backchannels, a hold of 40–200 s (some split the call
 
 - `collect`: read, clean, merge, guess roles, split, build records (no storing), each shape;
 - `ingest` into a fresh workspace: the above plus PII redaction and writing the Parquet part, conversation shape;
+- `ingest` as a user runs it, with PII redaction (curation.pii);
 - baseline: `ingest` of the same conversations as a ready-made `messages` JSONL file (no redaction either side,
   to time the transcript conversion alone), for the ratio.
 
@@ -104,7 +105,8 @@ def main() -> None:
         for i in range(CALLS):
             write(calls, i, call(rng, i))
         size = sum(f.stat().st_size for f in calls.iterdir())
-        times: dict[str, list[float]] = {"collect conversation": [], "collect turns": [], "ingest": [], "ingest baseline": []}
+        times: dict[str, list[float]] = {"collect conversation": [], "collect turns": [], "ingest": [], "ingest baseline": [],
+                                         "ingest with PII redaction (the default)": []}
         counts = {}
         for run in range(runs):
             for shape in ("conversation", "turns"):
@@ -123,6 +125,9 @@ def main() -> None:
             ingest(Workspace(Path(tmp) / f"wb{run}"), baseline, redact=False)
             times["ingest baseline"].append(time.perf_counter() - start)
             assert out["added"] == counts["conversation"][0] and not out["errors"]
+            start = time.perf_counter()
+            ingest(Workspace(Path(tmp) / f"wr{run}"), calls)
+            times["ingest with PII redaction (the default)"].append(time.perf_counter() - start)
         print(f"{CALLS:,} calls ({size / 1e6:.1f} MB: {CALLS // 4} each of vtt, srt, txt, whisper json); "
               f"conversations {counts['conversation'][1]:,}; records: conversation {counts['conversation'][0]:,}, "
               f"turns {counts['turns'][0]:,}; problems {counts['conversation'][2]}")
