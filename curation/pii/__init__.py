@@ -44,10 +44,12 @@ class Redactor:
         self.counts: dict[str, int] = {}
         self._placeholders: dict[tuple[str, str], str] = {}
         self._numbers: dict[str, int] = {}
+        self._learned: set[int] = set()  # hashes of texts already read for names (redact_records reads each twice)
 
     def learn(self, text: str) -> None:
         """Take the names this text gives evidence of, so mentions elsewhere in the source are redacted too."""
-        if text:
+        if text and hash(text) not in self._learned:
+            self._learned.add(hash(text))
             self.people.learn(text)
 
     def placeholder(self, kind: str, key: str) -> str:

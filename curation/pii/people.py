@@ -122,6 +122,7 @@ WEAK_AFTER = re.compile(rf"\b({FULL})(?= (?:said|says|asked|asks|wrote|writes|me
                         rf"will (?:send|share|follow|take|handle|check|join|call|email)|and I\b|'s (?:team|email|number|phone|"
                         rf"manager|account|desk|office|calendar|idea|question|point|update)))")
 CAPITALISED = re.compile(rf"\b{TOKEN}\b")
+NEXT_TOKEN = re.compile(rf" ({TOKEN})\b")
 PLACE_BEFORE = re.compile(r"\b(?:San|Santa|Saint|St\.|Los|Las|New|Mount|Mt\.|Fort|Port|Lake|Cape|El|La|Del|Di|Da|Costa) $")
 
 
@@ -168,9 +169,11 @@ def candidates(text: str) -> list[str]:
     # a capitalised census first name that is not a common word, anywhere
     for m in CAPITALISED.finditer(text):
         token = m.group()
-        if token in STOP or not is_first(token) or token.lower() in AMBIGUOUS or PLACE_BEFORE.search(text, 0, m.start()):
+        if token in STOP or not is_first(token) or token.lower() in AMBIGUOUS:
             continue
-        rest = re.match(rf" ({TOKEN})\b", text[m.end():])
+        if PLACE_BEFORE.search(text, max(0, m.start() - 8), m.start()):  # San Diego, Mount Vernon
+            continue
+        rest = NEXT_TOKEN.match(text, m.end())
         if rest and rest.group(1) not in STOP and not sentence_start(text, m.end() + 1):
             take(f"{token} {rest.group(1)}")
         else:
