@@ -67,10 +67,17 @@ def kind_of(path: Path, *, explicit: bool) -> str | None:
     from curation.transcripts import READERS
 
     try:
-        text = path.read_bytes().decode("utf-8", "replace")
+        with open(path, "rb") as fh:
+            head = fh.read(8192)
+            if kind == "whisper":  # a big records file is read whole only when it is a JSON object naming "segments"
+                if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+                    return None
+                head += fh.read()
+                if b'"segments"' not in head:
+                    return None
     except OSError:
         return None
-    return kind if READERS[kind].sniff(text) else None
+    return kind if READERS[kind].sniff(head.decode("utf-8", "replace")) else None
 
 
 def files_of(path: Path, skip: Path | None = None) -> list[Path]:
