@@ -70,11 +70,11 @@ def read(name: str, text: str) -> Transcript:
 
 
 def sniff(text: str) -> bool:
-    """Whether a .txt file is a speaker-labelled transcript: not JSON, and at least two speakers labelling most of its
-    first lines."""
+    """Whether a .txt file is a speaker-labelled transcript: not JSON, not tab-separated, and at least two speakers
+    labelling a third or more of its first 40 lines."""
     head = [line for line in text[:8192].lstrip("\ufeff").split("\n")[:40] if line.strip()]
-    if not head or head[0].lstrip().startswith(("{", "[")) and not STAMP.match(head[0]):
-        return False
+    if not head or head[0].lstrip().startswith(("{", "[")) and not STAMP.match(head[0]) or "\t" in head[0]:
+        return False  # JSON, or a tab-separated table (read as TSV)
     speakers = [labelled(line)[1] for line in head]
     named = [s for s in speakers if s]
     return len(set(named)) >= 2 and len(named) >= max(2, len(head) // 3)

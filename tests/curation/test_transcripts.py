@@ -353,6 +353,7 @@ def test_detection_by_suffix_and_content_leaves_records_files_alone(tmp_path):
     assert not is_transcript_source(write(tmp_path, "e.json", [{"instruction": "Hi", "output": "Yo"}]))
     assert not is_transcript_source(write(tmp_path, "f.txt", '{"instruction": "Q: what?", "output": "A: that"}\n'))
     assert not is_transcript_source(write(tmp_path, "g.json", {"segments": [{"instruction": "x", "output": "y"}]}))
+    assert not is_transcript_source(write(tmp_path, "h.txt", "instruction\toutput\nQ: why?\tbecause\nA: fine\tok\n"))
     assert not is_transcript_source(tmp_path)  # e.json is a records file: the folder loads as before
     assert not is_transcript_source(tmp_path / "missing.vtt")
 
