@@ -390,9 +390,12 @@ def _answers(record: dict, clean: Callable[[str], str]) -> dict:
 
 
 def _strip_marker(text: str) -> str:
+    """The text without the end-of-text markers that close it; unchanged when nothing would remain (a marker-only
+    answer has no answer: `empty_output` flags it, reject it instead)."""
     from curation.signals.cleaning import clean_output
 
-    return clean_output(text).rstrip() if clean_output(text) != text else text
+    cleaned = clean_output(text)
+    return cleaned.rstrip() if cleaned != text and cleaned.strip() else text
 
 
 AI_OPENING = re.compile(
@@ -460,7 +463,7 @@ def _has_placeholder(record: dict) -> bool:
 
 FIXES: dict[str, Fix] = {f.name: f for f in (
     Fix("strip_end_marker", "remove the end-of-text markers (<|endoftext|>, </s>, <|im_end|>, <|eot_id|>…) that close the "
-        "output and every assistant turn",
+        "output and every assistant turn (a marker-only answer is left alone: it has no answer to keep)",
         lambda r: bool(_answers(r, _strip_marker)), lambda r, v: _answers(r, _strip_marker)),
     Fix("strip_ai_opening", "remove a leading \"As an AI language model, …\" sentence from the output and every assistant turn "
         "(left alone when nothing else would remain)",

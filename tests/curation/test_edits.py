@@ -224,3 +224,10 @@ def test_the_real_bundled_minilm_embeds_only_the_edited_text(ws, ids):
     assert float(second[row] @ direct) > 0.999 and float(second[row] @ first[row]) < 0.9
     others = [i for i in range(len(texts)) if i != row]
     assert np.allclose(second[others], first[others])
+
+
+def test_strip_end_marker_leaves_a_marker_only_answer_alone():
+    record = {"record_id": "r", "dataset": "d", "output": "<|endoftext|>", "messages": None}
+    assert not edits.FIXES["strip_end_marker"].match(record)
+    assert edits.FIXES["strip_end_marker"].match({**record, "output": "Paris. </s>"})
+    assert edits.FIXES["strip_end_marker"].apply({**record, "output": "Paris. </s>"}, None) == {"output": "Paris."}
