@@ -76,3 +76,26 @@ def test_transcripts_section_bad_path_is_an_error_message_not_a_traceback(app, t
     read(app, path)
     assert not app.exception
     assert app.error or app.warning
+
+
+def test_uploaded_transcripts_land_in_one_folder_named_by_their_content(tmp_path):
+    from ui.transcripts_load import save_uploads
+
+    class Upload:
+        def __init__(self, name, data):
+            self.name, self.data = name, data
+
+        def getvalue(self):
+            return self.data
+
+    ws = Workspace(tmp_path / "ws")
+    files = [Upload("a.vtt", (DEMO / "bank-card-blocked.vtt").read_bytes()), Upload("b.srt", (DEMO / "broadband-outage.srt").read_bytes())]
+    folder = save_uploads(ws, files)
+    assert sorted(p.name for p in folder.iterdir()) == ["a.vtt", "b.srt"] and save_uploads(ws, files[::-1]) == folder
+    assert save_uploads(ws, files[:1]) != folder
+
+
+def test_transcripts_section_upload_mode_without_files_offers_nothing_to_read(app):
+    app.switch_page("pages/load.py").run()
+    app.radio(key=W(f"{PREFIX}.from", PAGE)).set_value("Upload files").run()
+    assert not app.exception and app.button(key="w.load.transcripts.read").disabled
