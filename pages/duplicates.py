@@ -54,6 +54,21 @@ def run_or_wait(ws, n: int) -> None:
         return
     if job is not None and job.error:
         st.error(f"Finding duplicates failed: {show.plain(job.error)}")
+    below = dedup.cached_from(ws)
+    if below is not None:  # the groups exist, found from a higher floor: say so, never "no groups yet"
+        t = float(conf["threshold"])
+        st.warning(f"The threshold {t:.2f} is below the range computed: the cached pairs answer thresholds from {below:.2f} "
+                   f"up. Recompute to find the pairs down to {t:.2f} (cached embeddings are reused), or go back to "
+                   f"{below:.2f} to see the groups already found.", icon=":material/warning:")
+        a, b = st.columns(2)
+        if a.button(f"Recompute at {t:.2f}", type="primary", key="find_dups"):
+            jobs.start(key, lambda j: dedup.find(ws, progress=j.update))
+            st.rerun()
+        if b.button(f"Back to {below:.2f}", key="dup_back"):
+            with shown_errors("change the threshold"):
+                dedup.save_settings(ws, threshold=below)
+                st.rerun()
+        return
     st.info(f"No duplicate groups yet for these {n:,} records with method **{conf['method']}** on the **{conf['text']}**. "
             "Exact copies take seconds; the embedding method embeds what is not cached yet (fast mode on the Map page's settings "
             "makes that about 100× quicker).")

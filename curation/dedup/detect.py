@@ -378,6 +378,27 @@ def candidate_pairs(ws: Workspace, texts: list[str], conf: dict, progress: Progr
     return rescore(ws, texts, pairs, conf, floor, progress, compute)
 
 
+def cached_from(ws: Workspace, frame: pd.DataFrame | None = None) -> float | None:
+    """When the threshold in force is below the range whose pairs were computed (its floor is lower, so no cached pairs
+    answer it), the lowest threshold that the cache does answer: the start of the method's sweep, if its pairs are
+    cached. None otherwise (the threshold is within the range, or nothing is cached either way)."""
+    from curation.store import load_records
+
+    model = embedding_model(ws)
+    conf = dedup_settings(ws)
+    method = METHODS[conf["method"]]
+    start = sweep_of(conf)[0]
+    if not method.cached or (conf["method"] == "embedding" and conf["rescore"] != "none") or float(conf["threshold"]) >= start:
+        return None
+    frame = (load_records(ws) if frame is None else frame).reset_index(drop=True)
+    if frame.empty:
+        return None
+    _, compared, _ = comparable_texts(frame, conf["text"], conf["strip"])
+    if pairs_path(ws, pairs_key(conf, model, compared, floor_of({**conf, "threshold": start}, model))).exists():
+        return float(start)
+    return None
+
+
 def with_preference_columns(ws: Workspace, frame: pd.DataFrame, rule: str) -> pd.DataFrame:
     """The records plus what the representative rule needs (the quality score, computed once and cached)."""
     needs = names.lookup(RULES, rule, "representative rule").needs

@@ -135,3 +135,26 @@ def test_quality_overlap_tab_shows_that_heatmap_with_a_caption(demo):
     [trace] = [t for t in spec["data"] if t["type"] == "heatmap"]
     assert all(trace["z"][i][i] is None for i in range(len(trace["z"])))
     assert any("diagonal" in c.value for c in app.caption)
+
+
+def test_duplicates_slider_below_the_computed_range_says_so_and_offers_to_recompute(demo, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from curation import dedup
+    from curation.workspace import Workspace
+
+    ws = Workspace(tmp_path / "ws")
+    found = dedup.find(ws)  # what "Find duplicates" runs: pairs from a little below the sweep's start
+    start = dedup.SWEEPS[found.summary()["method"]][0]
+    app = demo
+    app.switch_page("pages/duplicates.py").run()
+    assert not app.exception and app.slider(key="dup_threshold")
+    app.slider(key="dup_threshold").set_value(0.6).run()
+    assert not app.exception and dedup.dedup_settings(ws)["threshold"] == 0.6
+    assert not [i for i in app.info if "No duplicate groups yet" in i.value]  # the groups exist: never pretend otherwise
+    note = " ".join(w.value for w in app.warning)
+    assert "0.60" in note and f"{start:.2f}" in note and "below" in note
+    assert app.button(key="find_dups").label.startswith("Recompute at 0.60")
+    app.button(key="dup_back").click().run()
+    assert not app.exception and dedup.dedup_settings(ws)["threshold"] == start
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Would be rejected"] == f"{dedup.find(ws, compute=False).summary()['would_reject']:,}"
