@@ -233,7 +233,7 @@ def annotate(ws: Workspace, frame: pd.DataFrame | None = None, *, stages: Iterab
     out = records
     if "decisions" in wanted and "decision" not in out:
         out = with_decisions(ws, out)
-    if "decisions" in wanted:
+    if "decisions" in wanted or "decision" in out:  # records with their decisions carry who made them and edit state
         out = with_review(ws, out)
     found = {}
     if "signals" in wanted:
