@@ -350,3 +350,159 @@ def test_select_the_best_n_compare_apply_and_undo(served):
     page.get_by_role("button", name="Undo the last selection").click()
     wait_idle(page)
     assert (load_records(Workspace(ws))["decision"] == "undecided").all()
+
+
+def shot(page, folder, name: str) -> None:
+    """A screenshot of the whole page, kept with the test's files (looked at while writing the journey)."""
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def test_a_curators_day_review_by_keyboard_edit_bulk_fix_remove_restore_and_undo_a_lasso(served, tmp_path):
+    """Issue 17: a 50-record queue reviewed by keyboard alone, two records edited (one by a bulk fix), a dataset
+    removed and restored, a lasso action on the map undone; every decision and edit names the curator."""
+    from curation import decisions, edits
+    from curation.atlas import build, save_settings
+    from curation.demo import load_demo
+    from curation.ingest import ingest
+    from curation.remove import removed_datasets
+    from curation.store import dataset_sizes
+
+    url, page, ws_path = served
+    ws = Workspace(ws_path)
+    load_demo(ws)
+    rows = [{"instruction": f"Batch question {i}: what is {i} plus {i}?", "output": f"{i} plus {i} is {2 * i}."} for i in range(50)]
+    rows[7]["output"] += "<|endoftext|>"  # the bulk fix's one record
+    (tmp_path / "batch.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    ingest(ws, tmp_path / "batch.jsonl", name="batch")
+    save_settings(ws, model="static")  # fast mode: the map of 291 records is ready in seconds (plus UMAP's compile)
+    build(ws, load_records(ws))
+
+    page.goto(url)
+    wait_idle(page)
+    sidebar = page.locator("[data-testid='stSidebar']")
+    curator = sidebar.get_by_role("textbox", name="Curator")
+    curator.fill("dana")
+    curator.press("Enter")
+    wait_idle(page)
+    sidebar.locator("[data-testid='stMultiSelect']").filter(has_text="Datasets").locator("input").fill("batch")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    wait_idle(page)
+    expect(page.get_by_text("50 of 291 records match")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Review these 50 one by one").click()
+    wait_idle(page)
+    expect(page.get_by_text("Record 1 of 50 · 0 decided")).to_be_visible(timeout=30_000)
+    reason = page.get_by_role("textbox", name="Reason for this queue")
+    expect(reason).to_have_value("manual")
+    reason.fill("arithmetic_batch")
+    reason.press("Enter")
+    wait_idle(page)
+    reason.blur()  # the keys act on the page, not on the text box
+    shot(page, tmp_path, "review-start")
+
+    # Keyboard alone: k keeps, x rejects, s skips, p goes back; each key goes on to the next record.
+    page.keyboard.press("s")
+    expect(page.get_by_text("Record 2 of 50")).to_be_visible(timeout=30_000)
+    page.keyboard.press("p")
+    expect(page.get_by_text("Record 1 of 50")).to_be_visible(timeout=30_000)
+    for i in range(50):
+        page.keyboard.press("x" if i % 5 == 0 else "k")
+        nxt = f"Record {i + 2} of 50" if i < 49 else "End of the queue (50 records)"
+        expect(page.get_by_text(nxt)).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("50 decided (40 kept, 10 rejected)")).to_be_visible()
+    shot(page, tmp_path, "review-end")
+    frame = load_records(ws)
+    batch = frame[frame["dataset"] == "batch"]
+    assert (batch["decision"] != "undecided").sum() == 50 and set(batch["reason"]) == {"arithmetic_batch"}
+    assert (batch["decision"] == "reject").sum() == 10
+    assert {decisions.history(ws, rid)[-1]["curator"] for rid in batch["record_id"]} == {"dana"}
+
+    # Edit the last record in place.
+    page.keyboard.press("p")
+    expect(page.get_by_text("Record 50 of 50")).to_be_visible(timeout=30_000)
+    last = batch["record_id"].iloc[49]
+    page.get_by_text("Edit this record").click()
+    output = page.get_by_role("textbox", name="Output")
+    output.fill("49 plus 49 is 98, since 50 plus 50 is 100.")
+    page.get_by_role("button", name="Save the edit").click()
+    wait_idle(page)
+    expect(page.locator("[data-testid='stCode']").filter(has_text="since 50 plus 50 is 100")).to_be_visible(timeout=30_000)
+    shot(page, tmp_path, "review-edited")
+    # And one by a bulk fix over the queue: the dry run's count and sample first, then apply.
+    page.get_by_text("Fix every record in this queue (50)").click()
+    page.get_by_role("button", name="Preview on the 50 records here").click()
+    wait_idle(page)
+    expect(page.get_by_text("1 of 1 matching records would change")).to_be_visible(timeout=30_000)
+    shot(page, tmp_path, "bulk-fix-preview")
+    assert edits.edit_history(ws, batch["record_id"].iloc[7])[1:] == []  # the dry run wrote nothing
+    page.get_by_role("button", name="Apply strip_end_marker to 1 records").click()
+    wait_idle(page)
+    frame = load_records(ws).set_index("record_id")
+    assert frame.loc[batch["record_id"].iloc[7], "output"] == "7 plus 7 is 14."
+    assert frame.loc[last, "output"] == "49 plus 49 is 98, since 50 plus 50 is 100."
+    assert [v["curator"] for v in edits.edit_history(ws, last)[1:]] == ["dana"]
+    assert edits.edit_history(ws, batch["record_id"].iloc[7])[-1]["reason"] == "fix:strip_end_marker"
+
+    # Remove the dataset (the confirmation says what goes), then restore it whole.
+    sidebar_link(page, "Load data")
+    page.get_by_role("combobox", name="Dataset", exact=True).fill("batch")
+    page.keyboard.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Remove…").click()
+    wait_idle(page)
+    expect(page.get_by_text("50 records")).to_be_visible()
+    expect(page.get_by_text("2 edits")).to_be_visible()
+    shot(page, tmp_path, "remove-confirm")
+    page.get_by_role("button", name="Yes, remove batch").click()
+    wait_idle(page)
+    assert "batch" not in dataset_sizes(ws) and removed_datasets(ws)[0]["dataset"] == "batch"
+    expect(sidebar.get_by_text("batch")).to_have_count(0)
+    shot(page, tmp_path, "removed")
+    page.get_by_role("button", name="Restore").click()
+    wait_idle(page)
+    assert dataset_sizes(ws)["batch"] == 50
+    restored = load_records(ws).set_index("record_id")
+    assert (restored.loc[batch["record_id"], "reason"] == "arithmetic_batch").all()
+    assert restored.loc[last, "output"] == "49 plus 49 is 98, since 50 plus 50 is 100."
+
+    # The map: a lasso rejects what it caught, and its Undo gives exactly those records their decision back.
+    before = load_records(ws).set_index("record_id")[["decision", "reason"]]
+    sidebar_link(page, "Map")
+    expect(page.get_by_text("Semantic search")).to_be_visible(timeout=120_000)
+    wait_idle(page)
+    plot = page.locator("[data-testid='stPlotlyChart'] .nsewdrag").first
+    box = plot.bounding_box()
+    cx, cy, w, h = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"], box["height"]
+    page.mouse.move(cx - w * 0.45, cy - h * 0.45)
+    page.mouse.down()
+    for x, y in ((cx + w * 0.45, cy - h * 0.45), (cx + w * 0.45, cy + h * 0.45), (cx - w * 0.45, cy + h * 0.45),
+                 (cx - w * 0.45, cy - h * 0.44)):
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+    wait_idle(page)
+    heading = page.get_by_text("selected on the map")
+    expect(heading).to_be_visible(timeout=30_000)
+    n = int(heading.inner_text().split()[0].replace(",", ""))
+    page.get_by_role("button", name=f"Reject {n:,}").click()
+    wait_idle(page)
+    after = load_records(ws).set_index("record_id")[["decision", "reason"]]
+    changed = (after != before).any(axis=1)
+    assert changed.sum() > 0 and (after.loc[changed, "decision"] == "reject").all()
+    expect(page.get_by_text(re.compile(r"Last action here: reject [\d,]+ record"))).to_be_visible()
+    shot(page, tmp_path, "map-lasso")
+    page.get_by_role("button", name="Undo it").click()
+    wait_idle(page)
+    assert load_records(ws).set_index("record_id")[["decision", "reason"]].equals(before)
+    expect(page.get_by_text("Last action here")).to_have_count(0)
+
+    # A semantic-search hit opens the record.
+    box = page.get_by_placeholder("find records about…")
+    box.fill("my wifi keeps dropping")
+    box.press("Enter")
+    expect(page.get_by_text("Nearest to")).to_be_visible(timeout=60_000)
+    wait_idle(page)
+    grid = page.locator("[data-testid='stDataFrame']").filter(has_text="similarity").first.bounding_box()
+    page.mouse.click(grid["x"] + 15, grid["y"] + 35 + 17)  # the tick box of the first hit
+    wait_idle(page)
+    expect(page.get_by_text("Record 1 of 10")).to_be_visible(timeout=30_000)
+    shot(page, tmp_path, "search-hit-opened")
