@@ -26,6 +26,7 @@ import pandas as pd
 
 from curation.clusters import DEFAULT_METHOD, LOW_CONFIDENCE, NOISE, cluster, confidence, cover, effective, label_clusters, representatives
 from curation.diversity import diversity, representation
+from curation.edits import changed_since
 from curation.embed import EmbedSettings, cache_dir, embed_texts, pending, text_key
 from curation.progress import Progress
 from curation.settings import StageSettings
@@ -280,6 +281,9 @@ def _base(ws: Workspace, frame: pd.DataFrame, conf: dict) -> tuple[Atlas, np.nda
         except (OSError, ValueError, KeyError):  # removed or being replaced meanwhile
             continue
         known = np.isin(ids, atlas.points["record_id"].to_numpy())
+        edited = changed_since(ws, meta.stat().st_mtime)  # issue 17: a record edited since is placed anew, by its new text
+        if edited:
+            known &= ~np.isin(ids, list(edited))
         if known.sum() >= (~known).sum() and known.any():
             return atlas, known
     return None

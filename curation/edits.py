@@ -108,6 +108,11 @@ def versions(ws: Workspace) -> dict[str, int]:
     return {rid: int(v) for rid, v in ws.query("SELECT record_id, max(version) FROM edits GROUP BY record_id")}
 
 
+def changed_since(ws: Workspace, ts: float) -> set[str]:
+    """The records with a version written after `ts` (a map built before it placed them by their old text)."""
+    return {r for (r,) in ws.query("SELECT DISTINCT record_id FROM edits WHERE ts > ?", (ts,))}
+
+
 def edit_curators(ws: Workspace) -> dict[str, str]:
     """record_id -> who made its latest version."""
     rows = ws.query("SELECT record_id, curator FROM edits WHERE seq IN (SELECT max(seq) FROM edits GROUP BY record_id)")

@@ -231,3 +231,26 @@ def test_strip_end_marker_leaves_a_marker_only_answer_alone():
     assert not edits.FIXES["strip_end_marker"].match(record)
     assert edits.FIXES["strip_end_marker"].match({**record, "output": "Paris. </s>"})
     assert edits.FIXES["strip_end_marker"].apply({**record, "output": "Paris. </s>"}, None) == {"output": "Paris."}
+
+
+def test_an_edited_record_is_placed_on_the_map_by_its_new_text(ws, tmp_path, monkeypatch):
+    import os
+
+    from curation import embed
+    from curation.atlas import build, place, save_settings
+    from tests.curation.test_map_place import TOPICS, rows, topic_embedder
+
+    monkeypatch.setattr(embed, "get_embedder", topic_embedder)
+    ingest(ws, write_jsonl(tmp_path / "t.jsonl", rows(0, 80)), name="t")
+    save_settings(ws, k=TOPICS)
+    frame = load_records(ws)
+    atlas = build(ws, frame)
+    for meta in (ws.root / "maps").glob("*.json"):  # the map is older than the edit (file times are coarse)
+        os.utime(meta, (meta.stat().st_mtime - 10, meta.stat().st_mtime - 10))
+    points = frame[["record_id", "instruction"]].merge(atlas.points, on="record_id")
+    mover = points[points["instruction"].str.startswith("topic 0 ")].iloc[0]
+    topic3 = points.loc[points["instruction"].str.startswith("topic 3 "), "cluster"].mode()[0]
+    assert mover["cluster"] != topic3
+    edits.edit(ws, mover["record_id"], {"instruction": "topic 3 question moved here"})
+    moved = place(ws, load_records(ws)).points.set_index("record_id").loc[mover["record_id"]]
+    assert bool(moved["placed"]) and moved["cluster"] == topic3  # placed anew, among its new topic
