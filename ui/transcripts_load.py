@@ -93,14 +93,14 @@ def speaker_roles(shown: dict) -> dict:
     speakers = shown["speakers"][:MAX_SPEAKERS]
     if speakers:
         st.caption("Speakers (most words first): who is the assistant? Change a role where the guess is wrong.")
-    for s in speakers:
-        left, right = st.columns([1, 2])
-        role = left.selectbox(show.plain(s["speaker"]), ROLES, index=ROLES.index(s["guess"]),
-                              key=f"w.load.transcripts.role.{s['speaker']}")
-        right.caption(f"guess: {s['guess']} — {show.plain(s['why'])}; {s['turns']:,} turns, {s['words']:,} words, "
-                      f"{s['files']:,} file(s)")
-        if role != s["guess"]:
-            chosen[s["speaker"]] = role
+    for start in range(0, len(speakers), 3):  # three speakers a row
+        for box, s in zip(st.columns(3), speakers[start:start + 3]):
+            role = box.selectbox(show.plain(s["speaker"]), ROLES, index=ROLES.index(s["guess"]),
+                                 key=f"w.load.transcripts.role.{s['speaker']}")
+            box.caption(f"guess: {s['guess']} — {show.plain(s['why'])}; {s['turns']:,} turns, {s['words']:,} words, "
+                        f"{s['files']:,} file(s)")
+            if role != s["guess"]:
+                chosen[s["speaker"]] = role
     if len(shown["speakers"]) > MAX_SPEAKERS:
         st.caption(f"{len(shown['speakers']) - MAX_SPEAKERS:,} more speakers keep their guessed role "
                    "(set any with `ingest --speaker-role NAME=ROLE`).")
