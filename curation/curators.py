@@ -4,7 +4,7 @@ Every decision and edit records its curator (`--curator NAME`, `$CURATION_CURATO
 "anonymous", see `decisions.default_curator`).
 
 - `curators(ws)`: each curator's decisions (entries in the audit log, undos not counted), current decisions (records
-  whose decision in force they made) and edits (versions written).
+  whose decision in force they made), edits (versions written) and removals (datasets in the trash).
 - `agreement(ws, a, b)`: over the records both decided (each one's latest decision from the audit log that was not
   undone), the share on which they agree, Cohen's kappa (agreement beyond what their keep/reject rates give by
   chance) and the records on which they disagree.
@@ -19,14 +19,15 @@ DECIDED = ("keep", "reject")
 
 
 def curators(ws: Workspace) -> list[dict]:
-    """[{curator, decisions, current, edits}], most decisions first."""
+    """[{curator, decisions, current, edits, removals}], most decisions first."""
     logged = dict(ws.query("SELECT coalesce(curator, ''), count(*) FROM log WHERE action IN ('keep', 'reject') "
                            "GROUP BY coalesce(curator, '')"))
     current = dict(ws.query("SELECT coalesce(curator, ''), count(*) FROM state GROUP BY coalesce(curator, '')"))
     edited = dict(ws.query("SELECT coalesce(curator, ''), count(*) FROM edits GROUP BY coalesce(curator, '')"))
-    names = set(logged) | set(current) | set(edited)
+    removed = dict(ws.query("SELECT coalesce(curator, ''), count(*) FROM removals GROUP BY coalesce(curator, '')"))
+    names = set(logged) | set(current) | set(edited) | set(removed)
     out = [{"curator": name, "decisions": int(logged.get(name, 0)), "current": int(current.get(name, 0)),
-            "edits": int(edited.get(name, 0))} for name in names]
+            "edits": int(edited.get(name, 0)), "removals": int(removed.get(name, 0))} for name in names]
     return sorted(out, key=lambda c: (-c["decisions"], -c["edits"], c["curator"]))
 
 

@@ -89,7 +89,7 @@ def test_curators_counts_and_errors(ws, ids):
     decisions.decide(ws, ids[:1], "keep", "manual", curator="bob")
     edits.edit(ws, ids[5], {"output": "x"}, curator="cy")
     listed = {c["curator"]: c for c in curators.curators(ws)}
-    assert listed["ana"] == {"curator": "ana", "decisions": 3, "current": 2, "edits": 0}
+    assert listed["ana"] == {"curator": "ana", "decisions": 3, "current": 2, "edits": 0, "removals": 0}
     assert listed["bob"]["current"] == 1 and listed["cy"]["edits"] == 1
     with pytest.raises(CurationError, match="no decisions by 'zed'"):
         curators.agreement(ws, "ana", "zed")
