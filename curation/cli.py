@@ -314,6 +314,11 @@ def text_ingest(out: dict) -> str:
     lines += [f"  warning: {w}" for w in out.get("warnings", [])]
     if out.get("redactions"):
         lines.append("  personal data redacted: " + ", ".join(f"{n} {kind}" for kind, n in out["redactions"].items()))
+    if out.get("transcripts"):  # issue 16: what the transcripts became, and who was taken for the assistant
+        t = out["transcripts"]
+        agents = [s for s, role in t["roles"].items() if role == "assistant"]
+        lines.append(f"  transcripts: {t['files']} file(s), {t['conversations']} conversation(s), shape {t['shape']}; "
+                     f"assistant: {', '.join(agents) or 'nobody (set one with --speaker-role NAME=assistant)'}")
     return "\n".join(lines)
 
 
