@@ -239,7 +239,8 @@ def main() -> None:
     if not labels:
         st.info("No group spans several datasets.")
         return
-    group = st.selectbox("Open a group", list(labels), format_func=labels.get, **state.bound(state.DUP_GROUP, options=list(labels)))
+    group = st.selectbox("Open a group", list(labels), format_func=labels.get,
+                         **state.bound(state.DUP_GROUP, options=list(labels), labels=list(labels.values())))
     group_view(ws, found, group)
 
 layout.run(main)

@@ -98,8 +98,10 @@ def flagged_tab(ws, frame: pd.DataFrame, limits: dict) -> None:
                f"least {REJECT_PRECISION} on {REJECT_LABELS} or "
                f"more labelled records, **review** below that, **fix** for cleaning flags. Measured {MEASURED_ON}.")
     names = list(SIGNALS)
-    name = st.selectbox("Signal", names, format_func=lambda n: f"{n} — {int(frame[f'flag__{n}'].sum()):,} flagged · "
-                        f"{SIGNALS[n].action} ({precision_text(SIGNALS[n])})", **state.bound(state.QUALITY_SIGNAL, options=names))
+    labels = {n: f"{n} — {int(frame[f'flag__{n}'].sum()):,} flagged · {SIGNALS[n].action} ({precision_text(SIGNALS[n])})"
+              for n in names}
+    name = st.selectbox("Signal", names, format_func=labels.get,
+                        **state.bound(state.QUALITY_SIGNAL, options=names, labels=list(labels.values())))
     s = SIGNALS[name]
     st.write(s.description)
     st.caption(show.plain(measured.describe(s)).capitalize())

@@ -19,6 +19,7 @@ Defaults that depend on the workspace or on a registry are given where the widge
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,7 +34,13 @@ SOURCES = "shared.filter.sources"
 DECISIONS = "shared.filter.decisions"
 SEARCH = "shared.filter.search"
 FLAGS = "shared.filter.flags"
-FILTER = (DATASETS, SOURCES, DECISIONS, SEARCH, FLAGS)
+# Issue 17: the review filters (curation.query.Filter), set in the Records page's “More filters”.
+REASONS = "shared.filter.reasons"  # reason prefixes, e.g. near_duplicate_of
+DUP_GROUP_FILTER = "shared.filter.dup_group"  # any / a group number
+SELECTION_FILTER = "shared.filter.selection"  # any / selected / margin
+EDITED_FILTER = "shared.filter.edited"  # any / edited / not edited
+CURATOR_FILTER = "shared.filter.curator"  # any / a curator's name
+FILTER = (DATASETS, SOURCES, DECISIONS, SEARCH, FLAGS, REASONS, DUP_GROUP_FILTER, SELECTION_FILTER, EDITED_FILTER, CURATOR_FILTER)
 
 # Shared: the Records page (its pager and the selected record, by id).
 PAGE = "shared.records.page"
@@ -108,6 +115,11 @@ DEFAULTS: dict[str, Any] = {
     DECISIONS: [],
     SEARCH: "",
     FLAGS: [],
+    REASONS: [],
+    DUP_GROUP_FILTER: "any",
+    SELECTION_FILTER: "any",
+    EDITED_FILTER: "any",
+    CURATOR_FILTER: "any",
     PAGE: 1,
     PAGE_SIZE: 50,
     RECORD: None,
@@ -185,13 +197,23 @@ def _copy_back(widget: str, key: str, then: Callable[[], None] | None) -> None:
         then()
 
 
-def bound(key: str, *, default: Any = None, options: Sequence | None = None, then: Callable[[], None] | None = None) -> dict:
+def bound(key: str, *, default: Any = None, options: Sequence | None = None, then: Callable[[], None] | None = None,
+          labels: Sequence[str] | None = None) -> dict:
     """Keyword arguments that bind a widget to the shared `key` (draw it once a run, without value=/index=).
 
     The widget shows the shared value (pruned to `options` for a multiselect; the first option for a selectbox
     when the value is not one of them, without forgetting it); a change is copied back, then `then` runs.
+
+    `labels`: the option labels shown, where they hold counts ("refusal — 12 flagged"). Streamlit sends a selectbox's
+    label to the browser only when its value changes, so after an action the browser would keep showing the old count;
+    when the labels change, the widget is set again from the shared value, which sends the label as it is now.
     """
     widget = widget_key(key)
+    relabelled = False
+    if labels is not None:
+        digest = hashlib.sha1("\n".join(map(str, labels)).encode()).hexdigest()
+        relabelled = st.session_state.get(f"labels.{widget}") not in (None, digest)
+        st.session_state[f"labels.{widget}"] = digest  # no widget owns this key: it outlives the runs
     value = get(key, default)
     if options is not None:
         options = list(options)
@@ -199,6 +221,6 @@ def bound(key: str, *, default: Any = None, options: Sequence | None = None, the
             value = [v for v in value if v in options]
         elif value not in options:
             value = options[0] if options else None
-    if value is not None and st.session_state.get(widget, _UNSET) != value:  # (re)drawn from the shared value
+    if value is not None and (relabelled or st.session_state.get(widget, _UNSET) != value):  # (re)drawn from the shared value
         st.session_state[widget] = value
     return {"key": widget, "on_change": _copy_back, "args": (widget, key, then)}

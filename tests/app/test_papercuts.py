@@ -158,3 +158,43 @@ def test_duplicates_slider_below_the_computed_range_says_so_and_offers_to_recomp
     assert not app.exception and dedup.dedup_settings(ws)["threshold"] == start
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Would be rejected"] == f"{dedup.find(ws, compute=False).summary()['would_reject']:,}"
+
+
+def shown_label(box) -> str | None:
+    """What the browser shows as a selectbox's choice after this run: Streamlit sends the label only when it sets the
+    value (set_value); otherwise the browser keeps the label it showed before."""
+    return box.proto.raw_value if box.proto.set_value else None
+
+
+def signal_box(app):
+    [box] = [s for s in app.selectbox if s.label == "Signal"]
+    return box
+
+
+def test_a_count_in_a_dropdown_label_is_fresh_after_a_decision(demo):
+    app = demo
+    app.switch_page("pages/records.py").run()
+    app.multiselect(key=W(state.DECISIONS, "records")).select("undecided").run()
+    app.switch_page("pages/quality.py").run()
+    signal_box(app).select("exact_duplicate").run()
+    before = signal_box(app).format_func("exact_duplicate")
+    assert before.startswith("exact_duplicate — 5 flagged")
+    app.button(key="reject_exact_duplicate").click().run()  # the 5 leave the filter (undecided only)
+    assert not app.exception
+    box = signal_box(app)
+    after = box.format_func("exact_duplicate")
+    assert box.value == "exact_duplicate" and after.startswith("exact_duplicate — 0 flagged")
+    assert shown_label(box) == after  # the browser is sent the new label, not left showing "5 flagged"
+    app.run()  # and a plain rerun keeps it
+    assert signal_box(app).value == "exact_duplicate"
+
+
+def test_a_count_in_a_dropdown_label_is_fresh_after_applying_a_threshold(demo):
+    app = demo
+    app.switch_page("pages/quality.py").run()
+    signal_box(app).select("short_output").run()
+    app.number_input(key=W(f"{state.QUALITY_THRESHOLD}.short_output", "quality")).set_value(1.0).run()
+    app.button(key="apply_short_output").click().run()
+    box = signal_box(app)
+    assert box.value == "short_output" and shown_label(box) == box.format_func("short_output")
+    assert "— 0 flagged" in shown_label(box)
