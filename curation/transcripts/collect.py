@@ -279,6 +279,11 @@ def collect(path: str | Path, dataset: str, opts: Options | None = None, *, sour
         said = f"{unanswered} conversation(s) without an assistant turn answering a user made no record"
         warnings.append(Phrased(f"{said} (check the speakers' roles: --speaker-role NAME=assistant)",
                                 f"{said} (check the speakers' roles: who is the assistant?)"))
+    known = {turn.speaker.strip().lower() for _, turns, _ in ready for turn in turns}
+    unknown = [name for name in opts.roles if name.strip().lower() not in known]
+    if unknown:  # a typo in a name would silently keep the guess
+        said = f"no speaker called {', '.join(map(repr, unknown))} in these transcripts; their role was not used"
+        warnings.append(Phrased(f"--speaker-role: {said}", said))
     formats = list(dict.fromkeys(f"transcript-{t.kind}" for t in transcripts))
     summary = {"files": len(transcripts), "conversations": len(convs), "shape": opts.shape,
                "roles": {s["speaker"]: s["role"] for s in speakers(transcripts, opts, ready)}}

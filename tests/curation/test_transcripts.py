@@ -375,6 +375,8 @@ def test_cli_ingests_a_folder_of_transcripts_with_options(capsys, tmp_path):
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["added"] > 0 and out["format"].startswith("transcript-")
     assert out["transcripts"]["shape"] == "turns" and out["transcripts"]["roles"]["SPEAKER_01"] == "assistant"
+    main(["ingest", str(DEMO), "--speaker-role", "Speaker 7=assistant", "--workspace", ws, "--json"])
+    assert any("no speaker called 'Speaker 7'" in w for w in json.loads(capsys.readouterr().out)["warnings"])
     main(["ingest", str(DEMO / "returns-order.txt"), "--workspace", ws])
     assert "1 conversation(s), shape conversation; assistant: Agent" in capsys.readouterr().out
     code = main(["ingest", str(DEMO), "--speaker-role", "SPEAKER_01=boss", "--workspace", ws])
