@@ -31,7 +31,7 @@ from curation.records import canonical_json
 
 URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)(?:\+[A-Za-z0-9_]+)?://")
 NOT_SQL = {"hf", "http", "https", "ftp", "file", "s3", "gs", "gcs", "az", "abfs"}  # URLs that are not databases
-SECRET_KEYS = ("password", "passwd", "pwd", "secret", "token", "key")  # query parameters left out of the shown URL
+SECRET_KEYS = ("password", "passwd", "pwd", "secret", "token")  # query parameters left out of the shown URL
 FETCH_ROWS = 5_000  # rows fetched from the database at a time
 PART_ROWS = 100_000  # records written as one part
 PROVENANCE = "sql"  # the meta key of a record's provenance ({url, query, key}); "_sql" when the row has a column "sql"
@@ -408,7 +408,9 @@ def ingest_sql(ws, url: str, *, table: str | None = None, query: str | None = No
                     skipped += 1
                     continue
                 group.append((number, row))
-                labels[number], ids[number] = label, (key_json, first_id)
+                # `row`: a single integer key itself (stable, as doctor reports rows to re-ingest), else the position
+                row_no = row[keys[0]] if len(keys) == 1 and type(row[keys[0]]) is int else number
+                labels[number], ids[number] = label, (key_json, first_id, row_no)
             before = len(problems)
             records = convert_rows(fmt_used, group, Rows(db.shown, "row", group, [], []), dataset, source or "external",
                                    problems)
@@ -418,7 +420,7 @@ def ingest_sql(ws, url: str, *, table: str | None = None, query: str | None = No
             for r in records:
                 number = r["row"]
                 sub = subs[number] = subs.get(number, -1) + 1
-                key_json, first_id = ids[number]
+                key_json, first_id, r["row"] = ids[number]
                 r["record_id"] = first_id if sub == 0 else sql_record_id(dataset, key_json, sub)
                 r["where"] = labels[number]
             for kind, n in redact_chunk(records, redact, redactor, reader.meta_key).items():

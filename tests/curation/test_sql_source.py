@@ -63,6 +63,7 @@ def test_a_table_loads_with_guessed_columns_provenance_and_the_bad_row_reported_
     r = records[4]
     assert (r["instruction"], r["output"], r["source"], r["where"]) == ("Colour of the sky at 12:30?", "Blue, 100%",
                                                                         "external", "id=4")
+    assert r["row"] == 4  # a single integer key is the row number (stable across re-ingest)
     meta = loads(r["meta"])
     assert meta["topic"] == "sky"  # every other column kept
     assert meta["sql"] == {"url": url_of(db), "query": "SELECT * FROM qa", "key": {"id": 4}}
@@ -340,3 +341,14 @@ def test_personal_data_is_redacted_with_one_placeholder_per_value_across_chunks(
     assert loads(records[1]["meta"])["sql"] == {"url": url_of(db), "query": "SELECT * FROM qa", "key": {"id": 1}}
     kept = ingest(ws, url_of(db), table="qa", name="raw", redact=False)
     assert kept["redactions"] == {} and "jane.roe@example.com" in by_key(ws, "raw")[1]["instruction"]
+
+
+def test_a_failed_database_among_several_sources_is_listed_without_its_password(capsys, tmp_path, db):
+    bad = f"postgresql+psycopg://me:Listed-Secret-31@127.0.0.1:{closed_port()}/db"
+    code = main(["ingest", url_of(db), bad, "--table", "qa", "--workspace", str(tmp_path / "ws"), "--json"])
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert code == 0 and out["added"] == 3
+    assert out["failed"][0]["path"] == bad.replace("Listed-Secret-31", "***")
+    assert "cannot connect" in out["failed"][0]["error"]
+    assert "Listed-Secret-31" not in captured.out + captured.err
