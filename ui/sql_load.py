@@ -12,7 +12,7 @@ import streamlit as st
 from curation.ingest import ingest
 from curation.records import SOURCES
 from curation.sql_source import preview
-from ui import show, state
+from ui import pii, show, state
 from ui.data import shown_errors
 
 PREFIX = f"{state.LOAD_OPTIONS}.sql"  # shared keys of the section: .url .how .table .query .key .name .source
@@ -43,6 +43,7 @@ def sql_section(ws) -> None:
     name = b.text_input("Dataset name", help="Blank: the table's name, or the database's for a query.",
                         **state.bound(f"{PREFIX}.name", default=""))
     source = c.selectbox("Source", list(SOURCES), **state.bound(f"{PREFIX}.source", default="external", options=SOURCES))
+    redact = pii.redact_toggle("w.load.sql.redact", source)  # on by default: database rows are external
     spec = {"url": url, "table": (table or "").strip() or None, "query": (query or "").strip() or None,
             "key": key.strip() or None}
     ready = bool(url and (spec["table"] or spec["query"]))
@@ -59,7 +60,7 @@ def sql_section(ws) -> None:
         state.set(state.LAST_INGEST, None)  # an earlier load's success never stands under this load's error
         with shown_errors("load from the database"):
             result = ingest(ws, url, name=name.strip() or None, source=source, mapping=mapping, table=spec["table"],
-                            query=spec["query"], key=spec["key"], password=password or None)
+                            query=spec["query"], key=spec["key"], password=password or None, redact=redact)
             state.set(state.LAST_INGEST, {**result, "workspace": str(ws.root)})
             st.rerun()  # the sidebar's counts include the new records
 

@@ -31,6 +31,7 @@ def db(tmp_path):
     conn.execute("CREATE TABLE tickets (id INTEGER PRIMARY KEY, ask TEXT, reply TEXT, team TEXT)")
     conn.executemany("INSERT INTO tickets VALUES (?,?,?,?)", [(i, f"Question {i} <b>bold</b>", f"Answer {i}", "billing")
                                                                for i in range(1, 13)])
+    conn.execute("UPDATE tickets SET reply = 'Write to jo.doe@example.org' WHERE id = 5")
     conn.commit()
     conn.close()
     return path
@@ -58,6 +59,7 @@ def test_sql_section_previews_maps_and_loads_a_table(app, tmp_path, db):
     assert any("12 records added" in s.value for s in app.success)
     frame = load_records(Workspace(tmp_path / "ws"))
     assert len(frame) == 12 and set(frame["source"]) == {"external"}
+    assert "Write to [EMAIL_1]" in set(frame["output"])  # personal data redacted by default (external rows)
     assert loads(frame["meta"].iloc[0])["sql"]["url"] == f"sqlite:///{db}"
     conn = sqlite3.connect(db)
     conn.execute("INSERT INTO tickets VALUES (13, 'New', 'Fresh', 'sales')")
