@@ -44,13 +44,10 @@ def ingest(
     from curation.sql_source import is_sql_url
 
     if is_sql_url(path):  # a SQLAlchemy URL: rows of a table or query (issue 16)
-        import inspect
-
         from curation.sql_source import ingest_sql
 
-        if "redact" in inspect.signature(ingest_sql).parameters:  # ingest_sql applies curation.pii.redact_for_ingest
-            sql["redact"] = redact
-        return ingest_sql(ws, str(path), name=name, fmt=fmt, source=source, mapping=mapping, **sql)
+        # ingest_sql redacts (curation.pii) with one redactor for the whole query, chunk by chunk
+        return ingest_sql(ws, str(path), name=name, fmt=fmt, source=source, mapping=mapping, redact=redact, **sql)
     if any(v is not None for v in sql.values()):
         raise CurationError(f"{path}: --table, --query, --key and --password-env apply to a database URL only")
     if source is not None:
