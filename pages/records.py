@@ -17,6 +17,7 @@ from curation.records import SOURCES, loads
 from ui import edit, layout, pii, review, show, state
 from ui.data import current_filter, records, shown_errors, with_cached_columns
 from ui.decide import decision_bar
+from ui.filters import more_filters
 
 TABLE_COLUMNS = ["record_id", "dataset", "source", "decision", "reason", "instruction", "output"]
 EXTRA_COLUMNS = ["quality", "flags", "cluster_label", "dup_group"]  # shown when cached
@@ -152,6 +153,7 @@ def main() -> None:
         return
     frame = with_cached_columns(ws, frame)
     filters(frame)
+    more_filters(ws, frame)
     matching = current_filter().apply(frame)
     st.caption(f"{len(matching):,} of {len(frame):,} records match")
     if matching.empty:

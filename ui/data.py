@@ -40,8 +40,12 @@ def records(ws: Workspace) -> pd.DataFrame:
 
 def current_filter() -> Filter:
     """The shared filter (Records' widgets and the sidebar set it; Records, Quality and Map apply it)."""
+    selection, edited, curator = state.get(state.SELECTION_FILTER), state.get(state.EDITED_FILTER), state.get(state.CURATOR_FILTER)
     return Filter(tuple(state.get(state.DATASETS)), tuple(state.get(state.SOURCES)), tuple(state.get(state.DECISIONS)),
-                  state.get(state.SEARCH), tuple(state.get(state.FLAGS)))
+                  state.get(state.SEARCH), tuple(state.get(state.FLAGS)), reasons=tuple(state.get(state.REASONS)),
+                  dup_group=None if state.get(state.DUP_GROUP_FILTER) == "any" else int(state.get(state.DUP_GROUP_FILTER)),
+                  selection=None if selection == "any" else selection,
+                  edited={"edited": True, "not edited": False}.get(edited), curator=None if curator == "any" else curator)
 
 
 @contextmanager

@@ -26,7 +26,7 @@ def confirm(ws, name: str) -> None:
     plan = remove.plan_removal(ws, name)
     st.warning(f"Remove **{show.plain(name)}**? This takes out its **{plan['records']:,} records**, "
                f"**{plan['decisions']:,} decisions** ({plan['log_entries']:,} entries of their history), "
-               f"**{plan['edits']:,} edits** of {plan['edited_records']:,} records and {len(plan['files']):,} files the tool "
+               f"**{plan['edits']:,} edits** of {plan['edited_records']:,} records and {len(plan['files']):,} file(s) the tool "
                f"wrote for it. Nothing is deleted: it can be restored exactly for {plan['window_days']:g} days.",
                icon=":material/delete:")
     force = False

@@ -42,11 +42,11 @@ def history(ws, rid: str, *, key: str) -> None:
             return
         table = pd.DataFrame({
             "version": [v["version"] for v in versions],
-            "time": [_time(v["ts"]) if v["ts"] else "" for v in versions],
-            "curator": [v["curator"] or "" for v in versions],
-            "reason": [v["reason"] or "" for v in versions],
             "changed": [", ".join(v["fields"]) or "(as loaded)" for v in versions],
             "now reads": [" · ".join(show.snippet(c["after"] or "", 80) for c in v["changes"].values()) for v in versions],
+            "curator": [v["curator"] or "" for v in versions],
+            "reason": [v["reason"] or "" for v in versions],
+            "time": [_time(v["ts"]) if v["ts"] else "" for v in versions],
         })
         st.dataframe(table, hide_index=True, width="stretch")
         if st.button("Revert the latest edit", key=f"revert.{key}", help="Back to the version before it; the history keeps both"):

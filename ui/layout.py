@@ -48,6 +48,10 @@ def filter_note(shown: int, total: int) -> None:
     for label, values in (("datasets", f.datasets), ("sources", f.sources), ("decisions", f.decisions), ("flags", f.flags)):
         if values:
             parts.append(f"{label} {', '.join(plain(v) for v in values)}")
+    for label, value in (("reasons", ", ".join(f.reasons)), ("duplicate group", f.dup_group), ("selection", f.selection),
+                         ("edited", {True: "yes", False: "no"}.get(f.edited)), ("decided by", f.curator)):
+        if value not in (None, ""):
+            parts.append(f"{label} {plain(value)}")
     if not parts:
         return
     note, clear = st.columns([5, 1], vertical_alignment="center")

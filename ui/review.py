@@ -67,10 +67,10 @@ def filter_name(f) -> str:
     for label, values in (("dataset", f.datasets), ("source", f.sources), ("decision", f.decisions), ("flag", f.flags)):
         if values:
             parts.append(f"{label} {', '.join(map(str, values))}")
-    for label in ("reason", "dup_group", "selection", "edited", "curator", "cluster"):
-        value = getattr(f, label, None)
-        if value not in (None, "", (), []):
-            parts.append(f"{label.replace('_', ' ')} {value if not isinstance(value, (list, tuple)) else ', '.join(map(str, value))}")
+    for label, value in (("reason", ", ".join(f.reasons)), ("duplicate group", f.dup_group), ("selection", f.selection),
+                         ("edited", {True: "yes", False: "no"}.get(f.edited)), ("decided by", f.curator)):
+        if value not in (None, ""):
+            parts.append(f"{label} {value}")
     return "Records: " + (" · ".join(parts) if parts else "all")
 
 
@@ -172,8 +172,8 @@ def choose_queue() -> str | None:
     if current not in names:
         current = names[-1]
         state.set(state.REVIEW_QUEUE, current)
-    if len(names) > 1:
-        st.selectbox("Queue", names, **state.bound(state.REVIEW_QUEUE, options=names))
+    st.selectbox("Queue", names, help="Every queue opened in this session keeps its place and its reason",
+                 **state.bound(state.REVIEW_QUEUE, options=names))
     return state.get(state.REVIEW_QUEUE)
 
 
@@ -211,7 +211,7 @@ def controls(ws, name: str, queue: dict, rid: str | None) -> None:
     for column, (action, label) in zip(columns, labels.items()):
         disabled = (action == "previous" and pos == 0) or (action != "previous" and pos >= n)
         if column.button(label, key=f"review_{action}", shortcut=SHORTCUTS[action], disabled=disabled, width="stretch",
-                         type="primary" if action in ("keep", "reject") else "secondary"):
+                         type="primary" if action == "keep" else "secondary"):
             act(ws, name, queue, rid, action)
     st.caption("Keys: " + " · ".join(f"{SHORTCUTS[a]} {labels[a].lower()}" for a in labels) +
                " (while no text box has the cursor). Keep and reject go on to the next record.")
