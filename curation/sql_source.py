@@ -110,7 +110,9 @@ def connect(url: str, *, password: str | None = None, password_env: str | None =
     backend = parsed.get_backend_name()
     connect_args: dict = {}
     if backend in ("sqlite", "duckdb"):
-        parsed, connect_args = read_only_file(db, parsed, backend)
+        parsed, connect_args, where = read_only_file(db, parsed, backend)
+        if where is not None:  # provenance and the ingest log name the file by its absolute path, as for a source file
+            db.shown = public.set(database=str(where)).render_as_string(hide_password=False)
     if parsed.drivername == "postgresql":  # SQLAlchemy's default driver is psycopg2; we ship psycopg 3
         try:
             import psycopg2  # noqa: F401
@@ -134,17 +136,18 @@ def is_secret(key: str) -> bool:
 
 
 def read_only_file(db: Database, url, backend: str):
-    """A file database must exist (SQLite and DuckDB would create an empty one) and is opened read-only."""
+    """A file database must exist (SQLite and DuckDB would create an empty one) and is opened read-only:
+    (url to open, connect_args, the file's absolute path or None)."""
     database = url.database or ""
     if database in ("", ":memory:") or database.startswith("file:"):
-        return url, {}
+        return url, {}, None
     path = Path(database).expanduser()
     if not path.is_file():
         what = "a folder, not a database file" if path.is_dir() else "no such database file"
         raise db.error(f"{db.shown}: {what} ({path})")
     if backend == "duckdb":
-        return url, {"read_only": True}
-    return url.set(database=f"file:{path.resolve()}", query={**url.query, "mode": "ro", "uri": "true"}), {}
+        return url, {"read_only": True}, path.resolve()
+    return url.set(database=f"file:{path.resolve()}", query={**url.query, "mode": "ro", "uri": "true"}), {}, path.resolve()
 
 
 def cause(exc: BaseException) -> str:
@@ -164,9 +167,10 @@ def statement(db: Database, table: str | None, query: str | None):
     """(the SQLAlchemy statement, the SQL as shown in provenance and messages)."""
     import sqlalchemy as sa
 
-    if query and query.strip():
+    query = (query or "").strip().rstrip(";").strip()  # a closing semicolon breaks PostgreSQL's server-side cursor
+    if query:
         # text() reads :name as a bind parameter; a query names none, so every colon is literal ('12:30', ::casts)
-        return sa.text(query.replace(":", "\\:")), query.strip()
+        return sa.text(query.replace(":", "\\:")), query
     if not table or not table.strip():
         raise CurationError(f"{db.shown}: name a --table or a --query (SELECT …) to read",
                             dashboard=f"{db.shown}: fill in the Table field or the Query field (a SELECT …) to read")

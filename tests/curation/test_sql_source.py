@@ -352,3 +352,16 @@ def test_a_failed_database_among_several_sources_is_listed_without_its_password(
     assert out["failed"][0]["path"] == bad.replace("Listed-Secret-31", "***")
     assert "cannot connect" in out["failed"][0]["error"]
     assert "Listed-Secret-31" not in captured.out + captured.err
+
+
+def test_a_relative_sqlite_url_is_kept_as_an_absolute_path(ws, db, monkeypatch):
+    monkeypatch.chdir(db.parent)
+    out = ingest(ws, "sqlite:///support.db", query="SELECT * FROM qa;", key="id")
+    assert out["path"] == f"sqlite:///{db}" and out["query"] == "SELECT * FROM qa" and out["added"] == 3
+    assert ws.query("SELECT path FROM ingests") == [(f"sqlite:///{db}",)]
+
+
+def test_postgres_query_with_a_closing_semicolon(ws, pg_table):
+    out = ingest(ws, pg_table.url(), query="SELECT * FROM conversations WHERE agent IS NOT NULL; ", key="conv_id,turn",
+                 mapping={"instruction": "customer", "output": "agent"}, name="semi")
+    assert out["added"] == 2 and out["key"] == ["conv_id", "turn"]
