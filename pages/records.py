@@ -170,6 +170,7 @@ def main() -> None:
         decide_buttons(ws, list(matching["record_id"]), key="bulk")
     with st.expander(f"Fix all {len(matching):,} records matching the filter (strip an end marker, fill a placeholder…)"):
         edit.bulk_fix_panel(ws, list(matching["record_id"]), key="records")
+    pii.source_counts(matching)  # issue 16: personal data redacted, counted per source file
     st.divider()
     detail(ws, frame, list(shown["record_id"]))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from curation.pii import KINDS
+from curation.pii import KINDS, redactions_per_source
 from ui import show
 
 HELP = ("Replace e-mail addresses, phone, card and account numbers (IBAN, sort codes), US SSNs, IP addresses and the "
@@ -51,3 +51,14 @@ def record_redactions(meta: dict | None) -> None:
         frame = pd.DataFrame([{"field": str(e.get("field", "")), "kind": str(e.get("kind", "")),
                                "placeholder": str(e.get("placeholder", ""))} for e in rows])
         st.dataframe(frame, hide_index=True, width="stretch")
+
+
+def source_counts(frame: pd.DataFrame) -> None:
+    """Redactions counted per source file of the records shown (nothing when none had personal data redacted)."""
+    rows = redactions_per_source(frame)
+    if not rows:
+        return
+    records = sum(r["records"] for r in rows)
+    with st.expander(f"Personal data redacted in {records:,} of these records", icon=":material/shield_person:"):
+        st.caption("Per source file: records with any redaction, then how many values of each kind were replaced.")
+        st.dataframe(pd.DataFrame(rows).fillna(0), hide_index=True, width="stretch")

@@ -236,6 +236,21 @@ def redaction_counts(meta_values: Iterable) -> tuple[dict[str, int], int]:
     return counts, records
 
 
+def redactions_per_source(frame) -> list[dict]:
+    """One row per source file (dataset, file) with redactions: `records` with any, then the count of each kind."""
+    if frame is None or "meta" not in frame or not len(frame):
+        return []
+    keys = [c for c in ("dataset", "file") if c in frame]
+    rows = []
+    for group, metas in frame.groupby(keys, sort=True, dropna=False)["meta"]:
+        counts, records = redaction_counts(m for m in metas if isinstance(m, str) and '"redactions"' in m)
+        if records:
+            names = group if isinstance(group, tuple) else (group,)
+            rows.append({**{k: str(v) for k, v in zip(keys, names)}, "records": records,
+                         **{kind: counts.get(kind, 0) for kind in KINDS if counts.get(kind)}})
+    return rows
+
+
 def redactions_per_dataset(frame) -> dict[str, dict]:
     """For `stats`: per dataset with redactions, {"records": n, "by_kind": {kind: count}}."""
     out = {}

@@ -43,7 +43,10 @@ def test_load_page_redacts_external_sources_by_default_and_shows_the_counts(app,
     app.switch_page("pages/records.py").run()
     assert not app.exception
     expanders = [e.label for e in app.expander]
-    assert any(label.startswith("Personal data redacted") for label in expanders)
+    assert "Personal data redacted in 2 of these records" in expanders  # counted per source file
+    per_source = next(d.value for d in app.dataframe if "records" in d.value.columns and "file" in d.value.columns)
+    assert list(per_source["records"]) == [2] and list(per_source["email"]) == [1] and list(per_source["card"]) == [1]
+    assert any(label.startswith("Personal data redacted:") for label in expanders)  # the record's own list
     tables = [d.value for d in app.dataframe if "placeholder" in d.value.columns]
     assert tables and set(tables[0]["field"]) <= {"instruction", "output"}
     assert not any("sarah" in str(v).lower() for t in tables for v in t.to_numpy().ravel())

@@ -10,7 +10,7 @@ import pytest
 
 from curation.cli import main
 from curation.ingest import ingest
-from curation.pii import Redactor, known_names_of, redact_records, redaction_counts
+from curation.pii import Redactor, known_names_of, redact_records, redaction_counts, redactions_per_source
 from curation.pii.detect import iban_valid, luhn
 from curation.records import dumps, loads
 from curation.store import load_records
@@ -164,6 +164,8 @@ def test_ingest_redacts_external_records_by_default(ws, tmp_path):
     with sqlite3.connect(ws.db_path) as conn:
         logged = dict(conn.execute("SELECT kind, count FROM ingest_redactions WHERE dataset = 'calls'").fetchall())
     assert logged == {"card": 1, "email": 2, "name": 2}
+    assert redactions_per_source(frame) == [{"dataset": "calls", "file": "calls.jsonl", "records": 2, "email": 2, "card": 1,
+                                             "name": 2}]
 
 
 def test_ingest_leaves_other_sources_alone_unless_asked(ws, tmp_path):
