@@ -149,7 +149,8 @@ def known_names_of(records: list[dict]) -> list[str]:
 def redact_records(records: list[dict], redactor: Redactor) -> dict[str, int]:
     """Redact records in place: system, instruction, input, output, every message's content and every string in meta.
     Each record's meta gains `redactions`: [{field, kind, placeholder}] (never the original value). `messages` and
-    `meta` keep their type (JSON text stays JSON text). Returns the counts per kind made here."""
+    `meta` keep their type (JSON text stays JSON text; a record without meta that had something redacted gets one, as
+    JSON text like a stored record's). Returns the counts per kind made here."""
     from curation.records import dumps, loads
 
     before = dict(redactor.counts)

@@ -234,3 +234,23 @@ def test_precision_and_recall_on_the_labelled_sample(sample):
     ours = result["any_kind"]["ours"]["overall"]
     assert ours["recall"] > base["recall"] and ours["precision"] > base["precision"]
     assert result["texts"] >= (150 if sample == "development" else 60)
+
+
+def test_records_of_other_shapes_keep_their_types():
+    """messages as a list and meta as a dict stay so; content that is not text and records without meta are fine."""
+    records = [
+        {"instruction": "mail me at kim@example.com", "messages": [{"role": "user", "content": "mail me at kim@example.com"},
+                                                                  {"role": "assistant", "content": None},
+                                                                  {"role": "user", "content": [{"type": "image"}]}],
+         "meta": {"tags": ["kim@example.com", 3], "n": 1.5}},
+        {"instruction": "nothing personal here", "output": None, "meta": None},
+        {"instruction": "call 415-555-0132", "meta": None},
+    ]
+    counts = redact_records(records, Redactor())
+    assert counts == {"email": 3, "phone": 1}
+    assert records[0]["messages"][0]["content"] == "mail me at [EMAIL_1]" and records[0]["messages"][1]["content"] is None
+    assert records[0]["meta"]["tags"] == ["[EMAIL_1]", 3] and records[0]["meta"]["n"] == 1.5
+    assert {e["field"] for e in records[0]["meta"]["redactions"]} == {"instruction", "messages[0].content", "meta.tags[0]"}
+    assert records[1]["meta"] is None  # nothing redacted: nothing added
+    # no meta: one is made, as JSON text like stored records' meta
+    assert loads(records[2]["meta"]) == {"redactions": [{"field": "instruction", "kind": "phone", "placeholder": "[PHONE_1]"}]}
