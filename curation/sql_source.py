@@ -272,10 +272,12 @@ class Reader:
                                                                            re.I) else ""
         return self.db.error(f"{self.db.shown}: the query failed: {text} (query: {short(self.shown_query)}){hint}")
 
-    def chunks(self, size: int):
-        """Lists of (row number, row dict, key label, key json) of `size` rows at most."""
+    def chunks(self, size: int, skip=None):
+        """Lists of (row number, row dict, key label, key json) of `size` rows at most. `skip(key_json)`: rows whose
+        key it accepts (already stored) are only counted, in `self.skipped`, never built into dicts."""
         columns, key = self.columns, self.key
-        where = [columns.index(c) for c in key]
+        where = [len(columns) - 1 - columns[::-1].index(c) for c in key]  # a repeated name: the last one, as the dict
+        self.skipped = 0
         while True:
             try:
                 batch = self.result.fetchmany(size)
@@ -286,11 +288,15 @@ class Reader:
             out = []
             for values in batch:
                 self.read += 1
+                if key:
+                    key_values = [v if type(v) in NATIVE else json_safe(v) for v in (values[i] for i in where)]
+                    key_json = None if any(v is None for v in key_values) else canonical_json(key_values)
+                    if skip is not None and key_json is not None and skip(key_json):
+                        self.skipped += 1
+                        continue
                 row = {c: v if type(v) in NATIVE else json_safe(v) for c, v in zip(columns, values)}
                 if key:
-                    key_values = [row[columns[i]] for i in where]
                     label = ",".join(f"{c}={v}" for c, v in zip(key, key_values))
-                    key_json = None if any(v is None for v in key_values) else canonical_json(key_values)
                 else:
                     label, key_json = f"row {self.read}", canonical_json(row)
                 row[self.meta_key] = {"url": self.db.shown, "query": self.shown_query,
@@ -398,7 +404,10 @@ def ingest_sql(ws, url: str, *, table: str | None = None, query: str | None = No
                             "by their whole content, so a changed row loads again as a new record")
         existing = set(read_columns(ws, ["record_id"], dataset)["record_id"]) if dataset in ws.datasets() else set()
         pending: list[dict] = []
-        for chunk in reader.chunks(fetch_rows):
+        known = (lambda key_json: sql_record_id(dataset, key_json, 0) in existing) if existing else None
+        for chunk in reader.chunks(fetch_rows, skip=known):
+            if not chunk:  # every row of it already stored
+                continue
             if fmt_used is None:
                 fmt_used, guessed = choose_format([(n, row) for n, row, _, _ in chunk], reader.columns, fmt, mapping, db)
             group, labels, ids = [], {}, {}
@@ -408,7 +417,7 @@ def ingest_sql(ws, url: str, *, table: str | None = None, query: str | None = No
                                                               "be ingested", dumps_row(row)))
                     continue
                 first_id = sql_record_id(dataset, key_json, 0)
-                if first_id in existing:
+                if first_id in existing:  # a row without a key, identified by content, that is already stored
                     skipped += 1
                     continue
                 group.append((number, row))
@@ -434,7 +443,7 @@ def ingest_sql(ws, url: str, *, table: str | None = None, query: str | None = No
                 a, s = store(ws, dataset, pending, source_path=db.shown)
                 added, skipped, pending = added + a, skipped + s, []
         a, s = store(ws, dataset, pending, source_path=db.shown)
-        added, skipped = added + a, skipped + s
+        added, skipped = added + a, skipped + s + reader.skipped
         rows_read = reader.read
     except CurationError as exc:
         if added:
@@ -442,7 +451,7 @@ def ingest_sql(ws, url: str, *, table: str | None = None, query: str | None = No
         raise
     finally:
         conn.close()
-    if fmt_used is None and not problems:
+    if rows_read == 0:
         warnings.append(f"{db.shown}: the query returned no rows")
     result = {
         "dataset": dataset,

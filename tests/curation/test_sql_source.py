@@ -365,3 +365,12 @@ def test_postgres_query_with_a_closing_semicolon(ws, pg_table):
     out = ingest(ws, pg_table.url(), query="SELECT * FROM conversations WHERE agent IS NOT NULL; ", key="conv_id,turn",
                  mapping={"instruction": "customer", "output": "agent"}, name="semi")
     assert out["added"] == 2 and out["key"] == ["conv_id", "turn"]
+
+
+def test_reingest_of_stored_rows_converts_nothing_and_an_empty_result_is_a_warning(ws, db):
+    mapping = {"instruction": "topic", "output": "question"}  # columns no guess would pick
+    assert ingest(ws, url_of(db), table="qa", mapping=mapping, name="m")["added"] == 4
+    again = ingest(ws, url_of(db), table="qa", name="m")  # no mapping: every key is stored, nothing to convert
+    assert (again["added"], again["skipped"], again["errors"]) == (0, 4, [])
+    empty = ingest(ws, url_of(db), query="SELECT * FROM qa WHERE id > 100", key="id", name="m")
+    assert empty["added"] == 0 and any("returned no rows" in w for w in empty["warnings"])
