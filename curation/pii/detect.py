@@ -59,6 +59,8 @@ PHONE_PATTERNS = [
     re.compile(r"(?<![\w+.\-])0\d{2,4}[ \-]?\d{3,4}[ \-]?\d{3,4}(?![\w]|[.\-]\d)"),
     # bare runs of 10-11 digits: only with a phone word before them (see phones())
     re.compile(r"(?<![\w+.\-])\d{10,11}(?![\w]|[.\-]\d)"),
+    # a local number without area code, 555-0186: only with a phone word just before or after it
+    re.compile(r"(?<![\w+.\-])\d{3}-\d{4}(?![\w]|[.\-]\d)"),  # with a dash: 314.0185 is a decimal
 ]
 
 
@@ -90,6 +92,8 @@ def phones(text: str) -> list[Span]:
             if i == 2 and not 10 <= len(digits) <= 11:
                 continue
             if i == 3 and not PHONE_CONTEXT.search(context):
+                continue
+            if i == 4 and not (PHONE_CONTEXT.search(context[-20:]) or PHONE_CONTEXT.search(text[m.end():m.end() + 30].lower())):
                 continue
             if re.fullmatch(r"\d{4}[-.]\d{2}[-.]\d{2}", raw):  # an ISO date
                 continue
@@ -171,7 +175,7 @@ def ibans(text: str) -> list[Span]:
 
 ACCOUNT = re.compile(
     r"(?i)\b(?:account|acct|a/c|checking|savings|routing|aba|member)\.?\s*(?:number|no\.?|num|#)?\s*(?:is|was|would be|will be|:|=|-)?\s*"
-    r"(?:ending\s+in\s+)?#?(\d(?:[ \-]?\d){3,16})(?![\w]|[.\-]\d)"
+    r"(?:ending\s+in\s+)?#?((?:[A-Z]{1,4}-)?\d(?:[ \-]?\d){3,16})(?![\w]|[.\-]\d)"
 )
 SORT_CODE = re.compile(r"(?i)\bsort\s*code\s*(?:is|:)?\s*(\d{2}[\- ]?\d{2}[\- ]?\d{2})\b")
 

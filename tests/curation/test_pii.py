@@ -30,6 +30,8 @@ def kinds(text: str, **kw) -> list[tuple[str, str]]:
     ("mobile 07700 900123 please", "phone", "07700 900123"),
     ("ring 1-800-555-0199 for help", "phone", "1-800-555-0199"),
     ("text me on 4155550132", "phone", "4155550132"),
+    ("Is 555-0186 still the best number to text?", "phone", "555-0186"),
+    ("The account number is SF-20931877, and", "account", "SF-20931877"),
     ("card 4111 1111 1111 1111 exp 08/27", "card", "4111 1111 1111 1111"),
     ("amex 3782-822463-10005", "card", "3782-822463-10005"),
     ("IBAN GB82 WEST 1234 5698 7654 32, thanks", "iban", "GB82 WEST 1234 5698 7654 32"),
