@@ -14,6 +14,7 @@ from curation.clusters import METHODS, effective
 from curation.diversity import __doc__ as DIVERSITY_DOC
 from curation.diversity import agreement
 from curation.embed import EMBEDDERS, estimate_seconds, pending
+from curation.errors import for_dashboard
 from curation.signals import SIGNALS
 from curation.texts import TEXT_CHOICES, record_texts
 from ui import act, jobs, layout, show, state
@@ -35,7 +36,7 @@ def settings_form(ws, n: int) -> None:
         text = b.selectbox("Embed", list(TEXT_CHOICES), index=list(TEXT_CHOICES).index(conf["text"]), format_func=lambda t: t,
                            help="\n".join(f"{k}: {v}" for k, v in TEXT_CHOICES.items()))
         method = c.selectbox("Clustering", list(METHODS), index=list(METHODS).index(conf["method"]),
-                             help="\n".join(f"{k}: {v.description}" for k, v in METHODS.items()))
+                             help="\n".join(f"{k}: {for_dashboard(v.description)}" for k, v in METHODS.items()))
         k = d.number_input("k (k-means)", min_value=2, max_value=500, value=conf["k"], placeholder=f"automatic: {auto_k}",
                            help=f"Empty: automatic, √(records / 2) up to 60 — {auto_k} for these {n:,} records.")
         min_size = d.number_input("Smallest cluster (HDBSCAN)", min_value=2, value=conf["min_size"], placeholder=f"automatic: {auto_size}",

@@ -198,3 +198,10 @@ def test_a_count_in_a_dropdown_label_is_fresh_after_applying_a_threshold(demo):
     box = signal_box(app)
     assert box.value == "short_output" and shown_label(box) == box.format_func("short_output")
     assert "— 0 flagged" in shown_label(box)
+
+
+def test_the_map_settings_help_names_the_fields_not_cli_flags(demo):
+    app = demo
+    app.switch_page("pages/map.py").run()
+    [box] = [s for s in app.selectbox if s.label == "Clustering"]
+    assert not app.exception and "Smallest cluster" in box.help and not FLAG.search(box.help), box.help
