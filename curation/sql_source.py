@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
-from curation.errors import CurationError, UnknownFormat
+from curation.errors import CurationError, Phrased, UnknownFormat
 from curation.readers import Problem, Rows, json_safe
 from curation.records import canonical_json
 
@@ -70,8 +70,8 @@ class Database:
             text = text.replace(secret, "***")
         return text
 
-    def error(self, message: str) -> CurationError:
-        return CurationError(self.scrub(message))
+    def error(self, message: str, dashboard: str | None = None) -> CurationError:
+        return CurationError(self.scrub(message), dashboard=self.scrub(dashboard) if dashboard else None)
 
 
 def secret_forms(values) -> tuple[str, ...]:
@@ -98,7 +98,9 @@ def connect(url: str, *, password: str | None = None, password_env: str | None =
     if password_env:
         if password_env not in os.environ:
             raise CurationError(f"the environment variable {password_env} (--password-env) is not set: export it with the "
-                                "database password")
+                                "database password",
+                                dashboard=f"the environment variable {password_env} is not set: type the password in its "
+                                          "field instead")
         password = os.environ[password_env]
     if password:
         parsed = parsed.set(password=password)
@@ -318,7 +320,9 @@ def opened(url: str, table: str | None, query: str | None, key, password: str | 
         conn = db.engine.connect()
     except Exception as exc:  # noqa: BLE001 - unreachable server, bad password, unknown database
         raise db.error(f"cannot connect to {db.shown}: {cause(exc)}; check that the server runs and the host, port, "
-                       "user, password (in the URL or --password-env VAR) and database name") from None
+                       "user, password (in the URL or --password-env VAR) and database name",
+                       dashboard=f"cannot connect to {db.shown}: {cause(exc)}; check that the server runs and the host, "
+                                 "port, user, password (its own field, or in the URL) and database name") from None
     try:
         if db.engine.dialect.name == "postgresql":
             conn = conn.execution_options(postgresql_readonly=True)
@@ -370,8 +374,10 @@ def choose_format(rows, columns: list[str], fmt: str | None, mapping: dict | Non
     except UnknownFormat:
         guessed = guess_mapping(columns)
         if guessed is None:
-            raise UnknownFormat(f"{db.shown}: could not tell which columns hold the instruction and the output: columns are "
-                                f"{columns}; map them with --map instruction=COLUMN output=COLUMN", columns) from None
+            text = f"{db.shown}: could not tell which columns hold the instruction and the output: columns are {columns}"
+            raise UnknownFormat(f"{text}; map them with --map instruction=COLUMN output=COLUMN", columns,
+                                dashboard=f"{text}; preview the first rows and choose the instruction and output "
+                                          "columns") from None
         return mapped(guessed), guessed
 
 
@@ -400,8 +406,9 @@ def ingest_sql(ws, url: str, *, table: str | None = None, query: str | None = No
         reader = Reader(db, conn, stmt, shown_query, table, keys)
         warnings = list(reader.warnings)
         if not keys:
-            warnings.append(f"{db.shown}: no key column (a table's primary key, or --key COLUMN): records are identified "
-                            "by their whole content, so a changed row loads again as a new record")
+            text = "records are identified by their whole content, so a changed row loads again as a new record"
+            warnings.append(Phrased(f"{db.shown}: no key column (a table's primary key, or --key COLUMN): {text}",
+                                    f"{db.shown}: no key column (a table's primary key, or the Key column(s) field): {text}"))
         existing = set(read_columns(ws, ["record_id"], dataset)["record_id"]) if dataset in ws.datasets() else set()
         pending: list[dict] = []
         known = (lambda key_json: sql_record_id(dataset, key_json, 0) in existing) if existing else None

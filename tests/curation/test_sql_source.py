@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from curation.cli import main
-from curation.errors import CurationError, UnknownFormat
+from curation.errors import CurationError, UnknownFormat, for_dashboard
 from curation.ingest import ingest
 from curation.records import loads
 from curation.sql_source import guess_mapping, is_sql_url, masked, preview
@@ -121,6 +121,7 @@ def test_without_a_key_records_are_identified_by_content(ws, db):
     out = ingest(ws, url_of(db), query="SELECT question, answer FROM qa")
     assert out["added"] == 3 and out["key"] is None
     assert any("no key column" in w for w in out["warnings"])
+    assert any("the Key column(s) field" in for_dashboard(w) for w in out["warnings"])
     assert ingest(ws, url_of(db), query="SELECT question, answer FROM qa")["skipped"] == 3
 
 
@@ -158,6 +159,7 @@ def test_columns_that_fit_no_format_ask_for_a_mapping(ws, db):
     with pytest.raises(UnknownFormat) as info:
         ingest(ws, url_of(db), query="SELECT id, topic FROM qa", key="id")
     assert info.value.columns == ["id", "topic"] and "--map" in str(info.value)
+    assert "--" not in for_dashboard(info.value) and "choose the instruction and output" in for_dashboard(info.value)
 
 
 def test_guessing_and_url_recognition():
