@@ -85,9 +85,15 @@ def test_revert_goes_back_one_version_at_a_time_and_is_itself_a_version(ws, ids)
 
 def test_stamp_and_annotate_show_the_edit(ws, ids):
     rid = ids["Name a colour."]
-    before = stamp(ws, "records")
+    annotate(ws, stages=("signals",), compute=("signals",))
+    before, signals_before = stamp(ws, "records"), stamp(ws, "signals")
     edits.edit(ws, rid, {"output": "Red."}, curator="ana")
-    assert stamp(ws, "records") != before
+    assert stamp(ws, "records") != before and stamp(ws, "signals") != signals_before
+    from curation.signals.compute import pending
+
+    assert pending(ws) == 1  # the edited record's signals are due: the dashboard's "compute" knows
+    annotate(ws, stages=("signals",), compute=("signals",))
+    assert pending(ws) == 0
     frame = annotate(ws, stages=("decisions",)).set_index("record_id")
     assert bool(frame.loc[rid, "edited"]) and frame.loc[rid, "edit_version"] == 1
     assert not frame.drop(index=rid)["edited"].any() and (frame.drop(index=rid)["edit_version"] == 0).all()
@@ -254,3 +260,13 @@ def test_an_edited_record_is_placed_on_the_map_by_its_new_text(ws, tmp_path, mon
     edits.edit(ws, mover["record_id"], {"instruction": "topic 3 question moved here"})
     moved = place(ws, load_records(ws)).points.set_index("record_id").loc[mover["record_id"]]
     assert bool(moved["placed"]) and moved["cluster"] == topic3  # placed anew, among its new topic
+
+
+def test_a_protected_evaluation_record_is_never_edited(ws, ids):
+    from curation.decontaminate import protect
+
+    protect(ws, ["d"])
+    with pytest.raises(CurationError, match="protected evaluation set"):
+        edits.edit(ws, ids["Name a colour."], {"output": "Red."})
+    assert edits.bulk_fix(ws, "strip_end_marker")["changed"] == 0
+    assert edits.edited_ids(ws) == set()
