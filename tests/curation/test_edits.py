@@ -270,3 +270,15 @@ def test_a_protected_evaluation_record_is_never_edited(ws, ids):
         edits.edit(ws, ids["Name a colour."], {"output": "Red."})
     assert edits.bulk_fix(ws, "strip_end_marker")["changed"] == 0
     assert edits.edited_ids(ws) == set()
+
+
+def test_duplicate_detection_reads_the_edited_text(ws, ids):
+    from curation import dedup
+
+    dedup.save_settings(ws, method="exact")
+    first, second = ids["Question 1?"], ids["Name a colour."]
+    groups = dedup.find(ws).table.set_index("record_id")["dup_group"]
+    assert groups.isna().all()  # no duplicates yet
+    edits.edit(ws, second, {"instruction": "Question 1?", "output": "Answer 1.<|endoftext|>"})  # now a copy of the other
+    groups = dedup.find(ws).table.set_index("record_id")["dup_group"]
+    assert groups.notna().sum() == 2 and groups.loc[first] == groups.loc[second]
