@@ -211,6 +211,8 @@ def test_cli_redact_flags_and_stats(tmp_path, capsys):
     stats = json.loads(capsys.readouterr().out)
     assert stats["redactions"]["calls"] == {"records": 2, "by_kind": {"name": 2, "email": 2, "card": 1}}
     assert "raw" not in stats["redactions"] and stats["redactions"]["asked"]["records"] == 2
+    assert main(["stats", "--workspace", ws]) == 0
+    assert "personal data redacted in calls: 2 records (2 name, 2 email, 1 card)" in capsys.readouterr().out
 
 
 # Floors from the measured numbers (bench/RESULTS.md, issue 16) minus a margin: a regression guard, not a target.
