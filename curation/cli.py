@@ -346,6 +346,9 @@ def text_stats(out: dict) -> str:
             lines += [f"  {name:30s} {n:>9,}" for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
     for e in out["needs_reingest"]:
         lines.append(f"re-ingest: {e['dataset']} ({e['rows']} rows) from {', '.join(map(str, e['paths'] or [])) or 'its source'}")
+    for name, r in out.get("redactions", {}).items():  # issue 16
+        kinds = ", ".join(f"{n:,} {kind}" for kind, n in r["by_kind"].items())
+        lines.append(f"personal data redacted in {name}: {r['records']:,} records ({kinds})")
     return "\n".join(lines)
 
 
