@@ -17,6 +17,7 @@ from curation.ingest import dataset_name, ingest
 from curation.transcripts import READERS, ROLES, SHAPES, inspect, make_options
 from ui import show, state
 from ui.data import shown_errors
+from ui.pii import redact_toggle
 
 PREFIX = f"{state.LOAD_OPTIONS}.transcripts"  # shared keys: .from .path .name .gap .turns .shape
 INSPECTED = f"{PREFIX}.inspected"  # the last reading: {"path", "opts", …inspect()}
@@ -71,10 +72,12 @@ def transcript_section(ws) -> None:
             shown = {"path": str(path), "opts": opts, **inspect(path, make_options(**opts), skip=ws.root)}
             state.set(INSPECTED, shown)
     shape = shape_choice(shown)
+    redact = redact_toggle("w.load.transcripts.redact", "external")
     if st.button("Load the transcripts", type="primary", key="w.load.transcripts.load"):
         state.set(state.LAST_INGEST, None)  # an earlier load's success never stands under this load's error
         with shown_errors("load the transcripts"):
-            result = ingest(ws, path, name=name.strip() or default_name, fmt="transcript", transcript={**opts, "shape": shape})
+            result = ingest(ws, path, name=name.strip() or default_name, fmt="transcript", transcript={**opts, "shape": shape},
+                            redact=redact)
             state.set(state.LAST_INGEST, {**result, "workspace": str(ws.root)})
             st.rerun()  # the sidebar's counts include the new records
 

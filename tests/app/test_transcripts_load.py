@@ -99,3 +99,16 @@ def test_transcripts_section_upload_mode_without_files_offers_nothing_to_read(ap
     app.switch_page("pages/load.py").run()
     app.radio(key=W(f"{PREFIX}.from", PAGE)).set_value("Upload files").run()
     assert not app.exception and app.button(key="w.load.transcripts.read").disabled
+
+
+def test_transcripts_section_redacts_by_default_and_the_toggle_turns_it_off(app, tmp_path):
+    """Transcripts are external: personal data is redacted unless the curator turns the toggle off."""
+    read(app, DEMO)
+    toggle = app.toggle(key="w.load.transcripts.redact.external")
+    assert toggle.value is True
+    toggle.set_value(False).run()
+    app.button(key="w.load.transcripts.load").click().run()
+    assert not app.exception and not app.error
+    frame = load_records(Workspace(tmp_path / "ws"))
+    texts = " ".join(str(v) for v in frame["messages"])
+    assert "@" in texts and "[EMAIL_" not in texts  # the demo calls' e-mail addresses are kept as spoken
