@@ -313,6 +313,9 @@ def embed_texts(ws: Workspace, texts: list[str], *, model: str = DEFAULT_MODEL, 
     done = 0
     if missing:
         embedder = get_embedder(ws, model)
+        from curation.executor import encode_elsewhere  # issue 18: a process pool or Ray encodes when one is in force
+
+        elsewhere = encode_elsewhere(ws, model, [by_key[k] for k in missing], embedder.batch_size)
         blocks = [] if cached is None else [cached]
         rows = 0 if cached is None else len(cached)
         writer = ShardWriter(folder)
@@ -329,7 +332,8 @@ def embed_texts(ws: Workspace, texts: list[str], *, model: str = DEFAULT_MODEL, 
         try:
             for lo in range(0, len(missing), embedder.batch_size):
                 chunk = missing[lo : lo + embedder.batch_size]
-                block = embedder.encode([by_key[k] for k in chunk])  # outside the lock: the slow part
+                block = (embedder.encode([by_key[k] for k in chunk]) if elsewhere is None  # outside the lock: the slow part
+                         else elsewhere[lo : lo + len(chunk)])
                 pending_keys.extend(chunk)
                 pending_blocks.append(block)
                 blocks.append(block)

@@ -165,7 +165,13 @@ def neighbour_pairs(vectors: np.ndarray, floor: float, index: str = "auto", k: i
     kind = choose_index(n, index)
     if n < 2:
         return Pairs.empty(index=kind, recall=1.0, seconds=0.0)
-    rows, cols, sims = INDEXES[kind].search(vectors, floor, k, progress)
+    from curation.executor import InProcess, current, search_elsewhere
+
+    found = None
+    if not isinstance(current(), InProcess) and kind in ("exact", "ivf", "hnsw"):  # issue 18: query rows sharded, index broadcast
+        build = {"exact": None, "ivf": ivf_index, "hnsw": hnsw_index}[kind]
+        found = search_elsewhere(vectors, floor, kind, k, build(vectors) if build else None)
+    rows, cols, sims = found if found is not None else INDEXES[kind].search(vectors, floor, k, progress)
     pairs = unique_pairs(rows, cols, sims, n)
     pairs.info = {"index": kind, "k": k, "floor": floor, "seconds": round(time.perf_counter() - start, 3)}
     return pairs

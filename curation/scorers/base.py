@@ -285,13 +285,16 @@ class Scorer:
         if todo:
             state = self.load(ws, opts)
             size = int(opts.get("batch_size") or self.batch_size)
+            from curation.executor import score_elsewhere  # issue 18: a process pool or Ray computes when one is in force
+
+            elsewhere = score_elsewhere(self, ws, todo, size, opts)
             try:
                 for lo in range(0, len(todo), size):
                     if cancel is not None and cancel():
                         raise Cancelled(f"{self.name} scoring cancelled after {lo:,} of {len(todo):,} texts; "
                                         "the scores computed so far are cached")
                     batch = todo[lo : lo + size]
-                    results = self.compute(state, batch, opts)
+                    results = self.compute(state, batch, opts) if elsewhere is None else elsewhere[lo : lo + size]
                     rows = []
                     for it, res in zip(batch, results):
                         row = {"key": it.key, "score": float(res.get("score", math.nan)), "reason": res.get("reason"),

@@ -129,14 +129,20 @@ def signal_table(ws: Workspace, progress: Progress | None = None) -> tuple[pd.Da
             table = pd.read_parquet(cached)
             done += len(table)
         else:
+            from curation.executor import chunks, current
+
             frame = read_part(ws, part, TEXT_COLUMNS).to_pandas()
-            chunks = []
-            for lo in range(0, len(frame), CHUNK):
-                chunks.append(compute_frame(frame.iloc[lo : lo + CHUNK], tokenizer))
-                done += len(chunks[-1])
+
+            def finished(_, chunk, part=part) -> None:
+                nonlocal done
+                done += len(chunk)
                 if progress:
                     progress(done, total, f"signals for {part.parent.name}")
-            table = pd.concat(chunks, ignore_index=True)
+
+            # chunks of the part, run where the executor says (issue 18); the driver writes the cache
+            pieces = current().map(compute_frame, [frame.iloc[lo:hi] for lo, hi in chunks(len(frame), CHUNK)],
+                                   shared=tokenizer, done=finished)
+            table = pd.concat(pieces, ignore_index=True)
             write_atomically(cached, functools.partial(table.to_parquet, index=False))
             computed += len(table)
         tables.append(table)
