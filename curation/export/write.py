@@ -296,6 +296,14 @@ def strip_end_markers(rows: list[dict]) -> int:
     return changed
 
 
+def edits_snapshot(ws: Workspace, ids) -> dict:
+    """How many exported records are edited (written as their latest version) and the workspace's edit versions."""
+    from curation.edits import edited_ids, stamp
+
+    edited = edited_ids(ws)
+    return {"edited_records": int(sum(str(i) in edited for i in ids)), "versions": int(stamp(ws)[0])}
+
+
 def write_files(ws: Workspace, folder: Path, opts: Options, plan: dict, by_split: dict[str, list[dict]], columns: list[str]) -> dict:
     """The split files, `manifest.json` and, last, the marker, written into the empty `folder`; returns the manifest."""
     template = plan["template"]
@@ -319,6 +327,7 @@ def write_files(ws: Workspace, folder: Path, opts: Options, plan: dict, by_split
         "duplicate_groups": plan["grouping"],
         "record_ids": {name: sha256_lines(frame["record_id"].iloc[idx]) for name, idx in plan["by_split"].items()},
         "decisions": decisions_snapshot(ws),
+        "edits": edits_snapshot(ws, frame["record_id"]),  # issue 17: exported records written as their latest version
         "records": {"total": int(len(frame) + sum(plan["excluded"].values())), "exported": len(frame)},
         "files": [{"path": p.relative_to(folder).as_posix(), "sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files],
         "versions": versions(),

@@ -181,6 +181,8 @@ def test_export_writes_the_edited_text(ws, ids, tmp_path):
     written = "".join(p.read_text() for p in (tmp_path / "out").glob("*.jsonl"))
     assert "Crimson, edited." in written
     assert "Blue." not in written
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["edits"] == {"edited_records": 1, "versions": 1}
 
 
 class FakeEmbedder:
