@@ -401,14 +401,19 @@ def test_a_curators_day_review_by_keyboard_edit_bulk_fix_remove_restore_and_undo
     shot(page, tmp_path, "review-start")
 
     # Keyboard alone: k keeps, x rejects, s skips, p goes back; each key goes on to the next record.
+    # Before each key the run it started has finished: a key pressed while the buttons are still being redrawn (e.g.
+    # Previous, disabled on the first record) could meet the old button.
     page.keyboard.press("s")
     expect(page.get_by_text("Record 2 of 50")).to_be_visible(timeout=30_000)
+    wait_idle(page)
     page.keyboard.press("p")
     expect(page.get_by_text("Record 1 of 50")).to_be_visible(timeout=30_000)
+    wait_idle(page)
     for i in range(50):
         page.keyboard.press("x" if i % 5 == 0 else "k")
         nxt = f"Record {i + 2} of 50" if i < 49 else "End of the queue (50 records)"
         expect(page.get_by_text(nxt)).to_be_visible(timeout=30_000)
+        wait_idle(page)
     expect(page.get_by_text("50 decided (40 kept, 10 rejected)")).to_be_visible()
     shot(page, tmp_path, "review-end")
     frame = load_records(ws)
@@ -420,6 +425,7 @@ def test_a_curators_day_review_by_keyboard_edit_bulk_fix_remove_restore_and_undo
     # Edit the last record in place.
     page.keyboard.press("p")
     expect(page.get_by_text("Record 50 of 50")).to_be_visible(timeout=30_000)
+    wait_idle(page)
     last = batch["record_id"].iloc[49]
     page.get_by_text("Edit this record").click()
     output = page.get_by_role("textbox", name="Output")
