@@ -82,7 +82,7 @@ def overlay(ws: Workspace) -> dict[str, dict[str, str]]:
     if cached is not None and cached[0][0] and now[0] > cached[0][0]:  # versions only added since: fold just those
         new = ws.query("SELECT seq, record_id, dataset, version, changes, curator, reason, ts, undoes FROM edits "
                        "WHERE seq > ? ORDER BY seq", (cached[0][1],))
-        if cached[0][0] + len(new) == now[0]:
+        if cached[0][0] + len(new) == now[0] and cached[0][2] + sum(r[0] for r in new) == now[2]:  # nothing else moved
             folded, touched = _fold(new, cached[1]), {r[1] for r in new}
     if folded is None:
         folded = _fold(_rows(ws)) if now[0] else {}
@@ -507,7 +507,7 @@ SAMPLE = 5
 
 
 def bulk_fix(ws: Workspace, fix: str, *, ids: list[str] | None = None, value=None, curator: str | None = None,
-             dry_run: bool = False, reason: str | None = None) -> dict:
+             dry_run: bool = False, reason: str | None = None, sample: int = SAMPLE) -> dict:
     """Apply a fix to every record it matches (of `ids`, else of the workspace) as new versions of those records, in one
     transaction. Returns {"fix", "matched", "changed", "sample": [{record_id, field, before, after}], "dry_run"}."""
     chosen = get_fix(fix)
@@ -533,7 +533,7 @@ def bulk_fix(ws: Workspace, fix: str, *, ids: list[str] | None = None, value=Non
         if diff:
             items.append((record, diff))
     sample = [{"record_id": r["record_id"], "field": f, "before": b, "after": a}
-              for r, diff in items[:SAMPLE] for f, (b, a) in diff.items() if f != "messages" or len(diff) == 1]
+              for r, diff in items[:sample] for f, (b, a) in diff.items() if f != "messages" or len(diff) == 1]
     out = {"fix": fix, "matched": matched, "changed": len(items), "sample": sample, "dry_run": dry_run}
     if dry_run or not items:
         return out
