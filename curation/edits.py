@@ -264,13 +264,25 @@ def _diff(record: dict, changes: dict) -> dict:
     return out
 
 
-def _write(conn, items: list[tuple[dict, dict]], curator: str, reason: str, undoes: dict | None = None) -> list[dict]:
-    """One new version per (record, diff), inside the caller's transaction."""
+LATEST = "SELECT coalesce(max(version), 0) FROM edits WHERE record_id = ?"
+
+
+def _latest(conn, rid: str) -> int:
+    """The record's latest version (0: never edited), inside a transaction."""
+    return int(conn.execute(LATEST, (rid,)).fetchone()[0])
+
+
+def _write(conn, items: list[tuple[dict, dict]], curator: str, reason: str, undoes: dict | None = None,
+           seen: dict | None = None) -> list[dict]:
+    """One new version per (record, diff), inside the caller's transaction. `seen`: record_id -> the version the diff
+    was computed from; a record edited meanwhile (by another curator, another process) is an error, not a lost edit."""
     now = time.time()
     written = []
     for record, diff in items:
         rid = record["record_id"]
-        (last,) = conn.execute("SELECT coalesce(max(version), 0) FROM edits WHERE record_id = ?", (rid,)).fetchone()
+        last = _latest(conn, rid)
+        if seen is not None and rid in seen and seen[rid] != last:
+            raise CurationError(f"record {rid} was edited meanwhile (now version {last}): reload it and edit again")
         conn.execute(
             "INSERT INTO edits(record_id, dataset, version, changes, curator, reason, ts, undoes) VALUES (?,?,?,?,?,?,?,?)",
             (rid, record["dataset"], last + 1, json.dumps(diff, ensure_ascii=False), curator, reason, now,
@@ -302,6 +314,7 @@ def edit(ws: Workspace, record_id: str, changes: dict, *, curator: str | None = 
     changes = _checked(changes)
     if not reason or not str(reason).strip():
         raise CurationError("an edit needs a reason, e.g. manual")
+    seen = int(ws.query(LATEST, (record_id,))[0][0])
     record = current_records(ws, [record_id]).get(record_id)
     if record is None:
         raise CurationError(f"unknown record id: {record_id}")
@@ -310,7 +323,7 @@ def edit(ws: Workspace, record_id: str, changes: dict, *, curator: str | None = 
     if not diff:
         raise CurationError(f"no change: record {record_id} already reads so")
     with ws.transaction() as conn:
-        [out] = _write(conn, [(record, diff)], _curator(curator), str(reason).strip())
+        [out] = _write(conn, [(record, diff)], _curator(curator), str(reason).strip(), seen={record_id: seen})
     return out
 
 
@@ -341,10 +354,13 @@ def edit_history(ws: Workspace, record_id: str) -> list[dict]:
 def revert_edit(ws: Workspace, record_id: str, *, curator: str | None = None) -> dict:
     """Back one version: a new version that undoes the latest edit not reverted yet (a second revert undoes the one
     before). Returns {"record_id", "version", "reverted"}."""
+    seen = int(ws.query(LATEST, (record_id,))[0][0])
     record = current_records(ws, [record_id]).get(record_id)
     if record is None:
         raise CurationError(f"unknown record id: {record_id}")
     with ws.transaction() as conn:
+        if _latest(conn, record_id) != seen:
+            raise CurationError(f"record {record_id} was edited meanwhile: reload it and revert again")
         live = conn.execute(
             "SELECT seq, version, changes FROM edits WHERE record_id = ? AND undoes IS NULL "
             "AND seq NOT IN (SELECT undoes FROM edits WHERE record_id = ? AND undoes IS NOT NULL) ORDER BY seq DESC LIMIT 1",
@@ -511,6 +527,7 @@ def bulk_fix(ws: Workspace, fix: str, *, ids: list[str] | None = None, value=Non
     """Apply a fix to every record it matches (of `ids`, else of the workspace) as new versions of those records, in one
     transaction. Returns {"fix", "matched", "changed", "sample": [{record_id, field, before, after}], "dry_run"}."""
     chosen = get_fix(fix)
+    seen = versions(ws)  # before reading: a record edited meanwhile fails the fix instead of losing that edit
     value = parse_value(value)
     if chosen.needs_value and (value is None or value == "" or value == {}):
         raise CurationError(f"{fix} needs a value (--value TEXT, or NAME=VALUE pairs)")
@@ -538,7 +555,8 @@ def bulk_fix(ws: Workspace, fix: str, *, ids: list[str] | None = None, value=Non
     if dry_run or not items:
         return out
     with ws.transaction() as conn:
-        _write(conn, items, _curator(curator), reason or f"fix:{fix}")
+        _write(conn, items, _curator(curator), reason or f"fix:{fix}", seen={r["record_id"]: seen.get(r["record_id"], 0)
+                                                                              for r, _ in items})
     return out
 
 

@@ -284,3 +284,19 @@ def test_duplicate_detection_reads_the_edited_text(ws, ids):
     edits.edit(ws, second, {"instruction": "Question 1?", "output": "Answer 1.<|endoftext|>"})  # now a copy of the other
     groups = dedup.find(ws).table.set_index("record_id")["dup_group"]
     assert groups.notna().sum() == 2 and groups.loc[first] == groups.loc[second]
+
+
+def test_an_edit_made_meanwhile_is_never_lost(ws, ids, monkeypatch):
+    rid = ids["Name a colour."]
+    real = edits.current_records
+
+    def meanwhile(ws_, wanted=None):  # another curator saves while this edit is being prepared
+        out = real(ws_, wanted)
+        monkeypatch.setattr(edits, "current_records", real)
+        edits.edit(ws_, rid, {"output": "Teal."}, curator="other")
+        return out
+
+    monkeypatch.setattr(edits, "current_records", meanwhile)
+    with pytest.raises(CurationError, match="edited meanwhile"):
+        edits.edit(ws, rid, {"output": "Red."}, curator="ana")
+    assert text(ws, rid) == "Teal." and [h["curator"] for h in edits.edit_history(ws, rid)[1:]] == ["other"]
