@@ -180,7 +180,7 @@ def text_remove(out: dict) -> str:
             return "nothing removed to restore"
         return "\n".join(f"{r['dataset']}: {r.get('records', 0):,} records, removed {when(r['removed_at'])} by {r['curator']}, "
                          f"restorable until {when(r['restorable_until'])} (remove --restore {r['dataset']})" for r in out["removed"])
-    if "purged" in out:
+    if "purged" in out and "dataset" not in out:
         if out.get("would_purge"):
             return "would delete for good: " + ", ".join(r["dataset"] for r in out["would_purge"]) + " (add --yes)"
         return ("purged: " + ", ".join(r["dataset"] for r in out["purged"])) if out["purged"] else "nothing to purge"
@@ -193,7 +193,9 @@ def text_remove(out: dict) -> str:
         if out.get("blocked"):
             lines.append(f"  {out['dataset']} is {out['blocked']}")
         return "\n".join(lines)
-    return f"removed {what} into {out['trash']}; restorable until {when(out['restorable_until'])}: remove --restore {out['dataset']}"
+    purged = "".join(f"\n  purged {p['dataset']} (removed more than 7 days ago)" for p in out.get("purged", []))
+    return (f"removed {what} into {out['trash']}; restorable until {when(out['restorable_until'])}: "
+            f"remove --restore {out['dataset']}{purged}")
 
 
 def cmd_curators(ws: Workspace, args) -> tuple[dict, int]:

@@ -99,6 +99,9 @@ def test_remove_needs_yes_then_restore_and_list(capsys, ws):
     assert set(run(capsys, "stats", "--workspace", ws, "--json")[1]["datasets"]) == {"main", "extra"}  # nothing happened
     code, text, err = run(capsys, "remove", "extra", "--workspace", ws)
     assert code != 0 and "would remove extra: 2 records" in text
+    code, text, _ = run(capsys, "remove", "extra", "--yes", "--curator", "ana", "--workspace", ws)
+    assert code == 0 and text.startswith("removed extra: 2 records") and "remove --restore extra" in text
+    code, out, _ = run(capsys, "remove", "extra", "--restore", "--workspace", ws, "--json")
     code, out, _ = run(capsys, "remove", "extra", "--yes", "--curator", "ana", "--workspace", ws, "--json")
     assert code == 0 and out["removed"] and out["curator"] == "ana"
     assert set(run(capsys, "stats", "--workspace", ws, "--json")[1]["datasets"]) == {"main"}
