@@ -100,7 +100,7 @@ def flagged_tab(ws, frame: pd.DataFrame, limits: dict) -> None:
     names = list(SIGNALS)
     labels = {n: f"{n} — {int(frame[f'flag__{n}'].sum()):,} flagged · {SIGNALS[n].action} ({precision_text(SIGNALS[n])})"
               for n in names}
-    name = st.selectbox("Signal", names, format_func=labels.get,
+    name = st.selectbox("Signal", names, format_func=labels.__getitem__,
                         **state.bound(state.QUALITY_SIGNAL, options=names, labels=list(labels.values())))
     s = SIGNALS[name]
     st.write(s.description)

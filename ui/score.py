@@ -15,6 +15,7 @@ from curation.scorers.ranked import DESCRIPTIONS, LENGTH, RANKERS, ScoreSettings
 from ui import jobs, show, state
 from ui.data import shown_errors
 from ui.decide import decision_bar
+from ui.labels import fresh_labels
 
 # The options a curator sets on the page, per scorer (the rest keep their defaults; the CLI sets them all).
 FIELDS = {
@@ -108,8 +109,9 @@ def uncertain_queue(ws, frame: pd.DataFrame, ids: list[str]) -> None:
         return
     st.markdown(f"**Decide these next** — the {len(ids)} records the learned model is least sure of; each decision "
                 "teaches it most. Run it again afterwards.")
-    rid = st.selectbox("Uncertain record", ids, key="score_uncertain",
-                       format_func=lambda i: f"{i} — {by_id.at[i, 'decision']} — {show.snippet(by_id.at[i, 'instruction'], 70)}")
+    labels = {i: f"{i} — {by_id.at[i, 'decision']} — {show.snippet(by_id.at[i, 'instruction'], 70)}" for i in ids}
+    fresh_labels("score_uncertain", list(labels.values()))  # a decision changes the label of the record shown
+    rid = st.selectbox("Uncertain record", ids, key="score_uncertain", format_func=labels.__getitem__)
     rec = by_id.loc[rid]
     for field in ("instruction", "input", "output"):
         if rec[field]:

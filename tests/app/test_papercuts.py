@@ -8,6 +8,7 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from curation.store import load_records
 from tests.conftest import ROOT, write_jsonl
 from ui import state
 from ui.state import widget_key as W
@@ -205,3 +206,24 @@ def test_the_map_settings_help_names_the_fields_not_cli_flags(demo):
     app.switch_page("pages/map.py").run()
     [box] = [s for s in app.selectbox if s.label == "Clustering"]
     assert not app.exception and "Smallest cluster" in box.help and not FLAG.search(box.help), box.help
+
+
+def test_the_uncertain_records_label_shows_the_new_decision(app, tmp_path):
+    from curation.demo import load_demo
+    from curation.scorers.ranked import ScoreSettings
+    from curation.workspace import Workspace
+    from ui import jobs
+
+    ws = Workspace(tmp_path / "ws")
+    load_demo(ws)
+    ScoreSettings.save(ws, ranker="learned")
+    ids = list(load_records(ws)["record_id"][:3])
+    jobs._registry()[f"score|{ws.root}|learned"] = jobs.Job(finished=True, result={
+        "scored": 241, "records": 241, "computed": 241, "cached": 0, "failed": 0, "seconds": 3.0, "auc": 0.81, "uncertain": ids})
+    app.switch_page("pages/quality.py").run()
+    app.selectbox(key="score_uncertain").select_index(1).run()
+    assert " — undecided — " in app.selectbox(key="score_uncertain").format_func(ids[1])
+    app.button(key="uncertain_reject").click().run()
+    box = app.selectbox(key="score_uncertain")
+    assert not app.exception and box.value == ids[1] and " — reject — " in box.format_func(ids[1])
+    assert shown_label(box) == box.format_func(ids[1])  # the browser is told: not left on "undecided"
