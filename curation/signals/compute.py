@@ -215,7 +215,13 @@ def pending(ws: Workspace) -> int:
         return parts
     path = ws.root / "signals" / f"edited.{key}.parquet"
     have = set(pd.read_parquet(path, columns=["edit_hash"])["edit_hash"]) if path.exists() else set()
-    return parts + sum(h not in have for h in edit_hashes(edits).values())
+    missing = [rid for rid, h in edit_hashes(edits).items() if h not in have]
+    if missing:  # an edited record whose part is gone (quarantined, removed) needs nothing
+        from curation.store import read_columns
+
+        present = set(read_columns(ws, ["record_id"])["record_id"])
+        missing = [rid for rid in missing if rid in present]
+    return parts + len(missing)
 
 
 def thresholds(ws: Workspace) -> dict:

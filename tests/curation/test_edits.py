@@ -300,3 +300,18 @@ def test_an_edit_made_meanwhile_is_never_lost(ws, ids, monkeypatch):
     with pytest.raises(CurationError, match="edited meanwhile"):
         edits.edit(ws, rid, {"output": "Red."}, curator="ana")
     assert text(ws, rid) == "Teal." and [h["curator"] for h in edits.edit_history(ws, rid)[1:]] == ["other"]
+
+
+def test_an_edited_record_whose_part_is_gone_leaves_no_signals_due(ws, ids, tmp_path):
+    import os
+
+    from curation.signals.compute import pending
+
+    ingest(ws, write_jsonl(tmp_path / "other.jsonl", [{"instruction": "Other?", "output": "Yes."}]), name="other")
+    other = read_records(ws, "other")["record_id"].iloc[0]
+    edits.edit(ws, other, {"output": "Yes, edited."})
+    [part] = ws.parts("other")
+    (ws.root / "quarantine").mkdir(exist_ok=True)
+    os.replace(part, ws.root / "quarantine" / part.name)  # as doctor moves a damaged part aside
+    annotate(ws, stages=("signals",), compute=("signals",))
+    assert pending(ws) == 0
