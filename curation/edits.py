@@ -113,12 +113,6 @@ def changed_since(ws: Workspace, ts: float) -> set[str]:
     return {r for (r,) in ws.query("SELECT DISTINCT record_id FROM edits WHERE ts > ?", (ts,))}
 
 
-def edit_curators(ws: Workspace) -> dict[str, str]:
-    """record_id -> who made its latest version."""
-    rows = ws.query("SELECT record_id, curator FROM edits WHERE seq IN (SELECT max(seq) FROM edits GROUP BY record_id)")
-    return dict(rows)
-
-
 def apply_overlay(table, edits: dict[str, dict[str, str]]):
     """An Arrow table of records with the edited fields laid over the stored ones (only the columns it has)."""
     import pyarrow as pa
@@ -558,8 +552,3 @@ def bulk_fix(ws: Workspace, fix: str, *, ids: list[str] | None = None, value=Non
         _write(conn, items, _curator(curator), reason or f"fix:{fix}", seen={r["record_id"]: seen.get(r["record_id"], 0)
                                                                               for r, _ in items})
     return out
-
-
-def curators_of_edits(ws: Workspace) -> dict[str, int]:
-    """curator -> how many versions they wrote."""
-    return {c or "": int(n) for c, n in ws.query("SELECT curator, count(*) FROM edits GROUP BY curator")}
