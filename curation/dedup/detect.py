@@ -399,14 +399,37 @@ def cached_from(ws: Workspace, frame: pd.DataFrame | None = None) -> float | Non
     return None
 
 
-def with_preference_columns(ws: Workspace, frame: pd.DataFrame, rule: str) -> pd.DataFrame:
-    """The records plus what the representative rule needs (the quality score, computed once and cached)."""
-    needs = names.lookup(RULES, rule, "representative rule").needs
-    if needs and needs not in frame:
-        from curation.signals.compute import with_signals
+def with_preference_columns(ws: Workspace, frame: pd.DataFrame, rule: str, rows: np.ndarray | None = None) -> pd.DataFrame:
+    """The records plus what the representative rule needs (the quality score).
 
-        frame = with_signals(ws, frame)
-    return frame
+    When every record's signals are cached, or `rows` is None, from the signal cache (computing what is missing). Else
+    only for `rows`, the records that can be in a group, computed now and not cached (issue 18: computing every record's
+    signals to choose between a few thousand took a quarter of a MinHash run); the other records get no score, which
+    changes no group: the rule only orders the members of a group."""
+    needs = names.lookup(RULES, rule, "representative rule").needs
+    if not needs or needs in frame:
+        return frame
+    from curation.signals import compute
+
+    if rows is None or compute.pending(ws) == 0:
+        return compute.with_signals(ws, frame)
+    if not len(rows):
+        return frame.assign(quality=np.nan)
+    import pyarrow as pa
+
+    chosen = pa.Table.from_pandas(frame.iloc[rows][compute.TEXT_COLUMNS], preserve_index=False).to_pandas()  # as a part reads
+    table = compute.compute_frame(chosen, compute.tokenizer_name(ws))
+    table = compute.annotate(compute.mark_duplicates(table), compute.thresholds(ws)).drop(columns=["text_hash"])
+    return frame.merge(table.drop_duplicates("record_id"), on="record_id", how="left")
+
+
+def groupable_rows(n: int, pairs: Pairs, hashes: np.ndarray) -> np.ndarray:
+    """The rows that can be in a duplicate group at any threshold the pairs answer: in a pair, or sharing a text hash."""
+    _, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
+    mask = counts[inverse] > 1
+    mask[pairs.i] = True
+    mask[pairs.j] = True
+    return np.flatnonzero(mask)
 
 
 def find(ws: Workspace, frame: pd.DataFrame | None = None, *, progress: Progress | None = None, compute: bool = True,
@@ -433,13 +456,13 @@ def find(ws: Workspace, frame: pd.DataFrame | None = None, *, progress: Progress
     pairs = candidate_pairs(ws, compared, conf, progress, compute)
     if pairs is None:
         return None
-    frame = with_preference_columns(ws, frame, conf["rule"])
     from curation.decontaminate import protected_column
 
     frame = protected_column(ws, frame)  # decontamination: a protected evaluation record is its group's representative
     hashes = np.asarray(normalised_hashes(exact_texts(frame, full)))  # a conversation's copies: the whole conversation
     kin = families(frame, full, hashes)
     pairs, siblings = kin.without_siblings(pairs)
+    frame = with_preference_columns(ws, frame, conf["rule"], groupable_rows(len(frame), pairs, hashes))
     rank = preference_rank(frame, conf["rule"]) if GROUPINGS[conf["grouping"]].ranked else None
     labels = group_labels(len(frame), pairs, hashes, float(conf["threshold"]), rank)
     table = assign(frame, labels, hashes, conf["rule"], kin)
