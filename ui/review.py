@@ -158,7 +158,7 @@ def progress(queue: dict, frame: pd.DataFrame) -> None:
     n, pos = len(queue["ids"]), queue["pos"]
     shown = frame.set_index("record_id").reindex(queue["ids"])["decision"].fillna("undecided")
     kept, rejected = int((shown == "keep").sum()), int((shown == "reject").sum())
-    skipped = len(set(queue["skipped"]) & set(queue["ids"]))
+    skipped = int(shown[shown.index.isin(queue["skipped"])].eq("undecided").sum())  # skipped and still undecided
     where = f"Record {pos + 1:,} of {n:,}" if pos < n else f"End of the queue ({n:,} records)"
     st.progress(min(pos, n) / max(n, 1), text=f"{where} · {kept + rejected:,} decided ({kept:,} kept, {rejected:,} rejected) · "
                                              f"{skipped:,} skipped · {n - kept - rejected:,} undecided")

@@ -144,3 +144,13 @@ def test_two_curators_agreement_is_shown_and_their_disagreements_open_as_a_queue
     assert "On the **4** records both decided they agree on **75%**" in text and "1 disagreements" in text
     app.button(key="review_disagree").click().run()
     assert app.session_state[state.REVIEW_QUEUES][app.session_state[state.REVIEW_QUEUE]]["ids"] == [ids[3]]
+
+
+def test_a_skipped_record_decided_later_no_longer_counts_as_skipped(demo):
+    app, ws = demo
+    open_from_records(app, "recipe")
+    app.button(key="review_skip").click().run()
+    assert progress_text(app).startswith("Record 2 of 11 · 0 decided (0 kept, 0 rejected) · 1 skipped")
+    app.button(key="review_previous").click().run()
+    app.button(key="review_keep").click().run()
+    assert progress_text(app).startswith("Record 2 of 11 · 1 decided (1 kept, 0 rejected) · 0 skipped")
