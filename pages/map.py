@@ -17,7 +17,7 @@ from curation.embed import EMBEDDERS, estimate_seconds, pending
 from curation.errors import for_dashboard
 from curation.signals import SIGNALS
 from curation.texts import TEXT_CHOICES, record_texts
-from ui import act, jobs, layout, show, state
+from ui import act, jobs, layout, map_canvas, show, state
 from ui.data import cached_map, current_filter, records, shown_errors, with_cached_columns
 
 GREY = "#d0d0d8"
@@ -272,10 +272,14 @@ def main() -> None:
     with left:
         colors = color_options(frame)
         color = st.selectbox("Colour by", colors, **state.bound(state.MAP_COLOR, options=colors))
-        event = st.plotly_chart(figure(frame, color, chosen, found, atlas.centres(frame)), width="stretch", key="map_chart",
-                                on_select="rerun",
-                                selection_mode=("lasso", "box", "points"))
-    selected = selected_rows(event, frame)
+        st.caption(map_canvas.why(len(frame)))
+        if map_canvas.use_fast_view(len(frame)):  # issue 18: big maps travel as binary arrays to a canvas
+            selected = map_canvas.fast_map(frame, color, found, atlas.centres(frame))
+        else:
+            event = st.plotly_chart(figure(frame, color, chosen, found, atlas.centres(frame)), width="stretch", key="map_chart",
+                                    on_select="rerun",
+                                    selection_mode=("lasso", "box", "points"))
+            selected = selected_rows(event, frame)
     if found is not None:
         st.subheader(f"Nearest to “{show.plain(query.strip())}”")
         st.dataframe(pd.DataFrame({"similarity": found["similarity"], "record_id": found["record_id"],
