@@ -19,31 +19,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 from common import ROOT, report, runs_from_args
 
 sys.path.insert(0, str(ROOT))
 
 from tests.e2e.browser import browser_page, free_port  # noqa: E402
-
-WORDS = ("write summarize explain translate list describe compare classify the a poem story code function data "
-         "history science recipe email review question answer python list table essay letter").split()
-
-
-def synthetic(n: int, seed: int = 0, clusters: int = 40) -> pd.DataFrame:
-    """n points in `clusters` Gaussian blobs, each with a label, and a short instruction text per point."""
-    rng = np.random.default_rng(seed)
-    centre = rng.uniform(-10, 10, size=(clusters, 2))
-    which = rng.integers(0, clusters, n)
-    xy = centre[which] + rng.normal(0, 0.8, size=(n, 2))
-    words = np.array(WORDS)
-    picks = words[rng.integers(0, len(words), size=(n, 9))]
-    texts = pd.Series([" ".join(w) for w in picks]) + " #" + pd.Series(np.arange(n)).astype(str)
-    labels = np.array([f"{WORDS[i % len(WORDS)]} {WORDS[(i * 7 + 3) % len(WORDS)]}" for i in range(clusters)])
-    return pd.DataFrame({"record_id": [f"r{i}" for i in range(n)], "x": xy[:, 0].astype(np.float32),
-                         "y": xy[:, 1].astype(np.float32), "cluster": which, "cluster_label": labels[which],
-                         "instruction": texts})
+from tests.e2e.synthetic_map import synthetic  # noqa: E402
 
 
 def serve(data: Path, view: str):
