@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("signals", parents=[common], help="compute quality signals; flag counts and length percentiles")
     p.add_argument("--threshold", nargs="+", metavar="SIGNAL=VALUE", help="set thresholds, e.g. short_output=3 language=fr (kept)")
     p.add_argument("--tokenizer", metavar="NAME_OR_PATH", help="llama-3 (default), a tokenizer.json folder or file, or a hub id (kept)")
+    executor_options(p)
 
     p = sub.add_parser("embed", parents=[common], help="embed the records (cached; only new texts are embedded)")
     p.add_argument("--model", metavar="NAME_OR_PATH", help="minilm (default, bundled), static (fast mode), a model folder or hub id (kept)")
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="embed with the fast static model for this call only (the workspace's model stays; add --keep to change it)")
     p.add_argument("--keep", action="store_true", help="with --fast: make the static model the workspace's model (the dashboard's too)")
     p.add_argument("--text", choices=tuple(TEXT_CHOICES), help="what to embed (default prompt; kept)")
+    executor_options(p)
 
     p = sub.add_parser("map", parents=[common], help="project to 2-D, cluster, label, and measure diversity (cached)")
     p.add_argument("--method", choices=names.CLUSTERINGS, help="k-means on the embeddings (default) or HDBSCAN on the map (kept)")
@@ -104,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dedup", parents=[common], help="find exact and near-duplicate groups; --apply rejects all but each representative")
     p.add_argument("--threshold", type=float, help="similarity at or above which two records are duplicates (kept)")
     p.add_argument("--method", choices=names.DEDUP_METHODS, help="embedding (default), minhash or exact (kept)")
+    executor_options(p)
     p.add_argument("--text", choices=tuple(TEXT_CHOICES), help="what is compared (default prompt; kept)")
     p.add_argument("--rule", choices=names.RULES,
                    help="which record of a group is kept (default quality; kept)")
@@ -198,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", parents=[common], help="score records with a model: reward model, LLM judge, IFD or learned (cached)")
     p.add_argument("--scorer", required=True, choices=("length", *SCORERS),
                    help="which scorer (see the README's Model-based scores); `length` needs no scoring: use it with --use")
+    executor_options(p)
     p.add_argument("--use", action="store_true",
                    help="also make this scorer (with these options) the ranker of the quality score, the workspace's "
                         "setting the dashboard shows (`--scorer length --use` goes back to the default)")
@@ -786,6 +790,28 @@ def failure(exc: BaseException, root: str | None) -> str:
     return f"a workspace file is damaged ({type(exc).__name__}: {text}): run `{doctor_command(root)}`"
 
 
+def executor_options(p) -> None:
+    """Where a heavy stage runs (issue 18; README "Past one machine"): kept in the workspace."""
+    from curation.executor import KINDS
+
+    p.add_argument("--executor", choices=KINDS, help="where the heavy work runs: inprocess (default), processes (a local pool) "
+                   "or ray (a Ray cluster; pip install \"ray[data]\") (kept)")
+    p.add_argument("--ray-address", metavar="ADDR", help="with --executor ray: the cluster, e.g. auto or ray://HEAD:10001; "
+                   "empty starts a local Ray (kept)")
+    p.add_argument("--workers", type=int, metavar="N", help="processes in the pool / Ray tasks at once (0: one per core; kept)")
+
+
+def executor_for(ws, args):
+    """The executor a heavy command runs under: its options, else the workspace's setting (in-process by default)."""
+    import contextlib
+
+    if not hasattr(args, "executor"):
+        return contextlib.nullcontext()
+    from curation.executor import from_settings, use
+
+    return use(from_settings(ws, kind=args.executor, address=args.ray_address, workers=args.workers))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -812,7 +838,8 @@ def run(args) -> int:
     try:
         # Only ingest creates a workspace: any other command on a folder without one says so and creates nothing.
         ws = args.workspace if args.command in RAW_WORKSPACE else Workspace(args.workspace, create=args.command == "ingest")
-        out, code = COMMANDS[args.command](ws, args)
+        with executor_for(ws, args):
+            out, code = COMMANDS[args.command](ws, args)
     except CurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

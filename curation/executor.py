@@ -145,6 +145,8 @@ class Ray(Executor):
         if not ray.is_initialized():
             import curation
 
+            reachable(self.address)
+
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             # workers get this package from the driver, so a cluster needs only Python and the dependencies
             runtime_env = {"py_modules": [os.path.dirname(curation.__file__)]} if self.address else None
@@ -183,6 +185,20 @@ class Ray(Executor):
         if seen != len(shards):
             raise CurationError(f"Ray returned {seen} of {len(shards)} shards")
         return out
+
+
+def reachable(address: str, timeout: float = 5.0) -> None:
+    """A clear error at once when a host:port address answers nothing (Ray itself would retry for minutes)."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():  # "auto", empty: Ray finds or starts the cluster itself
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise CurationError(f"no Ray cluster answers at {address}: {exc.strerror or exc} (start one with `ray start --head`, "
+                            "or check --ray-address)") from None
 
 
 EXECUTORS: dict[str, type[Executor]] = {cls.name: cls for cls in (InProcess, Processes, Ray)}

@@ -94,6 +94,8 @@ def cli_options() -> dict[tuple[str, str], object]:
 def test_cli_choices_are_the_registries_names():
     from curation import clusters, dedup, export, generate, select, transcripts
     from curation.decisions import STATES
+    from curation.embed import BACKENDS
+    from curation.executor import EXECUTORS
     from curation.formats import FORMATS as SOURCE_FORMATS
     from curation.records import SOURCES
     from curation.scorers import SCORERS
@@ -102,7 +104,7 @@ def test_cli_choices_are_the_registries_names():
         ("ingest", "--format"): sorted([*SOURCE_FORMATS, transcripts.FORMAT]), ("ingest", "--source"): list(SOURCES),
         ("ingest", "--shape"): list(transcripts.SHAPES),
         ("records", "--source"): list(SOURCES), ("records", "--decision"): list(STATES),
-        ("embed", "--text"): list(TEXT_CHOICES), ("map", "--method"): list(clusters.METHODS),
+        ("embed", "--text"): list(TEXT_CHOICES), ("embed", "--backend"): ["auto", *BACKENDS], ("map", "--method"): list(clusters.METHODS),
         ("dedup", "--method"): list(dedup.METHODS), ("dedup", "--text"): list(TEXT_CHOICES), ("dedup", "--rule"): list(dedup.RULES),
         ("dedup", "--index"): list(dedup.INDEXES), ("dedup", "--grouping"): list(dedup.GROUPINGS),
         ("dedup", "--rescore"): list(dedup.RESCORERS),
@@ -111,6 +113,7 @@ def test_cli_choices_are_the_registries_names():
         ("score", "--scorer"): ["length", *SCORERS],  # length: the default ranker, chosen with --use
         ("select", "--strategy"): list(select.STRATEGIES),
         ("generate", "--method"): list(generate.METHODS),
+        **{(command, "--executor"): list(EXECUTORS) for command in ("signals", "embed", "dedup", "score")},  # issue 18
     }
     cli_only = {("records", "--sort"), ("dedup", "--boilerplate")}  # options of the command line alone, no registry behind them
     options = cli_options()

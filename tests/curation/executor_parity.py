@@ -51,11 +51,20 @@ def small_shards() -> None:
     from curation.dedup import neighbours
     from curation.signals import compute
 
+    old = [(compute, "CHUNK", compute.CHUNK), (ex, "EMBED_SHARD_BATCHES", ex.EMBED_SHARD_BATCHES),
+           (ex, "SEARCH_ROWS", ex.SEARCH_ROWS), (ex, "SCORE_SHARD_BATCHES", ex.SCORE_SHARD_BATCHES),
+           (neighbours, "BLOCK_CELLS", neighbours.BLOCK_CELLS)]
     compute.CHUNK = 64
     ex.EMBED_SHARD_BATCHES = 1
     ex.SEARCH_ROWS = 64
     ex.SCORE_SHARD_BATCHES = 2
     neighbours.BLOCK_CELLS = 64 * 1024
+    return old
+
+
+def restore(old) -> None:
+    for module, name, value in old:
+        setattr(module, name, value)
 
 
 def run_stage(stage: str, template: Path, target: Path, executor: ex.Executor, reward_model: Path | None = None):
