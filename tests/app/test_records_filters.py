@@ -60,6 +60,9 @@ def test_filter_by_curator_reason_and_edit_state_then_review_them(decided):
 def test_filter_by_duplicate_group(decided):
     app, ws, _ = decided
     dedup.save_settings(ws, method="exact")
+    from curation.annotated import find_signals
+
+    find_signals(ws, compute=True)  # the representative rule's signal: the pages read groups only with it cached
     found = dedup.find(ws)
     app.run()
     group = int(found.groups()["dup_group"].iloc[0])

@@ -29,6 +29,9 @@ def test_a_duplicate_group_opens_as_a_queue_with_the_groups_reason(tmp_path, mon
     ws = Workspace(tmp_path / "ws")
     load_demo(ws)
     dedup.save_settings(ws, method="exact")
+    from curation.annotated import find_signals
+
+    find_signals(ws, compute=True)  # the representative rule's signal: the pages read groups only with it cached
     found = dedup.find(ws)
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     app.switch_page("pages/duplicates.py").run()
