@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="embed with the fast static model for this call only (the workspace's model stays; add --keep to change it)")
     p.add_argument("--keep", action="store_true", help="with --fast: make the static model the workspace's model (the dashboard's too)")
     p.add_argument("--text", choices=tuple(TEXT_CHOICES), help="what to embed (default prompt; kept)")
+    p.add_argument("--backend", choices=("auto", "onnx", "torch"),
+                   help="how the default model runs: onnx (ONNX Runtime, faster on CPU, same vectors), torch (PyTorch), or auto "
+                        "(onnx when onnxruntime is installed; the default) (kept)")
     executor_options(p)
 
     p = sub.add_parser("map", parents=[common], help="project to 2-D, cluster, label, and measure diversity (cached)")
@@ -402,7 +405,7 @@ def cmd_records(ws: Workspace, args) -> tuple[dict, int]:
 
 
 def cmd_embed(ws: Workspace, args) -> tuple[dict, int]:
-    from curation.embed import EmbedSettings, embed_texts
+    from curation.embed import DEFAULT_MODEL, EmbedSettings, embed_texts, resolve_backend
     from curation.store import load_records
     from curation.texts import record_texts
 
@@ -410,12 +413,13 @@ def cmd_embed(ws: Workspace, args) -> tuple[dict, int]:
         raise CurationError("--fast is --model static: give one of them")
     if args.keep and not args.fast:
         raise CurationError("--keep goes with --fast (--model and --text are always kept)")
-    kept = {"model": "static" if args.keep else args.model, "text": args.text}
+    kept = {"model": "static" if args.keep else args.model, "text": args.text, "backend": args.backend}
     conf = EmbedSettings.save(ws, **kept) if any(kept.values()) else EmbedSettings.load(ws)
     model = "static" if args.fast else conf.model  # --fast alone: this call only
+    backend, why = resolve_backend(conf.backend) if model == DEFAULT_MODEL else (None, "only the default model has backends")
     texts = record_texts(load_records(ws), conf.text)
     _, info = embed_texts(ws, texts, model=model, text=conf.text, progress=None if args.json else text_progress)
-    return {**info, "workspace_model": conf.model}, 0
+    return {**info, "workspace_model": conf.model, "backend": backend, "backend_note": why}, 0
 
 
 def cmd_map(ws: Workspace, args) -> tuple[dict, int]:
