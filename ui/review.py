@@ -300,7 +300,7 @@ def start_form(ws, frame: pd.DataFrame) -> None:
     if "dup_group" in frame and frame["dup_group"].notna().any():
         groups = frame.dropna(subset=["dup_group"]).groupby("dup_group").size().sort_values(ascending=False).head(200)
         for g, size in groups.items():
-            choices[f"duplicate group {int(g)} ({size} records)"] = (int(g), "manual")
+            choices[f"duplicate group {int(g)} ({size} records)"] = (Filter(dup_group=int(g)), "manual")
     if not choices:
         st.caption("Flags, clusters and duplicate groups appear here once the Quality, Map and Duplicates pages have "
                    "computed them. Any filter on the Records page opens as a queue with its “Review these” button.")
@@ -308,9 +308,6 @@ def start_form(ws, frame: pd.DataFrame) -> None:
     a, b = st.columns([3, 1], vertical_alignment="bottom")
     picked = a.selectbox("Open a queue of", list(choices), key="w.review.start")
     what, reason = choices[picked]
-    if isinstance(what, int):
-        ids = list(frame.loc[frame["dup_group"] == what, "record_id"])
-    else:
-        ids = list(what.apply(frame)["record_id"])
+    ids = list(what.apply(frame)["record_id"])
     review_button(f"Open ({len(ids):,} records)", picked[:1].upper() + picked[1:], ids, key="review_start", reason=reason,
                   container=b, type="primary")

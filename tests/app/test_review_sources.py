@@ -111,3 +111,24 @@ def test_the_map_action_bar_undoes_exactly_the_records_its_action_changed(small_
     assert (frame.loc[ids[5:10], "decision"] == "undecided").all()
     assert list(frame.loc[ids[20:22], "decision"]) == ["keep", "reject"]
     assert not any("Last action here" in c.value for c in app.caption)  # one action, one undo
+
+
+def test_the_review_page_opens_a_duplicate_group_too(tmp_path, monkeypatch):
+    from curation.annotated import find_signals
+
+    monkeypatch.setenv("CURATION_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.chdir(ROOT)
+    ws = Workspace(tmp_path / "ws")
+    load_demo(ws)
+    dedup.save_settings(ws, method="exact")
+    find_signals(ws, compute=True)
+    found = dedup.find(ws)
+    group = int(found.groups()["dup_group"].iloc[0])
+    members = list(found.members(group)["record_id"])
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    app.switch_page("pages/review.py").run()
+    app.selectbox(key="w.review.start").select(f"duplicate group {group} ({len(members)} records)").run()
+    app.button(key="review_start").click().run()
+    assert not app.exception and not app.error
+    name, queue = queue_of(app)
+    assert name == f"Duplicate group {group} ({len(members)} records)" and sorted(queue["ids"]) == sorted(members)
