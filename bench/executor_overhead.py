@@ -35,6 +35,7 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=5000)
     parser.add_argument("--minilm", type=int, default=300, help="texts embedded with MiniLM (slow on 2 cores)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--static-from", type=Path, help="a workspace's models/static-minilm folder to copy (distilling takes minutes)")
     args = parser.parse_args()
 
     from curation import executor as ex
@@ -52,7 +53,9 @@ def main() -> int:
     template = base / "template"
     ws = Workspace(template)
     ingest(ws, sample, name="t0")
-    distill_static(ws)  # once: every copy has the fast model
+    if args.static_from:
+        shutil.copytree(args.static_from, template / "models" / "static-minilm")
+    distill_static(ws)  # once (unless copied): every copy has the fast model
     frame = load_records(ws)
     texts = [f"{i}\n{x}" for i, x in zip(frame["instruction"].fillna(""), frame["input"].fillna(""))]
 
