@@ -290,6 +290,18 @@ def minilm_embedder(ws: Workspace) -> Embedder:
     return onnx_embedder(ws) if backend == "onnx" else sentence_embedder(DEFAULT_MODEL, bundled_model_path())
 
 
+def modes_note(ws: Workspace) -> str:
+    """What each embedding mode costs and loses, in one paragraph for the pages (numbers from bench/RESULTS.md, issue 18)."""
+    backend, why = resolve_backend(EmbedSettings.load(ws).backend)
+    engine = "ONNX Runtime" if backend == "onnx" else f"PyTorch ({why})"
+    return (f"**Default, MiniLM on {engine}**: the tool's best judge of paraphrases, and the model the duplicate thresholds "
+            "are calibrated on. Through ONNX Runtime it gives PyTorch's vectors (cosine ≥ 0.99999, the same MRPC decisions) "
+            "in less time; `embed --backend torch` uses PyTorch. **Fast mode, a static model** distilled from MiniLM: about "
+            "two orders of magnitude faster, for a first look at hundreds of thousands of records; it loses about 0.16 "
+            "Spearman on STS-B against MiniLM (model2vec's published comparison) and puts different problems on one theme "
+            "close together, so check duplicates with MiniLM before rejecting.")
+
+
 def static_embedder(ws: Workspace) -> Embedder:
     model = _static_model(str(distill_static(ws)))
     return Embedder(FAST_MODEL, lambda texts: model.encode(texts, show_progress_bar=False), model.dim, batch_size=1024)

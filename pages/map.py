@@ -13,7 +13,7 @@ from curation.atlas import AUTOMATIC, build, map_settings, nearest, place, place
 from curation.clusters import METHODS, effective
 from curation.diversity import __doc__ as DIVERSITY_DOC
 from curation.diversity import agreement
-from curation.embed import EMBEDDERS, estimate_seconds, pending
+from curation.embed import EMBEDDERS, estimate_seconds, modes_note, pending
 from curation.errors import for_dashboard
 from curation.signals import SIGNALS
 from curation.texts import TEXT_CHOICES, record_texts
@@ -83,6 +83,7 @@ def run_or_wait(ws, frame) -> None:
         seconds, how = estimate_seconds(ws, conf["model"], todo)
         st.info(f"No map yet for these {len(frame):,} records with model **{show.plain(conf['model'])}**. {todo:,} texts need embedding "
                 f"(about {jobs.duration(seconds)}; {how}), then the projection (the first map also spends ~30 s compiling UMAP).")
+        st.caption(modes_note(ws))
         a, b = st.columns(2)
         if a.button("Build the map", type="primary", key="build_map"):
             jobs.start(key, lambda j: build(ws, frame, progress=j.update))
