@@ -190,9 +190,42 @@ def project(vectors: np.ndarray, seed: int = 42) -> np.ndarray:
         return np.column_stack([np.arange(n, dtype=np.float32), np.zeros(n, dtype=np.float32)])
     import umap
 
+    if n > FIT_AT_MOST:
+        return _project_sample(vectors, seed)
     reducer = umap.UMAP(n_components=2, metric="cosine", n_neighbors=min(15, n - 1), min_dist=0.1, init="pca",
                         random_state=seed if n <= SEEDED_UP_TO else None)
     return reducer.fit_transform(vectors).astype(np.float32)
+
+
+FIT_AT_MOST = 100_000  # issue 18: UMAP fits at most this many records (seeded sample); the rest are placed
+PLACE_CHUNK = 50_000
+
+
+def _project_sample(vectors: np.ndarray, seed: int) -> np.ndarray:
+    """A map of more than FIT_AT_MOST records: UMAP fitted on a seeded sample of FIT_AT_MOST of them, every other
+    record placed at the similarity-weighted mean of its PLACE_NEIGHBOURS nearest fitted records (an HNSW index on
+    the sample, queried in chunks), as `place` does. UMAP's cost grows faster than linearly and its memory with the
+    neighbour graph; placing costs one approximate search per record, so a 1M map costs about a 100k fit plus 900k
+    look-ups."""
+    import faiss
+
+    n = len(vectors)
+    fit = np.sort(np.random.default_rng(seed).choice(n, FIT_AT_MOST, replace=False))
+    xy = np.empty((n, 2), dtype=np.float32)
+    fitted_xy = project(vectors[fit], seed)
+    xy[fit] = fitted_xy
+    rest = np.setdiff1d(np.arange(n), fit, assume_unique=True)
+    index = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efSearch = 64
+    index.add(np.ascontiguousarray(vectors[fit], dtype=np.float32))
+    for lo in range(0, len(rest), PLACE_CHUNK):
+        rows = rest[lo : lo + PLACE_CHUNK]
+        sims, near = index.search(np.ascontiguousarray(vectors[rows], dtype=np.float32), PLACE_NEIGHBOURS)
+        near = np.where(near < 0, near.max(axis=1, keepdims=True), near)  # fewer than k found: reuse one found
+        weights = np.clip(sims, 1e-6, None)
+        weights /= weights.sum(axis=1, keepdims=True)
+        xy[rows] = (weights[:, :, None] * fitted_xy[near]).sum(axis=1)
+    return xy
 
 
 def _paths(ws: Workspace, key: str):

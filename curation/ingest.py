@@ -65,6 +65,7 @@ def ingest(
     dataset = name or dataset_name(path)
     problems: list[Problem] = []
     records: list[dict] = []
+    stored_added = stored_skipped = 0
     format_names: dict[str, None] = {}
     undetected: list[UnknownFormat] = []
     if as_transcript:  # conversations -> records with provenance, source external; then stored as any file's records
@@ -85,13 +86,21 @@ def ingest(
             continue
         for format_, group in groups:
             format_names[format_.name] = None
-            records.extend(convert_rows(format_, group, rows, dataset, source, problems))
+            for lo in range(0, len(group), STORE_EVERY):  # issue 18: a big file is converted and stored a slice at a time
+                converted = convert_rows(format_, group[lo : lo + STORE_EVERY], rows, dataset, source, problems)
+                if len(group) > STORE_EVERY and not needs_redaction(converted, redact):
+                    got = store(ws, dataset, converted)
+                    stored_added, stored_skipped = stored_added + got[0], stored_skipped + got[1]
+                else:  # small files, and records to redact (one redactor per file sees all of them): stored together below
+                    records.extend(converted)
+                del converted
     if undetected and len(undetected) == sum(1 for rows in parts if rows.rows):
         raise undetected[0]
     from curation.pii import redact_for_ingest
 
     redactions = redact_for_ingest(records, redact)
     added, skipped = store(ws, dataset, records)
+    added, skipped = added + stored_added, skipped + stored_skipped
     rejects_file = write_rejects(ws, dataset, problems)
     result = {
         "dataset": dataset,
@@ -160,6 +169,14 @@ def dataset_name(path: str | Path) -> str:
     return p.stem if p.suffix else p.name
 
 
+STORE_EVERY = 200_000  # issue 18: records of a bigger file are stored a part per this many source rows
+
+
+def needs_redaction(records: list[dict], redact: bool | None) -> bool:
+    """Whether `redact_for_ingest` would redact any of these records (then they wait for the file's one redactor)."""
+    return bool(redact) or (redact is None and any(r["source"] == "external" for r in records))
+
+
 def group_rows(rows: Rows, explicit: Format | None) -> list[tuple[Format, list]]:
     """Split rows by format: the explicit one, or the detected main one plus any other a row fits.
 
@@ -178,7 +195,7 @@ def group_rows(rows: Rows, explicit: Format | None) -> list[tuple[Format, list]]
 
 def convert_rows(fmt: Format, group, rows: Rows, dataset: str, source: str | None, problems: list[Problem]) -> list[dict]:
     by_number = dict(group)
-    hashed: dict[int, bytes] = {}
+    hashed: dict[int, bytes] = {}  # the current source row's canonical JSON only (issue 18: not one per row of the file)
     failed: set[int] = set()
     records = []
     for number, sub, rec in fmt.convert(group):
@@ -190,6 +207,7 @@ def convert_rows(fmt: Format, group, rows: Rows, dataset: str, source: str | Non
         meta = rec["meta"]
         try:  # orjson refuses values nested too deeply and values JSON has no type for
             if number not in hashed:
+                hashed.clear()
                 hashed[number] = canonical_json(by_number[number])
             meta_json = dumps(meta)
             messages_json = dumps(rec["messages"]) if rec["messages"] is not None else None

@@ -1,0 +1,84 @@
+"""1M records end to end (issue 18): time and peak memory of each stage at 10k, 100k, 1M.
+
+    python -m bench.make_million                    # once: /tmp/million/records_*.jsonl
+    nice -n 10 python -m bench.scale --sizes 10000 100000 [--stages ingest signals ...]
+
+Each stage is the CLI a user runs (``python -m curation STAGE ... --json``) in its own
+process; its peak resident memory is that process's ``ru_maxrss`` read with
+``os.wait4`` (so the peak belongs to that stage alone). Workspaces live under
+``/tmp/scale-ws/N`` and are reused stage to stage (ingest starts a fresh one).
+One JSON line per stage is appended to ``--log`` (default /tmp/scale-ws/log.jsonl).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.common import ROOT
+
+STAGES = {
+    "ingest": lambda n: ["ingest", f"/tmp/million/records_{n}.jsonl", "--name", "m", "--format", "prompt-completion"],
+    "signals": lambda n: ["signals"],
+    "embed": lambda n: ["embed", "--fast", "--keep"],
+    "map": lambda n: ["map"],
+    "dedup": lambda n: ["dedup"],
+    "select": lambda n: ["select", "--n", str(max(n // 10, 1))],
+    "export": lambda n: ["export", "--template", "alpaca", "--out", f"/tmp/scale-ws/export-{n}", "--format", "jsonl"],
+}
+
+
+def run_stage(stage: str, n: int, ws: Path, timeout: float | None) -> dict:
+    cmd = [sys.executable, "-m", "curation", *STAGES[stage](n), "--workspace", str(ws), "--json"]
+    if stage == "export":
+        shutil.rmtree(f"/tmp/scale-ws/export-{n}", ignore_errors=True)
+    out_path = ws.parent / f"{stage}-{n}.out"
+    err_path = ws.parent / f"{stage}-{n}.err"
+    start = time.perf_counter()
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    rc = os.waitstatus_to_exitcode(status)
+    row = {"stage": stage, "n": n, "seconds": round(seconds, 1), "peak_mb": round(usage.ru_maxrss / 1024),
+           "rc": rc, "cmd": " ".join(cmd[2:])}
+    if rc:
+        row["error"] = Path(err_path).read_text()[-400:]
+    else:
+        try:
+            summary = json.loads(Path(out_path).read_text())
+            row["summary"] = {k: v for k, v in summary.items() if isinstance(v, (int, float, str))}
+        except ValueError:
+            pass
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--stages", nargs="+", default=list(STAGES), choices=list(STAGES))
+    ap.add_argument("--log", default="/tmp/scale-ws/log.jsonl")
+    args = ap.parse_args()
+    Path(args.log).parent.mkdir(parents=True, exist_ok=True)
+    for n in args.sizes:
+        ws = Path(f"/tmp/scale-ws/{n}")
+        if "ingest" in args.stages:
+            shutil.rmtree(ws, ignore_errors=True)
+        ws.mkdir(parents=True, exist_ok=True)
+        for stage in args.stages:
+            row = run_stage(stage, n, ws, None)
+            print(json.dumps(row), flush=True)
+            with open(args.log, "a") as f:
+                f.write(json.dumps(row) + "\n")
+            if row["rc"]:
+                break
+
+
+if __name__ == "__main__":
+    main()
