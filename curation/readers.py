@@ -155,6 +155,7 @@ def read_file(p: Path, name: str) -> Rows:
         raise CurationError(f"{name}: the file looks like UTF-16 text, not UTF-8; re-save it as UTF-8 (e.g. "
                             f"iconv -f {utf16} -t UTF-8 {shlex.quote(str(p))} > {shlex.quote(utf8_name(str(p)))}) and ingest that file")
     text, bad = decode(data, name, warnings)
+    del data  # issue 18: the bytes are not needed once decoded (a 1 GB file would otherwise be held twice)
     if suffix in TABLE_SUFFIXES:
         return read_table(name, text, TABLE_SUFFIXES[suffix], warnings, bad)
     first_line = text.lstrip().split("\n", 1)[0]
@@ -476,9 +477,22 @@ def skip_value(text: str, pos: int) -> int | None:
     return None
 
 
+def split_lines(text: str):
+    """The lines of `text` one at a time, exactly as `text.split("\\n")` gives them, without a list holding a copy of
+    the whole text (issue 18: a 1 GB JSON Lines file)."""
+    start = 0
+    while True:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
+
+
 def read_jsonl(name: str, text: str, warnings: list[str], bad: dict[int, str] | None = None) -> Rows:
     rows, problems, duplicates = [], [], []
-    for number, line in enumerate(text.split("\n"), 1):
+    for number, line in enumerate(split_lines(text), 1):
         if not line.strip():
             continue
         if bad and number in bad:
