@@ -280,7 +280,9 @@ def cmd_ingest(ws: Workspace, args) -> tuple[dict, int]:
         except CurationError as exc:
             if len(args.paths) == 1:
                 raise
-            failed.append({"path": path, "error": str(exc)})
+            from curation.sql_source import is_sql_url, masked
+
+            failed.append({"path": masked(path) if is_sql_url(path) else path, "error": str(exc)})  # never a password
     if args.protected and results:
         from curation.decontaminate import protect
 
