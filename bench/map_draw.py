@@ -2,7 +2,7 @@
 
     nice -n 10 python bench/map_draw.py [--runs 3]
 
-Writes synthetic maps (Gaussian clusters, labelled, with ~60-character texts) of 55k and 1M points to Parquet,
+Writes synthetic maps (Gaussian clusters, labelled, with ~60-character texts) of 20k, 55k and 1M points to Parquet,
 starts `streamlit run bench/map_draw_app.py` on each, opens it once to warm the server's cache, then times
 `page.goto` until the points are drawn: for the canvas, until its script marks the first frame drawn (all points
 written to the pixel buffer and put on the canvas); for Plotly, until its WebGL scatter layer exists (what
@@ -73,7 +73,7 @@ def main() -> None:
     runs = runs_from_args(3)
     out = Path(tempfile.mkdtemp(prefix="bench-mapdraw-"))
     rows = []
-    for n, views in ((55_000, ("plotly", "fast")), (1_000_000, ("fast",))):
+    for n, views in ((20_000, ("plotly", "fast")), (55_000, ("plotly", "fast")), (1_000_000, ("fast",))):
         data = out / f"map{n}.parquet"
         synthetic(n).to_parquet(data)
         for view in views:

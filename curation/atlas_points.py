@@ -78,6 +78,25 @@ def hover_texts(texts: pd.Series, width: int) -> tuple[bytes, bytes]:
     return body, (offs - offs[0]).astype(np.uint32).tobytes()
 
 
+def text_width(n: int) -> int:
+    """How many characters of each text the hover shows: fewer on the biggest maps (the texts are most of the bytes)."""
+    return 70 if n <= 200_000 else 45
+
+
+def fingerprint(texts: pd.Series) -> str:
+    """A cheap content key of a text column (crc32 over its Arrow buffers: ~60 ms for 1M texts), for caching hover_texts."""
+    import pyarrow as pa
+
+    arr = pa.array(texts, from_pandas=True)
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    h = 0
+    for chunk in chunks:
+        for buffer in chunk.buffers():
+            if buffer is not None:
+                h = zlib.crc32(memoryview(buffer), h)
+    return f"{len(texts)}:{arr.type}:{h:08x}"
+
+
 def categorical(keys: pd.Series) -> tuple[np.ndarray, list[str], list[str]]:
     """uint16 codes, category names (noise last) and their colours."""
     raw, uniques = pd.factorize(keys, use_na_sentinel=False)
@@ -112,12 +131,14 @@ def view_range(values: np.ndarray) -> list[float]:
 
 
 def pack(frame: pd.DataFrame, colour: pd.Series, *, continuous: bool = False, text: str = "instruction",
-         labels: pd.DataFrame | None = None, found_rows: list[int] | None = None, height: int = 620) -> Packed:
-    """The map's points (frame: record_id, x, y and the text column) coloured by `colour`, ready for the browser."""
+         labels: pd.DataFrame | None = None, found_rows: list[int] | None = None, height: int = 620,
+         hover: tuple[bytes, bytes] | None = None) -> Packed:
+    """The map's points (frame: record_id, x, y and the text column) coloured by `colour`, ready for the browser;
+    `hover`: hover_texts(frame[text], text_width(n)) when the caller has it (cached) already."""
     n = len(frame)
     x, y = frame["x"].to_numpy(np.float32), frame["y"].to_numpy(np.float32)
     codes, names, palette = binned(colour) if continuous else categorical(colour)
-    texts, offsets = hover_texts(frame[text], 70 if n <= 200_000 else 45)
+    texts, offsets = hover if hover is not None else hover_texts(frame[text], text_width(n))
     if n:
         bounds = [float(np.min(x)), float(np.max(x)), float(np.min(y)), float(np.max(y))]
         view = [*view_range(x), *view_range(y)]

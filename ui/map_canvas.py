@@ -14,13 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import streamlit as st
 import streamlit.components.v1 as components
 
-from curation.atlas_points import pack, selection
+from curation.atlas_points import fingerprint, hover_texts, pack, selection, text_width
 from curation.signals import SIGNALS
 
-# Maps with at least this many points use the fast view; smaller ones keep Plotly (its lasso, legend and hover).
-# Measured (bench/map_draw.py): Plotly draws 20k points in ~2 s and 55k in ~5 s; the canvas 1M in under 5 s.
+# Maps with at least this many points use the fast view; smaller ones keep Plotly (its legend toggles, fading of
+# unchosen clusters, ○/◇ marks). Measured (bench/map_draw.py, bench/RESULTS.md "Map drawing", a loaded 2-core
+# machine): Plotly 5.6 s at 20k and 4.5–10.6 s at 55k; the canvas 0.9 s at 20k, 1.2–2.0 s at 55k, 6.5 s at 1M.
 FAST_VIEW_FROM = 20_000
 
 _component = components.declare_component("map_canvas", path=str(Path(__file__).parent / "map_canvas"))
@@ -37,8 +39,8 @@ def why(n: int) -> str:
     if use_fast_view(n):
         return (f"Fast view: {n:,} points (≥ {FAST_VIEW_FROM:,}) travel as binary arrays and are drawn on a canvas. "
                 "Drag to pan, wheel to zoom, hover for the text; Lasso or Box selects records for the actions below.")
-    return (f"Plotly view: {n:,} points (< {FAST_VIEW_FROM:,}, where Plotly's per-point JSON still draws in about "
-            "2 s or less). Drag a lasso to select; double-click shows every point.")
+    return (f"Plotly view: {n:,} points (below {FAST_VIEW_FROM:,}: Plotly's legend and marks; bigger maps use the "
+            "faster canvas view). Drag a lasso to select; double-click shows every point.")
 
 
 def colour_column(frame: pd.DataFrame, color: str) -> tuple[pd.Series, bool]:
@@ -56,10 +58,18 @@ def fast_map(frame: pd.DataFrame, color: str, found: pd.DataFrame | None = None,
     """Draw the map; the record ids selected on it (lasso or box), [] when none."""
     values, continuous = colour_column(frame, color)
     found_rows = [int(r) for r in found.index] if found is not None and len(found) else []
+    width = text_width(len(frame))
+    hover = _hover_texts(fingerprint(frame["instruction"]), width, frame["instruction"])
     packed = pack(frame, values, continuous=continuous, labels=None if centres is None else centres.head(labels_up_to),
-                  found_rows=found_rows, height=height)
+                  found_rows=found_rows, height=height, hover=hover)
     value = _component(**served(packed, key), key=key, default=None)
     return selection(value, frame, packed.stamp)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _hover_texts(key: str, width: int, _texts: pd.Series) -> tuple[bytes, bytes]:
+    """The hover texts, cached by the text column's content key: the slowest part of packing a big map (~0.6 s for 1M)."""
+    return hover_texts(_texts, width)
 
 
 def served(packed, key: str) -> dict:

@@ -191,6 +191,7 @@
       }
       return;
     }
+    if (!grid) buildGrid();  // built on the first hover, not before the first draw
     const i = nearest(e.offsetX, e.offsetY);
     if (i < 0) { tip.style.display = "none"; return; }
     const name = S.names.length > 1 ? S.names[S.codes[i]] + ": " : "";
@@ -229,7 +230,7 @@
       labels: args.labels || [], found: args.found || [], point: args.point || 2, bounds: args.bounds,
     };
     S = next;
-    if (!sameMap) { view = (args.view || args.bounds).slice(); selected = null; selectedCount = 0; buildGrid(); }
+    if (!sameMap) { view = (args.view || args.bounds).slice(); selected = null; selectedCount = 0; grid = null; }
     showLegend(args.names, args.palette);
     width = Math.max(200, document.body.clientWidth);
     height = args.height;
