@@ -12,6 +12,7 @@ bench/map_t0.py waits for). Median of --runs fresh page loads each.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -90,6 +91,7 @@ def main() -> None:
             print(rows[-1], flush=True)
     report(f"Map drawing: time to first draw in headless Chromium, {runs} page loads each", rows,
            "Targets: 1M points ≤ 5 s, 55k ≤ 2 s.")
+    shutil.rmtree(out)  # the synthetic maps it wrote
 
 
 if __name__ == "__main__":
