@@ -352,6 +352,9 @@ def test_select_the_best_n_compare_apply_and_undo(served):
     assert (load_records(Workspace(ws))["decision"] == "undecided").all()
 
 
+SLOW = 180_000  # ms: on a loaded 2-core machine one run of the page took over 30 s (a wait, not an assertion on time)
+
+
 def shot(page, folder, name: str) -> None:
     """A screenshot of the whole page, kept with the test's files (looked at while writing the journey)."""
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
@@ -378,25 +381,25 @@ def test_a_curators_day_review_by_keyboard_edit_bulk_fix_remove_restore_and_undo
     build(ws, load_records(ws))
 
     page.goto(url)
-    wait_idle(page)
+    wait_idle(page, SLOW)
     sidebar = page.locator("[data-testid='stSidebar']")
     curator = sidebar.get_by_role("textbox", name="Curator")
     curator.fill("dana")
     curator.press("Enter")
-    wait_idle(page)
+    wait_idle(page, SLOW)
     sidebar.locator("[data-testid='stMultiSelect']").filter(has_text="Datasets").locator("input").fill("batch")
     page.keyboard.press("Enter")
     page.keyboard.press("Escape")
-    wait_idle(page)
-    expect(page.get_by_text("50 of 291 records match")).to_be_visible(timeout=30_000)
+    wait_idle(page, SLOW)
+    expect(page.get_by_text("50 of 291 records match")).to_be_visible(timeout=SLOW)
     page.get_by_role("button", name="Review these 50 one by one").click()
-    wait_idle(page)
-    expect(page.get_by_text("Record 1 of 50 · 0 decided")).to_be_visible(timeout=30_000)
+    wait_idle(page, SLOW)
+    expect(page.get_by_text("Record 1 of 50 · 0 decided")).to_be_visible(timeout=SLOW)
     reason = page.get_by_role("textbox", name="Reason for this queue")
     expect(reason).to_have_value("manual")
     reason.fill("arithmetic_batch")
     reason.press("Enter")
-    wait_idle(page)
+    wait_idle(page, SLOW)
     reason.blur()  # the keys act on the page, not on the text box
     shot(page, tmp_path, "review-start")
 
@@ -404,16 +407,16 @@ def test_a_curators_day_review_by_keyboard_edit_bulk_fix_remove_restore_and_undo
     # Before each key the run it started has finished: a key pressed while the buttons are still being redrawn (e.g.
     # Previous, disabled on the first record) could meet the old button.
     page.keyboard.press("s")
-    expect(page.get_by_text("Record 2 of 50")).to_be_visible(timeout=30_000)
-    wait_idle(page)
+    expect(page.get_by_text("Record 2 of 50")).to_be_visible(timeout=SLOW)
+    wait_idle(page, SLOW)
     page.keyboard.press("p")
-    expect(page.get_by_text("Record 1 of 50")).to_be_visible(timeout=30_000)
-    wait_idle(page)
+    expect(page.get_by_text("Record 1 of 50")).to_be_visible(timeout=SLOW)
+    wait_idle(page, SLOW)
     for i in range(50):
         page.keyboard.press("x" if i % 5 == 0 else "k")
         nxt = f"Record {i + 2} of 50" if i < 49 else "End of the queue (50 records)"
-        expect(page.get_by_text(nxt)).to_be_visible(timeout=30_000)
-        wait_idle(page)
+        expect(page.get_by_text(nxt)).to_be_visible(timeout=SLOW)
+        wait_idle(page, SLOW)
     expect(page.get_by_text("50 decided (40 kept, 10 rejected)")).to_be_visible()
     shot(page, tmp_path, "review-end")
     frame = load_records(ws)
@@ -424,25 +427,25 @@ def test_a_curators_day_review_by_keyboard_edit_bulk_fix_remove_restore_and_undo
 
     # Edit the last record in place.
     page.keyboard.press("p")
-    expect(page.get_by_text("Record 50 of 50")).to_be_visible(timeout=30_000)
-    wait_idle(page)
+    expect(page.get_by_text("Record 50 of 50")).to_be_visible(timeout=SLOW)
+    wait_idle(page, SLOW)
     last = batch["record_id"].iloc[49]
     page.get_by_text("Edit this record").click()
     output = page.get_by_role("textbox", name="Output")
     output.fill("49 plus 49 is 98, since 50 plus 50 is 100.")
     page.get_by_role("button", name="Save the edit").click()
-    wait_idle(page)
-    expect(page.locator("[data-testid='stCode']").filter(has_text="since 50 plus 50 is 100")).to_be_visible(timeout=30_000)
+    wait_idle(page, SLOW)
+    expect(page.locator("[data-testid='stCode']").filter(has_text="since 50 plus 50 is 100")).to_be_visible(timeout=SLOW)
     shot(page, tmp_path, "review-edited")
     # And one by a bulk fix over the queue: the dry run's count and sample first, then apply.
     page.get_by_text("Fix every record in this queue (50)").click()
     page.get_by_role("button", name="Preview on the 50 records here").click()
-    wait_idle(page)
-    expect(page.get_by_text("1 of 1 matching records would change")).to_be_visible(timeout=30_000)
+    wait_idle(page, SLOW)
+    expect(page.get_by_text("1 of 1 matching records would change")).to_be_visible(timeout=SLOW)
     shot(page, tmp_path, "bulk-fix-preview")
     assert edits.edit_history(ws, batch["record_id"].iloc[7])[1:] == []  # the dry run wrote nothing
     page.get_by_role("button", name="Apply strip_end_marker to 1 records").click()
-    wait_idle(page)
+    wait_idle(page, SLOW)
     frame = load_records(ws).set_index("record_id")
     assert frame.loc[batch["record_id"].iloc[7], "output"] == "7 plus 7 is 14."
     assert frame.loc[last, "output"] == "49 plus 49 is 98, since 50 plus 50 is 100."
@@ -453,19 +456,19 @@ def test_a_curators_day_review_by_keyboard_edit_bulk_fix_remove_restore_and_undo
     sidebar_link(page, "Load data")
     page.get_by_role("combobox", name="Dataset", exact=True).fill("batch")
     page.keyboard.press("Enter")
-    wait_idle(page)
+    wait_idle(page, SLOW)
     page.get_by_role("button", name="Remove…").click()
-    wait_idle(page)
+    wait_idle(page, SLOW)
     expect(page.get_by_text("50 records")).to_be_visible()
     expect(page.get_by_text("2 edits")).to_be_visible()
     shot(page, tmp_path, "remove-confirm")
     page.get_by_role("button", name="Yes, remove batch").click()
-    wait_idle(page)
+    wait_idle(page, SLOW)
     assert "batch" not in dataset_sizes(ws) and removed_datasets(ws)[0]["dataset"] == "batch"
     expect(sidebar.get_by_text("batch")).to_have_count(0)
     shot(page, tmp_path, "removed")
     page.get_by_role("button", name="Restore").click()
-    wait_idle(page)
+    wait_idle(page, SLOW)
     assert dataset_sizes(ws)["batch"] == 50
     restored = load_records(ws).set_index("record_id")
     assert (restored.loc[batch["record_id"], "reason"] == "arithmetic_batch").all()
@@ -475,7 +478,7 @@ def test_a_curators_day_review_by_keyboard_edit_bulk_fix_remove_restore_and_undo
     before = load_records(ws).set_index("record_id")[["decision", "reason"]]
     sidebar_link(page, "Map")
     expect(page.get_by_text("Semantic search")).to_be_visible(timeout=120_000)
-    wait_idle(page)
+    wait_idle(page, SLOW)
     plot = page.locator("[data-testid='stPlotlyChart'] .nsewdrag").first
     box = plot.bounding_box()
     cx, cy, w, h = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"], box["height"]
@@ -485,19 +488,19 @@ def test_a_curators_day_review_by_keyboard_edit_bulk_fix_remove_restore_and_undo
                  (cx - w * 0.45, cy - h * 0.44)):
         page.mouse.move(x, y, steps=8)
     page.mouse.up()
-    wait_idle(page)
+    wait_idle(page, SLOW)
     heading = page.get_by_text("selected on the map")
-    expect(heading).to_be_visible(timeout=30_000)
+    expect(heading).to_be_visible(timeout=SLOW)
     n = int(heading.inner_text().split()[0].replace(",", ""))
     page.get_by_role("button", name=f"Reject {n:,}").click()
-    wait_idle(page)
+    wait_idle(page, SLOW)
     after = load_records(ws).set_index("record_id")[["decision", "reason"]]
     changed = (after != before).any(axis=1)
     assert changed.sum() > 0 and (after.loc[changed, "decision"] == "reject").all()
     expect(page.get_by_text(re.compile(r"Last action here: reject [\d,]+ record"))).to_be_visible()
     shot(page, tmp_path, "map-lasso")
     page.get_by_role("button", name="Undo it").click()
-    wait_idle(page)
+    wait_idle(page, SLOW)
     assert load_records(ws).set_index("record_id")[["decision", "reason"]].equals(before)
     expect(page.get_by_text("Last action here")).to_have_count(0)
 
@@ -506,9 +509,52 @@ def test_a_curators_day_review_by_keyboard_edit_bulk_fix_remove_restore_and_undo
     box.fill("my wifi keeps dropping")
     box.press("Enter")
     expect(page.get_by_text("Nearest to")).to_be_visible(timeout=60_000)
-    wait_idle(page)
+    wait_idle(page, SLOW)
     grid = page.locator("[data-testid='stDataFrame']").filter(has_text="similarity").first.bounding_box()
     page.mouse.click(grid["x"] + 15, grid["y"] + 35 + 17)  # the tick box of the first hit
-    wait_idle(page)
-    expect(page.get_by_text("Record 1 of 10")).to_be_visible(timeout=30_000)
+    wait_idle(page, SLOW)
+    expect(page.get_by_text("Record 1 of 10")).to_be_visible(timeout=SLOW)
     shot(page, tmp_path, "search-hit-opened")
+
+
+def test_generate_with_no_endpoint_then_a_local_one_and_open_the_new_dataset(served):
+    """A new user on the Generate page: told that no endpoint is configured and, on a run, that nothing answers there;
+    then a local OpenAI-compatible server (the scripted stub) writes 2 records, which open on the Records page."""
+    from curation.demo import load_demo
+    from tests.curation.generate.stub import GenStub, scripted
+    from tests.curation.generate.test_client import dead_port
+
+    url, page, ws = served
+    load_demo(Workspace(ws))
+    stub = GenStub(scripted)
+    try:
+        page.goto(f"{url}/generate")
+        wait_idle(page, SLOW)
+        expect(page.get_by_text("No endpoint is configured")).to_be_visible(timeout=SLOW)
+
+        def fill(label: str, value) -> None:
+            box = page.get_by_label(label, exact=True)
+            box.fill(str(value))
+            box.press("Enter")
+            wait_idle(page, SLOW)
+
+        page.get_by_role("combobox", name="Seeds").click()
+        page.get_by_role("option", name="demo", exact=True).click()
+        wait_idle(page, SLOW)
+        fill("Records", 2)
+        fill("Endpoint (OpenAI-compatible base URL)", f"http://127.0.0.1:{dead_port()}/v1")
+        page.get_by_role("button", name="Generate 2 records with self-instruct").click()
+        expect(page.get_by_text("nothing answers at")).to_be_visible(timeout=60_000)
+        wait_idle(page, SLOW)
+        fill("Endpoint (OpenAI-compatible base URL)", stub.url)
+        page.get_by_role("button", name="Check the endpoint").click()
+        expect(page.get_by_text("it lists stub-model")).to_be_visible(timeout=SLOW)
+        page.get_by_role("button", name="Generate 2 records with self-instruct").click()
+        expect(page.get_by_text(re.compile(r"2 accepted \(2 new records in self-instruct-demo\)"))).to_be_visible(timeout=120_000)
+        wait_idle(page, SLOW)
+        page.get_by_role("button", name="Open self-instruct-demo on the Records page").click()
+        wait_idle(page, SLOW)
+        expect(page.get_by_text(re.compile(r"^2 of [\d,]+ records match"))).to_be_visible(timeout=SLOW)
+        assert set(load_records(Workspace(ws), "self-instruct-demo")["source"]) == {"synthetic"}
+    finally:
+        stub.close()
