@@ -841,6 +841,10 @@ def quiet_stdout() -> None:
 
 def run(args) -> int:
     """One command: its output on stdout, or a one-line error on stderr; the exit status."""
+    if args.json:  # stdout holds one JSON object, stderr at most the error: no progress bars of the libraries
+        from curation.progress import quiet_libraries
+
+        quiet_libraries()
     try:
         # Only ingest creates a workspace: any other command on a folder without one says so and creates nothing.
         ws = args.workspace if args.command in RAW_WORKSPACE else Workspace(args.workspace, create=args.command == "ingest")
