@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 from curation.cli import main
-from tests.conftest import write_jsonl
+from tests.conftest import ROOT, write_jsonl
 
 
 @pytest.fixture
@@ -71,3 +74,27 @@ def test_records_prints_a_table_without_json_and_json_with_it(capsys, loaded):
 def test_records_without_a_match_says_so(capsys, loaded):
     out = text_of(capsys, "records", "--workspace", loaded, "--search", "nothing like this")
     assert out.startswith("0 records")
+
+
+def cli(*args, env=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+    for name in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_BARS", "TRANSFORMERS_VERBOSITY"):
+        env.pop(name, None)  # as a user's shell has them: unset
+    return subprocess.run([sys.executable, "-m", "curation", *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_json_runs_print_no_progress_bars_or_library_noise_on_stderr(tmp_path):
+    """--json: one JSON object on stdout and nothing on stderr — no tqdm bars from transformers (loading weights),
+    datasets (saving an HF export) or sentence-transformers, no load reports."""
+    import pandas as pd
+
+    pd.DataFrame({"instruction": [f"Question {i} about the sea and ships" for i in range(40)],
+                  "output": [f"Answer {i}" for i in range(40)]}).to_parquet(tmp_path / "data.parquet")
+    ws = tmp_path / "ws"
+    for args in (("ingest", tmp_path / "data.parquet"), ("embed",),
+                 ("export", "--template", "alpaca", "--format", "hf", "--out", tmp_path / "out", "--no-similarity")):
+        done = cli(*args, "--workspace", ws, "--json")
+        assert done.returncode == 0, done.stderr
+        json.loads(done.stdout)
+        assert done.stderr == "", f"{args[0]}: {done.stderr[:500]!r}"
