@@ -33,6 +33,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from curation.errors import CurationError
@@ -192,17 +193,25 @@ def with_review(ws: Workspace, frame: pd.DataFrame) -> pd.DataFrame:
     ids = frame["record_id"].astype(str)
     out = frame.copy()
     if "curator" not in out:
-        who = dict(ws.query("SELECT record_id, curator FROM state"))
-        out["curator"] = ids.map(who).astype(object).where(ids.isin(list(who)), None).to_numpy()
+        out["curator"] = _lookup(ids, dict(ws.query("SELECT record_id, curator FROM state")), None)
     if "edited" not in out:
         out["edited"] = ids.isin(list(edited_ids(ws))).to_numpy()
     if "edit_version" not in out:
-        out["edit_version"] = ids.map(versions(ws)).fillna(0).astype(int).to_numpy()
+        out["edit_version"] = _lookup(ids, versions(ws), 0).astype(int)
     if "selection" not in out:
         from curation.select import members
 
-        chosen = members(ws)
-        out["selection"] = ids.map(chosen).astype(object).where(ids.isin(list(chosen)), None).to_numpy()
+        out["selection"] = _lookup(ids, members(ws), None)
+    return out
+
+
+def _lookup(ids: pd.Series, table: dict, default) -> np.ndarray:
+    """table[id] for each id, `default` where an id has no entry. Issue 18: only the ids in the table are looked up
+    (a map over 1M ids per column took seconds on every page load though few or no records are decided)."""
+    out = np.full(len(ids), default, dtype=object)
+    if table:
+        hit = ids.isin(list(table)).to_numpy()
+        out[hit] = ids[hit].map(table).to_numpy()
     return out
 
 
