@@ -118,8 +118,14 @@ def shape_choice(shown: dict) -> str:
              "prompt words (median)": p["prompt_words"]["median"], "output words (median)": p["output_words"]["median"],
              "words in all": p["total_words"]} for name, p in preview.items()]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    unanswered = shown["conversations"] - preview["conversation"]["records"]
+    if unanswered > 0:  # said before loading, not only after
+        st.warning(f"{unanswered:,} conversation(s) have no assistant turn answering a user and will make no record: "
+                   "check the speakers' roles above (who is the assistant?).")
     names = list(SHAPES)
-    shape = st.radio("Records", names, horizontal=True, format_func=lambda n: f"{n}: {preview[n]['records']:,} records",
-                     **state.bound(f"{PREFIX}.shape", options=names))
+    labels = [f"{n}: {preview[n]['records']:,} records" for n in names]
+    # labels=: the counts change with a role or a split; without it the browser shows no shape chosen after a change
+    shape = st.radio("Records", names, horizontal=True, format_func=dict(zip(names, labels)).get,
+                     **state.bound(f"{PREFIX}.shape", options=names, labels=labels))
     st.caption(show.plain(SHAPES[shape].description))
     return shape

@@ -112,3 +112,15 @@ def test_transcripts_section_redacts_by_default_and_the_toggle_turns_it_off(app,
     frame = load_records(Workspace(tmp_path / "ws"))
     texts = " ".join(str(v) for v in frame["messages"])
     assert "@" in texts and "[EMAIL_" not in texts  # the demo calls' e-mail addresses are kept as spoken
+
+
+def test_a_role_change_keeps_the_shape_shown_as_chosen_and_warns_before_loading(app):
+    """A role change relabels the shape radio (its counts change): the browser is sent the chosen shape again (else
+    it shows no shape chosen), and conversations that will make no record are said before Load, not only after."""
+    read(app, DEMO)
+    assert not any("no assistant turn" in w.value for w in app.warning)
+    app.selectbox(key="w.load.transcripts.role.SPEAKER_00").select("user").run()  # the meeting has no assistant now
+    assert not app.exception
+    radio = app.radio(key=W(f"{PREFIX}.shape", PAGE))
+    assert radio.proto.set_value and radio.proto.raw_value == radio.proto.options[0]  # "conversation: 7 records"
+    assert any("no assistant turn" in w.value and "who is the assistant" in w.value for w in app.warning)
