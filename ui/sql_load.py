@@ -11,7 +11,7 @@ import streamlit as st
 
 from curation.ingest import ingest
 from curation.records import SOURCES
-from curation.sql_source import preview
+from curation.sql_source import is_sql_url, preview
 from ui import pii, show, state
 from ui.data import shown_errors
 
@@ -47,6 +47,9 @@ def sql_section(ws) -> None:
     spec = {"url": url, "table": (table or "").strip() or None, "query": (query or "").strip() or None,
             "key": key.strip() or None}
     ready = bool(url and (spec["table"] or spec["query"]))
+    if url and not is_sql_url(url):  # a path typed where the URL goes: said now, not as an ingest option error on Load
+        st.warning(not_a_url(url))
+        ready = False
     if st.button("Preview the first rows", disabled=not ready, key="w.load.sql.preview"):
         state.set(PREVIEW, None)
         with shown_errors("read the database"):
@@ -65,6 +68,19 @@ def sql_section(ws) -> None:
             st.rerun()  # the sidebar's counts include the new records
 
 
+def not_a_url(url: str) -> str:
+    """What to type instead of a path (the file's own URL when it looks like a SQLite or DuckDB file). The typed text
+    is not repeated: it is in the box above, and could hold a password (user:secret@host without a scheme)."""
+    from pathlib import Path
+
+    path = Path(url).expanduser()
+    scheme = {".duckdb": "duckdb", ".db": "sqlite", ".sqlite": "sqlite", ".sqlite3": "sqlite"}.get(path.suffix.lower())
+    hint = (f"for this file write {scheme}:///{path.resolve()}" if scheme and "@" not in url else
+            "write it like sqlite:///path/file.db or postgresql+psycopg://user@host:5432/dbname")
+    return (f"Not a database URL: {show.plain(hint)}. A file of records (JSON, CSV, Parquet…) loads from the tab "
+            "'Path on the server' above.")
+
+
 def show_preview(shown: dict):
     """The preview table and the column mapping (guessed from the column names where obvious); the mapping to load with."""
     st.write(f"{show.plain(shown['url'])} · {show.plain(shown['query'])} · key: "
@@ -80,6 +96,8 @@ def show_preview(shown: dict):
     if shown["format"] and not shown["mapping"]:
         st.caption(f"Columns read as the {show.plain(shown['format'])} format; map them to override.")
     guessed = shown["mapping"] or {}
+    st.caption("Which column holds each field? " + ("Guessed from the column names: change any that is wrong."
+                                                     if guessed else "Choose at least the instruction and the output."))
     columns = [NONE, *shown["columns"]]
     picks = st.columns(len(FIELDS))
     chosen = {}

@@ -82,3 +82,18 @@ def test_sql_section_errors_are_messages_without_the_password(app, tmp_path, db)
     shown = " ".join(e.value for e in app.error)
     assert "cannot connect to postgresql+psycopg://me@127.0.0.1:1/db" in shown
     assert "Hunter2-Secret" not in shown and "Other-Secret-99" not in shown
+
+
+def test_sql_section_a_path_instead_of_a_url_is_said_at_once_with_the_url_to_type(app, tmp_path, db):
+    """A new user types the file's path where the URL goes: told at once what to write (not, on Load, an error about
+    --table/--query options), with the buttons off; once a URL is typed, the preview says which columns map where."""
+    app.switch_page("pages/load.py").run()
+    fill(app, str(db), "tickets")
+    assert not app.exception and not app.error
+    said = " ".join(w.value for w in app.warning)
+    assert "Not a database URL" in said and f"sqlite:///{db}" in said
+    assert app.button(key="w.load.sql.preview").disabled and app.button(key="w.load.sql.load").disabled
+    app.text_input(key=W(f"{PREFIX}.url", PAGE)).input(f"sqlite:///{db}").run()
+    assert not any("Not a database URL" in w.value for w in app.warning)
+    app.button(key="w.load.sql.preview").click().run()
+    assert any("Which column holds each field?" in c.value for c in app.caption)
