@@ -97,6 +97,10 @@ def last_result(ws) -> None:
                f"(format {show.plain(result['format'])}).")
     if result.get("protected"):
         message += " Protected: an evaluation set, never rejected or exported."
+    if result.get("query") and skipped:  # issue 16: a database loaded again
+        by = f"key {', '.join(result['key'])}" if result.get("key") else "content"
+        message += (f" Rows already loaded (by {show.plain(by)}) were skipped: loading again adds only new rows, "
+                    "and does not update a row changed since.")
     (st.success if added or skipped else st.error)(message)
     pii.load_summary(result)  # issue 16: personal data redacted, per kind
     for warning in result.get("warnings", []):

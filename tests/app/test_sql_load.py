@@ -67,6 +67,7 @@ def test_sql_section_previews_maps_and_loads_a_table(app, tmp_path, db):
     conn.close()
     app.button(key="w.load.sql.load").click().run()
     assert any("1 records added, 12 already present" in s.value for s in app.success)
+    assert any("already loaded (by key id) were skipped: loading again adds only new rows" in s.value for s in app.success)
 
 
 def test_sql_section_errors_are_messages_without_the_password(app, tmp_path, db):
