@@ -98,9 +98,10 @@ def last_result(ws) -> None:
     if result.get("protected"):
         message += " Protected: an evaluation set, never rejected or exported."
     if result.get("query") and skipped:  # issue 16: a database loaded again
-        by = f"key {', '.join(result['key'])}" if result.get("key") else "content"
-        message += (f" Rows already loaded (by {show.plain(by)}) were skipped: loading again adds only new rows, "
-                    "and does not update a row changed since.")
+        keys = result.get("key")
+        message += (f" Rows already loaded (by key {show.plain(', '.join(keys))}) were skipped: loading again adds only "
+                    "new rows, and does not update a row changed since." if keys else " Rows already loaded (the same "
+                    "content) were skipped: loading again adds only new rows.")
     (st.success if added or skipped else st.error)(message)
     pii.load_summary(result)  # issue 16: personal data redacted, per kind
     for warning in result.get("warnings", []):

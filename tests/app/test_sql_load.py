@@ -98,3 +98,16 @@ def test_sql_section_a_path_instead_of_a_url_is_said_at_once_with_the_url_to_typ
     assert not any("Not a database URL" in w.value for w in app.warning)
     app.button(key="w.load.sql.preview").click().run()
     assert any("Which column holds each field?" in c.value for c in app.caption)
+
+
+def test_sql_section_a_query_without_a_key_loaded_again_says_rows_are_known_by_content(app, db):
+    app.switch_page("pages/load.py").run()
+    app.text_input(key=W(f"{PREFIX}.url", PAGE)).input(f"sqlite:///{db}").run()
+    app.radio(key=W(f"{PREFIX}.how", PAGE)).set_value("Query").run()
+    app.text_area(key=W(f"{PREFIX}.query", PAGE)).input("SELECT ask AS instruction, reply AS output FROM tickets").run()
+    app.button(key="w.load.sql.load").click().run()
+    app.button(key="w.load.sql.load").click().run()
+    assert not app.exception and not app.error
+    said = " ".join(s.value for s in app.success)
+    assert "12 already present" in said and "(the same content) were skipped" in said
+    assert "does not update" not in said  # without a key a changed row loads again as a new record (the warning says so)
