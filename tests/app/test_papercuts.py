@@ -141,9 +141,11 @@ def test_quality_overlap_tab_shows_that_heatmap_with_a_caption(demo):
 def test_duplicates_slider_below_the_computed_range_says_so_and_offers_to_recompute(demo, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     from curation import dedup
+    from curation.annotated import find_signals
     from curation.workspace import Workspace
 
     ws = Workspace(tmp_path / "ws")
+    find_signals(ws, compute=True)  # the representative rule's signal, as the Quality page leaves it
     found = dedup.find(ws)  # what "Find duplicates" runs: pairs from a little below the sweep's start
     start = dedup.SWEEPS[found.summary()["method"]][0]
     app = demo

@@ -24,7 +24,8 @@ CLI_ONLY = {
 # of writing: their messages still to be worded for the dashboard.
 PENDING = {("curation/decisions.py", None), ("curation/edits.py", None), ("curation/remove.py", None), ("curation/sql_source.py", None),
            ("curation/transcripts/collect.py", None), ("curation/transcripts/roles.py", None),
-           ("curation/generate/magpie.py", None), ("curation/generate/seeds.py", "topic_seeds")}
+           ("curation/generate/magpie.py", None), ("curation/generate/seeds.py", "topic_seeds"),
+           ("curation/embed.py", "resolve_backend"), ("curation/executor.py", "reachable")}
 
 
 def strings(node, worded: set) -> list[str]:
