@@ -85,6 +85,8 @@ def files_of(path: Path, skip: Path | None = None) -> list[Path]:
     if not path.is_dir():
         return [path]
     skip = skip.resolve() if skip is not None and skip.is_dir() else None
+    if skip is not None and skip in path.resolve().parents:
+        skip = None  # a folder inside the workspace named on purpose (the dashboard's uploads/; ingest refuses its own data)
     out = []
     for f in sorted(path.rglob("*")):
         rel = f.relative_to(path).parts

@@ -8,7 +8,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from curation.demo import HERE as DEMO_DIR
+from curation.ingest import ingest
 from curation.store import load_records
+from curation.transcripts import inspect
 from curation.workspace import Workspace
 from tests.conftest import ROOT
 from ui.state import widget_key as W
@@ -93,6 +95,10 @@ def test_uploaded_transcripts_land_in_one_folder_named_by_their_content(tmp_path
     folder = save_uploads(ws, files)
     assert sorted(p.name for p in folder.iterdir()) == ["a.vtt", "b.srt"] and save_uploads(ws, files[::-1]) == folder
     assert save_uploads(ws, files[:1]) != folder
+    # the folder is inside the workspace (its uploads/): read and loaded all the same (it used to be "no transcripts here")
+    shown = inspect(folder, skip=ws.root)
+    assert [f["file"] for f in shown["files"]] == ["a.vtt", "b.srt"] and shown["conversations"] > 0
+    assert ingest(ws, folder, name="uploaded", fmt="transcript")["added"] > 0
 
 
 def test_transcripts_section_upload_mode_without_files_offers_nothing_to_read(app):
