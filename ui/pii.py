@@ -32,7 +32,7 @@ def redact_toggle(key: str, source: str | None) -> bool | None:
 def load_summary(result: dict) -> None:
     """The counts per kind after a load (nothing when the load redacted nothing)."""
     counts = result.get("redactions") or {}
-    if not counts:
+    if not counts or not result.get("added"):  # all already present: nothing was stored, so nothing "redacted before storing"
         return
     parts = ", ".join(f"{n:,} {kind}" for kind, n in sorted(counts.items(), key=lambda kv: KINDS.index(kv[0])
                                                              if kv[0] in KINDS else len(KINDS)))

@@ -40,6 +40,8 @@ def test_load_page_redacts_external_sources_by_default_and_shows_the_counts(app,
     assert "counted in every record and field it appears in" in shown  # why the counts exceed the values in the source
     frame = load_records(Workspace(tmp_path / "ws"))
     assert "sarah.jones@example.com" not in " ".join(frame["instruction"])
+    app.button(key="load_path_button").click().run()  # again: every record already present, nothing stored
+    assert any("0 records added" in s.value for s in app.success) and not any("Personal data" in i.value for i in app.info)
 
     app.switch_page("pages/records.py").run()
     assert not app.exception
