@@ -228,6 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", metavar="DATASET", help="seed dataset (default: self-instruct's 175 seed tasks, ingested once)")
     p.add_argument("--cluster", type=int, metavar="ID", help="seeds: the records of this cluster of the map (aimed generation)")
     p.add_argument("--seed-ids", nargs="+", metavar="ID", help="seeds: these records (e.g. a selection, or the ids `records --json` lists)")
+    p.add_argument("--topic", metavar="TEXT", help="seeds: the records nearest this text by semantic search, as `records --near` "
+                   "(aimed generation; the report gives the topic's share before and after)")
+    p.add_argument("--topic-size", type=int, default=20, metavar="N",
+                   help="with --topic: how many nearest records are the seeds (default 20)")
     p.add_argument("--name", metavar="DATASET", help="dataset of the generated records (default METHOD-SEEDS)")
     p.add_argument("--endpoint", metavar="URL", help="OpenAI-compatible base URL (default $OPENAI_BASE_URL or OpenAI)")
     p.add_argument("--model", metavar="NAME", help="model name (default: the endpoint's first)")
@@ -244,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int, metavar="N", help="cap every request's max_tokens at N")
     p.add_argument("--option", nargs="+", metavar="KEY=VALUE",
                    help="method options, e.g. prompts_per_round=8 pre_query=llama-3 (values read as JSON when they parse)")
+    p.add_argument("--tokenizer", metavar="PATH", help="magpie: read the pre-query prefix from this tokenizer's chat template "
+                   "(a local tokenizer or model folder, or a .gguf file; default: the served model's folder when local)")
     p.add_argument("--omit", nargs="+", metavar="PARAM", default=[],
                    help="sampling parameters not to send, for endpoints that refuse them (transformers serve: stop)")
     p.add_argument("--stream", action="store_true", help="ask for streamed replies (server-sent events)")
@@ -725,8 +731,12 @@ def cmd_generate(ws: Workspace, args) -> tuple[dict, int]:
             options[key.strip()] = json.loads(value)
         except ValueError:
             options[key.strip()] = value
+    if args.tokenizer:
+        if args.method != "magpie":
+            raise CurationError("--tokenizer is for --method magpie (it reads the pre-query prefix from the chat template)")
+        options["tokenizer"] = args.tokenizer
     out = generate(ws, args.method, n=args.n, seeds_dataset=args.seeds, cluster=args.cluster, seed_ids=args.seed_ids,
-                   dataset=args.name,
+                   topic=args.topic, topic_size=args.topic_size, dataset=args.name,
                    endpoint=args.endpoint, model=args.model, api_key_env=args.api_key_env, seed=args.seed,
                    concurrency=args.concurrency, rpm=args.rpm, timeout=args.timeout, max_retries=args.max_retries,
                    budget_tokens=args.budget_tokens, budget_cost=args.budget_cost, price_per_1k=args.price_per_1k,
@@ -751,6 +761,14 @@ def text_generate(out: dict) -> str:
     if "cluster" in out and "share_after" in out["cluster"]:
         c = out["cluster"]
         lines.append(f"  cluster {c['id']}: {c['share_before']:.1%} of the mapped records before, {c['share_after']:.1%} after")
+    if "topic" in out:
+        t = out["topic"]
+        lines.append(f"  topic “{t['text']}”: {t['records_before']:,} of {t['total_before']:,} records ({t['share_before']:.1%}) "
+                     f"within similarity {t['similarity_at_least']:.3f} of it before"
+                     + (f", {t['records_after']:,} of {t['total_after']:,} ({t['share_after']:.1%}) after: {t['new_within']:,} of "
+                        f"the {t['new_records']:,} new records are within it" if "share_after" in t else ""))
+    if "pre_query" in out:
+        lines.append(f"  magpie pre-query prefix from {out['pre_query']['from']}: {json.dumps(out['pre_query']['prefix'])}")
     return "\n".join(lines)
 
 

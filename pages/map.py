@@ -291,6 +291,12 @@ def main() -> None:
         act.follow_open()
         act.action_bar(ws, hits, label="manual", what=f"search “{query.strip()}”", key="hits", queue=f"Search: {query.strip()}",
                        slot=f"{state.MAP_LAST}.search")
+        if st.button("Generate more like this", key="map_generate_topic", icon=":material/auto_awesome:",
+                     help="The Generate page, with this search's nearest records as the seeds: an LLM writes more about it."):
+            from ui.generate import aim_at_topic
+
+            aim_at_topic(query.strip())
+            st.switch_page("pages/generate.py")
     if selected:
         sel = frame[frame["record_id"].isin(selected)]
         st.subheader(f"{len(sel):,} selected on the map")
@@ -309,6 +315,12 @@ def main() -> None:
                 st.text(f"{rid}: {show.snippet(by_id.get(rid, ''), 200)}")
         first = atlas.labels.get(min(chosen), "manual")
         selection_actions(ws, ids, f"cluster:{first}", "cluster")
+        if len(chosen) == 1 and st.button("Generate more in this cluster", key="map_generate_cluster",
+                                          icon=":material/auto_awesome:", help="The Generate page, with its records as the seeds."):
+            from ui.generate import aim_at_cluster
+
+            aim_at_cluster(min(chosen))
+            st.switch_page("pages/generate.py")
     else:
         act.undo_last(ws, key="map")
     st.subheader("Diversity")

@@ -67,6 +67,11 @@ MAP_SEARCH = "shared.map.search"
 MAP_COLOR = "shared.map.color"
 MAP_DIVERSITY = "shared.map.diversity"
 
+# The Generate page's seeds: the Map page sets them too ("Generate more like this", "Generate more in this cluster").
+GENERATE_SEEDS = "shared.generate.seeds"  # one of ui.generate's seed choices
+GENERATE_TOPIC = "shared.generate.topic"  # the text whose nearest records are the seeds
+GENERATE_CLUSTER = "shared.generate.cluster"  # the map cluster whose records are the seeds
+
 DUP_CROSS = "shared.duplicates.cross"
 DUP_GROUP = "shared.duplicates.group"
 DUP_OTHER = "shared.duplicates.other"  # + ".<group>"

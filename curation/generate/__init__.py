@@ -4,11 +4,13 @@
   reference's filters and ROUGE-L novelty, classification tasks output-first — `selfinstruct.py`;
 - `alpaca` (Taori et al. 2023): a batch of instruction/input/output tasks per call from 3 seed examples — `alpaca.py`;
 - `evol-instruct` (Xu et al. 2023, WizardLM): in-depth and in-breadth mutations with the elimination rules — `evol.py`;
-- `magpie` (Xu et al. 2024): the chat template's pre-query prefix on a raw completions endpoint — `magpie.py`.
+- `magpie` (Xu et al. 2024): the chat template's pre-query prefix on a raw completions endpoint — `magpie.py`; the
+  prefix read from a local tokenizer's (or GGUF file's) own chat template — `chat_template.py`.
 
 `generate(ws, method, …)` (`run.py`) runs one through any OpenAI-compatible endpoint (`curation.llm`) and stores the
 accepted records as a new dataset with `source: synthetic` and provenance; the shared pieces are `base.py`
-(candidates, state), `filters.py`, `novelty.py` (ROUGE-L through rapidfuzz) and `seeds.py`.
+(candidates, state), `filters.py`, `novelty.py` (ROUGE-L through rapidfuzz) and `seeds.py` (the default pool, a
+dataset, chosen records, a cluster of the map, the records nearest a topic).
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ class State:
     novelty: Novelty
     machine: list[Seed] = field(default_factory=list)  # accepted so far, in order
     backlog: list[Candidate] = field(default_factory=list)  # passed the filters, not finished yet (more than a round needed)
+    notes: dict = field(default_factory=dict)  # what the method says about the run, for its report (magpie: pre_query)
 
     def accept(self, cand: Candidate, record_id: str) -> None:
         """An accepted candidate joins the machine pool later prompts draw on (the method put it in the novelty pool)."""

@@ -56,19 +56,26 @@ def run_id(method: str, dataset: str, seeds: list, opts: dict, seed: int, endpoi
 
 
 def generate(ws: Workspace, method: str = "self-instruct", *, n: int = 20, seeds_dataset: str | None = None,
-             cluster: int | None = None, seed_ids: list[str] | None = None, dataset: str | None = None,
+             cluster: int | None = None, seed_ids: list[str] | None = None, topic: str | None = None,
+             topic_size: int = 20, dataset: str | None = None,
              endpoint: str | None = None, model: str | None = None,
              api_key_env: str = "OPENAI_API_KEY", seed: int = 0, concurrency: int = 4, rpm: float | None = None,
              timeout: float = 60.0, max_retries: int = 4, backoff: float = 1.0, budget_tokens: int | None = None,
              budget_cost: float | None = None, price_per_1k: float = 0.0, max_tokens: int | None = None,
              options: dict | None = None, omit: tuple[str, ...] = (), stream: bool = False, patience: int = 5,
-             dry_run: bool = False, progress: Progress | None = None, live: dict | None = None) -> dict:
+             dry_run: bool = False, progress: Progress | None = None, live: dict | None = None, cancel=None) -> dict:
     """Generate `n` records with a method; returns the report (also written to generate/<run>/report.json).
 
     `live`, when given, is a dict kept up to date as the run goes (counts by reason, the first accepted records,
-    spend): the dashboard shows it while the run is in a background job."""
+    spend, updated after every reply): the dashboard shows it while the run is in a background job. `cancel()`, when
+    given, is asked before every request: once true, nothing more is sent and the run stops after the round it is on
+    (the dashboard's Cancel; `progress` raising `Cancelled` stops it between rounds).
+
+    Aimed generation: `cluster` (the seeds are a cluster of the map; the report's `cluster` gives its share before
+    and after) or `topic` (the seeds are the `topic_size` records nearest a text; the report's `topic` gives the
+    share of the records within the farthest seed's similarity, before and after: `seeds.topic_seeds`)."""
     from curation.generate import get_method
-    from curation.generate.seeds import seed_frame, seeds_of
+    from curation.generate.seeds import public, seed_frame, seeds_of, topic_seeds, topic_share_after
 
     if int(n) < 1:
         raise CurationError("-n must be at least 1")
@@ -78,7 +85,16 @@ def generate(ws: Workspace, method: str = "self-instruct", *, n: int = 20, seeds
         opts["max_tokens_cap"] = int(max_tokens)
     if omit:
         opts["omitted"] = sorted(omit)  # part of the provenance: these parameters were not sent
-    frame, seeds_what = seed_frame(ws, seeds_dataset, cluster, seed_ids)
+    aims = [name for name, value in (("--cluster", cluster), ("--topic", topic), ("--seed-ids", seed_ids)) if value is not None]
+    if len(aims) > 1:
+        raise CurationError(f"choose the seeds one way: {' and '.join(aims)} were both given")
+    topic_share = None
+    if topic is not None:
+        # the run's own dataset is never its seeds: a rerun (or a resumed run) finds the same seeds, builds the same prompts
+        dataset = dataset or f"{method}-topic-{slug(str(topic))}"
+        frame, seeds_what, topic_share = topic_seeds(ws, topic, topic_size, seeds_dataset, exclude=dataset)
+    else:
+        frame, seeds_what = seed_frame(ws, seeds_dataset, cluster, seed_ids)
     seeds = seeds_of(frame)
     if method == "self-instruct" and len(seeds) < int(opts["in_context"]) - int(opts["machine_in_context"]):
         raise CurationError(f"self-instruct shows {opts['in_context']} instructions a prompt: {seeds_what} has only "
@@ -86,24 +102,33 @@ def generate(ws: Workspace, method: str = "self-instruct", *, n: int = 20, seeds
     source = f"cluster{cluster}" if cluster is not None else "chosen" if seed_ids is not None else frame["dataset"].iat[0]
     dataset = dataset or f"{method}-{source}"
     state = State(seeds=seeds, rng=random.Random(seed), novelty=Novelty(s.instruction for s in seeds))
-    est = estimate(m, state, int(n), opts, price_per_1k)
+    est = estimate(m, state, int(n), {**opts, "_model": model}, price_per_1k)
     report = {"method": method, "reference": m.reference, "dataset": dataset, "seeds": seeds_what, "requested": int(n),
-              "estimate": est}
+              "estimate": est, **state.notes}
     if cluster is not None:
         report["cluster"] = cluster_share(ws, cluster)
+    if topic_share is not None:
+        report["topic"] = public(topic_share)
     if dry_run:
         return report
+    live = live if live is not None else {}
+    live.update({"accepted": 0, "rejected": {}, "first": [], "requested": int(n), "dataset": dataset, "estimate": est,
+                 "answers": 0, "answered_at": time.time()})
+
+    def on_spend(spend: dict) -> None:  # after every request sent and every reply: the live view's counts
+        if spend["sent"] != live["answers"]:
+            live["answers"], live["answered_at"] = spend["sent"], time.time()
+        live["spend"] = spend
+
     session = Session(ws, endpoint=endpoint, model=model, api_key_env=api_key_env, timeout=timeout,
                       max_retries=max_retries, backoff=backoff, concurrency=concurrency, rpm=rpm,
                       budget_tokens=budget_tokens, budget_cost=budget_cost, price_per_1k=price_per_1k, omit=tuple(omit or ()),
-                      stream=stream)
+                      stream=stream, cancelled=cancel, on_spend=on_spend)
     rid = run_id(method, dataset, seeds, opts, seed, session.url, model)
     folder = ws.root / "generate" / rid
     accepted: list[dict] = []
     rejected: list[dict] = []
     reasons: Counter[str] = Counter()
-    live = live if live is not None else {}
-    live.update({"accepted": 0, "rejected": {}, "first": [], "requested": int(n), "dataset": dataset, "estimate": est})
     stopped = "done"
     started = time.time()
     rounds = idle = 0
@@ -113,6 +138,10 @@ def generate(ws: Workspace, method: str = "self-instruct", *, n: int = 20, seeds
         while len(accepted) < int(n):
             if progress:
                 progress(len(accepted), int(n), f"{method}: {len(accepted)} accepted, {sum(reasons.values())} rejected")
+            if cancel is not None and cancel():
+                from curation.progress import Cancelled
+
+                raise Cancelled(f"cancelled after {len(accepted):,} of {int(n):,} accepted; what was accepted is kept")
             if session.exhausted:
                 stopped = "budget"
                 break
@@ -157,6 +186,12 @@ def generate(ws: Workspace, method: str = "self-instruct", *, n: int = 20, seeds
                        "rejected_total": sum(reasons.values()), "rounds": rounds, "stopped": stopped,
                        "spend": session.spend.as_dict(), "budget_tokens": session.limit,
                        "seconds": round(time.time() - started, 2), "folder": ws.relative(folder)})
+        report.update(state.notes)
+        if topic_share is not None:
+            try:
+                report["topic"] = topic_share_after(ws, topic_share, accepted)
+            except Exception as exc:  # embedding the new records failed: say so, keep the run's report
+                report["topic"]["after_failed"] = f"{type(exc).__name__}: {exc}"
         if cluster is not None:
             c = report["cluster"]
             total = c["total_before"] + added
@@ -166,6 +201,14 @@ def generate(ws: Workspace, method: str = "self-instruct", *, n: int = 20, seeds
         live.update({"report": report, "accepted": len(accepted), "rejected": dict(reasons), "spend": report["spend"]})
         session.close()
     return report
+
+
+def slug(text: str, words: int = 5) -> str:
+    """A short name for a topic in a dataset name: its first words, lower case, letters and digits."""
+    import re
+
+    parts = re.findall(r"[a-z0-9]+", text.lower())[:words]
+    return "-".join(parts)[:40].strip("-") or "text"
 
 
 def to_record(cand: Candidate, dataset: str, row: int, base: dict, opts: dict, round_: int) -> dict:

@@ -63,17 +63,43 @@ def connect(url: str | None, api_key_env: str | None = "OPENAI_API_KEY", timeout
     return openai.OpenAI(base_url=url, api_key=key, max_retries=0, timeout=float(timeout))
 
 
-def first_model(client, url: str | None) -> str:
-    """The first model the endpoint lists (for a missing --model)."""
+SERVERS = "vLLM, Ollama, the llama.cpp server, TGI, transformers serve"
+
+
+def nothing_answers(url: str | None, kind: str) -> CurationError:
+    """No server at the endpoint's address (connection refused, unknown host): naming a model would not help."""
+    where = endpoint_url(url)
+    return CurationError(f"nothing answers at {where} ({kind}): start an OpenAI-compatible server there ({SERVERS}) "
+                         "or give the address of one with --endpoint URL (or $OPENAI_BASE_URL)",
+                         dashboard=f"nothing answers at {where} ({kind}): start an OpenAI-compatible server there "
+                                   f"({SERVERS}) or give the address of one in the Endpoint field")
+
+
+def list_models(client, url: str | None) -> list[str]:
+    """The models the endpoint lists; CurationError when nothing answers or it cannot list them."""
     try:
-        models = [m.id for m in client.models.list()]
+        return [m.id for m in client.models.list()]
     except Exception as exc:  # openai raises many types; the endpoint may not list models at all
+        if type(exc).__name__ == "APIConnectionError":
+            raise nothing_answers(url, type(exc).__name__) from None
         raise CurationError(f"could not list the models of {endpoint_url(url)} ({type(exc).__name__}): give --model NAME",
                             dashboard=f"could not list the models of {endpoint_url(url)} ({type(exc).__name__}): name one "
                                       "in the Model field") from None
+
+
+def probe(url: str | None, api_key_env: str | None = "OPENAI_API_KEY", timeout: float = 10.0) -> list[str]:
+    """Whether the endpoint answers, before a run: the models it lists (perhaps none); CurationError saying why not."""
+    return list_models(connect(url, api_key_env, timeout, who="the endpoint"), url)
+
+
+def first_model(client, url: str | None) -> str:
+    """The first model the endpoint lists (for a missing --model)."""
+    models = list_models(client, url)
     if not models:
-        raise CurationError(f"{endpoint_url(url)} lists no model: give --model NAME",
-                            dashboard=f"{endpoint_url(url)} lists no model: name one in the Model field")
+        raise CurationError(f"{endpoint_url(url)} answers but lists no model (transformers serve lists none): give --model "
+                            "NAME (for transformers serve, the folder or hub id it serves)",
+                            dashboard=f"{endpoint_url(url)} answers but lists no model (transformers serve lists none): "
+                                      "name it in the Model field (for transformers serve, the folder or hub id it serves)")
     return models[0]
 
 
@@ -100,11 +126,12 @@ def usage_of(response) -> dict | None:
 
 
 def request(client, payload: dict, *, url: str | None, max_retries: int = 4, backoff: float = 1.0,
-            who: str = "the endpoint") -> dict:
+            who: str = "the endpoint", stop=None) -> dict:
     """Send one request: `payload` is the body of a chat completion (it has `messages`) or of a raw completion (it
-    has `prompt`). Returns {"text", "usage", "finish_reason"} or {"error": why} after the retries; raises
-    CurationError when no request can succeed (a refused key, an unknown model) and NoCompletionsAPI when a raw
-    completion meets an endpoint without that API."""
+    has `prompt`). Returns {"text", "usage", "finish_reason"} or {"error": why, "kind": the error's type} after the
+    retries (fewer once `stop()` is true: a cancelled run sends no retry); raises CurationError when no request can
+    succeed (a refused key, an unknown model) and NoCompletionsAPI when a raw completion meets an endpoint without
+    that API."""
     import openai
 
     completion = "prompt" in payload
@@ -140,13 +167,13 @@ def request(client, payload: dict, *, url: str | None, max_retries: int = 4, bac
                                     dashboard=f"{who} {endpoint_url(url)} refused the request ({status} {kind}): check the "
                                               "Endpoint, the Model and the API key") from None
             retried = kind in RETRIED or (isinstance(status, int) and status >= 500)
-            if not retried or attempt == tries - 1:
+            if not retried or attempt == tries - 1 or (stop is not None and stop()):
                 why = f"{status} {kind}" if status else kind
-                return {"error": f"failed after {attempt + 1} tries: {why}"}
+                return {"error": f"failed after {attempt + 1} tries: {why}", "kind": kind}
             time.sleep(wait(exc, attempt, backoff))
         except ValueError as exc:  # a reply that is not the protocol's JSON
-            if attempt == tries - 1:
-                return {"error": f"failed after {attempt + 1} tries: bad response ({one_line(str(exc), 80)})"}
+            if attempt == tries - 1 or (stop is not None and stop()):
+                return {"error": f"failed after {attempt + 1} tries: bad response ({one_line(str(exc), 80)})", "kind": "bad response"}
             time.sleep(wait(None, attempt, backoff))
     return {"error": "failed"}  # not reached
 

@@ -6,6 +6,12 @@ prompt (characters / 4) and its `max_tokens` are reserved, and a request that wo
 not sent — so the run stops before it would pass the budget (as exactly as characters / 4 counts the prompt: a
 server whose tokenizer counts more can pass it by that difference). Once a reply comes, its reported usage (or the
 characters / 4 of prompt and reply) replaces the reservation. Replies from the cache cost nothing.
+
+While nothing has ever answered, a request that fails because no server is there (connection refused, unknown host)
+stops the run with a message that says so, rather than every later request failing the same way. `cancelled()`, when
+given, is asked before each request and each retry: once it is true nothing more is sent (a request in flight still
+waits for its reply or its timeout, and then counts as failed if it did). `on_spend(spend)` is called when a request
+is sent and after each reply, for a live view of the run.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ class Spend:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
+    waiting: int = 0  # sent, no reply yet (each retry included)
+    last_error: str = ""  # the last failed request's error, e.g. "failed after 5 tries: APITimeoutError"
 
     def as_dict(self) -> dict:
         return {**asdict(self), "cost": round(self.cost, 6), "tokens": self.prompt_tokens + self.completion_tokens}
@@ -46,7 +54,7 @@ class Session:
                  timeout: float = 60.0, max_retries: int = 4, backoff: float = 1.0, concurrency: int = 4,
                  rpm: float | None = None, budget_tokens: int | None = None, budget_cost: float | None = None,
                  price_per_1k: float = 0.0, stream: bool = False, omit: tuple[str, ...] = (),
-                 who: str = "the generation endpoint"):
+                 who: str = "the generation endpoint", cancelled=None, on_spend=None):
         if int(concurrency) < 1 or int(max_retries) < 0:
             raise CurationError("--concurrency must be at least 1 and --max-retries at least 0",
                                 dashboard="Concurrency must be at least 1 and retries at least 0")
@@ -73,6 +81,8 @@ class Session:
         self.cache = ResponseCache(ws)
         self._client = None
         self._model = model
+        self.cancelled, self.on_spend = cancelled, on_spend
+        self.answered = 0  # requests the endpoint answered (not failed)
 
     @property
     def client(self):
@@ -125,6 +135,8 @@ class Session:
             with self.lock:
                 self.spend.cached += 1
             return {**hit, "cached": True, "key": key}
+        if self.cancelled is not None and self.cancelled():
+            return {"skipped": "cancelled", "key": key}
         held = self.reserve(payload)
         if held is None:
             with self.lock:
@@ -133,8 +145,15 @@ class Session:
         try:
             self.pace()
             sent = {**payload, "model": self.model, **({"stream": True} if self.stream else {})}  # streamed or not: one key
-            reply = llm.request(self.client, sent, url=self.url, max_retries=self.max_retries,
-                                backoff=self.backoff, who=self.who)
+            with self.lock:
+                self.spend.waiting += 1
+            self.notify()
+            try:
+                reply = llm.request(self.client, sent, url=self.url, max_retries=self.max_retries,
+                                    backoff=self.backoff, who=self.who, stop=self.cancelled)
+            finally:
+                with self.lock:
+                    self.spend.waiting -= 1
         finally:
             with self.lock:
                 self.reserved -= held
@@ -142,18 +161,28 @@ class Session:
             self.spend.sent += 1
             if "error" in reply:
                 self.spend.failed += 1
+                self.spend.last_error = reply["error"]
                 # a failed request may still have been paid for: count its prompt
                 self.spend.prompt_tokens += llm.rough_tokens(prompt_text(payload))
+                nobody = reply.get("kind") == "APIConnectionError" and not self.answered
             else:
+                self.answered += 1
                 usage = reply.get("usage") or {"prompt_tokens": llm.rough_tokens(prompt_text(payload)),
                                                "completion_tokens": llm.rough_tokens(reply["text"])}
                 self.spend.prompt_tokens += usage["prompt_tokens"]
                 self.spend.completion_tokens += usage["completion_tokens"]
             self.spend.cost = self.spent_tokens() / 1000 * self.price
+        self.notify()
         if "error" in reply:
+            if nobody:
+                raise llm.nothing_answers(self.url, reply["kind"])
             return {**reply, "key": key}
         self.cache.put(key, {**payload, "model": self.model}, reply)
         return {**reply, "cached": False, "key": key}
+
+    def notify(self) -> None:
+        if self.on_spend is not None:
+            self.on_spend(self.spend.as_dict())
 
     def ask_many(self, payloads: list[dict]) -> list[dict]:
         """Replies in the order of the payloads; `concurrency` requests in flight at once."""

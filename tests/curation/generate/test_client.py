@@ -181,3 +181,41 @@ def test_the_cache_file_holds_requests_not_keys(stub, ws):
     rows = sqlite3.connect(ws.root / "llm" / "cache.db").execute("SELECT request, response FROM responses").fetchall()
     assert len(rows) == 1 and json.loads(rows[0][0])["messages"][0]["content"] == "remember me"
     assert json.loads(rows[0][1])["text"] == "echo: remember me"
+
+
+def dead_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again: nothing listens there
+
+
+def test_nothing_listening_is_said_at_once_not_as_a_missing_model(ws):
+    url = f"http://127.0.0.1:{dead_port()}/v1"
+    with pytest.raises(CurationError, match=r"nothing answers at .* \(APIConnectionError\): start an OpenAI-compatible server") as err:
+        assert Session(ws, endpoint=url, backoff=0.01, timeout=1.0).model
+    assert "Endpoint field" in err.value.dashboard and "Model" not in str(err.value)
+    session = Session(ws, endpoint=url, **{**FAST, "max_retries": 1})  # a model given: the first request says it
+    with pytest.raises(CurationError, match="nothing answers at"):
+        session.ask_many([chat("a"), chat("b")])
+    assert session.spend.failed >= 1 and "APIConnectionError" in session.spend.last_error
+
+
+def test_an_endpoint_that_answered_once_then_drops_fails_requests_not_the_run(stub, ws):
+    session = Session(ws, endpoint=stub.url, **{**FAST, "max_retries": 0})
+    assert session.ask(chat("plain"))["text"] == "echo: plain"
+    stub.close()
+    assert session.ask(chat("after"))["error"] == "failed after 1 tries: APIConnectionError"
+
+
+def test_cancel_sends_nothing_more_and_the_spend_is_reported_live(stub, ws):
+    stop, seen = [False], []
+    session = Session(ws, endpoint=stub.url, concurrency=1, cancelled=lambda: stop[0], on_spend=seen.append, **FAST)
+    assert session.ask(chat("first"))["text"] == "echo: first"
+    assert [s["waiting"] for s in seen] == [1, 0] and seen[-1]["sent"] == 1
+    stop[0] = True
+    assert session.ask_many([chat("second"), chat("third")]) == [{"skipped": "cancelled", "key": session.key(chat(t))}
+                                                                 for t in ("second", "third")]
+    assert len(stub.requests) == 1 and session.spend.sent == 1 and session.spend.skipped == 0
+    assert session.ask(chat("first"))["cached"]  # the cache still answers: it costs nothing

@@ -6,6 +6,7 @@ writes poor tasks, and the test keeps it to one short request."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import socket
 import subprocess
@@ -102,6 +103,31 @@ def test_self_instruct_against_smollm2(served):
 
 
 def test_magpie_meets_a_server_without_completions(served):
+    """The prefix comes from the served model's own folder (transformers serve names the model by its path); the
+    server has no /v1/completions: the run stops at once, saying so, and its report still says which prefix it had."""
     ws, url, model = served
     with pytest.raises(CurationError, match="has no raw completions API"):
         generate(ws, "magpie", n=1, endpoint=url, model=model, max_tokens=8, max_retries=0)
+    report = json.loads(next((ws.root / "generate").glob("magpie-*/report.json")).read_text())
+    assert report["accepted"] == 0 and report["stopped"].startswith("NoCompletionsAPI")
+    assert report["pre_query"]["from"] == f"chat template of {model}"
+    assert report["pre_query"]["prefix"].startswith("<|im_start|>system\nYou are a helpful AI assistant named SmolLM")
+
+
+def test_the_converted_folder_renders_its_template_as_transformers(served):
+    """The converted SmolLM2 folder (chat_template.jinja as transformers 5 saves it): rendered without transformers,
+    equal to its apply_chat_template, and the same prefix as the GGUF file it came from."""
+    from transformers import AutoTokenizer
+
+    from curation.generate.chat_template import load, pre_query_from, render
+    from curation.scorers.ifd import gguf_path
+
+    _, _, model = served
+    reference = AutoTokenizer.from_pretrained(model, local_files_only=True)
+    for messages in ([{"role": "user", "content": "Hi"}],
+                     [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+                      {"role": "assistant", "content": "Hello"}]):
+        for gen in (False, True):
+            assert render(load(model), messages, gen) == reference.apply_chat_template(messages, tokenize=False,
+                                                                                      add_generation_prompt=gen)
+    assert pre_query_from(model).prefix == pre_query_from(str(gguf_path())).prefix

@@ -74,3 +74,38 @@ def test_generate_from_chosen_ids(stub, seeded, capsys):
                          "--seed-ids", *ids, "--endpoint", stub.url, "--model", "stub-model")
     assert code == 0, err
     assert json.loads(out)["seeds"] == "chosen records (4 records)"
+
+
+def test_generate_aimed_at_a_topic(stub, ws, tmp_path, capsys, monkeypatch):
+    from curation import embed
+    from tests.curation.generate.test_aimed import angle_embedder
+    from tests.curation.test_map_place import rows
+
+    monkeypatch.setattr(embed, "get_embedder", angle_embedder)
+    ingest(ws, write_jsonl(tmp_path / "topics.jsonl", rows(0, 40)), name="topics")
+    code, out, err = run(capsys, "generate", "--workspace", str(ws.root), "--method", "evol-instruct", "-n", "2",
+                         "--topic", "topic 1", "--topic-size", "5", "--endpoint", stub.url, "--model", "stub-model")
+    assert code == 0, err
+    assert "evol-instruct from the 5 records nearest “topic 1” into evol-instruct-topic-topic-1" in out
+    assert "topic “topic 1”: 5 of 40 records (12.5%) within similarity" in out
+    assert "7 of 42 (16.7%) after: 2 of the 2 new records are within it" in out
+    code, out, err = run(capsys, "generate", "--workspace", str(ws.root), "--json", "--method", "evol-instruct", "-n", "1",
+                         "--topic", "topic 1", "--cluster", "0", "--endpoint", stub.url)
+    assert code == 1 and "choose the seeds one way: --cluster and --topic" in err
+
+
+def test_generate_magpie_tokenizer(stub, seeded, tmp_path, capsys):
+    from tests.curation.generate.test_magpie_template import CHATML_SYSTEM, old_style
+
+    folder = old_style(tmp_path / "tok", CHATML_SYSTEM, ["<|im_start|>", "<|im_end|>"], eos_token="<|im_end|>")
+    code, out, err = run(capsys, "generate", "--workspace", str(seeded.root), "--seeds", "seeds", "--tokenizer", str(folder),
+                         "--endpoint", stub.url)
+    assert code == 1 and "--tokenizer is for --method magpie" in err
+    code, out, err = run(capsys, "generate", "--workspace", str(seeded.root), "--seeds", "seeds", "--method", "magpie",
+                         "--tokenizer", str(folder), "--endpoint", stub.url, "--model", "stub-model", "--dry-run")
+    assert code == 0, err
+    assert (f'magpie pre-query prefix from chat template of {folder}: "<|im_start|>system\\nYou are a careful assistant.'
+            '<|im_end|>\\n<|im_start|>user\\n"') in out
+    code, out, err = run(capsys, "generate", "--workspace", str(seeded.root), "--seeds", "seeds", "--method", "magpie",
+                         "--tokenizer", str(tmp_path / "nowhere"), "--endpoint", stub.url, "--dry-run")
+    assert code == 1 and err.startswith("error: no tokenizer at") and err.count("\n") == 1
