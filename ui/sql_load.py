@@ -58,7 +58,7 @@ def sql_section(ws) -> None:
     shown = state.get(PREVIEW)
     mapping = None
     if shown and shown["spec"] == spec:
-        mapping = show_preview(shown)
+        mapping = show_preview(shown, redact is not False)
     if st.button("Load from the database", disabled=not ready, type="primary", key="w.load.sql.load"):
         state.set(state.LAST_INGEST, None)  # an earlier load's success never stands under this load's error
         with shown_errors("load from the database"):
@@ -81,8 +81,9 @@ def not_a_url(url: str) -> str:
             "'Path on the server' above.")
 
 
-def show_preview(shown: dict):
-    """The preview table and the column mapping (guessed from the column names where obvious); the mapping to load with."""
+def show_preview(shown: dict, redacting: bool = False):
+    """The preview table and the column mapping (guessed from the column names where obvious); the mapping to load with.
+    `redacting`: personal data will be redacted on load (the preview shows the rows as they are)."""
     st.write(f"{show.plain(shown['url'])} · {show.plain(shown['query'])} · key: "
              f"{show.plain(', '.join(shown['key']) or 'none (rows identified by their content)')}")
     for warning in shown.get("warnings", []):
@@ -90,6 +91,8 @@ def show_preview(shown: dict):
     if shown["rows"]:
         frame = pd.DataFrame(shown["rows"], columns=shown["columns"]).astype(str)  # text shown as text
         st.dataframe(frame, hide_index=True, width="stretch")
+        if redacting:
+            st.caption("The rows as they are in the database: personal data is redacted when they are loaded.")
     else:
         st.info("The query returns no rows.")
         return None

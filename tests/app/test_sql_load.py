@@ -51,6 +51,7 @@ def test_sql_section_previews_maps_and_loads_a_table(app, tmp_path, db):
     preview = app.dataframe[0].value
     assert len(preview) == 10 and list(preview.columns) == ["id", "ask", "reply", "team"]
     assert preview["ask"].iloc[0] == "Question 1 <b>bold</b>"  # text, as text
+    assert any("personal data is redacted when they are loaded" in c.value for c in app.caption)  # shown unredacted
     # columns "ask"/"reply" fit no format and no obvious name: the curator maps them
     app.selectbox(key="w.load.sql.map.instruction").select("ask").run()
     app.selectbox(key="w.load.sql.map.output").select("reply").run()
