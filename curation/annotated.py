@@ -148,7 +148,7 @@ def find_map(ws: Workspace, records: pd.DataFrame, *, compute: bool = False, pro
 def find_duplicates(ws: Workspace, records: pd.DataFrame, *, compute: bool | Iterable[str] = False, known: dict | None = None,
                     progress: Progress | None = None):
     """Duplicate groups (a `dedup.Duplicates`) of exactly these records under the workspace's settings; None when the
-    candidate pairs, or the signal the representative rule reads, are not cached (and not to be computed).
+    candidate pairs are not cached (and not to be computed).
 
     `compute`: True or stage names ("dedup": the pairs, "signals": the rule's signal); `known`: results at hand
     (`{"signals": table or None}`) used instead of looking them up again."""
@@ -167,9 +167,8 @@ def find_duplicates(ws: Workspace, records: pd.DataFrame, *, compute: bool | Ite
         table = known["signals"] if "signals" in known else find_signals(ws)
         if table is not None:
             records = records.merge(table[["record_id", needs]], on="record_id", how="left")
-        elif "signals" not in computing:
-            return None
-        # else dedup.find computes the signals, once it knows the pairs are there
+        # else dedup.find scores the records that can be in a group, once it knows the pairs are there: a find that
+        # left the signals uncached (issue 18's MinHash speed-up) still shows its groups
     return find(ws, records, compute="dedup" in computing, progress=progress)
 
 

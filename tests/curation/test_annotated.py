@@ -112,14 +112,21 @@ def test_results_at_hand_are_used_instead_of_looked_up(filled, monkeypatch):
     assert "quality" in only and "cluster" not in only and "dup_group" not in only
 
 
-def test_duplicates_under_the_quality_rule_wait_for_the_signals(filled, monkeypatch):
+def test_duplicates_under_the_quality_rule_score_only_the_records_that_can_be_in_a_group(filled, monkeypatch):
+    """No signal cache: the quality rule scores only the records in a group (issue 18), never every record, and the
+    groups show (a find that left the signals uncached used to read as 'no duplicate groups')."""
     DedupSettings.save(filled, method="exact")  # exact copies need no cached pairs, but the quality rule reads the signals
-    nothing_computed(monkeypatch)
-    assert find_duplicates(filled, load_records(filled)) is None
-    assert "dup_group" not in annotate(filled)
-    monkeypatch.undo()
-    DedupSettings.save(filled, rule="first_seen")
-    assert annotate(filled)["dup_group"].notna().sum() == 2
+    scored, real = [], signals.compute_frame
+
+    def counting(frame, *args, **kwargs):
+        scored.append(len(frame))
+        return real(frame, *args, **kwargs)
+
+    monkeypatch.setattr(signals, "compute_frame", counting)
+    duplicates = find_duplicates(filled, load_records(filled))
+    assert duplicates is not None and annotate(filled)["dup_group"].notna().sum() == 2
+    assert scored and max(scored) == 2 < len(load_records(filled))  # the two copies, not every record
+    assert signals.pending(filled) == len(load_records(filled))  # and nothing cached: reading stays a read
 
 
 def changed(before: dict, after: dict) -> set[str]:
