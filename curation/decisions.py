@@ -48,7 +48,8 @@ def decide_each(ws: Workspace, items: list[tuple[str, str, str]], *, curator: st
         if decision not in DECISIONS:
             raise CurationError(f"unknown decision {decision!r}: use keep or reject")
         if not reason or not reason.strip():
-            raise CurationError("a decision needs a reason, e.g. --reason manual")
+            raise CurationError("a decision needs a reason, e.g. --reason manual",
+                                dashboard="a decision needs a reason: type one in the Reason box, e.g. manual")
     wanted = {rid: (decision, reason) for rid, decision, reason in items}
     datasets = resolve(ws, list(wanted), index)
     refuse_protected(ws, [rid for rid, (d, _) in wanted.items() if d == "reject"], datasets)
@@ -77,7 +78,10 @@ def refuse_protected(ws: Workspace, rejected: list[str], datasets: dict[str, str
         more = f" and {len(hit) - 1} more" if len(hit) > 1 else ""
         raise CurationError(f"record {hit[0]}{more} belongs to the protected evaluation set {datasets[hit[0]]!r}: a protected "
                             "record is never rejected (export never puts it in a training split); leave it out of the "
-                            f"selection, or unprotect the set first (decontaminate --unprotect {datasets[hit[0]]})")
+                            f"selection, or unprotect the set first (decontaminate --unprotect {datasets[hit[0]]})",
+                            dashboard=f"record {hit[0]}{more} belongs to the protected evaluation set {datasets[hit[0]]!r}: a "
+                            "protected record is never rejected; leave it out, or unprotect the set first (Export page, "
+                            "Evaluation sets)")
 
 
 def undo(ws: Workspace, ids: list[str], *, curator: str | None = None, index: dict[str, str] | None = None) -> int:

@@ -524,7 +524,8 @@ def bulk_fix(ws: Workspace, fix: str, *, ids: list[str] | None = None, value=Non
     seen = versions(ws)  # before reading: a record edited meanwhile fails the fix instead of losing that edit
     value = parse_value(value)
     if chosen.needs_value and (value is None or value == "" or value == {}):
-        raise CurationError(f"{fix} needs a value (--value TEXT, or NAME=VALUE pairs)")
+        raise CurationError(f"{fix} needs a value (--value TEXT, or NAME=VALUE pairs)",
+                            dashboard=f"{fix} needs a value: fill the Value box (a text, or NAME=VALUE pairs)")
     records = current_records(ws, ids)
     if ids is not None:
         unknown = [i for i in ids if i not in records]

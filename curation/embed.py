@@ -183,7 +183,8 @@ def resolve_backend(choice: str = "auto") -> tuple[str, str]:
     if onnx_available():
         return "onnx", "chosen" if choice == "onnx" else "onnxruntime is installed"
     if choice == "onnx":
-        raise CurationError("the onnx backend needs onnxruntime: pip install onnxruntime (or choose --backend torch)")
+        raise CurationError("the onnx backend needs onnxruntime: pip install onnxruntime (or choose --backend torch)",
+                            dashboard="the onnx backend needs onnxruntime: pip install onnxruntime, or choose the torch backend")
     return "torch", "onnxruntime is not installed (pip install onnxruntime for faster embedding): PyTorch instead"
 
 

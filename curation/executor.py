@@ -198,7 +198,9 @@ def reachable(address: str, timeout: float = 5.0) -> None:
         socket.create_connection((host, int(port)), timeout=timeout).close()
     except OSError as exc:
         raise CurationError(f"no Ray cluster answers at {address}: {exc.strerror or exc} (start one with `ray start --head`, "
-                            "or check --ray-address)") from None
+                            "or check --ray-address)",
+                            dashboard=f"no Ray cluster answers at {address}: {exc.strerror or exc} (start one with "
+                            "`ray start --head`, or check the cluster's address)") from None
 
 
 EXECUTORS: dict[str, type[Executor]] = {cls.name: cls for cls in (InProcess, Processes, Ray)}

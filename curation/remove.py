@@ -48,7 +48,8 @@ def _known(ws: Workspace, name: str) -> str:
     if rows:
         return rows[0][0]
     if any(r["dataset"] == name for r in removed_datasets(ws)):
-        raise CurationError(f"dataset {name!r} is already removed: `remove --restore {name}` brings it back")
+        raise CurationError(f"dataset {name!r} is already removed: `remove --restore {name}` brings it back",
+                            dashboard=f"dataset {name!r} is already removed: Restore it under Recently removed")
     names = ", ".join(ws.datasets()) or "none yet"
     raise CurationError(f"no dataset named {name!r}: choose among {names}")
 
@@ -110,7 +111,10 @@ def remove_dataset(ws: Workspace, name: str, *, curator: str | None = None, forc
         protected = name in _protected(ws)
         if protected and not force:
             raise CurationError(f"{name!r} is a protected evaluation set: without it, training records that copy its items are "
-                                "no longer flagged or left out of exports. Remove it anyway with force (--force)")
+                                "no longer flagged or left out of exports. Remove it anyway with force (--force)",
+                                dashboard=f"{name!r} is a protected evaluation set: without it, training records that copy "
+                                "its items are no longer flagged or left out of exports. Tick 'Remove it anyway' to remove "
+                                "it all the same")
         plan = plan_removal(ws, name)
         files = _files(ws, name, folder)
         now = time.time()
@@ -173,7 +177,9 @@ def restore_dataset(ws: Workspace, name: str) -> dict:
     with ws.dataset_lock(name):
         if ws.query("SELECT 1 FROM datasets WHERE name = ?", (name,)):
             raise CurationError(f"a dataset named {name!r} exists again (ingested after the removal): remove it first "
-                                f"(`remove {name} --yes`), then restore")
+                                f"(`remove {name} --yes`), then restore",
+                                dashboard=f"a dataset named {name!r} exists again (loaded after the removal): remove it "
+                                "first, then restore")
         manifest = json.loads(ws.query("SELECT manifest FROM removals WHERE id = ?", (rid,))[0][0])
         moves = [(ws.root / a, ws.root / b) for a, b in manifest["files"]]
         for original, trashed in moves:

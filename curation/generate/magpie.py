@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curation.errors import CurationError
+from curation.errors import CurationError, Phrased
 from curation.generate.base import Candidate, Method, State, chat, completion, failed, squash
 from curation.generate.chat_template import PreQuery, pre_query_from
 
@@ -47,7 +47,9 @@ def pre_query(name_or_text: str) -> tuple[str, list[str]]:
         return TEMPLATES[name_or_text]
     if not name_or_text or name_or_text.isidentifier() or len(name_or_text) < 3:
         raise CurationError(f"unknown pre-query template {name_or_text!r}: choose one of {', '.join(TEMPLATES)} "
-                            "or give the prefix text itself (or --tokenizer PATH to read it from the chat template)")
+                            "or give the prefix text itself (or --tokenizer PATH to read it from the chat template)",
+                            dashboard=f"unknown pre-query template {name_or_text!r}: choose one of {', '.join(TEMPLATES)} "
+                            "or give the prefix text itself (or a tokenizer folder to read it from the chat template)")
     return name_or_text, []
 
 
@@ -72,7 +74,9 @@ def resolve(opts: dict, model: str | None) -> PreQuery:
     system = opts.get("system") or None
     if name != "auto":
         if tokenizer:
-            raise CurationError("give the pre-query prefix either as a template (pre_query) or through --tokenizer, not both")
+            raise CurationError("give the pre-query prefix either as a template (pre_query) or through --tokenizer, not both",
+                                dashboard="give the pre-query prefix either as a template or through a tokenizer folder, "
+                                "not both")
         prefix, stop = pre_query(name)
         return PreQuery(prefix, stop, name if name in TEMPLATES else "given text")
     if tokenizer:
@@ -82,10 +86,13 @@ def resolve(opts: dict, model: str | None) -> PreQuery:
     lowered = (model or "").lower()
     family = next((f for f, marks in GUESSES if any(m in lowered for m in marks)), None)
     if family:
-        return PreQuery(*TEMPLATES[family], f"{family} (guessed from the model name {model}; --tokenizer PATH reads the "
-                                           "model's own template)")
-    return PreQuery(*TEMPLATES["chatml"], "chatml (the default: no tokenizer given and the model name names no family; "
-                                          "--tokenizer PATH reads the model's own template)")
+        return PreQuery(*TEMPLATES[family], Phrased(f"{family} (guessed from the model name {model}; --tokenizer PATH reads "
+                                                    "the model's own template)", f"{family} (guessed from the model name "
+                                                    f"{model}; a tokenizer folder reads the model's own template)"))
+    return PreQuery(*TEMPLATES["chatml"], Phrased("chatml (the default: no tokenizer given and the model name names no "
+                                                  "family; --tokenizer PATH reads the model's own template)",
+                                                  "chatml (the default: no tokenizer given and the model name names no "
+                                                  "family; a tokenizer folder reads the model's own template)"))
 
 
 def family(pq: PreQuery) -> str:

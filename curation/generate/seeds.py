@@ -111,9 +111,10 @@ def topic_seeds(ws: Workspace, topic: str, size: int = 20, dataset: str | None =
 
     topic = " ".join(str(topic or "").split())
     if not topic:
-        raise CurationError("--topic needs a text: what the new records should be about, e.g. --topic \"baking bread\"")
+        raise CurationError("--topic needs a text: what the new records should be about, e.g. --topic \"baking bread\"",
+                            dashboard="the topic needs a text: what the new records should be about, e.g. baking bread")
     if int(size) < 1:
-        raise CurationError("--topic-size must be at least 1")
+        raise CurationError("--topic-size must be at least 1", dashboard="the number of nearest records must be at least 1")
     if dataset and dataset not in ws.datasets():
         raise CurationError(f"no dataset {dataset!r} to take seeds from: choose one of {', '.join(ws.datasets()) or '(none yet)'}")
     frame = load_records(ws)
