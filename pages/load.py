@@ -93,8 +93,11 @@ def last_result(ws) -> None:
     if not result or (result["workspace"] != str(ws.root) if "workspace" in result else result["dataset"] not in ws.datasets()):
         return  # a load into another workspace (the sidebar switched it) is not this one's news
     added, skipped = result["added"], result["skipped"]
+    kinds = str(result["format"]).split("+")
+    fmt = (f"{', '.join(k.removeprefix('transcript-') for k in kinds)} transcripts"  # issue 16: not transcript-vtt+transcript-srt…
+           if all(k.startswith("transcript-") for k in kinds) else result["format"])
     message = (f"**{show.plain(result['dataset'])}**: {added:,} records added, {skipped:,} already present "
-               f"(format {show.plain(result['format'])}).")
+               f"(format {show.plain(fmt)}).")
     if result.get("protected"):
         message += " Protected: an evaluation set, never rejected or exported."
     if result.get("query") and skipped:  # issue 16: a database loaded again
