@@ -73,10 +73,14 @@ def transcript_section(ws) -> None:
             state.set(INSPECTED, shown)
     shape = shape_choice(shown)
     redact = redact_toggle("w.load.transcripts.redact", "external")
+    target = name.strip() or default_name
+    if target in ws.datasets():  # loading the same calls again in another shape or with other roles adds them again
+        st.caption(f"The dataset {show.plain(target)} exists: records already in it are skipped, but the same calls in "
+                   "another shape or with other roles are added beside them. Name a new dataset to keep them apart.")
     if st.button("Load the transcripts", type="primary", key="w.load.transcripts.load"):
         state.set(state.LAST_INGEST, None)  # an earlier load's success never stands under this load's error
         with shown_errors("load the transcripts"):
-            result = ingest(ws, path, name=name.strip() or default_name, fmt="transcript", transcript={**opts, "shape": shape},
+            result = ingest(ws, path, name=target, fmt="transcript", transcript={**opts, "shape": shape},
                             redact=redact)
             state.set(state.LAST_INGEST, {**result, "workspace": str(ws.root)})
             st.rerun()  # the sidebar's counts include the new records

@@ -131,3 +131,14 @@ def test_a_role_change_keeps_the_shape_shown_as_chosen_and_warns_before_loading(
     radio = app.radio(key=W(f"{PREFIX}.shape", PAGE))
     assert radio.proto.set_value and radio.proto.raw_value == radio.proto.options[0]  # "conversation: 7 records"
     assert any("no assistant turn" in w.value and "who is the assistant" in w.value for w in app.warning)
+
+
+def test_loading_into_an_existing_dataset_says_another_shape_adds_the_calls_again(app, tmp_path):
+    read(app, DEMO)
+    assert not any("exists" in c.value for c in app.caption)
+    app.button(key="w.load.transcripts.load").click().run()
+    app.radio(key=W(f"{PREFIX}.shape", PAGE)).set_value("turns").run()
+    said = " ".join(c.value for c in app.caption)
+    assert "The dataset transcripts exists" in said and "another shape" in said
+    app.button(key="w.load.transcripts.load").click().run()
+    assert not app.exception and any("0 already present" in s.value for s in app.success)  # what the caption warned of
