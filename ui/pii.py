@@ -36,10 +36,11 @@ def load_summary(result: dict) -> None:
         return
     parts = ", ".join(f"{n:,} {kind}" for kind, n in sorted(counts.items(), key=lambda kv: KINDS.index(kv[0])
                                                              if kv[0] in KINDS else len(KINDS)))
+    calls = (": a call's earlier turns repeat in each of its turn records, and speaker names in the provenance count too"
+             if result.get("transcripts") else "")
     st.info(f"Personal data redacted before storing: {show.plain(parts)}. Each is a value replaced by a placeholder "
-            "such as [EMAIL_1], counted in every record and field it appears in: a call's earlier turns repeat in each "
-            "of its turn records, and speaker names in the provenance count too. The Records page shows which fields "
-            "of a record were redacted.", icon=":material/shield_person:")
+            f"such as [EMAIL_1], counted in every record and field it appears in{calls}. The Records page shows which "
+            "fields of a record were redacted.", icon=":material/shield_person:")
 
 
 def record_redactions(meta: dict | None) -> None:

@@ -38,6 +38,7 @@ def test_load_page_redacts_external_sources_by_default_and_shows_the_counts(app,
     shown = " ".join(i.value for i in app.info)
     assert "Personal data redacted" in shown and "1 card" in shown and "1 email" in shown
     assert "counted in every record and field it appears in" in shown  # why the counts exceed the values in the source
+    assert "a call's earlier turns" not in shown  # said of transcripts only
     frame = load_records(Workspace(tmp_path / "ws"))
     assert "sarah.jones@example.com" not in " ".join(frame["instruction"])
     app.button(key="load_path_button").click().run()  # again: every record already present, nothing stored

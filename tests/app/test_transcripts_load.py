@@ -52,6 +52,7 @@ def test_transcripts_section_reads_guesses_roles_previews_shapes_and_loads(app, 
     assert not app.exception and not app.error
     assert any(f"{after.loc['turns', 'records']:,} records added" in s.value for s in app.success)
     assert any("(format vtt, srt, text, whisper transcripts)" in s.value for s in app.success)  # one word per format
+    assert any("a call's earlier turns repeat in each of its turn records" in i.value for i in app.info)  # why 100+ names
     frame = load_records(Workspace(tmp_path / "ws"))
     assert len(frame) == after.loc["turns", "records"] and set(frame["source"]) == {"external"}
     metas = [orjson.loads(m) for m in frame["meta"]]
