@@ -75,10 +75,10 @@ def not_a_url(url: str) -> str:
 
     path = Path(url).expanduser()
     scheme = {".duckdb": "duckdb", ".db": "sqlite", ".sqlite": "sqlite", ".sqlite3": "sqlite"}.get(path.suffix.lower())
-    hint = (f"for this file write {scheme}:///{path.resolve()}" if scheme and "@" not in url else
-            "write it like sqlite:///path/file.db or postgresql+psycopg://user@host:5432/dbname")
-    return (f"Not a database URL: {show.plain(hint)}. A file of records (JSON, CSV, Parquet…) loads from the tab "
-            "'Path on the server' above.")
+    hint = (f"for this file write {show.plain(f'{scheme}:///{path.resolve()}')}" if scheme and "@" not in url else
+            f"write it like {show.plain('sqlite:///path/file.db')} or {show.plain('postgresql+psycopg://user@host:5432/dbname')}")
+    return (f"Not a database URL: {hint}. A file of records (JSON, CSV, Parquet…) loads from the tab 'Path on the server' "
+            "above.")
 
 
 def show_preview(shown: dict, redacting: bool = False):
