@@ -79,7 +79,8 @@ def test_a_settings_read_creates_no_table(tmp_path):
     ws = Workspace(root, open_db=False)  # the database as it is: not upgraded
     assert settings.get(ws, "dedup", "none") == "none"
     assert DedupSettings.load(ws) == DedupSettings() and dedup_settings(ws)["threshold"] == default_threshold("embedding", "minilm")[0]
-    assert map_settings(ws) == {"model": "minilm", "text": "prompt", "method": "kmeans", "k": None, "min_size": None}
+    assert map_settings(ws) == {"model": "minilm", "backend": "auto", "text": "prompt", "method": "kmeans", "k": None,
+                               "min_size": None}
     assert tokenizer_name(ws) == "llama-3"
     assert "settings" not in tables(root / "curation.db")
 
@@ -90,7 +91,7 @@ def test_an_old_workspace_keeps_its_embedding_model_and_signal_settings(tmp_path
     ws = Workspace(root)
     assert EmbedSettings.load(ws) == EmbedSettings(model="static", text="output")
     assert MapSettings.load(ws) == MapSettings(method="kmeans", k=5)
-    assert map_settings(ws) == kept
+    assert map_settings(ws) == {**kept, "backend": "auto"}  # the embedding backend (issue 18) reads as its default
     assert embedding_model(ws) == "static"  # dedup (and export's leakage check) embed with embed's model
     signals = SignalSettings.load(ws)
     assert signals.thresholds["short_output"] == 3.0 and signals.tokenizer == "my/tokenizer"
@@ -98,7 +99,8 @@ def test_an_old_workspace_keeps_its_embedding_model_and_signal_settings(tmp_path
     assert EmbedSettings.load(ws).model == "static" and map_settings(ws)["method"] == "hdbscan"
     EmbedSettings.save(ws, text="prompt")  # embed's first save moves the old choice under its own key
     assert settings.get(ws, "embed") == {"model": "static", "text": "prompt"}
-    assert map_settings(ws) == {"model": "static", "text": "prompt", "method": "hdbscan", "k": 5, "min_size": None}
+    assert map_settings(ws) == {"model": "static", "backend": "auto", "text": "prompt", "method": "hdbscan", "k": 5,
+                               "min_size": None}
     SignalSettings.save(ws, thresholds={"short_output": 5})
     assert settings.get(ws, "signals") == {"thresholds": {"short_output": 5.0}, "tokenizer": "my/tokenizer"}
     assert tokenizer_name(ws) == "my/tokenizer"
