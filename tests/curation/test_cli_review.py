@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from curation.cli import main
 from tests.conftest import write_jsonl
-
-
-def run(capsys, *args) -> tuple[int, dict | str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    try:
-        return code, json.loads(out), err
-    except json.JSONDecodeError:
-        return code, out, err
+from tests.curation.test_cli import run
 
 
 @pytest.fixture
