@@ -148,7 +148,7 @@ def flag_actions(ws, ids: list[str], s) -> None:
         why = (f"its measured precision is below {REJECT_PRECISION} on {REJECT_LABELS}+ labelled records" if measured.measured(s.reason)
                else "its precision is not measured (no labelled record carries it)")
         st.info(f"No bulk reject: {why}, so a reject-all could discard good records. Review them one by one.", icon=":material/rule:")
-    review_button(s.reason, len(ids), key=f"review_{s.name}")
+    review_button(s.reason, list(ids), key=f"review_{s.name}")
 
 
 def overlap_tab(frame: pd.DataFrame) -> None:

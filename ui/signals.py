@@ -34,13 +34,20 @@ def precision_text(signal) -> str:
     return f"{m[0]:.2f} on {m[1]}" if m else "not measured"
 
 
-def _open_queue(reason: str) -> None:
-    state.set(state.FLAGS, [reason])
+def _open_queue(reason: str, ids: list[str]) -> None:
+    state.set(state.FLAGS, [reason])  # the Records page shows the same records
     state.set(state.PAGE, 1)
+    from ui import review
+
+    review.open_queue(f"Flag {reason}", ids, reason=reason)
 
 
-def review_button(reason: str, n: int, *, key: str) -> None:
-    """"Review these records": the shared filter becomes this flag, and the Records page opens on them."""
-    if st.button(f"Review these {n:,} records", key=key, type="primary", on_click=_open_queue, args=(reason,),
-                 help="Sets the filter to this flag and opens the Records page, to keep or reject them one by one"):
-        st.switch_page("pages/records.py")
+def review_button(reason: str, ids: list[str], *, key: str) -> None:
+    """"Review these records": the flag's records open as a queue on the Review page (one key each for keep, reject,
+    skip, next), and the shared filter becomes this flag."""
+    if st.button(f"Review these {len(ids):,} records", key=key, type="primary", on_click=_open_queue, args=(reason, list(ids)),
+                 help="Opens them as a review queue (one key each for keep, reject, skip, next); the Records page's "
+                      "filter becomes this flag too"):
+        from ui import review
+
+        st.switch_page(review.PAGE)

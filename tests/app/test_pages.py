@@ -279,8 +279,11 @@ def test_quality_page_offers_bulk_reject_only_for_flags_measured_precise(app, tm
     assert seen == {"reject", "review", "fix"}
     app.selectbox(key=W(state.QUALITY_SIGNAL, "quality")).select("refusal").run()
     assert any("No bulk reject" in i.value for i in app.info)
-    app.button(key="review_refusal").click().run()  # the queue: the Records page, filtered to the flag
+    app.button(key="review_refusal").click().run()  # a queue on the Review page; the Records filter follows the flag
     assert not app.exception and app.session_state[state.FLAGS] == ["refusal"]
+    assert app.session_state[state.REVIEW_QUEUE] == "Flag refusal"
+    queue = app.session_state[state.REVIEW_QUEUES]["Flag refusal"]
+    assert len(queue["ids"]) == 4 and queue["reason"] == "refusal"
     app.switch_page("pages/records.py").run()
     assert app.caption[0].value.startswith("4 of 241") and widget(app.multiselect, "Flag").value == ["refusal"]
     assert load_records(Workspace(tmp_path / "ws"))["decision"].eq("undecided").all()  # nothing was rejected
