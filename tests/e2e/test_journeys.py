@@ -22,6 +22,18 @@ def search(page, text: str) -> None:
     wait_idle(page)
 
 
+def lasso_the_map(page) -> None:
+    """Lasso a big loop through the middle of the Plotly map."""
+    box = page.locator("[data-testid='stPlotlyChart'] .nsewdrag").first.bounding_box()
+    cx, cy, w, h = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"], box["height"]
+    page.mouse.move(cx - w * 0.45, cy - h * 0.45)
+    page.mouse.down()
+    for x, y in ((cx + w * 0.45, cy - h * 0.45), (cx + w * 0.45, cy + h * 0.45), (cx - w * 0.45, cy + h * 0.45),
+                 (cx - w * 0.45, cy - h * 0.44)):
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+
+
 def test_load_demo_filter_reject_reload_and_see_it_persisted(served):
     url, page, ws = served
     dialogs = []
@@ -133,16 +145,7 @@ def test_map_builds_in_the_background_and_a_lasso_selection_is_rejected(served):
     page.get_by_role("button", name="Build the map").click()
     expect(page.get_by_text("Semantic search")).to_be_visible(timeout=240_000)
     wait_idle(page)
-    plot = page.locator("[data-testid='stPlotlyChart'] .nsewdrag").first
-    box = plot.bounding_box()
-    # Lasso a big loop through the middle of the map.
-    cx, cy, w, h = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"], box["height"]
-    page.mouse.move(cx - w * 0.45, cy - h * 0.45)
-    page.mouse.down()
-    for x, y in ((cx + w * 0.45, cy - h * 0.45), (cx + w * 0.45, cy + h * 0.45), (cx - w * 0.45, cy + h * 0.45),
-                 (cx - w * 0.45, cy - h * 0.44)):
-        page.mouse.move(x, y, steps=8)
-    page.mouse.up()
+    lasso_the_map(page)
     wait_idle(page)
     heading = page.get_by_text("selected on the map")
     expect(heading).to_be_visible(timeout=30_000)
@@ -479,15 +482,7 @@ def test_a_curators_day_review_by_keyboard_edit_bulk_fix_remove_restore_and_undo
     sidebar_link(page, "Map")
     expect(page.get_by_text("Semantic search")).to_be_visible(timeout=120_000)
     wait_idle(page, SLOW)
-    plot = page.locator("[data-testid='stPlotlyChart'] .nsewdrag").first
-    box = plot.bounding_box()
-    cx, cy, w, h = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"], box["height"]
-    page.mouse.move(cx - w * 0.45, cy - h * 0.45)
-    page.mouse.down()
-    for x, y in ((cx + w * 0.45, cy - h * 0.45), (cx + w * 0.45, cy + h * 0.45), (cx - w * 0.45, cy + h * 0.45),
-                 (cx - w * 0.45, cy - h * 0.44)):
-        page.mouse.move(x, y, steps=8)
-    page.mouse.up()
+    lasso_the_map(page)
     wait_idle(page, SLOW)
     heading = page.get_by_text("selected on the map")
     expect(heading).to_be_visible(timeout=SLOW)
