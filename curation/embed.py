@@ -38,7 +38,7 @@ from curation import names
 from curation.errors import CurationError
 from curation.progress import Progress
 from curation.settings import StageSettings
-from curation.workspace import Workspace, file_lock, remove, temp_path, write_atomically
+from curation.workspace import Workspace, file_lock, write_atomically, write_folder_atomically
 
 FORMAT_VERSION = 2
 DEFAULT_MODEL = "minilm"
@@ -137,17 +137,7 @@ def distill_static(ws: Workspace) -> Path:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     model = distill(model_name=bundled_model_path(), pca_dims=256)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(target)  # unique: two processes distilling at once never write into one folder
-    try:
-        model.save_pretrained(str(tmp))
-        os.replace(tmp, target)
-    except OSError:
-        if not (target / "model.safetensors").exists():
-            raise
-    finally:
-        remove(tmp)  # the other process's model won the rename: ours is not needed
-    return target
+    return write_folder_atomically(target, "model.safetensors", lambda tmp: model.save_pretrained(str(tmp)))
 
 
 def sentence_embedder(name: str, path: str) -> Embedder:
@@ -227,9 +217,8 @@ def export_onnx() -> Path:
     max_seq_length = json.loads((Path(path) / "sentence_bert_config.json").read_text())["max_seq_length"]
     ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]])
     mask = (ids > 0).long()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(target)
-    try:
+
+    def write(tmp: Path) -> None:
         tmp.mkdir(parents=True)
         import warnings
 
@@ -243,13 +232,8 @@ def export_onnx() -> Path:
 
         shutil.copy(Path(path) / "tokenizer.json", tmp / "tokenizer.json")
         (tmp / "max_seq_length").write_text(str(max_seq_length))
-        os.replace(tmp, target)
-    except OSError:
-        if not (target / "model.onnx").exists():
-            raise
-    finally:
-        remove(tmp)  # another process's export won the rename
-    return target
+
+    return write_folder_atomically(target, "model.onnx", write)
 
 
 @functools.lru_cache(maxsize=2)

