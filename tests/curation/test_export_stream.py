@@ -1,0 +1,123 @@
+"""Export streams (issue 18): records are rendered and written a slice at a time, and the files are the same bytes as
+the export that rendered every record in memory wrote.
+
+`tests/curation/data/export_golden.json` holds the sha256 of every split file and the manifest (less its package
+versions) that export wrote for a small demo dataset of ours (`demo_rows`) before it streamed; regenerate it only
+for a deliberate change of the output: `python -m tests.curation.test_export_stream`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from curation.decisions import decide
+from curation.edits import edit
+from curation.export import Options, export
+from curation.ingest import ingest
+from curation.workspace import Workspace
+from tests.conftest import write_jsonl
+
+GOLDEN = Path(__file__).parent / "data" / "export_golden.json"
+CUSTOM = ("{% for m in messages %}<{{ m.role }}>{{ m.content }}</{{ m.role }}>{% endfor %}"
+          "{% if tools %}[tools:{{ tools | length }}]{% endif %}")
+CASES = {  # name -> export options (similarity off: no embedding model in a unit test)
+    "alpaca-text": dict(template="alpaca"),
+    "alpaca-alpaca": dict(template="alpaca", shape="alpaca"),
+    "chatml-messages": dict(template="chatml", shape="messages", split="train=0.6,validation=0.2,test=0.2", seed=3),
+    "llama3-prompt-completion": dict(template="llama-3", shape="prompt-completion", max_tokens=40),
+    "mistral-sharegpt-kept": dict(template="mistral", shape="sharegpt", kept_only=True, stratify="source"),
+    "vicuna-text-keep-markers": dict(template="vicuna", end_markers="keep", max_tokens=30, over="keep"),
+    "custom-text": dict(template="custom", template_source=CUSTOM),
+    "custom-prompt-completion": dict(template="custom", template_source=CUSTOM, shape="prompt-completion", max_tokens=35),
+}
+
+
+def demo_rows(n: int = 90) -> list[dict]:
+    """A small mixed dataset written for this test: single turns, inputs, placeholders, conversations, tools, end
+    markers, exact copies and prompts asked twice."""
+    words = "river stone cloud lamp garden violin copper meadow signal harbour lantern orbit".split()
+    rows = []
+    for i in range(n):
+        topic = f"{words[i % len(words)]} {words[(i * 7) % len(words)]}"
+        kind = i % 6
+        row = {"instruction": f"Describe the {topic} number {i}.", "input": "", "output": f"The {topic} is item {i}." + " More." * (i % 9)}
+        if kind == 1:
+            row["input"] = f"context about {topic}"
+        elif kind == 2:
+            row["input"] = "<noinput>"
+            row["output"] += "<|endoftext|>"
+        elif kind == 3:
+            row = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": f"Hi about {topic}?"},
+                                {"role": "assistant", "content": f"Hello {i}."}, {"role": "user", "content": "More?"},
+                                {"role": "assistant", "content": f"Yes, {topic}.</s>"}]}
+        elif kind == 4:
+            row["tools"] = json.dumps([{"name": f"lookup_{i % 3}", "description": "find", "parameters": {"type": "object"}}])
+        elif kind == 5 and i % 4 == 1:
+            row["instruction"] = "Describe the river stone number 1."  # the same prompt as record 1: one split
+        if i % 17 == 0 and i:
+            row = dict(rows[i - 5])  # an exact copy
+            row["note"] = "copy"
+        if i % 11 == 0 and "messages" not in row:
+            row["output"] = ""  # blocked by empty_output
+        rows.append(row)
+    return rows
+
+
+def demo_workspace(tmp_path: Path) -> Workspace:
+    ws = Workspace(tmp_path / "ws")
+    src = write_jsonl(tmp_path / "demo.jsonl", [r for r in demo_rows() if "messages" not in r])
+    conv = tmp_path / "conv.jsonl"
+    conv.write_text("".join(json.dumps(r) + "\n" for r in demo_rows() if "messages" in r), encoding="utf-8")
+    ingest(ws, src, name="demo", source="human")
+    ingest(ws, conv, name="chats", source="synthetic")
+    from curation.store import read_columns
+
+    frame = read_columns(ws, ["record_id"])
+    ordered = sorted(frame["record_id"])
+    decide(ws, ordered[:12], "keep", "manual")
+    decide(ws, ordered[12:16], "reject", "manual")
+    edit(ws, ordered[20], {"output": "An edited answer, longer than the stored one, for the edits overlay."})
+    return ws
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def exported(ws: Workspace, out: Path, case: dict, fmt: str = "jsonl") -> dict:
+    """{file: sha256} of one export, the manifest's entry hashed without its package versions."""
+    export(ws, out, Options(format=fmt, similarity=False, **case))
+    files = {p.relative_to(out).as_posix(): digest(p) for p in sorted(out.rglob("*")) if p.is_file()
+             and p.name not in ("manifest.json", ".curation-export")}
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest.pop("versions")
+    manifest.pop("files")  # their hashes are above
+    files["manifest.json (less versions and files)"] = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+    return files
+
+
+def all_cases(tmp_path: Path) -> dict:
+    ws = demo_workspace(tmp_path)
+    return {name: exported(ws, tmp_path / "out" / name, case) for name, case in CASES.items()}
+
+
+def test_demo_rows_cover_what_export_handles():
+    rows = demo_rows()
+    assert any("messages" in r for r in rows) and any("tools" in r for r in rows) and any(r.get("input") == "<noinput>" for r in rows)
+    assert any(str(r.get("output", "")).endswith("<|endoftext|>") for r in rows) and any(r.get("output") == "" for r in rows)
+
+
+def test_export_writes_the_same_bytes_as_before_it_streamed(tmp_path):
+    golden = json.loads(GOLDEN.read_text())
+    assert all_cases(tmp_path) == golden
+
+
+if __name__ == "__main__":  # regenerate the golden hashes (only for a deliberate change of the output)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(json.dumps(all_cases(Path(tmp)), indent=2, sort_keys=True) + "\n")
+    print(f"wrote {GOLDEN}")
