@@ -7,12 +7,16 @@ a rejects file; the rest of the file loads. Re-ingesting a file adds nothing.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
+from itertools import chain, islice
 from pathlib import Path
 
 import orjson
 
+from curation import jsonl_stream
 from curation.errors import CurationError, UnknownFormat
 from curation.formats import Format, RowError, detect, detect_row, get_format
+from curation.jsonl_stream import RowStream
 from curation.readers import TOO_DEEP, Problem, Rows, dumps_raw, read_parts, shown
 from curation.records import COLUMNS, SOURCES, canonical_json, check_source, dumps, record_id
 from curation.workspace import Workspace
@@ -61,23 +65,35 @@ def ingest(
                             ".srt, speaker-labelled .txt, Whisper .json); name --format transcript to read it as one")
     explicit = get_format(fmt, mapping) if (fmt or mapping) and not as_transcript else None
     check_outside_workspace(ws, path)
-    parts, warnings = read_parts(path, skip=ws.root) if not as_transcript else ([], [])
+    parts, warnings = read_parts(path, skip=ws.root, stream_above=jsonl_stream.STREAM_ABOVE) if not as_transcript else ([], [])
     dataset = name or dataset_name(path)
     problems: list[Problem] = []
     records: list[dict] = []
     stored_added = stored_skipped = 0
     format_names: dict[str, None] = {}
     undetected: list[UnknownFormat] = []
+    files_with_rows = 0
     if as_transcript:  # conversations -> records with provenance, source external; then stored as any file's records
         got = tr.collect(path, dataset, tr.make_options(**(transcript or {})), source=source or "external",
                          explicit=fmt == tr.FORMAT, skip=ws.root)
         records, problems, warnings = got.records, got.problems, got.warnings
         format_names.update(dict.fromkeys(got.formats))
     for rows in parts:
+        if isinstance(rows, RowStream):  # issue 18: a big JSON Lines file, read and stored a slice at a time
+            streamed = ingest_stream(ws, rows, explicit, dataset, source, redact, records)
+            problems.extend(streamed.problems)
+            warnings.extend(rows.warnings)
+            format_names.update(streamed.formats)
+            stored_added, stored_skipped = stored_added + streamed.added, stored_skipped + streamed.skipped
+            files_with_rows += streamed.had_rows
+            if streamed.undetected is not None:
+                undetected.append(streamed.undetected)
+            continue
         problems.extend(rows.problems)
         warnings.extend(rows.warnings)
         if not rows.rows:
             continue
+        files_with_rows += 1
         try:
             groups = group_rows(rows, explicit)
         except UnknownFormat as exc:  # the format of this file is unknown
@@ -94,7 +110,7 @@ def ingest(
                 else:  # small files, and records to redact (one redactor per file sees all of them): stored together below
                     records.extend(converted)
                 del converted
-    if undetected and len(undetected) == sum(1 for rows in parts if rows.rows):
+    if undetected and len(undetected) == files_with_rows:
         raise undetected[0]
     from curation.pii import redact_for_ingest
 
@@ -170,6 +186,65 @@ def dataset_name(path: str | Path) -> str:
 
 
 STORE_EVERY = 200_000  # issue 18: records of a bigger file are stored a part per this many source rows
+DETECT_ROWS = 200  # the first rows a file's format is detected from (all that `formats.detect` looks at)
+
+
+@dataclass
+class Streamed:
+    """What ingesting one `RowStream` came to."""
+
+    added: int = 0
+    skipped: int = 0
+    formats: dict[str, None] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    had_rows: bool = False
+    undetected: UnknownFormat | None = None
+
+
+def ingest_stream(ws: Workspace, stream: RowStream, explicit: Format | None, dataset: str, source: str | None,
+                  redact: bool | None, waiting: list[dict]) -> Streamed:
+    """Read, convert and store a streamed file a slice of `STORE_EVERY` rows at a time (issue 18), its format detected
+    from its first `DETECT_ROWS` rows; records to redact join `waiting` (the file's one redactor sees them all).
+    The records and their ids are those the whole-file path gives; only how they are split into parts differs.
+    An undetected format stops the reading there: the file's problems are those found until then."""
+    done = Streamed()
+    converting: list[Problem] = []
+    rows = stream.rows()
+    head = list(islice(rows, DETECT_ROWS))
+    if head:
+        done.had_rows = True
+        try:
+            main = explicit or detect(head)
+        except UnknownFormat as exc:
+            rows.close()
+            done.undetected = exc
+            done.problems = [*stream.problems, Problem(stream.name, None, str(exc))]
+            return done
+        for batch in slices(chain(head, rows), STORE_EVERY):
+            converted = []
+            for format_, group in ([(explicit, batch)] if explicit else split_by_format(batch, main)):
+                done.formats[format_.name] = None
+                converted.extend(convert_rows(format_, group, stream, dataset, source, converting))
+            del batch, group
+            if needs_redaction(converted, redact):
+                waiting.extend(converted)
+            else:
+                added, skipped = store(ws, dataset, converted)
+                done.added, done.skipped = done.added + added, done.skipped + skipped
+            del converted
+    done.problems = [*stream.problems, *converting]  # as the whole-file path orders them: reading's, then converting's
+    return done
+
+
+def slices(items, size: int):
+    """Lists of `size` items (the last one shorter); a slice is let go of before the next one is read."""
+    it = iter(items)
+    while True:
+        batch = list(islice(it, size))
+        if not batch:
+            return
+        yield batch
+        del batch
 
 
 def needs_redaction(records: list[dict], redact: bool | None) -> bool:
@@ -185,15 +260,19 @@ def group_rows(rows: Rows, explicit: Format | None) -> list[tuple[Format, list]]
     """
     if explicit is not None:
         return [(explicit, rows.rows)]
-    main = detect(rows.rows)
+    return split_by_format(rows.rows, detect(rows.rows))
+
+
+def split_by_format(rows: list[tuple[int, dict]], main: Format) -> list[tuple[Format, list]]:
+    """Rows in groups by format: `main`, or another one a row fits (see `group_rows`)."""
     groups: dict[str, tuple[Format, list]] = {main.name: (main, [])}
-    for number, row in rows.rows:
+    for number, row in rows:
         fmt = main if main.matches(row) else (detect_row(row) or main)
         groups.setdefault(fmt.name, (fmt, []))[1].append((number, row))
     return [g for g in groups.values() if g[1]]
 
 
-def convert_rows(fmt: Format, group, rows: Rows, dataset: str, source: str | None, problems: list[Problem]) -> list[dict]:
+def convert_rows(fmt: Format, group, rows: Rows | RowStream, dataset: str, source: str | None, problems: list[Problem]) -> list[dict]:
     by_number = dict(group)
     hashed: dict[int, bytes] = {}  # the current source row's canonical JSON only (issue 18: not one per row of the file)
     failed: set[int] = set()

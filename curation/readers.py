@@ -73,10 +73,14 @@ class Rows:
 # --- where a path leads -------------------------------------------------------------
 
 
-def read_parts(path: str | Path, skip: Path | None = None) -> tuple[list[Rows], list[str]]:
+def read_parts(path: str | Path, skip: Path | None = None, stream_above: int | None = None) -> tuple[list, list[str]]:
     """The rows of every file a path names (one for a file, several for a folder) and
     warnings about the whole source (files of a folder that were skipped). A folder
-    inside a folder read is left out when it is `skip` (the workspace)."""
+    inside a folder read is left out when it is `skip` (the workspace).
+
+    With `stream_above` (bytes), a JSON Lines file at least that big comes as a
+    `curation.jsonl_stream.RowStream` (rows read as they are taken, issue 18) instead
+    of `Rows`; without it every part is `Rows`."""
     p = Path(str(path)).expanduser()
     try:
         is_dir, exists = p.is_dir(), p.exists()
@@ -85,9 +89,9 @@ def read_parts(path: str | Path, skip: Path | None = None) -> tuple[list[Rows], 
     if is_dir:
         if any((p / m).exists() for m in HF_MARKERS):
             return [read_saved(p)], []
-        return read_folder(p, skip)
+        return read_folder(p, skip, stream_above)
     if exists:
-        return [read_file(p, p.name)], []
+        return [read_file(p, p.name, stream_above)], []
     if is_hub_id(str(path)):
         return [read_hub(str(path))], []
     raise CurationError(f"{path}: no such file or directory")
@@ -108,7 +112,7 @@ def read_source(path: str | Path) -> Rows:
     return every
 
 
-def read_folder(folder: Path, skip: Path | None = None) -> tuple[list[Rows], list[str]]:
+def read_folder(folder: Path, skip: Path | None = None, stream_above: int | None = None) -> tuple[list, list[str]]:
     """Each data file of a folder and its subfolders, sorted, hidden ones skipped, and the folder `skip` (the workspace)."""
     entries = [e for e in sorted(folder.rglob("*")) if not any(part.startswith(".") for part in e.relative_to(folder).parts)]
     inside = []
@@ -136,13 +140,20 @@ def read_folder(folder: Path, skip: Path | None = None) -> tuple[list[Rows], lis
     for f in files:
         name = f.relative_to(folder).as_posix()
         try:
-            parts.append(read_file(f, name))
+            parts.append(read_file(f, name, stream_above))
         except CurationError as exc:  # one unreadable file: reported, the others load
             parts.append(Rows(name, "line", [], [Problem(name, None, str(exc))], []))
     return parts, warnings
 
 
-def read_file(p: Path, name: str) -> Rows:
+def read_file(p: Path, name: str, stream_above: int | None = None):
+    """The `Rows` of one file; a `RowStream` for a JSON Lines file of at least `stream_above` bytes (see `read_parts`)."""
+    if stream_above is not None:
+        from curation.jsonl_stream import open_stream
+
+        stream = open_stream(p, name, stream_above)
+        if stream is not None:
+            return stream
     data = read_bytes(p)
     suffix = p.suffix.lower()
     if suffix == ".parquet":
@@ -319,12 +330,22 @@ def decode(data: bytes, name: str, warnings: list[str]) -> tuple[str, dict[int, 
             chunk.decode("utf-8")
             accented += 1
         except UnicodeDecodeError as exc:
-            column = len(chunk[: exc.start].decode("utf-8")) + 1
-            bad[number] = f"not valid UTF-8 (byte 0x{chunk[exc.start]:02x} at column {column}); re-save the file as UTF-8"
+            bad[number] = utf8_reason(chunk, exc)
     if not accented:
-        warnings.append(f"{name}: {len(bad)} line(s) are not UTF-8 and no line has UTF-8 accents: the file may be "
-                        "Latin-1 or Windows-1252; re-save it as UTF-8 (e.g. iconv -f cp1252 -t utf-8) and ingest it again")
+        warnings.append(latin1_warning(name, len(bad)))
     return data.decode("utf-8", "surrogateescape"), bad
+
+
+def utf8_reason(line: bytes, exc: UnicodeDecodeError) -> str:
+    """Why a line is not UTF-8: its first bad byte and the column it is in."""
+    column = len(line[: exc.start].decode("utf-8")) + 1
+    return f"not valid UTF-8 (byte 0x{line[exc.start]:02x} at column {column}); re-save the file as UTF-8"
+
+
+def latin1_warning(name: str, bad_lines: int) -> str:
+    """The warning for a file with lines that are not UTF-8 and none with UTF-8 accents."""
+    return (f"{name}: {bad_lines} line(s) are not UTF-8 and no line has UTF-8 accents: the file may be "
+            "Latin-1 or Windows-1252; re-save it as UTF-8 (e.g. iconv -f cp1252 -t utf-8) and ingest it again")
 
 
 def shown(text: str) -> str:
