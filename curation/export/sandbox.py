@@ -9,6 +9,9 @@ fork) that imports only Jinja and the template modules, whose memory is limited
 Records go over in chunks and come back in parts, so neither side holds more
 than a chunk beyond the results. Every limit ends in a CurationError naming it.
 
+An export renders its records a slice at a time (issue 18): one `Budget` carries the batch's limits (characters in
+all, the deadline) from slice to slice, and `first` numbers the records in errors as in the whole batch.
+
 The built-in templates only join the record's text with fixed markers: they
 render in the calling process, with the same in-render checks (no process to
 start, no records to copy). So does every template on a platform without
@@ -25,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from curation.errors import CurationError
@@ -50,9 +54,22 @@ serve(*map(int, sys.argv[3:]))
 """
 
 
-def label(index: int, ids: list[str] | None) -> str:
-    rid = ids[index] if ids and index < len(ids) and ids[index] else ""
-    return f"record {index + 1:,}" + (f" ({rid})" if rid else "")
+@dataclass
+class Budget:
+    """What a batch rendered in slices has left of its limits: the characters written so far and the batch's deadline."""
+
+    deadline: float
+    chars: int = 0
+
+    @classmethod
+    def start(cls, limits: Limits | dict | None) -> Budget:
+        return cls(time.monotonic() + Limits.of(limits).total_seconds)
+
+
+def label(index: int, ids: list[str] | None, first: int = 0) -> str:
+    """The record at `index` of a slice that starts at record `first` of the batch (ids are the slice's)."""
+    rid = ids[index] if ids and 0 <= index < len(ids) and ids[index] else ""
+    return f"record {first + index + 1:,}" + (f" ({rid})" if rid else "")
 
 
 def render_one(template: Template, messages, fields, split: bool, limits: Limits, where: str, size: int, tools=None):
@@ -91,37 +108,42 @@ def total_error(template: Template, limits: Limits, where: str) -> CurationError
 
 
 def render_batch(template: Template, items: list[tuple], *, split: bool = False,
-                 limits: Limits | dict | None = None, ids: list[str] | None = None, isolate: bool | None = None) -> list:
+                 limits: Limits | dict | None = None, ids: list[str] | None = None, isolate: bool | None = None,
+                 budget: Budget | None = None, first: int = 0) -> list:
     """Render each (messages, fields) or (messages, fields, tools) item: its text, or (text, prompt, completion) when
     `split`, within `limits`.
 
     `ids` name the records in error messages. Raises CurationError at the first record past a limit. `isolate`
     (default: every template but the built-ins, whose output only joins the record's text) renders in a child process.
+    `budget`: this is one slice of a larger batch (the batch's characters and deadline, spent here too); `first`: the
+    number of records of the batch before this slice.
     """
     limits = Limits.of(limits)
+    budget = budget or Budget.start(limits)
     if not items:
         return []
     if isolate is None:
         isolate = not builtin(template)
     if not isolate or os.name != "posix":
-        return render_here(template, items, split, limits, ids)
-    return Child(template, split, limits, ids).run(items)
+        return render_here(template, items, split, limits, ids, budget, first)
+    out = Child(template, split, limits, ids, budget, first).run(items)
+    budget.chars += sum(map(result_chars, out))
+    return out
 
 
 def batch_time_error(template: Template, limits: Limits, where: str) -> CurationError:
     return stopped(template.name, where, f"the batch ran longer than the limit of {limits.total_seconds:g} s in all")
 
 
-def render_here(template: Template, items, split: bool, limits: Limits, ids) -> list:
-    out, total = [], 0
-    deadline = time.monotonic() + limits.total_seconds
+def render_here(template: Template, items, split: bool, limits: Limits, ids, budget: Budget, first: int = 0) -> list:
+    out = []
     for i, (messages, fields, *tools) in enumerate(items):
-        where = label(i, ids)
-        if time.monotonic() > deadline:
+        where = label(i, ids, first)
+        if time.monotonic() > budget.deadline:
             raise batch_time_error(template, limits, where)
         out.append(render_one(template, messages, fields, split, limits, where, text_chars(messages, fields), *tools[:1]))
-        total += result_chars(out[-1])
-        if total > limits.total_chars:
+        budget.chars += result_chars(out[-1])
+        if budget.chars > limits.total_chars:
             raise total_error(template, limits, where)
     return out
 
@@ -129,12 +151,14 @@ def render_here(template: Template, items, split: bool, limits: Limits, ids) -> 
 class Child:
     """One child process for one batch: start, send chunks, watch the time, collect, always reap."""
 
-    def __init__(self, template: Template, split: bool, limits: Limits, ids: list[str] | None):
+    def __init__(self, template: Template, split: bool, limits: Limits, ids: list[str] | None, budget: Budget | None = None,
+                 first: int = 0):
         from multiprocessing.connection import Connection
 
-        self.template, self.split, self.limits, self.ids = template, split, limits, ids
+        self.template, self.split, self.limits, self.ids, self.first = template, split, limits, ids, first
         self.failed: list[BaseException] = []
-        self.deadline = time.monotonic() + limits.total_seconds
+        self.budget = budget or Budget.start(limits)
+        self.deadline = self.budget.deadline
         self.progress_file = tempfile.TemporaryFile()
         self.progress_file.write(b"\0" * PROGRESS.size)
         self.progress_file.flush()
@@ -187,8 +211,8 @@ class Child:
 
     def send_all(self, items: list) -> None:
         try:
-            self.send_conn.send(("start", self.template, self.split, self.limits))
-            for start, chunk in chunks(items, self.ids):
+            self.send_conn.send(("start", self.template, self.split, self.limits, self.budget.chars))
+            for start, chunk in chunks(items, self.ids, self.first):
                 self.send_conn.send(("chunk", start, chunk))
             self.send_conn.send(("stop",))
         except (BrokenPipeError, ConnectionResetError, OSError):
@@ -208,12 +232,12 @@ class Child:
             index, now = self.current(), time.monotonic()
             if now > self.deadline:
                 self.process.kill()
-                raise batch_time_error(self.template, self.limits, label(max(index - 1, 0), self.ids))
+                raise batch_time_error(self.template, self.limits, label(max(index - 1, 0), self.ids, self.first))
             if index != seen:
                 seen, since = index, now
             elif index and now - since > hard:
                 self.process.kill()
-                where = label(index - 1, self.ids)
+                where = label(index - 1, self.ids, self.first)
                 raise stopped(self.template.name, where, f"it ran longer than the limit of {self.limits.seconds:g} s per record")
             elif not index and now - since > IDLE_SECONDS:
                 self.process.kill()
@@ -228,7 +252,7 @@ class Child:
         if self.failed:
             return self.failed[0]
         index = self.current()
-        where = label(index - 1, self.ids) if index else "the start"
+        where = label(index - 1, self.ids, self.first) if index else "the start"
         if code < 0:  # killed by a signal: the kernel's out-of-memory killer, or a crash past the memory limit
             return stopped(self.template.name, where, f"the rendering process was killed (signal {-code}), most likely past "
                                                       f"the memory limit of {size_text(self.limits.memory_bytes)}")
@@ -237,12 +261,12 @@ class Child:
         return RuntimeError(f"the template renderer exited with code {code} at {where}: " + " | ".join(tail))
 
 
-def chunks(items: list, ids: list[str] | None):
+def chunks(items: list, ids: list[str] | None, first: int = 0):
     """(index of the first, [(messages, fields, characters of text, the record's label, tools)]) in pieces of CHUNK_* at most."""
     start, size, chunk = 0, 0, []
     for i, (messages, fields, *tools) in enumerate(items):
         chars = text_chars(messages, fields)
-        chunk.append((messages, fields, chars, label(i, ids), tools[0] if tools else None))
+        chunk.append((messages, fields, chars, label(i, ids, first), tools[0] if tools else None))
         size += chars
         if len(chunk) >= CHUNK_ITEMS or size >= CHUNK_CHARS:
             yield start, chunk
@@ -260,7 +284,7 @@ def serve(read_fd: int, write_fd: int, progress_fd: int) -> None:
 
     inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
     progress = mmap.mmap(progress_fd, PROGRESS.size)
-    _, template, split, limits = inbox.recv()
+    _, template, split, limits, total = inbox.recv()  # total: the characters earlier slices of the batch wrote
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     memory = limits.memory_bytes if hard == resource.RLIM_INFINITY else min(limits.memory_bytes, hard)
     try:
@@ -268,7 +292,6 @@ def serve(read_fd: int, write_fd: int, progress_fd: int) -> None:
         templates.LIMITED_MEMORY = True
     except (ValueError, OSError):  # a system that does not limit address space (macOS): the time limits still hold
         pass
-    total = 0
     while True:
         message = inbox.recv()
         if message[0] == "stop":

@@ -152,13 +152,16 @@ SHAPES: dict[str, Shape] = names.registry(names.SHAPES, (
 ))
 
 
-def rendered(template: Template, rows: list[dict], shape: str = "text", limits=None) -> tuple[list[str], list[dict]]:
-    """Each row's text and the row in `shape`, rendered once, in a child process within `limits` (see sandbox)."""
+def rendered(template: Template, rows: list[dict], shape: str = "text", limits=None, budget=None,
+             first: int = 0) -> tuple[list[str], list[dict]]:
+    """Each row's text and the row in `shape`, rendered once, in a child process within `limits` (see sandbox).
+    `budget`, `first`: the rows are a slice of a larger batch, starting at its record `first` (sandbox.Budget)."""
     from curation.export.sandbox import render_batch
 
     chosen = names.lookup(SHAPES, shape, "shape")
     items = [(conversation(row), single_turn_fields(row), row_tools(row)) for row in rows]
-    results = render_batch(template, items, split=chosen.split, limits=limits, ids=[str(row.get("record_id", "")) for row in rows])
+    results = render_batch(template, items, split=chosen.split, limits=limits, ids=[str(row.get("record_id", "")) for row in rows],
+                           budget=budget, first=first)
     parts = results if chosen.split else [(text, None, None) for text in results]
     texts = [text for text, _, _ in parts]
     if chosen.from_render:

@@ -3,6 +3,12 @@
 The same workspace, decisions and options give byte-identical files: rows keep
 the load order within each split, JSON keys keep a fixed order, and the manifest
 holds no time stamp.
+
+Export streams (issue 18): the plan holds the records as columns (ids, decisions, groups, the text for the policy and
+the splits), never their rendered texts. Records are rendered `SLICE_ROWS` at a time into a spill file of JSON lines
+beside the export (token lengths kept); once the lengths say which records are too long, the splits are assigned and
+each split's file is written from the spill in load order. `prepare` renders every record in memory: the Export
+page's preview.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ END_MARKERS = {"strip": "answers lose the end-of-text markers that close them (<
 MANIFEST = "manifest.json"
 SPLIT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 RESERVED = {MANIFEST: "its manifest", "dataset_dict.json": "the hf format's index"}  # names a split's folder (hf) would clash with
+SLICE_ROWS = 20_000  # records turned into Python rows, rendered and spilled at a time
+SPILL = "rendered.jsonl"  # in export's temporary folder, beside the new export (not in it)
 
 
 @dataclass
@@ -97,11 +105,8 @@ def exclusion_reason(decision: str, reason) -> str | None:
     return DUPLICATE_REASON.rstrip(":") if reason.startswith(DUPLICATE_REASON) else reason
 
 
-def token_lengths(texts: list[str], template: Template, tokenizer: str) -> np.ndarray:
-    """Tokens of each rendered text; the template's special markers count one token each."""
-    from curation.tokenize import get_counter
-
-    counter = get_counter(tokenizer)
+def token_lengths(texts: list[str], template: Template, counter) -> np.ndarray:
+    """Tokens of each rendered text (`counter`: curation.tokenize's); the template's special markers count one token each."""
     markers = [m for m in template.special if m]
     stripped, extra = [], np.zeros(len(texts), dtype=np.int64)
     for i, text in enumerate(texts):
@@ -159,11 +164,15 @@ def leakage(ws: Workspace, frame: pd.DataFrame, split: pd.Series, names: list[st
     return out
 
 
-def write_jsonl(path: Path, rows: list[dict]) -> None:
+def write_jsonl(path: Path, lines) -> None:
+    """Each row's JSON line (bytes, as `row_line` gives it) into the file."""
     with open(path, "wb") as fh:
-        for row in rows:
-            fh.write(orjson.dumps(row))
-            fh.write(b"\n")
+        for line in lines:
+            fh.write(line)
+
+
+def row_line(row: dict) -> bytes:
+    return orjson.dumps(row) + b"\n"
 
 
 def write_parquet(path: Path, rows: list[dict], columns: list[str]) -> None:
@@ -174,34 +183,64 @@ def write_parquet(path: Path, rows: list[dict], columns: list[str]) -> None:
     pq.write_table(table, path)
 
 
-def write_hf(folder: Path, by_split: dict[str, list[dict]], columns: list[str]) -> None:
+def write_hf(folder: Path, rendered: Rendered) -> None:
     from datasets import Dataset, DatasetDict
 
-    parts = {name: Dataset.from_list(rows) if rows else Dataset.from_dict({c: [] for c in columns}) for name, rows in by_split.items()}
-    DatasetDict(parts).save_to_disk(str(folder))
+    columns = rendered.columns()
+
+    def part(name: str):
+        rows = rendered.rows(name)
+        return Dataset.from_list(rows) if rows else Dataset.from_dict({c: [] for c in columns})
+
+    DatasetDict({name: part(name) for name in rendered.names}).save_to_disk(str(folder))
     for state in folder.glob("*/state.json"):  # the fingerprint is random: make it the content's, so exports are reproducible
         body = json.loads(state.read_text())
         body["_fingerprint"] = sha256_lines(sha256_file(p) for p in sorted(state.parent.glob("*.arrow")))[:16]
         state.write_text(json.dumps(body, indent=2, sort_keys=True))
 
 
-def jsonl_files(folder: Path, by_split: dict[str, list[dict]], columns: list[str]) -> None:
-    for name, part in by_split.items():
-        write_jsonl(folder / f"{name}.jsonl", part)
+def jsonl_files(folder: Path, rendered: Rendered) -> None:
+    for name in rendered.names:
+        write_jsonl(folder / f"{name}.jsonl", rendered.lines(name))
 
 
-def parquet_files(folder: Path, by_split: dict[str, list[dict]], columns: list[str]) -> None:
-    for name, part in by_split.items():
-        write_parquet(folder / f"{name}.parquet", part, columns)
+def parquet_files(folder: Path, rendered: Rendered) -> None:
+    columns = rendered.columns()
+    for name in rendered.names:  # one split's rows in memory at a time
+        write_parquet(folder / f"{name}.parquet", rendered.rows(name), columns)
+
+
+class Rendered:
+    """The rendered rows of an export, split by split in load order, read back from the spill file: one JSON line per
+    rendered record, `split_of` its split's number in `names` (-1: left out, too long)."""
+
+    def __init__(self, names: list[str], spill: Path, split_of: np.ndarray):
+        self.names, self.spill, self.split_of = list(names), spill, split_of
+
+    def numbered(self):
+        with open(self.spill, "rb") as fh:
+            yield from zip(fh, self.split_of)
+
+    def lines(self, name: str):
+        """The JSON lines of split `name`, in load order."""
+        k = self.names.index(name)
+        return (line for line, split in self.numbered() if split == k)
+
+    def rows(self, name: str) -> list[dict]:
+        return [orjson.loads(line) for line in self.lines(name)]
+
+    def columns(self) -> list[str]:
+        """The keys of the first exported row in load order (what an empty split's columns are)."""
+        return next((list(orjson.loads(line)) for line, split in self.numbered() if split >= 0), [])
 
 
 @dataclass(frozen=True)
 class ExportFormat:
-    """A file format of the export: `write(folder, by_split, columns)` writes every split's rows into the empty folder."""
+    """A file format of the export: `write(folder, rendered)` writes every split's rows (a `Rendered`) into the empty folder."""
 
     name: str
     description: str
-    write: Callable[[Path, dict[str, list[dict]], list[str]], None]
+    write: Callable[[Path, Rendered], None]
 
 
 FORMATS: dict[str, ExportFormat] = names.registry(names.EXPORT_FORMATS, (
@@ -212,8 +251,10 @@ FORMATS: dict[str, ExportFormat] = names.registry(names.EXPORT_FORMATS, (
 ))
 
 
-def prepare(ws: Workspace, opts: Options) -> dict:
-    """Everything but the writing: rows per split, excluded counts, lengths. Used for the preview and by `export`."""
+def plan_export(ws: Workspace, opts: Options) -> dict:
+    """Everything before rendering, as columns: the records to export (`frame`), why the others are left out, the policy,
+    the duplicate groups and the tools. Used by `prepare` (the preview) and by `export`."""
+    from curation.signals.compute import tokenizer_name
     from curation.store import load_records
 
     opts.check()
@@ -228,52 +269,111 @@ def prepare(ws: Workspace, opts: Options) -> dict:
     excluded: dict[str, int] = {}
     reasons = [exclusion_reason(d, r) for d, r in zip(frame["decision"], frame["reason"])]
     reasons, policy = exclusions(ws, frame, reasons, opts)  # protected, blocking flags, contaminated (policy.py)
-    pool = frame
     if opts.kept_only:
         reasons = [r or ("undecided" if d == "undecided" else None) for r, d in zip(reasons, frame["decision"])]
     keep = np.array([r is None for r in reasons])
     for r in reasons:
         if r is not None:
             excluded[r] = excluded.get(r, 0) + 1
+    pool = frame[["reason"]]  # all the records' reasons, for the selection's counts
     frame = frame[keep].reset_index(drop=True)
-    rows = frame.to_dict("records")
-    cleaned = strip_end_markers(rows) if opts.end_markers == "strip" else 0
-    texts, shaped_rows = rendered(template, rows, opts.shape, opts.limits)  # in a child process, within the limits
-    tools = with_tools(rows, shaped_rows, template, policy["warnings"])
-    from curation.signals.compute import tokenizer_name
+    tools = tools_plan(frame, template, policy["warnings"])
+    return {"template": template, "frame": frame, "pool": pool, "excluded": excluded, "grouping": grouping, "ratios": ratios,
+            "tokenizer": opts.tokenizer or tokenizer_name(ws),  # the workspace's tokenizer unless one is given
+            "policy": policy, "tools": tools, "cleaning": {"end_markers": opts.end_markers, "outputs_changed": 0}}
 
-    tokenizer = opts.tokenizer or tokenizer_name(ws)  # the workspace's tokenizer unless one is given
-    lengths = token_lengths(texts, template, tokenizer)
-    over = lengths > opts.max_tokens if opts.max_tokens else np.zeros(len(rows), dtype=bool)
+
+def render_slices(plan: dict, opts: Options, rows_at_a_time: int | None = None):
+    """(rows, texts, shaped rows, token lengths) of the plan's records, `rows_at_a_time` (SLICE_ROWS) records at a time, in
+    load order; counts the outputs cleaned into the plan. The render limits hold for all the slices together."""
+    from curation.export.sandbox import Budget
+    from curation.tokenize import get_counter
+
+    frame, template = plan["frame"], plan["template"]
+    step = rows_at_a_time or SLICE_ROWS
+    budget, counter = Budget.start(opts.limits), get_counter(plan["tokenizer"])
+    for lo in range(0, len(frame), step):
+        rows = frame.iloc[lo : lo + step].to_dict("records")
+        if opts.end_markers == "strip":
+            plan["cleaning"]["outputs_changed"] += strip_end_markers(rows)
+        # in a child process, within the limits
+        texts, shaped_rows = rendered(template, rows, opts.shape, opts.limits, budget=budget, first=lo)
+        if plan["tools"]["records"]:
+            add_tools(rows, shaped_rows)
+        yield rows, texts, shaped_rows, token_lengths(texts, template, counter)
+
+
+def settle(ws: Workspace, plan: dict, opts: Options, lengths: np.ndarray) -> np.ndarray:
+    """With every record's token length known: leave out those too long (when asked), assign the splits. Returns the
+    rendered records' mask of those left out (too long)."""
+    over = lengths > opts.max_tokens if opts.max_tokens else np.zeros(len(lengths), dtype=bool)
+    frame, excluded = plan["frame"], plan["excluded"]
     if opts.max_tokens and opts.over == "drop" and over.any():
         excluded["too_long"] = int(over.sum())
         frame, lengths = frame[~over].reset_index(drop=True), lengths[~over]
-        rows, texts, shaped_rows = ([x for x, o in zip(xs, over) if not o] for xs in (rows, texts, shaped_rows))
     if frame.empty:
         raise CurationError("every record is excluded: nothing to export")
+    ratios = plan["ratios"]
     split = assign_splits(frame, ratios, opts.seed, opts.stratify, frame["dup_group"], record_texts(frame, "prompt"))
-    by_split = {name: [i for i in range(len(rows)) if split.iat[i] == name] for name in ratios}
-    return {"template": template, "frame": frame, "rows": rows, "texts": texts, "shaped": shaped_rows, "lengths": lengths, "split": split,
-            "by_split": by_split, "excluded": dict(sorted(excluded.items())), "over_max": int(over.sum()) if opts.max_tokens else 0,
-            "grouping": grouping, "ratios": ratios, "tokenizer": tokenizer, "policy": policy, "tools": tools,
-            "selection": selection(ws, pool, frame),
-            "cleaning": {"end_markers": opts.end_markers, "outputs_changed": cleaned}}
+    codes = pd.Categorical(split, categories=list(ratios)).codes
+    by_split = {name: np.flatnonzero(codes == k).tolist() for k, name in enumerate(ratios)}
+    plan.update(frame=frame, lengths=lengths, split=split, by_split=by_split, excluded=dict(sorted(excluded.items())),
+                over_max=int(over.sum()) if opts.max_tokens else 0, selection=selection(ws, plan.pop("pool"), frame))
+    return over if opts.max_tokens and opts.over == "drop" else np.zeros(len(over), dtype=bool)
 
 
-def with_tools(rows: list[dict], shaped_rows: list[dict], template: Template, warnings: list[str]) -> dict:
-    """Add the `tools` column to every shaped row when any record has tool definitions (tools.py); what the manifest says."""
-    from curation.export.tools import column, template_uses_tools, tools_of
+def prepare(ws: Workspace, opts: Options) -> dict:
+    """Everything but the writing, every record rendered in memory: rows per split, excluded counts, lengths, and each
+    exported record's row, rendered text and shaped row (`rows`, `texts`, `shaped`). The Export page's preview."""
+    plan = plan_export(ws, opts)
+    rows, texts, shaped_rows, lengths = [], [], [], []
+    for part in render_slices(plan, opts, rows_at_a_time=max(len(plan["frame"]), 1)):  # one batch
+        for held, new in zip((rows, texts, shaped_rows, lengths), part):
+            held.extend(new)
+    dropped = settle(ws, plan, opts, np.array(lengths, dtype=np.int64))
+    if dropped.any():
+        rows, texts, shaped_rows = ([x for x, o in zip(xs, dropped) if not o] for xs in (rows, texts, shaped_rows))
+    return {**plan, "rows": rows, "texts": texts, "shaped": shaped_rows}
 
-    found = [tools_of(row.get("meta")) for row in rows]
-    n = sum(t is not None for t in found)
+
+def spill_rendered(plan: dict, opts: Options, spill: Path) -> np.ndarray:
+    """Render the plan's records a slice at a time, each shaped row's JSON line into `spill`; their token lengths."""
+    lengths = []
+    with open(spill, "wb") as fh:
+        for _, _, shaped_rows, part_lengths in render_slices(plan, opts):
+            fh.write(b"".join(map(row_line, shaped_rows)))
+            lengths.append(part_lengths)
+    return np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
+
+
+def split_numbers(plan: dict, dropped: np.ndarray) -> np.ndarray:
+    """Each rendered record's split, as its number in the plan's ratios (-1: left out)."""
+    out = np.full(len(dropped), -1, dtype=np.int16)
+    kept = np.flatnonzero(~dropped)
+    for k, idx in enumerate(plan["by_split"].values()):
+        out[kept[idx]] = k
+    return out
+
+
+def tools_plan(frame: pd.DataFrame, template: Template, warnings: list[str]) -> dict:
+    """Whether exported rows get the `tools` column: yes when any record has tool definitions (tools.py); what the
+    manifest says."""
+    from curation.export.tools import template_uses_tools, tools_of
+
+    n = sum(tools_of(m) is not None for m in frame["meta"] if not isinstance(m, str) or "tools" in m or "functions" in m)
     uses = template_uses_tools(template.source)
-    if n:
-        for shaped_row, tools in zip(shaped_rows, found):
-            shaped_row["tools"] = column(tools)
-        if not uses:
-            warnings.append(f"{n:,} records carry tool definitions: template {template.name!r} does not write them into the "
-                            "text; they are in the tools column")
+    if n and not uses:
+        warnings.append(f"{n:,} records carry tool definitions: template {template.name!r} does not write them into the "
+                        "text; they are in the tools column")
     return {"records": n, "column": "tools" if n else None, "template_uses_tools": uses}
+
+
+def add_tools(rows: list[dict], shaped_rows: list[dict]) -> None:
+    """The `tools` column of every shaped row: the record's tool definitions as JSON text, None without."""
+    from curation.export.tools import column, tools_of
+
+    for row, shaped_row in zip(rows, shaped_rows):
+        shaped_row["tools"] = column(tools_of(row.get("meta")))
 
 
 def strip_end_markers(rows: list[dict]) -> int:
@@ -304,10 +404,10 @@ def edits_snapshot(ws: Workspace, ids) -> dict:
     return {"edited_records": int(sum(str(i) in edited for i in ids)), "versions": int(stamp(ws)[0])}
 
 
-def write_files(ws: Workspace, folder: Path, opts: Options, plan: dict, by_split: dict[str, list[dict]], columns: list[str]) -> dict:
+def write_files(ws: Workspace, folder: Path, opts: Options, plan: dict, rendered: Rendered) -> dict:
     """The split files, `manifest.json` and, last, the marker, written into the empty `folder`; returns the manifest."""
     template = plan["template"]
-    FORMATS[opts.format].write(folder, by_split, columns)
+    FORMATS[opts.format].write(folder, rendered)
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     frame, split = plan["frame"], plan["split"]
     lengths = plan["lengths"]
@@ -359,27 +459,29 @@ def export(ws: Workspace, out: str | Path, opts: Options | None = None, progress
     opts.check()
     target = check_out(ws, out)
     remove_stale(target)
-    plan = prepare(ws, opts)
-    shaped_rows = plan["shaped"]  # rendered by prepare, within the limits
-    columns = list(shaped_rows[0]) if shaped_rows else []
-    by_split = {name: [shaped_rows[i] for i in idx] for name, idx in plan["by_split"].items()}
+    plan = plan_export(ws, opts)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(dir=target.parent, prefix=temp_prefix(target)))
     except OSError as exc:
         raise CurationError(f"cannot export to {out}: {exc.strerror or exc}; name a folder you can write") from None
     tmp = work / "new"  # a plain folder (not mkdtemp's private one), so the export gets the usual permissions
+    spill = work / SPILL  # the rendered rows, beside the new export (not in it)
     moved = False
     try:
         (work / WRITER).write_text(json.dumps(writer()) + "\n", encoding="utf-8")
         tmp.mkdir()
-        manifest = write_files(ws, tmp, opts, plan, by_split, columns)
+        lengths = spill_rendered(plan, opts, spill)  # within the render limits
+        dropped = settle(ws, plan, opts, lengths)
+        manifest = write_files(ws, tmp, opts, plan, Rendered(list(plan["ratios"]), spill, split_numbers(plan, dropped)))
+        spill.unlink()
         swap_in(tmp, target, work / "old", out)
         moved = True
     except OSError as exc:
         raise CurationError(f"cannot export to {out}: {exc.strerror or exc}; name a folder you can write") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # our own temporary folder only (gone once moved in)
+        spill.unlink(missing_ok=True)
         if not moved:  # an earlier export that could not be put back stays in there, and no later export removes it
             (work / WRITER).unlink(missing_ok=True)
         try:

@@ -402,7 +402,7 @@ def project(tmp_path):
 def test_out_that_is_or_holds_the_workspace_or_a_source_is_refused_before_prepare(project, tmp_path, monkeypatch, where, match):
     from curation.export import write
 
-    monkeypatch.setattr(write, "prepare", lambda *a: pytest.fail("--out must be checked before the slow prepare step"))
+    monkeypatch.setattr(write, "plan_export", lambda *a: pytest.fail("--out must be checked before the slow prepare step"))
     before = digest_folder(tmp_path)
     with pytest.raises(CurationError, match=match):
         export(project, tmp_path / where, Options(similarity=False))
@@ -498,13 +498,13 @@ def test_a_file_dropped_into_the_earlier_export_while_preparing_is_kept(filled, 
 
     out = tmp_path / "out"
     export(filled, out, Options(similarity=False))
-    real = write.prepare
+    real = write.plan_export
 
     def slow_prepare(*args):
         (out / "late.txt").write_text("mine")
         return real(*args)
 
-    monkeypatch.setattr(write, "prepare", slow_prepare)
+    monkeypatch.setattr(write, "plan_export", slow_prepare)
     with pytest.raises(CurationError, match="late.txt"):
         export(filled, out, Options(similarity=False))
     assert (out / "late.txt").read_text() == "mine" and (out / "train.jsonl").is_file()
