@@ -12,6 +12,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
+
 from curation.decisions import decide
 from curation.edits import edit
 from curation.export import Options, export
@@ -121,3 +123,99 @@ if __name__ == "__main__":  # regenerate the golden hashes (only for a deliberat
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(json.dumps(all_cases(Path(tmp)), indent=2, sort_keys=True) + "\n")
     print(f"wrote {GOLDEN}")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return demo_workspace(tmp_path_factory.mktemp("demo"))
+
+
+def test_export_in_slices_of_7_records_writes_the_same_bytes(demo, tmp_path, monkeypatch):
+    from curation.export import write
+
+    golden = json.loads(GOLDEN.read_text())
+    slices = []
+    real = write.rendered
+
+    def spy(template, rows, *args, **kwargs):
+        slices.append(len(rows))
+        return real(template, rows, *args, **kwargs)
+
+    monkeypatch.setattr(write, "SLICE_ROWS", 7)
+    monkeypatch.setattr(write, "rendered", spy)
+    for name in ("alpaca-alpaca", "llama3-prompt-completion", "custom-prompt-completion"):
+        slices.clear()
+        assert exported(demo, tmp_path / name, CASES[name]) == golden[name], name
+        assert max(slices) == 7 and len(slices) > 5  # never every record at once
+
+
+def in_memory_parquet(ws: Workspace, out: Path, opts: Options) -> dict[str, bytes]:
+    """The split files as export wrote them before it streamed: every shaped row in memory, a table per split."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curation.export import prepare
+
+    plan = prepare(ws, opts)
+    files = {}
+    for name, idx in plan["by_split"].items():
+        buffer = io.BytesIO()
+        pq.write_table(pa.Table.from_pylist([plan["shaped"][i] for i in idx]), buffer)
+        files[f"{name}.parquet"] = buffer.getvalue()
+    return files
+
+
+@pytest.mark.parametrize("case", ["alpaca-alpaca", "chatml-messages", "llama3-prompt-completion"])
+def test_parquet_export_in_slices_equals_the_in_memory_tables(demo, tmp_path, monkeypatch, case):
+    from curation.export import write
+
+    opts = dict(format="parquet", similarity=False, **CASES[case])
+    expected = in_memory_parquet(demo, tmp_path, Options(**opts))
+    monkeypatch.setattr(write, "SLICE_ROWS", 5)
+    export(demo, tmp_path / "out", Options(**opts))
+    assert {p.name: p.read_bytes() for p in sorted((tmp_path / "out").glob("*.parquet"))} == expected
+
+
+def test_hf_export_in_slices_holds_the_in_memory_datasets(demo, tmp_path, monkeypatch):
+    from datasets import Dataset, load_from_disk
+
+    from curation.export import prepare, write
+
+    opts = dict(format="hf", similarity=False, **CASES["chatml-messages"])
+    plan = prepare(demo, Options(**opts))
+    monkeypatch.setattr(write, "SLICE_ROWS", 6)
+    export(demo, tmp_path / "hf", Options(**opts))
+    loaded = load_from_disk(str(tmp_path / "hf"))
+    assert list(loaded) == list(plan["by_split"])
+    for name, idx in plan["by_split"].items():
+        assert loaded[name].to_list() == Dataset.from_list([plan["shaped"][i] for i in idx]).to_list()
+
+
+@pytest.mark.parametrize("template, source", [("alpaca", None), ("custom", CUSTOM)])
+def test_the_total_output_limit_spans_every_slice(demo, tmp_path, monkeypatch, template, source):
+    """Slices of 7 records each stay far under the limit: only the batch's running total can pass it."""
+    from curation.errors import CurationError
+    from curation.export import write
+    from curation.export.templates import Limits
+
+    monkeypatch.setattr(write, "SLICE_ROWS", 7)
+    with pytest.raises(CurationError, match=r"stopped at record ([89]|[1-9]\d)\b.*passed the limit of 3,000 characters in all"):
+        export(demo, tmp_path / "out", Options(template=template, template_source=source, similarity=False,
+                                               limits=Limits(total_chars=3000)))
+    assert not (tmp_path / "out").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # the spill file and the temporary folder are gone
+
+
+def test_a_failed_render_leaves_no_spill_file(demo, tmp_path, monkeypatch):
+    from curation.export import write
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("renderer on fire")
+
+    monkeypatch.setattr(write, "SLICE_ROWS", 7)
+    monkeypatch.setattr(write, "token_lengths", broken)
+    with pytest.raises(RuntimeError, match="renderer on fire"):
+        export(demo, tmp_path / "out", Options(similarity=False))
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
