@@ -326,18 +326,18 @@ def store(ws: Workspace, dataset: str, records: list[dict], *, source_path: str 
     """
     import pyarrow as pa
 
-    from curation.store import provenance, read_columns
+    from curation.store import provenance
 
     if not records:
         return 0, 0
     folder = ws.register_dataset(dataset)
     with ws.dataset_lock(dataset):
-        existing = set(read_columns(ws, ["record_id"], dataset)["record_id"])
+        known = stored_already(ws, dataset, [r["record_id"] for r in records])
         seen: set[str] = set()
         new = []
-        for r in records:
+        for r, stored in zip(records, known):
             rid = r["record_id"]
-            if rid not in existing and rid not in seen:
+            if not stored and rid not in seen:
                 seen.add(rid)
                 new.append(r)
         if new:
@@ -359,6 +359,21 @@ def store(ws: Workspace, dataset: str, records: list[dict], *, source_path: str 
                         conn.execute("DELETE FROM parts WHERE part = ?", (ws.relative(part),))
                 raise
     return len(new), len(records) - len(new)
+
+
+def stored_already(ws: Workspace, dataset: str, ids: list[str]) -> list[bool]:
+    """Whether each id is a record of the dataset already. Compared in Arrow (issue 18): a set of the ids of a
+    million records took 2 s and 100 MB for every slice of a big file."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from curation.store import read_part
+
+    tables = [t for t in (read_part(ws, p, ["record_id"]) for p in ws.parts(dataset)) if t is not None]
+    if not tables:
+        return [False] * len(ids)
+    existing = pa.concat_tables(tables).column("record_id").combine_chunks()
+    return pc.is_in(pa.array(ids, existing.type), value_set=existing).to_pylist()
 
 
 def write_rejects(ws: Workspace, dataset: str, problems: list[Problem]) -> str | None:

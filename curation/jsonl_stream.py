@@ -42,7 +42,7 @@ from curation.readers import (
     warn_duplicates,
 )
 
-STREAM_ABOVE = 64 * 2**20  # bytes: a JSON Lines file this big or bigger is streamed; a smaller one is read whole
+STREAM_ABOVE = 32 * 2**20  # bytes: a JSON Lines file this big or bigger is streamed (a whole-file read takes ~10x its size)
 BLOCK = 4 * 2**20  # bytes read at a time
 FIRST_LINE_LIMIT = 16 * 2**20  # content detection reads at most this far for the first row and what follows it
 KEY_END = re.compile(rb'"[ \t\r\n]*:')  # readers.KEY_END on bytes: the same count (no UTF-8 sequence holds " or :)

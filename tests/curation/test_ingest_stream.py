@@ -162,6 +162,25 @@ def test_records_to_redact_wait_for_the_files_one_redactor(tmp_path, monkeypatch
     assert records(whole) == records(streamed)
 
 
+def test_a_real_file_past_the_threshold_is_streamed_by_default(shared_data, tmp_path, monkeypatch):
+    path = shared_data / "t0" / "t0_train_55k.jsonl"
+    if not path.exists():
+        pytest.skip("t0/t0_train_55k.jsonl is not in the shared data")
+    assert path.stat().st_size >= jsonl_stream.STREAM_ABOVE
+    streams = []
+    real = ingest_module.ingest_stream
+
+    def spy(ws, stream, *args):
+        streams.append(stream.name)
+        return real(ws, stream, *args)
+
+    monkeypatch.setattr(ingest_module, "ingest_stream", spy)
+    ws = Workspace(tmp_path / "ws")
+    got = ingest(ws, path, name="t0")
+    assert streams == ["t0_train_55k.jsonl"] and got["added"] > 50_000 and got["format"] == "prompt-completion"
+    assert ingest(ws, path, name="t0")["added"] == 0
+
+
 @pytest.mark.parametrize("relative", ["oasst/en_100_message.jsonl", "chat/v1_sft_demo.jsonl", "alpaca/seed_tasks.jsonl"])
 def test_real_files_stream_to_the_same_records(shared_data, tmp_path, monkeypatch, relative):
     path = shared_data / relative
