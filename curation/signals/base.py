@@ -139,7 +139,7 @@ class Texts:
     def found(self, column: str, i: int, start: int, end: int, note: str = "{value}", strip: bool = True) -> Evidence:
         """Evidence for `column[i][start:end]`, where `column` is a field or a joined column (`prompt`, `everything`):
         located in the field it falls in, with leading and trailing white space left out unless `strip` is false."""
-        text = getattr(self, column).iat[i]
+        text = self.values(column)[i]
         while strip and start < end and text[start].isspace():
             start += 1
         while strip and end > start and text[end - 1].isspace():
@@ -147,7 +147,7 @@ class Texts:
         offset = 0
         parts = JOINED.get(column, (column,))
         for k, name in enumerate(parts):
-            value = getattr(self, name).iat[i]
+            value = self.values(name)[i]
             if start < offset + len(value) or k == len(parts) - 1:
                 lo = min(max(start - offset, 0), len(value))
                 hi = min(max(end - offset, lo), len(value))
@@ -179,8 +179,9 @@ def regex_signal(column: str, pattern: str, *, count: bool = True):
         hit = matches(texts, series, pattern)
         score = np.zeros(texts.n)
         found: list[list[Evidence] | None] = [None] * texts.n
+        values = texts.values(column)
         for i in np.flatnonzero(hit):
-            spans = [m.span() for m in compiled.finditer(series.iat[i])]
+            spans = [m.span() for m in compiled.finditer(values[i])]
             score[i] = len(spans) if count else 1.0
             found[i] = [texts.found(column, i, lo, hi) for lo, hi in spans[:MAX_FOUND]]
         return result(score, found)
@@ -193,6 +194,6 @@ def result(score, found) -> pd.DataFrame:
     `found` holds a list of `Evidence` (or None) per record."""
     return pd.DataFrame({
         "score": np.asarray(score, dtype=float),
-        "evidence": np.array([describe(f) for f in found], dtype=object),
-        "found": np.array([dumps(f) for f in found], dtype=object),
+        "evidence": np.array([describe(f) if f else None for f in found], dtype=object),  # most records: nothing found
+        "found": np.array([dumps(f) if f else None for f in found], dtype=object),
     })

@@ -17,7 +17,20 @@ TRAILING_MARKERS_RE2 = _MARKERS + "$"  # the same for Arrow's RE2 (where `$` is 
 
 def trailing_marker(text: str) -> re.Match | None:
     """The run of end-of-text markers (and the white space around them) that ends the text, if any."""
-    return TRAILING_MARKERS.search(text) if isinstance(text, str) and text.rstrip().endswith(">") else None
+    if not isinstance(text, str):
+        return None
+    rest = text.rstrip()
+    if not rest.endswith(">"):
+        return None
+    # Where the run starts, found from the end (a search from the start would try every position of a long output).
+    stripped = True
+    while stripped:
+        stripped = False
+        for marker in END_MARKERS:
+            if rest.endswith(marker):
+                rest, stripped = rest[: -len(marker)].rstrip(), True
+                break
+    return TRAILING_MARKERS.match(text, len(rest))
 
 
 def clean_output(text: str) -> str:

@@ -229,7 +229,7 @@ def _truncation(out: str, task: Callable[[], Task]) -> Evidence | None:
             return _in_output(out, opening, "unclosed {value!r}")
     last = text.split("\n")[-1].strip()
     words = last.split()
-    if len(text.split()) < 3 or not words or LIST_ITEM.match(last) or last[-1] in CLOSERS or last[-1].isdigit():
+    if len(text.split(None, 2)) < 3 or not words or LIST_ITEM.match(last) or last[-1] in CLOSERS or last[-1].isdigit():
         return None
     if FORMULA.search(last) and re.search(r"\d", last):
         return None

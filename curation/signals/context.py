@@ -146,8 +146,9 @@ def needs_context(texts: Texts) -> pd.DataFrame:
     missing = matches(texts, texts.instruction, MISSING_TEXT) & no_input
     score = np.zeros(texts.n)
     evidence: list = [None] * texts.n
+    prompts, instructions, conversations = texts.values("prompt"), texts.values("instruction"), texts.values("messages")
     for i in np.flatnonzero(url | media | missing):
-        text, found = prompt.iat[i], []
+        text, found = prompts[i], []
         if url[i]:
             task = texts.task(i)
             found += [texts.found("prompt", i, *m.span(), "URL {value}") for m in re.finditer(URL, text)
@@ -155,8 +156,8 @@ def needs_context(texts: Texts) -> pd.DataFrame:
         if media[i]:
             found += [texts.found("prompt", i, *m.span(), "refers to {value!r}") for m in re.finditer(MEDIA, text)
                       if _media_needed(text, m, no_input[i], functools.partial(texts.task, i))][:2]
-        if missing[i] and not _earlier_turns(texts.messages.iat[i]):
-            instruction = texts.instruction.iat[i]
+        if missing[i] and not _earlier_turns(conversations[i]):
+            instruction = instructions[i]
             given, references = _texts_given(instruction)
             if references and given < len({r.group(2).lower() for r in references}):
                 value = references[-1].group(0)
