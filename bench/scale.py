@@ -6,8 +6,8 @@
 Each stage is the CLI a user runs (``python -m curation STAGE ... --json``) in its own
 process; its peak resident memory is that process's ``ru_maxrss`` read with
 ``os.wait4`` (so the peak belongs to that stage alone). Workspaces live under
-``/tmp/scale-ws/N`` and are reused stage to stage (ingest starts a fresh one).
-One JSON line per stage is appended to ``--log`` (default /tmp/scale-ws/log.jsonl).
+``ROOT/N`` (``--root``, default /tmp/scale-ws) and are reused stage to stage (ingest starts a fresh one).
+One JSON line per stage is appended to ``--log`` (default ROOT/log.jsonl).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from pathlib import Path
 
 from bench.common import ROOT
 
+ROOT_DIR = Path("/tmp/scale-ws")  # workspaces and exports (`--root`)
+
 STAGES = {
     "ingest": lambda n: ["ingest", f"/tmp/million/records_{n}.jsonl", "--name", "m", "--format", "prompt-completion"],
     "signals": lambda n: ["signals"],
@@ -30,14 +32,14 @@ STAGES = {
     "map": lambda n: ["map"],
     "dedup": lambda n: ["dedup"],
     "select": lambda n: ["select", "--n", str(max(n // 10, 1))],
-    "export": lambda n: ["export", "--template", "alpaca", "--out", f"/tmp/scale-ws/export-{n}", "--format", "jsonl"],
+    "export": lambda n: ["export", "--template", "alpaca", "--out", str(ROOT_DIR / f"export-{n}"), "--format", "jsonl"],
 }
 
 
 def run_stage(stage: str, n: int, ws: Path, timeout: float | None) -> dict:
     cmd = [sys.executable, "-m", "curation", *STAGES[stage](n), "--workspace", str(ws), "--json"]
     if stage == "export":
-        shutil.rmtree(f"/tmp/scale-ws/export-{n}", ignore_errors=True)
+        shutil.rmtree(ROOT_DIR / f"export-{n}", ignore_errors=True)
     out_path = ws.parent / f"{stage}-{n}.out"
     err_path = ws.parent / f"{stage}-{n}.err"
     start = time.perf_counter()
@@ -60,14 +62,18 @@ def run_stage(stage: str, n: int, ws: Path, timeout: float | None) -> dict:
 
 
 def main() -> None:
+    global ROOT_DIR
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--stages", nargs="+", default=list(STAGES), choices=list(STAGES))
-    ap.add_argument("--log", default="/tmp/scale-ws/log.jsonl")
+    ap.add_argument("--root", default=str(ROOT_DIR), help="folder of the workspaces and exports")
+    ap.add_argument("--log", default=None, help="JSON lines of the stages (default ROOT/log.jsonl)")
     args = ap.parse_args()
+    ROOT_DIR = Path(args.root)
+    args.log = args.log or str(ROOT_DIR / "log.jsonl")
     Path(args.log).parent.mkdir(parents=True, exist_ok=True)
     for n in args.sizes:
-        ws = Path(f"/tmp/scale-ws/{n}")
+        ws = ROOT_DIR / str(n)
         if "ingest" in args.stages:
             shutil.rmtree(ws, ignore_errors=True)
         ws.mkdir(parents=True, exist_ok=True)
