@@ -53,6 +53,19 @@ def test_a_100k_point_map_draws_hovers_and_a_box_selection_is_rejected(served):
     expect(tip).to_be_visible(timeout=10_000)
     assert re.search(r"<b>.* #\d+", tip.inner_text()) and tip.locator("b").count() == 0
 
+    # Pan by dragging: the moves show the last drawing moved (no full redraw of 100k points per move), then the
+    # points are drawn again where they now are.
+    draws = int(frame.evaluate("() => document.body.dataset.draws"))
+    before = frame.evaluate("() => window.mapCanvas.screenOf(0)")
+    page.mouse.move(left + canvas["width"] / 2, top + canvas["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(left + canvas["width"] / 2 + 80, top + canvas["height"] / 2 + 40, steps=8)
+    page.mouse.up()
+    frame.wait_for_function(f"() => Number(document.body.dataset.draws) > {draws}", timeout=10_000)
+    assert int(frame.evaluate("() => document.body.dataset.previews || 0")) >= 4
+    after = frame.evaluate("() => window.mapCanvas.screenOf(0)")
+    assert abs(after[0] - before[0] - 80) < 2 and abs(after[1] - before[1] - 40) < 2
+
     # Box selection over the middle of the map, then the page's own Reject action.
     frame.get_by_role("button", name="Box").click()
     w, h = canvas["width"], canvas["height"]

@@ -1,7 +1,7 @@
 // The fast map view: points arrive as binary arrays (Float32 x, y; Uint16 colour codes; UTF-8 hover texts with
 // Uint32 offsets) in one Streamlit component message and are drawn into a 2-D canvas pixel buffer.
 // No library, no network: the Streamlit component protocol (postMessage) is spoken directly.
-// Pan: drag; zoom: wheel; hover: the record's text (as text); Lasso / Box: select, sent back as Int32 rows
+// Pan: drag; zoom: wheel (a big map moves its last drawing while dragged, then draws its points again); hover: the record's text (as text); Lasso / Box: select, sent back as Int32 rows
 // prefixed by the map's stamp (so a selection of an older map is never applied to a newer one).
 "use strict";
 (function () {
@@ -65,11 +65,13 @@
     }
     for (const i of S.found) put(i, dark);
     ctx.putImageData(img, 0, 0);
+    keepSnapshot(img);
     for (const i of S.found) {  // search results: black stars (drawn as rings)
       const [a, b] = toScreen(i);
       ctx.beginPath(); ctx.arc(a, b, 6, 0, 2 * Math.PI); ctx.lineWidth = 2; ctx.strokeStyle = "#000"; ctx.stroke();
     }
     placeLabels();
+    document.body.dataset.draws = String(++draws);
     if (!drawnOnce) {
       drawnOnce = true;
       pointsCanvas.dataset.drawn = String(n);
@@ -78,6 +80,29 @@
   }
 
   function request() { if (!frameRequested) { frameRequested = true; requestAnimationFrame(draw); } }
+
+  // Pan and zoom of a big map: each move shows the last full drawing moved and scaled (one image copy, whatever the
+  // number of points) and the points are drawn again once the moves pause, so dragging a million points stays smooth.
+  const PREVIEW_FROM = 50000, SETTLE_MS = 150;
+  let snapshot = null, snapshotView = null, settle = 0, draws = 0, previews = 0;
+  function keepSnapshot(img) {
+    if (S.n < PREVIEW_FROM) { snapshot = null; return; }
+    if (!snapshot) snapshot = document.createElement("canvas");
+    snapshot.width = width; snapshot.height = height;
+    snapshot.getContext("2d").putImageData(img, 0, 0);
+    snapshotView = view.slice();
+  }
+  function moved() {
+    if (!snapshot || snapshot.width !== width) { request(); return; }
+    const [x0, x1, y0, y1] = view, [a0, a1, b0, b1] = snapshotView;
+    const left = (a0 - x0) / (x1 - x0) * width, top = (1 - (b1 - y0) / (y1 - y0)) * height;
+    ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, width, height);
+    ctx.drawImage(snapshot, left, top, (a1 - a0) / (x1 - x0) * width, (b1 - b0) / (y1 - y0) * height);
+    placeLabels();
+    document.body.dataset.previews = String(++previews);
+    clearTimeout(settle);
+    settle = setTimeout(request, SETTLE_MS);
+  }
 
   function placeLabels() {
     for (const old of wrap.querySelectorAll(".label")) old.remove();
@@ -164,6 +189,7 @@
   window.addEventListener("mouseup", (e) => {
     if (!drag || !S) { drag = null; return; }
     const d = drag; drag = null; octx.clearRect(0, 0, width, height);
+    if (mode === "pan") { clearTimeout(settle); request(); return; }  // the drag ended: the points where they are now
     if (mode === "lasso" && d.path.length > 2) {
       const xs = d.path.map((p) => p[0]), ys = d.path.map((p) => p[1]);
       setSelection(selectWhere(inPolygon(d.path), [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)]));
@@ -179,7 +205,7 @@
       tip.style.display = "none";
       if (mode === "pan") {
         const [x0, x1, y0, y1] = drag.view, dx = (e.offsetX - drag.x) / width * (x1 - x0), dy = (e.offsetY - drag.y) / height * (y1 - y0);
-        view = [x0 - dx, x1 - dx, y0 + dy, y1 + dy]; request();
+        view = [x0 - dx, x1 - dx, y0 + dy, y1 + dy]; moved();
       } else {
         octx.clearRect(0, 0, width, height); octx.strokeStyle = "#333"; octx.lineWidth = 1; octx.setLineDash([4, 3]);
         if (mode === "lasso") {
@@ -207,7 +233,7 @@
     const f = Math.exp(e.deltaY * 0.0015), [x0, x1, y0, y1] = view;
     const cx = x0 + e.offsetX / width * (x1 - x0), cy = y0 + (1 - e.offsetY / height) * (y1 - y0);
     view = [cx - (cx - x0) * f, cx + (x1 - cx) * f, cy - (cy - y0) * f, cy + (y1 - cy) * f];
-    request();
+    moved();
   }, { passive: false });
 
   function showLegend(names, palette) {
