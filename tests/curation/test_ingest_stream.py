@@ -189,3 +189,26 @@ def test_real_files_stream_to_the_same_records(shared_data, tmp_path, monkeypatc
     (whole, a), (streamed, b) = ingest_whole_and_streamed(tmp_path, monkeypatch, path)
     assert b["added"] == a["added"] > 0 and b["errors"] == a["errors"] and b["format"] == a["format"]
     assert records(whole) == records(streamed)
+
+
+def test_an_ingest_stopped_midway_keeps_its_slices_and_the_next_one_adds_the_rest(tmp_path, monkeypatch):
+    monkeypatch.setattr(jsonl_stream, "STREAM_ABOVE", 1)
+    monkeypatch.setattr(ingest_module, "STORE_EVERY", 7)
+    path = rows_file(tmp_path / "d.jsonl", 30, bad=False)
+    real_store, calls = ingest_module.store, []
+
+    def store_then_stop(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the user stops a long ingest
+        return real_store(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "store", store_then_stop)
+    ws = Workspace(tmp_path / "ws")
+    with pytest.raises(KeyboardInterrupt):
+        ingest(ws, path, name="d")
+    assert len(read_records(ws)) == 14  # two slices of 7 were stored before it stopped
+    monkeypatch.setattr(ingest_module, "store", real_store)
+    again = ingest(ws, path, name="d")
+    assert (again["added"], again["skipped"]) == (16, 14)
+    assert sorted(read_records(ws)["row"]) == list(range(1, 31))
