@@ -431,7 +431,8 @@ class Workspace:
 
     def new_part(self, folder: Path) -> Path:
         """The name of a new part, known before it is written (its provenance is recorded first)."""
-        stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{time.time_ns() % 1_000_000_000:09d}"
+        now = time.time_ns()  # one reading: seconds and nanoseconds from two could cross a second and sort out of order
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(now // 1_000_000_000)) + f"-{now % 1_000_000_000:09d}"
         return folder / f"part-{stamp}.parquet"
 
     def write_part(self, folder: Path, table, final: Path | None = None) -> Path:

@@ -345,3 +345,15 @@ def test_clean_up_never_touches_a_users_files_or_folders(tmp_path, monkeypatch):
     assert (named_dir / "keep").exists() and (other_tmp / "model.safetensors").exists()
     assert not orphan.exists() and not static_tmp.exists()  # ours: a part and the static model being written
     assert sorted(p.name for p in opened.cleaned) == sorted([orphan.name, static_tmp.name])
+
+
+def test_a_new_parts_name_is_one_clock_reading(tmp_path, monkeypatch):
+    """Seconds and nanoseconds come from one reading: read apart, a second could tick between them and the new part
+    would sort before older ones (parts are read oldest first)."""
+    import time as clock
+
+    ws = Workspace(tmp_path / "ws")
+    reading = 1_700_000_000_999_999_999
+    monkeypatch.setattr(clock, "time_ns", lambda: reading)
+    name = ws.new_part(tmp_path).name
+    assert name == f"part-{clock.strftime('%Y%m%dT%H%M%S', clock.localtime(1_700_000_000))}-999999999.parquet"
