@@ -33,7 +33,7 @@ from curation.errors import CurationError
 
 BOM = b"\xef\xbb\xbf"
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
-FOLDER_SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".parquet")
+FOLDER_SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".parquet")
 HF_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
 MAX_DEPTH = 254  # deepest nesting of lists/objects a row may have: orjson stores no deeper
 TOO_DEEP = f"the row is nested more than {MAX_DEPTH} levels of lists/objects deep; flatten it"
@@ -170,7 +170,7 @@ def read_file(p: Path, name: str, stream_above: int | None = None):
     if suffix in TABLE_SUFFIXES:
         return read_table(name, text, TABLE_SUFFIXES[suffix], warnings, bad)
     first_line = text.lstrip().split("\n", 1)[0]
-    if suffix not in (".json", ".jsonl") and "\t" in first_line and not first_line.startswith(("{", "[")):
+    if suffix not in (".json", ".jsonl", ".ndjson") and "\t" in first_line and not first_line.startswith(("{", "[")):
         return read_table(name, text, "\t", warnings, bad)
     return read_json_text(name, text, warnings, bad)
 

@@ -99,6 +99,13 @@ def test_a_utf16_file_in_a_folder_is_a_problem_and_the_others_load(tmp_path):
     assert [p.name for p in parts if p.rows] == ["ok.jsonl"] and "iconv -f UTF-16 -t UTF-8" in wide.problems[0].reason
 
 
+def test_ndjson_files_in_a_folder_are_read(tmp_path):
+    (tmp_path / "a.ndjson").write_bytes(line({"instruction": "Hi", "output": "Yo"}) + b"\n")
+    (tmp_path / "b.jsonl").write_bytes(line({"instruction": "Ho", "output": "Ya"}) + b"\n")
+    parts, warnings = read_parts(tmp_path)
+    assert sorted(p.name for p in parts if p.rows) == ["a.ndjson", "b.jsonl"] and warnings == []
+
+
 def test_a_folder_holding_the_workspace_leaves_it_out(tmp_path):
     (tmp_path / "ok.jsonl").write_bytes(line({"instruction": "Hi", "output": "Yo"}) + b"\n")
     (tmp_path / "ws" / "records" / "d").mkdir(parents=True)
