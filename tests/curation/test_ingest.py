@@ -216,7 +216,7 @@ def test_a_folder_of_mixed_files_loads_each_file_with_its_own_name(ws, tmp_path)
     assert (result["dataset"], result["added"], result["format"]) == ("mixed", 3, "alpaca+sharegpt")
     assert [(e["file"], e["line"]) for e in result["errors"]] == [("a.jsonl", 2), ("d.parquet", None), ("e.jsonl", None)]
     assert "could not detect the format" in result["errors"][2]["reason"]
-    assert result["warnings"] == ["mixed: skipped 1 file(s) that are not .json, .jsonl, .csv, .tsv, .parquet: notes.md"]
+    assert result["warnings"] == ["mixed: skipped 1 file(s) that are not .json, .jsonl, .ndjson, .csv, .tsv, .parquet: notes.md"]
     frame = load_records(ws)
     assert sorted(zip(frame["file"], frame["row"])) == [("a.jsonl", 1), ("b.json", 1), ("c.csv", 2)]
     assert ingest(ws, folder)["skipped"] == 3  # ids stable across re-ingest

@@ -282,7 +282,7 @@ def test_a_folder_of_mixed_files_is_read_file_by_file(tmp_path, monkeypatch):
     assert problems == [("b.jsonl", 2), ("broken.parquet", None), ("locked.tsv", None)]
     assert "not a readable Parquet file" in parts[2].problems[0].reason
     assert "permission denied" in parts[3].problems[0].reason
-    assert warnings == ["mixed: skipped 1 file(s) that are not .json, .jsonl, .csv, .tsv, .parquet: README.md"]
+    assert warnings == ["mixed: skipped 1 file(s) that are not .json, .jsonl, .ndjson, .csv, .tsv, .parquet: README.md"]
 
 
 def test_a_save_to_disk_folder_inside_a_folder_is_not_read_as_records(tmp_path):
@@ -292,7 +292,7 @@ def test_a_save_to_disk_folder_inside_a_folder_is_not_read_as_records(tmp_path):
     (tmp_path / "a.jsonl").write_bytes(line(GOOD) + b"\n")
     parts, warnings = read_parts(tmp_path)
     assert [p.name for p in parts] == ["a.jsonl"]
-    assert warnings == [f"{tmp_path.name}: skipped 1 file(s) that are not .json, .jsonl, .csv, .tsv, .parquet: "
+    assert warnings == [f"{tmp_path.name}: skipped 1 file(s) that are not .json, .jsonl, .ndjson, .csv, .tsv, .parquet: "
                         "saved/ (a save_to_disk folder: ingest it on its own)"]
 
 
