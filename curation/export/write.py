@@ -175,22 +175,31 @@ def row_line(row: dict) -> bytes:
     return orjson.dumps(row) + b"\n"
 
 
-def write_parquet(path: Path, rows: list[dict], columns: list[str]) -> None:
+def by_column(rows: list[dict]) -> dict[str, list]:
+    """The rows as columns, every key any row has (None where a row lacks it): `from_pylist` and `Dataset.from_list`
+    take the first row's keys only, and dropped the history and system of the alpaca shape's later rows."""
+    keys = dict.fromkeys(k for row in rows for k in row)
+    return {k: [row.get(k) for row in rows] for k in keys}
+
+
+def write_parquet(path: Path, rows: list[dict], columns) -> None:
+    """`columns`: the columns of an empty split (a list, or a function giving it)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pylist(rows) if rows else pa.table({c: pa.array([], type=pa.string()) for c in columns})
+    if rows:
+        table = pa.Table.from_pydict(by_column(rows))
+    else:
+        table = pa.table({c: pa.array([], type=pa.string()) for c in (columns() if callable(columns) else columns)})
     pq.write_table(table, path)
 
 
 def write_hf(folder: Path, rendered: Rendered) -> None:
     from datasets import Dataset, DatasetDict
 
-    columns = rendered.columns()
-
     def part(name: str):
         rows = rendered.rows(name)
-        return Dataset.from_list(rows) if rows else Dataset.from_dict({c: [] for c in columns})
+        return Dataset.from_dict(by_column(rows) if rows else {c: [] for c in rendered.columns()})
 
     DatasetDict({name: part(name) for name in rendered.names}).save_to_disk(str(folder))
     for state in folder.glob("*/state.json"):  # the fingerprint is random: make it the content's, so exports are reproducible
@@ -205,9 +214,8 @@ def jsonl_files(folder: Path, rendered: Rendered) -> None:
 
 
 def parquet_files(folder: Path, rendered: Rendered) -> None:
-    columns = rendered.columns()
     for name in rendered.names:  # one split's rows in memory at a time
-        write_parquet(folder / f"{name}.parquet", rendered.rows(name), columns)
+        write_parquet(folder / f"{name}.parquet", rendered.rows(name), rendered.columns)
 
 
 class Rendered:

@@ -167,7 +167,7 @@ def in_memory_parquet(ws: Workspace, out: Path, opts: Options) -> dict[str, byte
     return files
 
 
-@pytest.mark.parametrize("case", ["alpaca-alpaca", "chatml-messages", "llama3-prompt-completion"])
+@pytest.mark.parametrize("case", ["chatml-messages", "llama3-prompt-completion", "custom-text"])  # rows of one set of keys
 def test_parquet_export_in_slices_equals_the_in_memory_tables(demo, tmp_path, monkeypatch, case):
     from curation.export import write
 
@@ -183,7 +183,7 @@ def test_hf_export_in_slices_holds_the_in_memory_datasets(demo, tmp_path, monkey
 
     from curation.export import prepare, write
 
-    opts = dict(format="hf", similarity=False, **CASES["chatml-messages"])
+    opts = dict(format="hf", similarity=False, **CASES["custom-prompt-completion"])
     plan = prepare(demo, Options(**opts))
     monkeypatch.setattr(write, "SLICE_ROWS", 6)
     export(demo, tmp_path / "hf", Options(**opts))
@@ -219,3 +219,19 @@ def test_a_failed_render_leaves_no_spill_file(demo, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="renderer on fire"):
         export(demo, tmp_path / "out", Options(similarity=False))
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "hf"])
+def test_parquet_and_hf_keep_the_keys_only_later_rows_have(demo, tmp_path, fmt):
+    """The alpaca shape gives a conversation `history` and `system`: a table used to take the first row's keys only."""
+    import pyarrow.parquet as pq
+    from datasets import load_from_disk
+
+    export(demo, tmp_path / "out", Options(format=fmt, similarity=False, **CASES["alpaca-alpaca"]))
+    export(demo, tmp_path / "jsonl", Options(similarity=False, **CASES["alpaca-alpaca"]))
+    lines = [json.loads(line) for line in (tmp_path / "jsonl" / "train.jsonl").read_text().splitlines()]
+    assert "history" not in lines[0] and any("history" in row for row in lines)
+    table = pq.read_table(tmp_path / "out" / "train.parquet").to_pylist() if fmt == "parquet" else \
+        load_from_disk(str(tmp_path / "out"))["train"].to_list()
+    assert [{k: v for k, v in row.items() if v is not None} for row in table] == \
+        [{k: v for k, v in row.items() if v is not None} for row in lines]
