@@ -282,7 +282,7 @@ def cmd_ingest(ws: Workspace, args) -> tuple[dict, int]:
         try:
             sql = {k: getattr(args, k) for k in ("table", "query", "key", "password_env") if getattr(args, k) is not None}
             results.append(ingest(ws, path, name=args.name, fmt=args.format, source=args.source, mapping=mapping,
-                                  transcript=transcript, redact=args.redact, **sql))
+                                  transcript=transcript, redact=args.redact, progress=None if args.json else text_progress, **sql))
         except CurationError as exc:
             if len(args.paths) == 1:
                 raise

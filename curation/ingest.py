@@ -17,9 +17,13 @@ from curation import jsonl_stream
 from curation.errors import CurationError, UnknownFormat
 from curation.formats import Format, RowError, detect, detect_row, get_format
 from curation.jsonl_stream import RowStream
+from curation.progress import Progress
 from curation.readers import TOO_DEEP, Problem, Rows, dumps_raw, read_parts, shown
 from curation.records import COLUMNS, SOURCES, canonical_json, check_source, dumps, record_id
 from curation.workspace import Workspace
+
+
+MB = 2**20  # the unit of a streamed file's progress
 
 
 def ingest(
@@ -32,6 +36,7 @@ def ingest(
     mapping: dict[str, str] | None = None,
     transcript: dict | None = None,
     redact: bool | None = None,
+    progress: Progress | None = None,
     **sql,
 ) -> dict:
     """Load one source (a file, a folder of files, a Hugging Face dataset, a database URL) into the
@@ -44,7 +49,9 @@ def ingest(
     caller can ask for a column mapping).
 
     `redact` (issue 16, curation.pii): personal data replaced by placeholders before the records are stored, one
-    redactor per source file; None redacts the records whose source is `external` (transcripts, SQL by default)."""
+    redactor per source file; None redacts the records whose source is `external` (transcripts, SQL by default).
+
+    `progress(done, total, what)`: called after each slice of a streamed file is stored, in megabytes read of the file."""
     from curation.sql_source import is_sql_url
 
     if is_sql_url(path):  # a SQLAlchemy URL: rows of a table or query (issue 16)
@@ -80,7 +87,7 @@ def ingest(
         format_names.update(dict.fromkeys(got.formats))
     for rows in parts:
         if isinstance(rows, RowStream):  # issue 18: a big JSON Lines file, read and stored a slice at a time
-            streamed = ingest_stream(ws, rows, explicit, dataset, source, redact, records)
+            streamed = ingest_stream(ws, rows, explicit, dataset, source, redact, records, progress)
             problems.extend(streamed.problems)
             warnings.extend(rows.warnings)
             format_names.update(streamed.formats)
@@ -202,7 +209,7 @@ class Streamed:
 
 
 def ingest_stream(ws: Workspace, stream: RowStream, explicit: Format | None, dataset: str, source: str | None,
-                  redact: bool | None, waiting: list[dict]) -> Streamed:
+                  redact: bool | None, waiting: list[dict], progress: Progress | None = None) -> Streamed:
     """Read, convert and store a streamed file a slice of `STORE_EVERY` rows at a time (issue 18), its format detected
     from its first `DETECT_ROWS` rows; records to redact join `waiting` (the file's one redactor sees them all).
     The records and their ids are those the whole-file path gives; only how they are split into parts differs.
@@ -232,6 +239,8 @@ def ingest_stream(ws: Workspace, stream: RowStream, explicit: Format | None, dat
                 added, skipped = store(ws, dataset, converted)
                 done.added, done.skipped = done.added + added, done.skipped + skipped
             del converted
+            if progress:
+                progress(stream.bytes_read // MB, max(stream.size // MB, 1), f"MB of {stream.name} loaded")
     done.problems = [*stream.problems, *converting]  # as the whole-file path orders them: reading's, then converting's
     return done
 

@@ -59,6 +59,7 @@ class RowStream:
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
         self.lines_read = 0
+        self.bytes_read = start  # for progress: how far into the file the reading is
 
     def rows(self) -> Iterator[tuple[int, dict]]:
         """(line number, row) of every line that holds a JSON object; the others become `problems`."""
@@ -115,9 +116,19 @@ class RowStream:
         try:
             with open(self.path, "rb") as fh:
                 fh.seek(self.start)
-                yield from split_blocks(iter(lambda: fh.read(BLOCK), b""))
+                yield from split_blocks(self.counted(iter(lambda: fh.read(BLOCK), b"")))
         except OSError as exc:
             raise CurationError(unreadable(str(self.path), exc)) from None
+
+
+    def counted(self, blocks: Iterator[bytes]) -> Iterator[bytes]:
+        for block in blocks:
+            self.bytes_read += len(block)
+            yield block
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
 
 
 def split_blocks(blocks: Iterator[bytes]) -> Iterator[bytes]:

@@ -12,7 +12,7 @@ from curation.errors import UnknownFormat, for_dashboard
 from curation.formats import FORMATS
 from curation.ingest import ingest
 from curation.records import SOURCES
-from ui import datasets, layout, pii, show, state
+from ui import datasets, jobs, layout, pii, show, state
 from ui.data import shown_errors
 from ui.sql_load import sql_section
 from ui.transcripts_load import transcript_section
@@ -62,7 +62,7 @@ def run_ingest(ws, path: Path | str, opts: dict, mapping: dict | None = None) ->
     protected = opts.pop("protected", False)
     with shown_errors(f"load {Path(str(path)).name}"):
         try:
-            result = ingest(ws, path, mapping=mapping, **opts)
+            result = ingest(ws, path, mapping=mapping, progress=jobs.progress_bar(), **opts)
             if protected and result["added"] + result["skipped"]:
                 from curation.decontaminate import protect
 

@@ -119,3 +119,18 @@ def follow(key: str, actions: tuple[tuple[str, object], ...] = ()) -> None:
     buttons[0].button("Cancel", key=f"cancel_{key}", icon=":material/stop_circle:", on_click=cancel, args=(key,))
     for column, (label, on_click) in zip(buttons[1:], actions):
         column.button(label, key=f"{label}_{key}", on_click=on_click)
+
+
+def progress_bar():
+    """A progress callback drawing a bar (shown once a big file reports its first slice) with the time left at the
+    rate measured so far."""
+    started, bar = time.time(), None
+
+    def update(done: int, total: int, what: str) -> None:
+        nonlocal bar
+        bar = bar or st.progress(0.0)
+        elapsed = time.time() - started
+        left = f" · about {duration(elapsed / done * (total - done))} left" if 0 < done < total else ""
+        bar.progress(min(done / max(total, 1), 1.0), text=f"{plain(what)}: {done:,} of {total:,}{left}")
+
+    return update

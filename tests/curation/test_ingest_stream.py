@@ -212,3 +212,18 @@ def test_an_ingest_stopped_midway_keeps_its_slices_and_the_next_one_adds_the_res
     again = ingest(ws, path, name="d")
     assert (again["added"], again["skipped"]) == (16, 14)
     assert sorted(read_records(ws)["row"]) == list(range(1, 31))
+
+
+def test_a_streamed_file_reports_progress_after_each_slice(tmp_path, monkeypatch):
+    """Megabytes read of the file after each stored slice, ending at the whole file (issue 18: a 1M-record file takes a
+    minute; the command line and the Load page show how far it is)."""
+    path = rows_file(tmp_path / "big.jsonl", 3000, bad=False)
+    monkeypatch.setattr(jsonl_stream, "STREAM_ABOVE", 1)
+    monkeypatch.setattr(ingest_module, "STORE_EVERY", 1000)
+    monkeypatch.setattr(jsonl_stream, "BLOCK", 4096)
+    calls = []
+    monkeypatch.setattr(ingest_module, "MB", 1)  # bytes, for a small file
+    ingest(Workspace(tmp_path / "ws"), path, name="d", progress=lambda done, total, what: calls.append((done, total, what)))
+    size = path.stat().st_size
+    assert len(calls) == 3 and all(total == size and what == "MB of big.jsonl loaded" for _, total, what in calls)
+    assert calls[0][0] < calls[1][0] < calls[2][0] == size
