@@ -117,8 +117,31 @@ def sentence_transformer(name_or_path: str):
         raise CurationError(f"could not load the model {name_or_path!r}: {type(exc).__name__}: {exc}") from None
 
 
+def model_cache_root() -> Path:
+    """The user's model cache, shared by every workspace (`CURATION_MODEL_CACHE`, else `$XDG_CACHE_HOME/curation` or
+    `~/.cache/curation`): models derived from installed packages (the ONNX export, the static model), never workspace
+    state; deleting it costs only the time to derive them again."""
+    return Path(os.environ.get("CURATION_MODEL_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "curation")
+
+
+def bundled_model_key(version: str) -> str:
+    """A short key for something derived from the bundled MiniLM: its weights (path and size) and the derivation's version."""
+    weights = Path(bundled_model_path()) / "model.safetensors"
+    return hashlib.blake2b(f"{weights.resolve()}|{weights.stat().st_size}|{version}".encode(), digest_size=6).hexdigest()
+
+
+STATIC_VERSION = 1  # the static model's distillation (model2vec, PCA to 256 dimensions): a new one distils into a new folder
+STATIC_MARKER = "model.safetensors"
+
+
 def static_model_dir(ws: Workspace) -> Path:
+    """Where a workspace distilled its own static model before the user's model cache existed (still used when present)."""
     return ws.root / "models" / "static-minilm"
+
+
+def static_cache_dir() -> Path:
+    """The static model distilled once per machine, in the user's model cache next to the ONNX export."""
+    return model_cache_root() / f"static-minilm-v{STATIC_VERSION}-{bundled_model_key(f'static{STATIC_VERSION}')}"
 
 
 @functools.lru_cache(maxsize=4)
@@ -128,16 +151,24 @@ def _static_model(path: str):
     return StaticModel.from_pretrained(path)
 
 
-def distill_static(ws: Workspace) -> Path:
-    """Distil the fast static model from the bundled MiniLM once, into the workspace."""
-    target = static_model_dir(ws)
-    if (target / "model.safetensors").exists():
+def distill_static(ws: Workspace | None = None) -> Path:
+    """The fast static model's folder, distilled from the bundled MiniLM once per machine (minutes on two cores: it
+    embeds MiniLM's whole vocabulary) into the user's model cache, which every workspace then reuses. A workspace that
+    distilled its own copy before the cache existed keeps using it, so its cached vectors stay consistent. One process
+    distils at a time (a lock next to the folder); the others wait and load its result."""
+    if ws is not None and (static_model_dir(ws) / STATIC_MARKER).exists():
+        return static_model_dir(ws)
+    target = static_cache_dir()
+    if (target / STATIC_MARKER).exists():
         return target
-    from model2vec.distill import distill
+    with file_lock(target.with_name(f"{target.name}.lock")):
+        if (target / STATIC_MARKER).exists():  # another process distilled it while we waited
+            return target
+        from model2vec.distill import distill
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    model = distill(model_name=bundled_model_path(), pca_dims=256)
-    return write_folder_atomically(target, "model.safetensors", lambda tmp: model.save_pretrained(str(tmp)))
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        model = distill(model_name=bundled_model_path(), pca_dims=256)
+        return write_folder_atomically(target, STATIC_MARKER, lambda tmp: model.save_pretrained(str(tmp)))
 
 
 def sentence_embedder(name: str, path: str) -> Embedder:
@@ -183,10 +214,7 @@ def onnx_model_dir() -> Path:
     `$XDG_CACHE_HOME/curation` or `~/.cache/curation`), keyed by the bundled model's files and the format version. It is
     derived from an installed package, not workspace state: exporting once per machine spares every new workspace (and
     every test) the export; deleting it costs only the export."""
-    root = os.environ.get("CURATION_MODEL_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "curation"
-    weights = Path(bundled_model_path()) / "model.safetensors"
-    key = hashlib.blake2b(f"{weights.resolve()}|{weights.stat().st_size}|{ONNX_VERSION}".encode(), digest_size=6).hexdigest()
-    return Path(root) / f"minilm-onnx-v{ONNX_VERSION}-{key}"
+    return model_cache_root() / f"minilm-onnx-v{ONNX_VERSION}-{bundled_model_key(str(ONNX_VERSION))}"
 
 
 def export_onnx() -> Path:
