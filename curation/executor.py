@@ -253,11 +253,13 @@ EMBED_SHARD_BATCHES = 16  # embedder batches per embedding task
 
 
 def embed_model_spec(ws, model: str) -> tuple[str, str]:
-    """What a worker needs to load the embedder without the workspace: ("static", its folder) or ("st", a model)."""
+    """What a worker needs to load the embedder without the workspace: ("static", its folder), ("onnx", a graph) or ("st", a model)."""
     from curation import embed
 
     if model == embed.FAST_MODEL:
         return "static", str(embed.distill_static(ws))
+    if embed.vectors_name(ws, model) != model:  # the default model on the onnx backend: workers run the same int8 graph
+        return "onnx", embed.ONNX_GRAPH
     return "st", model
 
 
@@ -269,6 +271,8 @@ def worker_embedder(spec: tuple[str, str]):
         static = embed._static_model(model)
         return embed.Embedder(embed.FAST_MODEL, lambda texts: static.encode(texts, show_progress_bar=False), static.dim,
                               batch_size=1024)
+    if kind == "onnx":
+        return embed.onnx_embedder(graph=model)
     path = embed.bundled_model_path() if model == embed.DEFAULT_MODEL else model
     return embed.sentence_embedder(model, path)
 
