@@ -36,14 +36,15 @@ def placeholder_text(value: str) -> bool:
     return re.sub(r"[^a-z]", "", value.lower()) in PLACEHOLDERS and bool(value.strip())
 
 
+TEXT_FIELDS = ["instruction", "input", "output", "system", "messages"]  # the columns record_texts reads
+
+
 def record_texts(frame: pd.DataFrame, choice: str = "prompt") -> list[str]:
     """The text of each record (a frame of records) for a text choice."""
     if choice not in TEXT_CHOICES:
         raise CurationError(f"unknown text choice {choice!r}: choose one of {', '.join(TEXT_CHOICES)}")
     out = []
-    for ins, inp, output, system, messages in zip(
-        frame["instruction"], frame["input"], frame["output"], frame["system"], frame["messages"]
-    ):
+    for ins, inp, output, system, messages in zip(*(frame[c] for c in TEXT_FIELDS)):
         inp = "" if not isinstance(inp, str) or placeholder_text(inp) else inp
         turns = loads(messages)
         if choice == "prompt" and turns:
