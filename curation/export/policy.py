@@ -75,7 +75,7 @@ def flag_lists(ws: Workspace, frame: pd.DataFrame) -> pd.Series:
     """Each record's flag codes (signals computed where not cached)."""
     from curation.annotated import annotate
 
-    flagged = annotate(ws, frame, stages=("signals",), compute=("signals",))
+    flagged = annotate(ws, frame[["record_id"]], stages=("signals",), compute=("signals",))  # not a copy of every text (issue 18)
     flags = flagged.set_index("record_id")["flags"] if "flags" in flagged else pd.Series(dtype=object)
     return frame["record_id"].map(flags).apply(lambda v: list(v) if isinstance(v, (list, tuple, np.ndarray)) else [])
 

@@ -134,9 +134,13 @@ def duplicate_groups(ws: Workspace, frame: pd.DataFrame) -> tuple[pd.Series, dic
 
 def with_clusters(ws: Workspace, frame: pd.DataFrame, needed: bool) -> pd.DataFrame:
     """The records plus their map columns (cluster, cluster_label, x, y) when the map is cached."""
-    from curation.annotated import annotate
+    from curation.annotated import find_map
 
-    frame = annotate(ws, frame, stages=("map",))
+    found = find_map(ws, frame)
+    if found is not None:  # joined by id: a merge would copy every text column (issue 18)
+        new = [c for c in found.points.columns if c != "record_id" and c not in frame]
+        joined = frame[["record_id"]].merge(found.points[["record_id", *new]], on="record_id", how="left")
+        frame = frame.assign(**{c: joined[c].set_axis(frame.index) for c in new})
     if needed and "cluster" not in frame:
         raise CurationError("stratifying by cluster needs the map: build it first (python -m curation map)")
     return frame

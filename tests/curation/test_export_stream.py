@@ -235,3 +235,25 @@ def test_parquet_and_hf_keep_the_keys_only_later_rows_have(demo, tmp_path, fmt):
         load_from_disk(str(tmp_path / "out"))["train"].to_list()
     assert [{k: v for k, v in row.items() if v is not None} for row in table] == \
         [{k: v for k, v in row.items() if v is not None} for row in lines]
+
+
+def test_map_columns_are_joined_by_id_as_annotate_joins_them(tmp_path):
+    """with_clusters joins the cached map's columns by record id (a merge copied every text column): the same values
+    and types as `annotate` gives."""
+    import pandas as pd
+
+    from curation.annotated import annotate
+    from curation.atlas import build, save_settings
+    from curation.demo import load_demo
+    from curation.export.write import with_clusters
+    from curation.store import load_records
+
+    ws = Workspace(tmp_path / "ws")
+    load_demo(ws)
+    save_settings(ws, model="static", method="kmeans", k=4)
+    build(ws, load_records(ws))
+    frame = load_records(ws).sample(frac=1, random_state=0).reset_index(drop=True)  # not in load order
+    ours, theirs = with_clusters(ws, frame, True), annotate(ws, frame, stages=("map",))
+    added = [c for c in ours.columns if c not in frame]
+    assert {"cluster", "cluster_label"} <= set(added) and list(ours["record_id"]) == list(theirs["record_id"])
+    pd.testing.assert_frame_equal(ours[added], theirs[added])
