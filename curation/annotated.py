@@ -109,12 +109,23 @@ def stamp(ws: Workspace, stage: str) -> tuple:
         from curation.atlas import MapSettings
 
         return stamp(ws, "records"), cache_files(ws, "map"), _values(EmbedSettings.load(ws), MapSettings.load(ws))
+    return _dedup_stamp(ws, stamp(ws, "decisions"))
+
+
+def dedup_stamp_but_decisions(ws: Workspace) -> tuple:
+    """The dedup stamp less the decisions (they choose representatives): for a caller that checks itself whether a
+    decision touched a record that can be in a group (the dashboard, issue 18: one decision must not regroup 1M records)."""
+    return _dedup_stamp(ws, None)
+
+
+def _dedup_stamp(ws: Workspace, decisions: tuple | None) -> tuple:
     from curation.dedup.detect import DedupSettings
     from curation.dedup.groups import RULES
+    from curation.embed import EmbedSettings
 
     conf = DedupSettings.load(ws)
     reads_signals = conf.rule in RULES and RULES[conf.rule].needs is not None  # the representative rule reads a signal
-    return (stamp(ws, "records"), cache_files(ws, "dedup"), _values(conf, EmbedSettings.load(ws)), stamp(ws, "decisions"),
+    return (stamp(ws, "records"), cache_files(ws, "dedup"), _values(conf, EmbedSettings.load(ws)), decisions,
             stamp(ws, "signals") if reads_signals else None)
 
 
@@ -202,6 +213,52 @@ def with_review(ws: Workspace, frame: pd.DataFrame) -> pd.DataFrame:
 
         out["selection"] = _lookup(ids, members(ws), None)
     return out
+
+
+DECISION_COLUMNS = ("decision", "reason", *REVIEW_COLUMNS)  # what the decisions stage adds
+
+
+def decision_columns(ws: Workspace, ids: pd.Index) -> pd.DataFrame | None:
+    """The decisions stage's columns (DECISION_COLUMNS) for the records whose ids are `ids`, in that order, equal to
+    what `annotate(stages=("decisions",))` adds; None when the ids are not unique (use `annotate` then).
+
+    Issue 18: only the ids each table holds are placed (`ids.get_indexer`) and the text columns are built in Arrow,
+    so a caller that keeps the index of a million records pays for the few records decided, edited or selected, not
+    for every record, each time it asks."""
+    from curation.edits import edited_ids, versions
+    from curation.select import members
+
+    if not ids.is_unique:
+        return None
+    rows = ws.query("SELECT record_id, decision, reason, curator FROM state")
+    keys = [r[0] for r in rows]
+    found, chosen = versions(ws), members(ws)
+    out = pd.DataFrame({"decision": _strings(ids, keys, [r[1] for r in rows], "undecided"),
+                        "reason": _strings(ids, keys, [r[2] for r in rows]),
+                        "curator": _strings(ids, keys, [r[3] for r in rows]),
+                        "edited": _placed(ids, list(edited_ids(ws)), np.zeros(len(ids), dtype=bool), True),
+                        "edit_version": _placed(ids, list(found), np.zeros(len(ids), dtype=int), list(found.values()))})
+    # with no selection applied the column holds only None, and stays object as `with_review` leaves it
+    out["selection"] = _strings(ids, list(chosen), list(chosen.values())) if chosen else np.empty(len(ids), dtype=object)
+    return out
+
+
+def _placed(ids: pd.Index, keys: list, out: np.ndarray, values) -> np.ndarray:
+    """out with out[position of key] = its value, for each key among `ids` (keys elsewhere are left out)."""
+    if len(keys):
+        where = ids.get_indexer(keys)
+        hit = where >= 0
+        out[where[hit]] = values if np.isscalar(values) else np.asarray(values, dtype=out.dtype)[hit]
+    return out
+
+
+def _strings(ids: pd.Index, keys: list, values: list, default: str | None = None) -> pd.Series:
+    """A text column (pandas' default string type, missing as NaN): each key's value at its id, `default` elsewhere."""
+    import pyarrow as pa
+
+    codes = _placed(ids, keys, np.zeros(len(ids), dtype=np.int32), list(range(1, len(keys) + 1)))
+    words = pa.array([default, *values], type=pa.string())
+    return pd.Series(pd.array(words.take(pa.array(codes)), dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
 
 
 def _lookup(ids: pd.Series, table: dict, default) -> np.ndarray:

@@ -15,7 +15,7 @@ from curation.demo import load_demo
 from curation.query import page
 from curation.records import SOURCES, loads
 from ui import edit, layout, pii, review, show, state
-from ui.data import current_filter, records, shown_errors, with_cached_columns
+from ui.data import annotated_records, current_filter, flag_codes, shown_errors
 from ui.decide import decision_bar
 from ui.filters import more_filters
 
@@ -35,11 +35,11 @@ def empty_state(ws) -> None:
     right.page_link("pages/load.py", label="Load your own data", icon=":material/upload_file:")
 
 
-def filters(frame: pd.DataFrame) -> None:
+def filters(ws, frame: pd.DataFrame) -> None:
     a, b, c, d = st.columns([1, 1, 1, 2])
     a.multiselect("Source", SOURCES, placeholder="Any source", **state.bound(state.SOURCES, options=SOURCES))
     b.multiselect("Decision", STATES, placeholder="Any decision", **state.bound(state.DECISIONS, options=STATES))
-    codes = sorted({code for flags in frame["flags"] for code in flags}) if "flags" in frame else []
+    codes = flag_codes(ws) if "flags" in frame else []  # gathered once per signals: not a pass over every record each run
     state.set(state.FLAGS, [code for code in state.get(state.FLAGS) if code in codes])  # never a filter nobody can see
     c.multiselect("Flag", codes, placeholder="Any flag" if codes else "signals not computed yet", disabled=not codes,
                   **state.bound(state.FLAGS, options=codes))
@@ -96,13 +96,13 @@ def pager(total: int) -> tuple[int, int]:
     return size, (number - 1) * size
 
 
-def detail(ws, frame: pd.DataFrame, ids: list[str]) -> None:
-    """The shared record (ticked in the table above), or another one of this page chosen here."""
-    shown = frame[frame["record_id"].isin(ids)]
+def detail(ws, shown: pd.DataFrame) -> None:
+    """The shared record (ticked in the table above), or another one of this page (`shown`) chosen here."""
+    ids = list(shown["record_id"])
     labels = dict(zip(shown["record_id"], shown["instruction"].map(lambda s: show.snippet(s, 80))))
     rid = st.selectbox("Record", ids, format_func=lambda i: f"{i} — {labels.get(i, '')}",
                        **state.bound(state.RECORD, options=ids, then=chosen_elsewhere))
-    rec = frame[frame["record_id"] == rid].iloc[0]
+    rec = shown[shown["record_id"] == rid].iloc[0]
     st.markdown(f"**{show.plain(rec['dataset'])}** · {show.plain(rec['file'])}, {show.plain(rec['where'])} · "
                 f"format {show.plain(rec['format'])} · source **{show.plain(rec['source'])}**")
     verdict = rec["decision"] if rec["decision"] == "undecided" else f"{rec['decision']} ({rec['reason']})"
@@ -147,12 +147,11 @@ def decide_buttons(ws, ids: list[str], key: str) -> None:
 
 def main() -> None:
     ws = layout.page("Records")
-    frame = records(ws)
+    frame = annotated_records(ws)  # the join is cached; the decisions are laid over it each run (issue 18)
     if frame.empty:
         empty_state(ws)
         return
-    frame = with_cached_columns(ws, frame)
-    filters(frame)
+    filters(ws, frame)
     more_filters(ws, frame)
     matching = current_filter().apply(frame)
     st.caption(f"{len(matching):,} of {len(frame):,} records match")
@@ -164,15 +163,16 @@ def main() -> None:
     if state.get(state.RECORD) not in set(shown["record_id"]):  # not on this page: the page's first record
         state.set(state.RECORD, shown["record_id"].iloc[0])
     table(shown)
+    ids = list(matching["record_id"])  # once: the three actions below read it, none changes it
     review.review_button(f"Review these {len(matching):,} one by one", review.filter_name(current_filter()),
-                         list(matching["record_id"]), key="review_matching", type="primary")
+                         ids, key="review_matching", type="primary")
     with st.expander(f"Decide for all {len(matching):,} records matching the filter"):
-        decide_buttons(ws, list(matching["record_id"]), key="bulk")
+        decide_buttons(ws, ids, key="bulk")
     with st.expander(f"Fix all {len(matching):,} records matching the filter (strip an end marker, fill a placeholder…)"):
-        edit.bulk_fix_panel(ws, list(matching["record_id"]), key="records")
+        edit.bulk_fix_panel(ws, ids, key="records")
     pii.source_counts(matching)  # issue 16: personal data redacted, counted per source file
     st.divider()
-    detail(ws, frame, list(shown["record_id"]))
+    detail(ws, shown)
 
 
 layout.run(main)

@@ -6,16 +6,15 @@ import streamlit as st
 
 from ui import layout
 from ui import review as queue
-from ui.data import records, with_cached_columns
+from ui.data import annotated_records
 
 
 def main() -> None:
     ws = layout.page("Review")
-    base = records(ws)
-    if base.empty:
+    frame = annotated_records(ws)  # the join is cached; the decisions are laid over it on each key (issue 18)
+    if frame.empty:
         layout.no_records()
         return
-    frame = with_cached_columns(ws, base)
     name = queue.choose_queue()
     with st.expander("Open a queue", expanded=name is None):
         queue.start_form(ws, frame)

@@ -2,18 +2,36 @@
 
 Every loader wraps a library function (`curation.annotated`) in a Streamlit cache keyed on the freshness stamps of
 the stages it reads, so a result is reused exactly until its inputs or cache files change.
+
+Issue 18 (a page rerun at 1M records must not take seconds): the records joined with the cached signal and map columns
+are kept per stamp (`_joined`); the decisions, which change on every key of the Review page, are laid over them on
+each call, looking up only the records decided, edited or selected (`curation.annotated.decision_columns`); the
+duplicate groups are found again only when a decision touches a record that can be in a group.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import weakref
 from contextlib import contextmanager
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from curation import CurationError
-from curation.annotated import ANNOTATIONS, annotate, find_duplicates, find_map, find_signals, stamp, stamps
+from curation.annotated import (
+    ANNOTATIONS,
+    annotate,
+    decision_columns,
+    dedup_stamp_but_decisions,
+    find_duplicates,
+    find_map,
+    find_signals,
+    stamp,
+    stamps,
+)
 from curation.errors import for_dashboard
 from curation.query import Filter
 from curation.store import read_records
@@ -33,9 +51,39 @@ def _records(root: str, records_stamp: tuple) -> pd.DataFrame:
     return read_records(Workspace(root))
 
 
+@st.cache_resource(show_spinner="Indexing records…", max_entries=4)
+def _base(root: str, records_stamp: tuple) -> tuple[pd.DataFrame, pd.Index]:
+    """The records as `annotate`'s join gives them (record ids as Python strings, a RangeIndex: a row's label is its
+    position) and the index of their ids, which places decisions and finds rows without a pass over every record."""
+    frame = _records(root, records_stamp)
+    frame = frame.assign(record_id=frame["record_id"].astype(object)).reset_index(drop=True)
+    return frame, pd.Index(frame["record_id"])
+
+
+_LATEST: dict[str, weakref.ref] = {}  # workspace -> the frame `records` returned last (`with_cached_columns` knows it)
+
+
 def records(ws: Workspace) -> pd.DataFrame:
-    """All records with their current decisions."""
-    return annotate(ws, _records(str(ws.root), stamp(ws, "records")), stages=("decisions",))
+    """All records with their current decisions (the records are cached; the decisions are laid over them on each
+    call, cheaply: only the records decided, edited or selected are looked up)."""
+    frame, index = _base(str(ws.root), stamp(ws, "records"))
+    decided = decision_columns(ws, index)
+    out = annotate(ws, frame, stages=("decisions",)) if decided is None else pd.concat([frame, decided], axis=1)
+    _LATEST[str(ws.root)] = weakref.ref(out)
+    return out
+
+
+def positions(ws: Workspace, ids) -> np.ndarray:
+    """The row of each id in `records(ws)` and `annotated_records(ws)` (both in the order of the records), -1 where
+    an id is not there. Cheap however many records there are: the index of their ids is kept."""
+    _, index = _base(str(ws.root), stamp(ws, "records"))
+    ids = list(ids)
+    if not ids:
+        return np.empty(0, dtype=np.intp)
+    if index.is_unique:
+        return index.get_indexer(ids)
+    first = pd.Series(np.arange(len(index)), index=index).groupby(level=0).first()  # repeated ids: the first row
+    return first.reindex(ids).fillna(-1).to_numpy(np.intp)
 
 
 def current_filter() -> Filter:
@@ -79,26 +127,138 @@ def cached_map(ws: Workspace):
     return _map(str(ws.root), stamp(ws, "records"), stamp(ws, "map"))
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _duplicates(root: str, dedup_stamp: tuple):
-    ws = Workspace(root)
+def _find(ws: Workspace):
     return find_duplicates(ws, records(ws), known={"signals": cached_signals(ws)})
 
 
+def _state(ws: Workspace) -> list[tuple]:
+    return ws.query("SELECT record_id, decision, reason FROM state")
+
+
+def _group_decisions(state: list[tuple], groupable: pd.Index) -> str:
+    """A digest of the decisions (and reasons) of the records that can be in a duplicate group: the only decisions that
+    choose representatives (`curation.dedup.groups.preference_rank`), so the only ones that can change the groups."""
+    if not state:
+        return ""
+    inside = pd.Index([r[0] for r in state]).isin(groupable)
+    rows = sorted(f"{r[0]}\t{r[1]}\t{r[2]}" for r, hit in zip(state, inside) if hit)
+    return hashlib.sha1("\n".join(rows).encode()).hexdigest() if rows else ""
+
+
+@st.cache_resource(max_entries=2, show_spinner="Finding the duplicate groups in the cached pairs…")
+def _first_duplicates(root: str, inputs: tuple):
+    """The groups under these inputs (the dedup stamp but decisions), the ids of the records that can be in a group
+    (in a candidate pair or sharing a text: `curation.dedup.detect.groupable_rows`) and the digest of their decisions
+    when the groups were found; None when the pairs are not cached."""
+    from curation.dedup.detect import groupable_rows
+
+    ws = Workspace(root)
+    before = _state(ws)  # read first: a decision made meanwhile makes the digest differ, and the groups are found again
+    dups = _find(ws)
+    if dups is None:
+        return None
+    rows = groupable_rows(len(dups.frame), dups.pairs, dups.hashes)
+    groupable = pd.Index(dups.frame["record_id"].to_numpy()[rows])
+    return dups, groupable, _group_decisions(before, groupable)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Choosing the representatives again after a decision…")
+def _duplicates(root: str, inputs: tuple, group_decisions: str):
+    return _find(Workspace(root))
+
+
+def _current_duplicates(ws: Workspace) -> tuple | None:
+    """(groups, key): the duplicate groups under the current inputs and decisions, and what identifies them."""
+    root, inputs = str(ws.root), dedup_stamp_but_decisions(ws)
+    first = _first_duplicates(root, inputs)
+    if first is None:
+        return None
+    dups, groupable, digest = first
+    now = _group_decisions(_state(ws), groupable)
+    return (dups if now == digest else _duplicates(root, inputs, now)), (inputs, now)
+
+
 def cached_duplicates(ws: Workspace):
-    """Duplicate groups of all records from the cached pairs (None when not computed); never computes pairs or signals."""
-    return _duplicates(str(ws.root), stamp(ws, "dedup"))
+    """Duplicate groups of all records from the cached pairs (None when not computed); never computes pairs or signals.
+    A decision on a record that cannot be in any group keeps the groups found (at 1M records finding them again takes
+    tens of seconds)."""
+    found = _current_duplicates(ws)
+    return None if found is None else found[0]
 
 
 CACHED = {"signals": cached_signals, "map": cached_map, "dedup": cached_duplicates}
 
 
+@st.cache_resource(show_spinner="Joining the quality signals and map positions to the records…", max_entries=2)
+def _joined(root: str, records_stamp: tuple, signals_stamp: tuple | None, map_stamp: tuple | None) -> pd.DataFrame:
+    """The records plus the cached signal columns (signals_stamp not None) and map columns (map_stamp not None):
+    joined once per stamp, shared by every rerun and every page."""
+    frame, _ = _base(root, records_stamp)
+    known = {}
+    if signals_stamp is not None:
+        known["signals"] = _signals(root, signals_stamp)
+    if map_stamp is not None:
+        known["map"] = _map(root, records_stamp, map_stamp)
+    return annotate(Workspace(root), frame, stages=tuple(known), known=known).reset_index(drop=True)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _group_columns(root: str, records_stamp: tuple, key: tuple, _dups) -> pd.DataFrame:
+    """The duplicate groups' columns in the order of the records (`key` names the groups: same key, same groups)."""
+    frame, _ = _base(root, records_stamp)
+    table = _dups.table
+    if len(table) == len(frame) and (table["record_id"].to_numpy(object) == frame["record_id"].to_numpy(object)).all():
+        return table.drop(columns="record_id").set_axis(frame.index)
+    return frame[["record_id"]].merge(table, on="record_id", how="left").drop(columns="record_id")
+
+
+def annotated_records(ws: Workspace, stages=ANNOTATIONS) -> pd.DataFrame:
+    """All records with their current decisions and every column of these stages already cached (quality and flags,
+    map position and cluster, duplicate group), as `with_cached_columns(ws, records(ws))` gives them; never starts
+    heavy work. The join is kept per stamp and the decisions laid over it, so a rerun after a decision stays cheap."""
+    root, records_stamp = str(ws.root), stamp(ws, "records")
+    frame, index = _base(root, records_stamp)
+    decided = decision_columns(ws, index)
+    if not len(frame):
+        return records(ws)
+    if decided is None:  # repeated record ids: the plain join
+        return _joined_plainly(ws, records(ws), stages)
+    joined = _joined(root, records_stamp, stamp(ws, "signals") if "signals" in stages else None,
+                     stamp(ws, "map") if "map" in stages else None)
+    width = len(frame.columns)
+    parts = [joined.iloc[:, :width], decided, joined.iloc[:, width:]]
+    found = _current_duplicates(ws) if "dedup" in stages else None
+    if found is not None:
+        columns = _group_columns(root, records_stamp, found[1], found[0])
+        taken = {c for part in parts for c in part.columns}
+        parts.append(columns[[c for c in columns.columns if c not in taken]])
+    return pd.concat(parts, axis=1)
+
+
+def _joined_plainly(ws: Workspace, frame: pd.DataFrame, stages) -> pd.DataFrame:
+    return annotate(ws, frame, stages=stages, known={s: CACHED[s](ws) for s in stages if s in CACHED})
+
+
 def with_cached_columns(ws: Workspace, frame: pd.DataFrame, stages=ANNOTATIONS) -> pd.DataFrame:
     """The records plus every column of these stages already cached (quality and flags, map position and cluster,
-    duplicate group); never starts heavy work."""
+    duplicate group); never starts heavy work. Given `records(ws)` itself, the cached join (`annotated_records`)."""
     if not len(frame):
         return frame
-    return annotate(ws, frame, stages=stages, known={s: CACHED[s](ws) for s in stages if s in CACHED})
+    latest = _LATEST.get(str(ws.root))
+    if latest is not None and latest() is frame:
+        return annotated_records(ws, stages)
+    return _joined_plainly(ws, frame, stages)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _flag_codes(root: str, signals_stamp: tuple) -> list[str]:
+    table = _signals(root, signals_stamp)
+    return [] if table is None else sorted({code for flags in table["flags"] for code in flags})
+
+
+def flag_codes(ws: Workspace) -> list[str]:
+    """The reason codes some record is flagged with (none until the signals are computed); gathered once per signals."""
+    return _flag_codes(str(ws.root), stamp(ws, "signals"))
 
 
 @st.cache_resource(max_entries=8, show_spinner="Rendering and splitting…")
@@ -113,3 +273,30 @@ def cached_export_plan(ws: Workspace, opts) -> dict:
     from dataclasses import asdict
 
     return _export_plan(str(ws.root), tuple(stamps(ws).items()), json.dumps(asdict(opts), sort_keys=True))
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _cluster_labels(root: str, records_stamp: tuple, map_stamp: tuple) -> list[tuple[int, str]]:
+    atlas = _map(root, records_stamp, map_stamp)
+    if atlas is None:
+        return []
+    labelled = atlas.points.dropna(subset=["cluster"]).drop_duplicates("cluster")
+    return sorted(zip(labelled["cluster"], labelled["cluster_label"]), key=lambda t: str(t[1]))
+
+
+def cluster_labels(ws: Workspace) -> list[tuple[int, str]]:
+    """(cluster, label) of every cluster of the cached map, by label (none without a map); gathered once per map."""
+    return _cluster_labels(str(ws.root), stamp(ws, "records"), stamp(ws, "map"))
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _largest_groups(root: str, key: tuple, n: int, _dups) -> list[tuple[int, int]]:
+    table = _dups.table
+    sizes = table.dropna(subset=["dup_group"]).groupby("dup_group").size().sort_values(ascending=False).head(n)
+    return list(sizes.items())
+
+
+def largest_groups(ws: Workspace, n: int) -> list[tuple[int, int]]:
+    """(group, size) of the n largest duplicate groups, largest first (none when not found); once per groups found."""
+    found = _current_duplicates(ws)
+    return [] if found is None else _largest_groups(str(ws.root), found[1], n, found[0])

@@ -19,7 +19,7 @@ import streamlit as st
 from curation import decisions
 from curation.records import loads
 from ui import show, state
-from ui.data import shown_errors
+from ui.data import cluster_labels, flag_codes, largest_groups, positions, shown_errors
 from ui.decide import curator
 
 PAGE = "pages/review.py"
@@ -154,14 +154,14 @@ def record_view(ws, rec: pd.Series, *, key: str) -> None:
     edit.editor(ws, rec, key=key)
 
 
-def progress(queue: dict, frame: pd.DataFrame) -> None:
+def progress(queue: dict, decided: pd.Series, skipped: pd.Series) -> None:
+    """`decided`: the decision of each record of the queue; `skipped`: that of each record skipped (one per record)."""
     n, pos = len(queue["ids"]), queue["pos"]
-    shown = frame.set_index("record_id").reindex(queue["ids"])["decision"].fillna("undecided")
-    kept, rejected = int((shown == "keep").sum()), int((shown == "reject").sum())
-    skipped = int(shown[shown.index.isin(queue["skipped"])].eq("undecided").sum())  # skipped and still undecided
+    kept, rejected = int((decided == "keep").sum()), int((decided == "reject").sum())
+    still = int(skipped.eq("undecided").sum())  # skipped and still undecided
     where = f"Record {pos + 1:,} of {n:,}" if pos < n else f"End of the queue ({n:,} records)"
     st.progress(min(pos, n) / max(n, 1), text=f"{where} · {kept + rejected:,} decided ({kept:,} kept, {rejected:,} rejected) · "
-                                             f"{skipped:,} skipped · {n - kept - rejected:,} undecided")
+                                             f"{still:,} skipped · {n - kept - rejected:,} undecided")
 
 
 def choose_queue() -> str | None:
@@ -218,18 +218,22 @@ def controls(ws, name: str, queue: dict, rid: str | None) -> None:
 
 
 def queue_view(ws, frame: pd.DataFrame, name: str) -> None:
+    """The queue `name` over `frame`, all records in their order (`ui.data.annotated_records`): rows are found by id
+    through the kept index of the records, never by a pass over every record (issue 18: one key per decision at 1M)."""
     queue = queues()[name]
-    present = set(frame["record_id"])
-    gone = [i for i in queue["ids"] if i not in present]
-    if gone:
-        st.warning(f"{len(gone):,} record(s) of this queue no longer exist (their dataset was removed): they are left out.")
-        queue = {**queue, "ids": [i for i in queue["ids"] if i in present]}
+    rows = positions(ws, queue["ids"])
+    if (rows < 0).any():
+        gone = int((rows < 0).sum())
+        st.warning(f"{gone:,} record(s) of this queue no longer exist (their dataset was removed): they are left out.")
+        queue = {**queue, "ids": [i for i, r in zip(queue["ids"], rows) if r >= 0]}
         queue["pos"] = min(queue["pos"], len(queue["ids"]))
         _save(name, queue)
+        rows = rows[rows >= 0]
     if not queue["ids"]:
         st.info("This queue is empty.")
         return
-    progress(queue, frame)
+    skipped = positions(ws, dict.fromkeys(queue["skipped"]))
+    progress(queue, frame["decision"].iloc[rows], frame["decision"].iloc[skipped[skipped >= 0]])
     reason_input(name, queue)
     queue = queues()[name]  # the reason just typed
     pos = queue["pos"]
@@ -238,7 +242,7 @@ def queue_view(ws, frame: pd.DataFrame, name: str) -> None:
     if rid is None:
         st.success(f"You reached the end of “{show.plain(name)}”. Go back with Previous, or open another queue.")
     else:
-        rec = frame[frame["record_id"] == rid].iloc[0]
+        rec = frame.iloc[rows[pos]]
         st.divider()
         record_view(ws, rec, key=f"review.{_digest(rid)}")
     from ui import edit
@@ -287,19 +291,16 @@ def start_form(ws, frame: pd.DataFrame) -> None:
     """Open a queue from what is computed already: a flag, a cluster, a duplicate group."""
     from curation.query import Filter
 
-    choices = {}
+    choices = {}  # the options are gathered once per signals, map and duplicate groups (ui.data), not on every key
     if "flags" in frame:
-        codes = sorted({code for flags in frame["flags"] for code in flags})
-        for code in codes:
+        for code in flag_codes(ws):
             choices[f"flag {code}"] = (Filter(flags=(code,)), code)
     if "cluster_label" in frame:
-        labelled = frame.dropna(subset=["cluster"]).drop_duplicates("cluster")
-        for c, label in sorted(zip(labelled["cluster"], labelled["cluster_label"]), key=lambda t: str(t[1])):
+        for c, label in cluster_labels(ws):
             if int(c) >= 0:
                 choices[f"cluster {label}"] = (Filter(cluster=int(c)), f"cluster:{label}")
-    if "dup_group" in frame and frame["dup_group"].notna().any():
-        groups = frame.dropna(subset=["dup_group"]).groupby("dup_group").size().sort_values(ascending=False).head(200)
-        for g, size in groups.items():
+    if "dup_group" in frame:
+        for g, size in largest_groups(ws, 200):
             choices[f"duplicate group {int(g)} ({size} records)"] = (Filter(dup_group=int(g)), "manual")
     if not choices:
         st.caption("Flags, clusters and duplicate groups appear here once the Quality, Map and Duplicates pages have "
@@ -308,6 +309,7 @@ def start_form(ws, frame: pd.DataFrame) -> None:
     a, b = st.columns([3, 1], vertical_alignment="bottom")
     picked = a.selectbox("Open a queue of", list(choices), key="w.review.start")
     what, reason = choices[picked]
-    ids = list(what.apply(frame)["record_id"])
+    read = ["record_id", "flags", "cluster", "dup_group", *(c for c in frame.columns if c.startswith("flag__"))]
+    ids = list(what.apply(frame[[c for c in read if c in frame]])["record_id"])  # the few columns these filters read
     review_button(f"Open ({len(ids):,} records)", picked[:1].upper() + picked[1:], ids, key="review_start", reason=reason,
                   container=b, type="primary")
