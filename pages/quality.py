@@ -15,7 +15,7 @@ from curation.signals.quality import __doc__ as QUALITY_DOC
 from curation.signals.report import LENGTH_FIELDS, UNITS, count_at, flag_counts, length_summary, overlaps
 from ui import layout, show, state
 from ui.charts import OVERLAP_NOTE, overlap_figure
-from ui.data import current_filter, records, shown_errors
+from ui.data import annotated_records, current_filter, records, shown_errors
 from ui.decide import decision_bar
 from ui.score import score_tab
 from ui.signals import precision_text, review_button, signals
@@ -178,7 +178,8 @@ def main() -> None:
         return
     with shown_errors("compute the quality signals"):
         table, limits = signals(ws)
-        frame = current_filter().apply(base.merge(table, on="record_id", how="left"))
+        joined = annotated_records(ws, stages=("signals",))  # the join is cached per stamp (issue 18)
+        frame = current_filter().apply(joined if "flags" in joined else base.merge(table, on="record_id", how="left"))
         frame.attrs["limits"] = limits
         layout.filter_note(len(frame), len(base))
         st.caption(f"{len(frame):,} records · {int((frame['flags'].str.len() > 0).sum()):,} carry at least one flag")

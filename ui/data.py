@@ -107,6 +107,16 @@ def shown_errors(doing: str):
         st.error(f"Could not {plain(doing)}: {plain(exc.strerror or exc)} ({plain(getattr(exc, 'filename', '') or '')})")
 
 
+def record_datasets(ws: Workspace, ids) -> dict[str, str]:
+    """record_id -> dataset for those of `ids` that exist now: the index `curation.decisions.decide` checks ids against,
+    from the kept records (issue 18: else each decision reads every record's id and dataset from disk)."""
+    frame, _ = _base(str(ws.root), stamp(ws, "records"))
+    ids = list(ids)
+    rows = positions(ws, ids)
+    found = rows >= 0
+    return dict(zip([i for i, hit in zip(ids, found) if hit], frame["dataset"].iloc[rows[found]].tolist()))
+
+
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _signals(root: str, signals_stamp: tuple) -> pd.DataFrame | None:
     return find_signals(Workspace(root))
@@ -136,8 +146,8 @@ def _state(ws: Workspace) -> list[tuple]:
 
 
 def _group_decisions(state: list[tuple], groupable: pd.Index) -> str:
-    """A digest of the decisions (and reasons) of the records that can be in a duplicate group: the only decisions that
-    choose representatives (`curation.dedup.groups.preference_rank`), so the only ones that can change the groups."""
+    """A digest of the decisions (and reasons) of these records: those that can be in a duplicate group are the only ones
+    whose decisions choose representatives (`curation.dedup.groups.preference_rank`), so change the groups."""
     if not state:
         return ""
     inside = pd.Index([r[0] for r in state]).isin(groupable)
@@ -145,44 +155,52 @@ def _group_decisions(state: list[tuple], groupable: pd.Index) -> str:
     return hashlib.sha1("\n".join(rows).encode()).hexdigest() if rows else ""
 
 
-@st.cache_resource(max_entries=2, show_spinner="Finding the duplicate groups in the cached pairs…")
-def _first_duplicates(root: str, inputs: tuple):
-    """The groups under these inputs (the dedup stamp but decisions), the ids of the records that can be in a group
-    (in a candidate pair or sharing a text: `curation.dedup.detect.groupable_rows`) and the digest of their decisions
-    when the groups were found; None when the pairs are not cached."""
+def _groupable(dups) -> dict[str, pd.Index]:
+    """The ids of the records whose decisions can change the groups: "sweep" for the groups at every threshold the pairs
+    answer (the Duplicates page's sweep: in any candidate pair or sharing a text), "groups" for the groups at the
+    threshold in force (in a pair at or above it, or sharing a text: far fewer where the pairs reach a low floor)."""
     from curation.dedup.detect import groupable_rows
 
+    ids = dups.frame["record_id"].to_numpy()
+    near = dups.pairs.above(float(dups.conf["threshold"]))
+    return {"sweep": pd.Index(ids[groupable_rows(len(ids), dups.pairs, dups.hashes)]),
+            "groups": pd.Index(ids[groupable_rows(len(ids), near, dups.hashes)])}
+
+
+@st.cache_resource(max_entries=2, show_spinner="Finding the duplicate groups in the cached pairs…")
+def _first_duplicates(root: str, inputs: tuple):
+    """The groups under these inputs (the dedup stamp but decisions), the records whose decisions can change them
+    (`_groupable`) and the digest of those decisions when the groups were found; None when the pairs are not cached."""
     ws = Workspace(root)
     before = _state(ws)  # read first: a decision made meanwhile makes the digest differ, and the groups are found again
     dups = _find(ws)
     if dups is None:
         return None
-    rows = groupable_rows(len(dups.frame), dups.pairs, dups.hashes)
-    groupable = pd.Index(dups.frame["record_id"].to_numpy()[rows])
-    return dups, groupable, _group_decisions(before, groupable)
+    groupable = _groupable(dups)
+    return dups, groupable, {kind: _group_decisions(before, ids) for kind, ids in groupable.items()}
 
 
 @st.cache_resource(max_entries=2, show_spinner="Choosing the representatives again after a decision…")
-def _duplicates(root: str, inputs: tuple, group_decisions: str):
+def _duplicates(root: str, inputs: tuple, kind: str, group_decisions: str):
     return _find(Workspace(root))
 
 
-def _current_duplicates(ws: Workspace) -> tuple | None:
-    """(groups, key): the duplicate groups under the current inputs and decisions, and what identifies them."""
+def _current_duplicates(ws: Workspace, kind: str = "groups") -> tuple | None:
+    """(groups, key): the duplicate groups under the current inputs and decisions, and what identifies them. `kind`:
+    "groups" when only the groups at the threshold in force are read (their columns), "sweep" for every use."""
     root, inputs = str(ws.root), dedup_stamp_but_decisions(ws)
     first = _first_duplicates(root, inputs)
     if first is None:
         return None
-    dups, groupable, digest = first
-    now = _group_decisions(_state(ws), groupable)
-    return (dups if now == digest else _duplicates(root, inputs, now)), (inputs, now)
+    dups, groupable, digests = first
+    now = _group_decisions(_state(ws), groupable[kind])
+    return (dups if now == digests[kind] else _duplicates(root, inputs, kind, now)), (inputs, kind, now)
 
 
 def cached_duplicates(ws: Workspace):
     """Duplicate groups of all records from the cached pairs (None when not computed); never computes pairs or signals.
-    A decision on a record that cannot be in any group keeps the groups found (at 1M records finding them again takes
-    tens of seconds)."""
-    found = _current_duplicates(ws)
+    A decision on a record in no candidate pair keeps the groups found (at 1M records finding them takes minutes)."""
+    found = _current_duplicates(ws, "sweep")
     return None if found is None else found[0]
 
 
@@ -190,16 +208,16 @@ CACHED = {"signals": cached_signals, "map": cached_map, "dedup": cached_duplicat
 
 
 @st.cache_resource(show_spinner="Joining the quality signals and map positions to the records…", max_entries=2)
-def _joined(root: str, records_stamp: tuple, signals_stamp: tuple | None, map_stamp: tuple | None) -> pd.DataFrame:
-    """The records plus the cached signal columns (signals_stamp not None) and map columns (map_stamp not None):
-    joined once per stamp, shared by every rerun and every page."""
+def _joined(root: str, records_stamp: tuple, signals_stamp: tuple, map_stamp: tuple) -> tuple[pd.DataFrame, dict]:
+    """The records plus the signal and map columns cached (those that are), joined once per stamp and shared by every
+    rerun and every page; and where each stage's columns are ({stage: slice of columns})."""
     frame, _ = _base(root, records_stamp)
-    known = {}
-    if signals_stamp is not None:
-        known["signals"] = _signals(root, signals_stamp)
-    if map_stamp is not None:
-        known["map"] = _map(root, records_stamp, map_stamp)
-    return annotate(Workspace(root), frame, stages=tuple(known), known=known).reset_index(drop=True)
+    ws, spans = Workspace(root), {}
+    for stage, found in (("signals", _signals(root, signals_stamp)), ("map", _map(root, records_stamp, map_stamp))):
+        before = len(frame.columns)
+        frame = annotate(ws, frame, stages=(stage,), known={stage: found})
+        spans[stage] = slice(before, len(frame.columns))
+    return frame.reset_index(drop=True), spans
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
@@ -223,10 +241,8 @@ def annotated_records(ws: Workspace, stages=ANNOTATIONS) -> pd.DataFrame:
         return records(ws)
     if decided is None:  # repeated record ids: the plain join
         return _joined_plainly(ws, records(ws), stages)
-    joined = _joined(root, records_stamp, stamp(ws, "signals") if "signals" in stages else None,
-                     stamp(ws, "map") if "map" in stages else None)
-    width = len(frame.columns)
-    parts = [joined.iloc[:, :width], decided, joined.iloc[:, width:]]
+    joined, spans = _joined(root, records_stamp, stamp(ws, "signals"), stamp(ws, "map"))
+    parts = [joined.iloc[:, :len(frame.columns)], decided, *(joined.iloc[:, spans[s]] for s in ("signals", "map") if s in stages)]
     found = _current_duplicates(ws) if "dedup" in stages else None
     if found is not None:
         columns = _group_columns(root, records_stamp, found[1], found[0])

@@ -19,7 +19,7 @@ import streamlit as st
 from curation import decisions
 from curation.records import loads
 from ui import show, state
-from ui.data import cluster_labels, flag_codes, largest_groups, positions, shown_errors
+from ui.data import cluster_labels, flag_codes, largest_groups, positions, record_datasets, shown_errors
 from ui.decide import curator
 
 PAGE = "pages/review.py"
@@ -193,7 +193,7 @@ def act(ws, name: str, queue: dict, rid: str | None, action: str) -> None:
     if action in ("keep", "reject"):
         with shown_errors(f"{action} {rid}"):
             reason = (queue["reason"] or "").strip() or "manual"
-            decisions.decide(ws, [rid], action, reason, curator=curator())
+            decisions.decide(ws, [rid], action, reason, curator=curator(), index=record_datasets(ws, [rid]))
             _move(name, queue, pos + 1)
             st.rerun()
         return
