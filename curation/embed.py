@@ -187,14 +187,14 @@ def sentence_embedder(name: str, path: str) -> Embedder:
 ONNX_VERSION = 2  # the exported graphs' format (2: fused + int8; 1: plain fp32): a new one exports again into a new folder
 ONNX_GRAPHS = {"int8": "model-int8.onnx", "fp32": "model-fp32.onnx"}  # both fused; int8 is written last (the marker)
 # Which graph the onnx backend runs. int8 (dynamic, per-channel, every MatMul but the feed-forward output projections),
-# measured by bench/embed_onnx.py on 2 cores: about 2x the bare PyTorch encode where the fused fp32 graph gives about
-# 1.25x; cosine to PyTorch's vector min 0.9936 over 1,000 real prompts, MRPC AUC and decisions at 0.79 as in
-# bench/RESULTS.md. Quantising the feed-forward outputs too (their inputs come after GELU, a wide range for one scale
-# per tensor) gave min 0.986: refused.
+# measured by bench/embed_onnx.py on 2 (busy) cores: 1.65x the bare PyTorch encode where the fused fp32 graph gives
+# 1.45x (1.27x in a second run) and the plain fp32 export 1.2-1.3x; cosine to PyTorch's vector min 0.9936 over 1,000
+# real prompts; MRPC test ROC AUC 0.7354 against 0.7362, 27 of 1,725 decisions at 0.79 change. Quantising the
+# feed-forward outputs too (their inputs come after GELU, a wide range for one scale per tensor) gave min 0.986: refused.
 ONNX_GRAPH = "int8"
 BACKENDS = {
     "onnx": "ONNX Runtime on a graph exported once from the bundled MiniLM into the user's model cache (fused, int8 "
-            "weights: about twice PyTorch's speed on CPU, cosine >= 0.99 to PyTorch's vectors, cached apart from them)",
+            "weights: about 1.6x PyTorch's speed on CPU, cosine >= 0.99 to PyTorch's vectors, cached apart from them)",
     "torch": "sentence-transformers on PyTorch (the fallback when onnxruntime is not installed)",
 }
 
@@ -226,7 +226,10 @@ def vectors_name(ws: Workspace, model: str) -> str:
     text and its own copy embedded by the other backend would score 0.994 instead of 1, and switching backends would
     silently mix two models. Switching backends therefore embeds again (cost: time only). The calibrated duplicate
     threshold stays minilm's (0.79; calibration is looked up by the model setting, `minilm`): on MRPC the int8 graph
-    keeps the ROC AUC to 2 decimals and changes few decisions at 0.79 (bench/embed_onnx.py reports the count)."""
+    keeps the ROC AUC to 2 decimals and changes few decisions at 0.79 (27 of 1,725 test pairs; bench/embed_onnx.py reports
+    the count). Dynamic quantisation scales activations per batch, so an int8 vector also depends a little on the texts
+    batched with it (cosine about 0.997 between a text alone and in a batch): the cache keeps the first vector computed.
+    """
     if model == DEFAULT_MODEL and ONNX_GRAPH == "int8" and resolve_backend(EmbedSettings.load(ws).backend)[0] == "onnx":
         return f"{DEFAULT_MODEL}-int8"
     return model
@@ -371,8 +374,8 @@ def modes_note(ws: Workspace) -> str:
     backend, why = resolve_backend(EmbedSettings.load(ws).backend)
     engine = "ONNX Runtime" if backend == "onnx" else f"PyTorch ({why})"
     return (f"**Default, MiniLM on {engine}**: the tool's best judge of paraphrases, and the model the duplicate thresholds "
-            "are calibrated on. Through ONNX Runtime (a fused graph with int8 weights) it runs about twice as fast as PyTorch "
-            "on CPU, with vectors within cosine 0.99 of PyTorch's (kept in a cache of their own; on MRPC the same ROC AUC to two "
+            "are calibrated on. Through ONNX Runtime (a fused graph with int8 weights) it runs about 1.6 times as fast as "
+            "PyTorch on CPU, with vectors within cosine 0.99 of PyTorch's (kept in a cache of their own; on MRPC the same ROC AUC to two "
             "decimals, about 2% of decisions at the calibrated threshold change); `embed --backend torch` gives PyTorch's "
             "exact vectors. **Fast mode, a static model** distilled from MiniLM once per machine (minutes): about "
             "two orders of magnitude faster, for a first look at hundreds of thousands of records; it loses about 0.16 "
