@@ -10,7 +10,8 @@ Records go over in chunks and come back in parts, so neither side holds more
 than a chunk beyond the results. Every limit ends in a CurationError naming it.
 
 An export renders its records a slice at a time (issue 18): one `Budget` carries the batch's limits (characters in
-all, the deadline) from slice to slice, and `first` numbers the records in errors as in the whole batch.
+all, seconds of rendering in all) from slice to slice, and `first` numbers the records in errors as in the whole batch.
+Only the time spent rendering counts, as when the batch was rendered in one call.
 
 The built-in templates only join the record's text with fixed markers: they
 render in the calling process, with the same in-render checks (no process to
@@ -20,6 +21,7 @@ start, no records to copy). So does every template on a platform without
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import struct
@@ -56,14 +58,25 @@ serve(*map(int, sys.argv[3:]))
 
 @dataclass
 class Budget:
-    """What a batch rendered in slices has left of its limits: the characters written so far and the batch's deadline."""
+    """What a batch rendered in slices has spent of its limits: the characters written and the seconds spent rendering."""
 
-    deadline: float
+    seconds_left: float
     chars: int = 0
+    deadline: float = 0.0  # of the slice being rendered: now + the seconds left
 
     @classmethod
     def start(cls, limits: Limits | dict | None) -> Budget:
-        return cls(time.monotonic() + Limits.of(limits).total_seconds)
+        return cls(Limits.of(limits).total_seconds)
+
+    @contextlib.contextmanager
+    def slice(self):
+        """Render one slice: its deadline is the batch's seconds left; the time it takes is spent."""
+        started = time.monotonic()
+        self.deadline = started + self.seconds_left
+        try:
+            yield self
+        finally:
+            self.seconds_left -= time.monotonic() - started
 
 
 def label(index: int, ids: list[str] | None, first: int = 0) -> str:
@@ -124,9 +137,10 @@ def render_batch(template: Template, items: list[tuple], *, split: bool = False,
         return []
     if isolate is None:
         isolate = not builtin(template)
-    if not isolate or os.name != "posix":
-        return render_here(template, items, split, limits, ids, budget, first)
-    out = Child(template, split, limits, ids, budget, first).run(items)
+    with budget.slice():
+        if not isolate or os.name != "posix":
+            return render_here(template, items, split, limits, ids, budget, first)
+        out = Child(template, split, limits, ids, budget, first).run(items)
     budget.chars += sum(map(result_chars, out))
     return out
 
@@ -158,7 +172,7 @@ class Child:
         self.template, self.split, self.limits, self.ids, self.first = template, split, limits, ids, first
         self.failed: list[BaseException] = []
         self.budget = budget or Budget.start(limits)
-        self.deadline = self.budget.deadline
+        self.deadline = self.budget.deadline if budget else time.monotonic() + limits.total_seconds
         self.progress_file = tempfile.TemporaryFile()
         self.progress_file.write(b"\0" * PROGRESS.size)
         self.progress_file.flush()

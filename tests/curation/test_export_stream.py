@@ -257,3 +257,32 @@ def test_map_columns_are_joined_by_id_as_annotate_joins_them(tmp_path):
     added = [c for c in ours.columns if c not in frame]
     assert {"cluster", "cluster_label"} <= set(added) and list(ours["record_id"]) == list(theirs["record_id"])
     pd.testing.assert_frame_equal(ours[added], theirs[added])
+
+
+def test_only_the_time_spent_rendering_counts_against_the_batch_time_limit(demo, tmp_path, monkeypatch):
+    """Reading, token counting and writing between slices take time too: the batch limit is on rendering, as when every
+    record was rendered in one call (1M records: the limit ran out on the work between slices)."""
+    import time as clock
+
+    from curation.export import write
+    from curation.export.sandbox import Budget
+    from curation.export.templates import Limits
+
+    real = write.token_lengths
+
+    def slow(*args):
+        clock.sleep(0.15)
+        return real(*args)
+
+    spent = []
+    real_start = Budget.start
+
+    def start(limits):
+        spent.append(real_start(limits))
+        return spent[-1]
+
+    monkeypatch.setattr(write, "SLICE_ROWS", 7)
+    monkeypatch.setattr(write, "token_lengths", slow)
+    monkeypatch.setattr(Budget, "start", staticmethod(start))
+    export(demo, tmp_path / "out", Options(similarity=False, limits=Limits(total_seconds=1.0)))  # 12 slices: 1.8 s of sleep
+    assert (tmp_path / "out" / "train.jsonl").is_file() and 0 < spent[0].seconds_left < 1.0
