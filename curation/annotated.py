@@ -183,6 +183,26 @@ def find_duplicates(ws: Workspace, records: pd.DataFrame, *, compute: bool | Ite
     return find(ws, records, compute="dedup" in computing, progress=progress)
 
 
+def regroup_duplicates(dups, frame: pd.DataFrame):
+    """The duplicate groups `dups` (from `find_duplicates`) with the representatives chosen again under the decisions in
+    `frame`: the same records in the same order as `dups` was found for, their decisions changed since. Equal to what
+    `find_duplicates` gives for `frame`, without comparing the texts again (issue 18: at 1M records a find takes minutes,
+    and a curator's keep or reject can change which record represents a group). None when the records differ."""
+    from dataclasses import replace
+
+    from curation.dedup.groups import GROUPINGS, assign, group_labels, preference_rank
+
+    old = dups.frame
+    if len(frame) != len(old) or not (frame["record_id"].to_numpy(object) == old["record_id"].to_numpy(object)).all():
+        return None
+    new = old.assign(**{c: frame[c].array for c in DECISION_COLUMNS if c in frame and c in old})
+    conf = dups.conf
+    rank = preference_rank(new, conf["rule"]) if GROUPINGS[conf["grouping"]].ranked else None
+    labels = group_labels(len(new), dups.pairs, dups.hashes, float(conf["threshold"]), rank)
+    table = assign(new, labels, dups.hashes, conf["rule"], dups.families)
+    return replace(dups, frame=new, table=table, rank=rank, _sweeps={})
+
+
 def _join(frame: pd.DataFrame, columns: pd.DataFrame) -> pd.DataFrame:
     """The frame plus the columns (keyed by record_id) it does not have yet; its own columns win."""
     new = [c for c in columns.columns if c != "record_id" and c not in frame]

@@ -29,6 +29,7 @@ from curation.annotated import (
     find_duplicates,
     find_map,
     find_signals,
+    regroup_duplicates,
     stamp,
     stamps,
 )
@@ -181,8 +182,10 @@ def _first_duplicates(root: str, inputs: tuple):
 
 
 @st.cache_resource(max_entries=2, show_spinner="Choosing the representatives again after a decision…")
-def _duplicates(root: str, inputs: tuple, kind: str, group_decisions: str):
-    return _find(Workspace(root))
+def _duplicates(root: str, inputs: tuple, kind: str, group_decisions: str, _first):
+    """The groups under the decisions now: `_first`'s pairs and texts, the representatives chosen again."""
+    ws = Workspace(root)
+    return regroup_duplicates(_first, records(ws)) or _find(ws)
 
 
 def _current_duplicates(ws: Workspace, kind: str = "groups") -> tuple | None:
@@ -194,7 +197,7 @@ def _current_duplicates(ws: Workspace, kind: str = "groups") -> tuple | None:
         return None
     dups, groupable, digests = first
     now = _group_decisions(_state(ws), groupable[kind])
-    return (dups if now == digests[kind] else _duplicates(root, inputs, kind, now)), (inputs, kind, now)
+    return (dups if now == digests[kind] else _duplicates(root, inputs, kind, now, dups)), (inputs, kind, now)
 
 
 def cached_duplicates(ws: Workspace):

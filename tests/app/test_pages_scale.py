@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from curation import decisions, dedup, edits, embed
-from curation.annotated import annotate, decision_columns, find_signals
+from curation.annotated import annotate, decision_columns, find_duplicates, find_signals, regroup_duplicates
 from curation.atlas import build
 from curation.dedup.detect import groupable_rows
 from curation.demo import load_demo
@@ -115,22 +115,20 @@ def test_a_decision_on_records_joins_nothing_again_and_shows_at_once(cached, mon
     assert joins == [] and finds == []  # neither the cached columns were joined again nor the groups found again
 
 
-def test_a_decision_on_a_group_member_finds_the_groups_again(cached, monkeypatch):
+def test_a_decision_on_a_group_member_chooses_its_representative_again(cached, monkeypatch):
     ws, found = cached
     groups = found.table.dropna(subset=["dup_group"])
     member = groups[groups["representative"] == False]["record_id"].iloc[0]  # noqa: E712 - nullable boolean column
-    group = groups.set_index("record_id").loc[member, "dup_group"]
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     app.run()
     finds = counting(monkeypatch, data, "find_duplicates")
     app.text_input(key=W(state.SEARCH, "records")).input(data.records(ws).set_index("record_id").loc[member, "output"][:40]).run()
     app.selectbox(key=W(state.RECORD, "records")).set_value(member).run()
     app.button(key="one_keep").click().run()  # a curator's keep makes it its group's representative
-    assert not app.exception and not app.error and len(finds) == 1
+    assert not app.exception and not app.error and finds == []  # chosen again from the groups found, not found again
     frame = data.annotated_records(ws).set_index("record_id")
     assert bool(frame.loc[member, "representative"]) and frame.loc[member, "representative_id"] == member
     assert (frame[frame["dup_group"] == frame.loc[member, "dup_group"]]["representative_id"] == member).all()
-    assert group == group  # the group it was in
 
 
 def test_review_keys_join_nothing_again_and_progress_counts_each_decision(cached, monkeypatch):
@@ -153,3 +151,19 @@ def test_review_keys_join_nothing_again_and_progress_counts_each_decision(cached
     app.button(key="review_previous").click().run()
     app.button(key="review_keep").click().run()  # the skipped one, kept now
     assert " · 3 decided (2 kept, 1 rejected) · 0 skipped" in app.get("progress")[0].proto.text
+
+
+def test_regrouping_after_decisions_equals_finding_the_groups_again(cached):
+    ws, _ = cached
+    frame = annotate(ws, stages=("decisions",))
+    found = find_duplicates(ws, frame)
+    groups = found.table.dropna(subset=["dup_group"])
+    members = list(groups[groups["representative"] == False]["record_id"][:3])  # noqa: E712 - nullable boolean column
+    reps = list(groups[groups["representative"] == True]["record_id"][:2])  # noqa: E712
+    decisions.decide(ws, members, "keep", "manual")
+    decisions.decide(ws, reps, "reject", "off_topic")
+    now = annotate(ws, stages=("decisions",))
+    again, regrouped = find_duplicates(ws, now), regroup_duplicates(found, now)
+    pd.testing.assert_frame_equal(regrouped.table, again.table)
+    assert (regrouped.rank == again.rank).all() and not found.table.equals(again.table)
+    assert regroup_duplicates(found, now.iloc[1:]) is None  # other records: find them again instead
