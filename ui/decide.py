@@ -8,7 +8,7 @@ import streamlit as st
 
 from curation import decisions
 from ui import state
-from ui.data import shown_errors
+from ui.data import record_datasets, shown_errors  # the ids checked against the kept records (issue 18)
 
 
 def curator() -> str | None:
@@ -30,8 +30,8 @@ def decision_bar(ws, ids: list[str], *, reason_key: str, buttons: list[tuple[str
         if column.button(label, key=key, width="stretch", type="primary" if action == primary else "secondary"):
             with shown_errors(f"{action} {len(ids):,} record(s)"):
                 if action == "undo":
-                    changed = decisions.undo(ws, ids, curator=curator())
+                    changed = decisions.undo(ws, ids, curator=curator(), index=record_datasets(ws, ids))
                 else:
-                    changed = decisions.decide(ws, ids, action, reason, curator=curator())
+                    changed = decisions.decide(ws, ids, action, reason, curator=curator(), index=record_datasets(ws, ids))
                 st.toast(f"{action}: {changed:,} record(s) changed")
                 st.rerun()

@@ -36,6 +36,9 @@ def history(ws, rid: str, *, key: str) -> None:
     """The record's versions (who changed which fields, when, why) with a button that reverts the latest edit."""
     st.markdown("**Edit history**")
     with shown_errors("read the edit history"):
+        if rid not in edits.versions(ws):  # never edited: no need to read its stored text (every part, issue 18)
+            st.caption("Not edited: this is the text as loaded.")
+            return
         versions = edits.edit_history(ws, rid)
         if len(versions) <= 1:  # version 0 only: the original
             st.caption("Not edited: this is the text as loaded.")
