@@ -146,17 +146,15 @@ def _state(ws: Workspace) -> list[tuple]:
     return ws.query("SELECT record_id, decision, reason FROM state")
 
 
-def _group_decisions(state: list[tuple], groupable: pd.Index) -> str:
+def _group_decisions(state: list[tuple], groupable: frozenset) -> str:
     """A digest of the decisions (and reasons) of these records: those that can be in a duplicate group are the only ones
-    whose decisions choose representatives (`curation.dedup.groups.preference_rank`), so change the groups."""
-    if not state:
-        return ""
-    inside = pd.Index([r[0] for r in state]).isin(groupable)
-    rows = sorted(f"{r[0]}\t{r[1]}\t{r[2]}" for r, hit in zip(state, inside) if hit)
+    whose decisions choose representatives (`curation.dedup.groups.preference_rank`), so change the groups. Costs the
+    decided records only (a set lookup each)."""
+    rows = sorted(f"{r[0]}\t{r[1]}\t{r[2]}" for r in state if r[0] in groupable)
     return hashlib.sha1("\n".join(rows).encode()).hexdigest() if rows else ""
 
 
-def _groupable(dups) -> dict[str, pd.Index]:
+def _groupable(dups) -> dict[str, frozenset]:
     """The ids of the records whose decisions can change the groups: "sweep" for the groups at every threshold the pairs
     answer (the Duplicates page's sweep: in any candidate pair or sharing a text), "groups" for the groups at the
     threshold in force (in a pair at or above it, or sharing a text: far fewer where the pairs reach a low floor)."""
@@ -164,8 +162,8 @@ def _groupable(dups) -> dict[str, pd.Index]:
 
     ids = dups.frame["record_id"].to_numpy()
     near = dups.pairs.above(float(dups.conf["threshold"]))
-    return {"sweep": pd.Index(ids[groupable_rows(len(ids), dups.pairs, dups.hashes)]),
-            "groups": pd.Index(ids[groupable_rows(len(ids), near, dups.hashes)])}
+    return {"sweep": frozenset(ids[groupable_rows(len(ids), dups.pairs, dups.hashes)].tolist()),
+            "groups": frozenset(ids[groupable_rows(len(ids), near, dups.hashes)].tolist())}
 
 
 @st.cache_resource(max_entries=2, show_spinner="Finding the duplicate groups in the cached pairs…")
