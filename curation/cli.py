@@ -433,11 +433,12 @@ def cmd_embed(ws: Workspace, args) -> tuple[dict, int]:
 def cmd_map(ws: Workspace, args) -> tuple[dict, int]:
     from curation.atlas import MapSettings, build, place
     from curation.diversity import agreement
-    from curation.store import load_records
+    from curation.store import read_columns
+    from curation.texts import TEXT_FIELDS
 
     if args.method or args.k is not None or args.min_size is not None:
         MapSettings.save(ws, method=args.method, k=args.k, min_size=args.min_size)
-    frame = load_records(ws)
+    frame = read_columns(ws, ["record_id", "dataset", "source", *TEXT_FIELDS])  # what a map reads (1M records: GBs less)
     if frame.empty:
         raise CurationError("no records to map: ingest some first")
     start = time.perf_counter()
