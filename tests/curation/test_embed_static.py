@@ -1,7 +1,8 @@
 """Fast mode's static model (issue 18): distilled once per machine into the user's model cache, reused by every workspace.
 
-Distillation embeds MiniLM's whole vocabulary (minutes on two cores), so the real one runs once per test session
-(`distilled`, a session-scoped fixture with its own model cache); the other tests fake `model2vec.distill.distill`.
+Distillation embeds MiniLM's whole vocabulary (minutes on two cores), so the real one runs at most once per machine
+(`distilled`, a session-scoped fixture, into the user's model cache that the other fast-mode tests use too); the other
+tests here fake `model2vec.distill.distill`.
 """
 
 from __future__ import annotations
@@ -91,19 +92,11 @@ def test_processes_distilling_at_once_distil_once(tmp_path, fake_distill, monkey
 
 @pytest.fixture(scope="session")
 def distilled(tmp_path_factory):
-    """The real distillation, once for the session, into a model cache of its own (several minutes on two cores)."""
-    cache = tmp_path_factory.mktemp("model-cache")
-    before = os.environ.get("CURATION_MODEL_CACHE")
-    os.environ["CURATION_MODEL_CACHE"] = str(cache)
+    """The real distillation, into the user's model cache (several minutes on two cores, once per machine: the other
+    tests of fast mode and a later session reuse it, as users do)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        first = Workspace(tmp_path_factory.mktemp("first"))
-        yield cache, first, distill_static(first)
-    finally:
-        if before is None:
-            os.environ.pop("CURATION_MODEL_CACHE", None)
-        else:
-            os.environ["CURATION_MODEL_CACHE"] = before
+    first = Workspace(tmp_path_factory.mktemp("first"))
+    return embed.model_cache_root(), first, distill_static(first)
 
 
 def test_the_real_static_model_is_reused_by_a_second_workspace(distilled, tmp_path, monkeypatch):
