@@ -24,12 +24,14 @@ RUNNING = "[data-testid='stStatusWidget']"
 LONG = 1800_000  # ms: a first load at 1M reads and joins every record
 
 
-def settled(page, timeout: float = LONG) -> None:
-    """Wait for the rerun an action started (its running indicator shows within a moment) to end."""
-    try:
-        page.wait_for_selector(RUNNING, state="attached", timeout=1500)
-    except Exception:  # noqa: BLE001 - a rerun shorter than the poll: nothing to wait for
-        pass
+def settled(page, timeout: float = LONG, started: bool = False) -> None:
+    """Wait for the rerun an action started to end (`started`: a change on the page showed it ran; else its running
+    indicator is waited for a moment first)."""
+    if not started:
+        try:
+            page.wait_for_selector(RUNNING, state="attached", timeout=1500)
+        except Exception:  # noqa: BLE001 - a rerun shorter than the poll: nothing to wait for
+            pass
     page.wait_for_function("() => !document.querySelector(\"[data-testid='stStatusWidget']\")"
                            " && !document.querySelector(\"[data-testid='stSkeleton']\")", timeout=timeout)
     page.wait_for_timeout(200)
@@ -39,10 +41,15 @@ class Steps:
     def __init__(self, page, shots: Path | None):
         self.page, self.shots, self.rows = page, shots, []
 
-    def time(self, name: str, action, check=None) -> float:
+    def time(self, name: str, action, check=None, shown=None) -> float:
+        """`shown`: reads what the action changes on the page; the step ends once it changed and the run ended."""
+        before = shown() if shown is not None else None
         start = time.perf_counter()
         action()
-        settled(self.page)
+        if shown is not None:
+            while shown() == before and time.perf_counter() - start < LONG / 1000:
+                self.page.wait_for_timeout(20)
+        settled(self.page, started=shown is not None)
         if check is not None:
             check()
         took = time.perf_counter() - start
@@ -56,22 +63,23 @@ class Steps:
 
 
 def caption(page) -> str:
-    return page.get_by_text(re.compile(r"records match$")).first.inner_text()
+    return page.get_by_text(re.compile(r"of [0-9,]+ records match$")).first.inner_text()
 
 
 def records_steps(s: Steps, url: str) -> None:
     page = s.page
     s.time("records: first load (cold caches)", lambda: page.goto(url, timeout=LONG),
-           lambda: expect(page.get_by_text(re.compile("records match"))).to_be_visible(timeout=LONG))
+           lambda: expect(page.get_by_text(re.compile(r"of [0-9,]+ records match$"))).to_be_visible(timeout=LONG))
     print("   ", caption(page))
     s.time("records: reload (new session, warm caches)", lambda: page.reload(timeout=LONG),
-           lambda: expect(page.get_by_text(re.compile("records match"))).to_be_visible(timeout=LONG))
+           lambda: expect(page.get_by_text(re.compile(r"of [0-9,]+ records match$"))).to_be_visible(timeout=LONG))
 
     def decision_filter():
         page.locator("[data-testid='stMultiSelect']").filter(has_text="Decision").locator("input").fill("undecided")
         page.keyboard.press("Enter")
 
-    s.time("records: decision filter = undecided", decision_filter)
+    s.time("records: decision filter = undecided", decision_filter, shown=lambda: caption(page) + str(page.get_by_text(
+        "undecided", exact=True).count()))
     print("   ", caption(page))
     page.reload(timeout=LONG)
     settled(page)
@@ -81,7 +89,7 @@ def records_steps(s: Steps, url: str) -> None:
         box.fill("photosynthesis")
         box.press("Enter")
 
-    s.time("records: search 'photosynthesis'", search)
+    s.time("records: search 'photosynthesis'", search, shown=lambda: caption(page))
     print("   ", caption(page))
     page.reload(timeout=LONG)
     settled(page)
@@ -97,11 +105,14 @@ def review_steps(s: Steps, url: str, keys: int) -> None:
     s.time("review: open the page", lambda: page.goto(f"{url}/review", timeout=LONG))
     s.time("review: open the first queue offered", lambda: page.get_by_role("button", name=re.compile(r"^Open \(")).click(),
            lambda: expect(page.get_by_text(re.compile(r"Record 1 of"))).to_be_visible(timeout=LONG))
-    page.locator("body").click(position={"x": 5, "y": 5})  # no text box has the cursor: the keys go to the buttons
+    page.evaluate("document.activeElement && document.activeElement.blur()")  # no text box has the cursor: keys work
+    def where():
+        return page.get_by_text(re.compile(r"^(Record \d|End of the queue)")).first.inner_text()
+
     for i in range(keys):
         for key, name in (("k", "keep"), ("n", "next"), ("s", "skip"), ("x", "reject")):
-            s.time(f"review: key {key.upper()} ({name}) {i + 1}", lambda key=key: page.keyboard.press(key))
-    print("   ", page.get_by_text(re.compile(r"^(Record \d|End of the queue)")).first.inner_text())
+            s.time(f"review: key {key.upper()} ({name}) {i + 1}", lambda key=key: page.keyboard.press(key), shown=where)
+    print("   ", where())
 
 
 def main() -> None:
