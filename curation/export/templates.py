@@ -40,6 +40,7 @@ RECORD_CHARS = 200_000  # output of one record (or twice the record's own text, 
 TOTAL_CHARS = 1_000_000_000  # output of a whole batch (an export, the preview)
 RECORD_SECONDS = 2.0  # time to render one record
 TOTAL_SECONDS = 300.0  # time to render a whole batch (an export, the preview)
+BATCH_SECONDS_PER_RECORD = 0.001  # a big export's time limit: this much a record on average (1M records: 1,000 s)
 MEMORY_BYTES = 2 * 1024**3  # memory of the child process that renders a batch
 LIMITED_MEMORY = False  # set in that child once its memory is limited
 
@@ -111,6 +112,14 @@ class Limits:
     @classmethod
     def of(cls, value: Limits | dict | None) -> Limits:
         return cls(**value) if isinstance(value, dict) else value or DEFAULT_LIMITS
+
+    @classmethod
+    def for_batch(cls, records: int, chars: int) -> Limits:
+        """The default limits for a batch of `records` records holding `chars` characters of text: the whole batch may
+        write twice its own text (as one record may) and take BATCH_SECONDS_PER_RECORD a record, never less than the
+        fixed totals. A streamed export of a million records writes about a gigabyte, past the fixed total; a template
+        that multiplies its input is still stopped, at its first record past twice that record's text."""
+        return cls(total_chars=max(TOTAL_CHARS, 2 * chars), total_seconds=max(TOTAL_SECONDS, records * BATCH_SECONDS_PER_RECORD))
 
     def __post_init__(self):
         if not (self.record_chars > 0 and self.total_chars > 0 and self.seconds > 0 and self.memory_bytes > 0 and self.total_seconds > 0):

@@ -296,6 +296,11 @@ def plan_export(ws: Workspace, opts: Options) -> dict:
             "policy": policy, "tools": tools, "cleaning": {"end_markers": opts.end_markers, "outputs_changed": 0}}
 
 
+def frame_chars(frame) -> int:
+    """Characters of text the records hold (every column rendering reads but the id)."""
+    return int(sum(frame[c].fillna("").astype(str).str.len().sum() for c in ROW_COLUMNS if c != "record_id" and c in frame))
+
+
 def render_slices(plan: dict, opts: Options, rows_at_a_time: int | None = None):
     """(rows, texts, shaped rows, token lengths) of the plan's records, `rows_at_a_time` (SLICE_ROWS) records at a time, in
     load order; counts the outputs cleaned into the plan. The render limits hold for all the slices together."""
@@ -304,13 +309,14 @@ def render_slices(plan: dict, opts: Options, rows_at_a_time: int | None = None):
 
     frame, template = plan["frame"], plan["template"]
     step = rows_at_a_time or SLICE_ROWS
-    budget, counter = Budget.start(opts.limits), get_counter(plan["tokenizer"])
+    limits = opts.limits if opts.limits is not None else Limits.for_batch(len(frame), frame_chars(frame))
+    budget, counter = Budget.start(limits), get_counter(plan["tokenizer"])
     for lo in range(0, len(frame), step):
         rows = frame.iloc[lo : lo + step][list(ROW_COLUMNS)].to_dict("records")  # only what rendering reads: to_dict is slow
         if opts.end_markers == "strip":
             plan["cleaning"]["outputs_changed"] += strip_end_markers(rows)
         # in a child process, within the limits
-        texts, shaped_rows = rendered(template, rows, opts.shape, opts.limits, budget=budget, first=lo)
+        texts, shaped_rows = rendered(template, rows, opts.shape, limits, budget=budget, first=lo)
         if plan["tools"]["records"]:
             add_tools(rows, shaped_rows)
         yield rows, texts, shaped_rows, token_lengths(texts, template, counter)

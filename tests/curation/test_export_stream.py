@@ -286,3 +286,19 @@ def test_only_the_time_spent_rendering_counts_against_the_batch_time_limit(demo,
     monkeypatch.setattr(Budget, "start", staticmethod(start))
     export(demo, tmp_path / "out", Options(similarity=False, limits=Limits(total_seconds=1.0)))  # 12 slices: 1.8 s of sleep
     assert (tmp_path / "out" / "train.jsonl").is_file() and 0 < spent[0].seconds_left < 1.0
+
+
+def test_the_default_total_limits_grow_with_the_batch(demo, tmp_path, monkeypatch):
+    """A big export writes more than the fixed total (1M alpaca records: ~1 GB, stopped at record 944,911 before):
+    by default the batch may write twice its own text and take 1 ms a record, never less than the fixed totals."""
+    from curation.export import templates
+    from curation.export.templates import Limits
+
+    assert Limits.for_batch(10, 100) == Limits()  # small batches: the fixed totals
+    big = Limits.for_batch(1_000_000, 900_000_000)
+    assert big.total_chars == 1_800_000_000 and big.total_seconds == 1000 and big.record_chars == Limits().record_chars
+    # Fixed totals far below this export's output stand for the 1M case: the default scales past them.
+    monkeypatch.setattr(templates, "TOTAL_CHARS", 3000)
+    monkeypatch.setattr(templates, "DEFAULT_LIMITS", Limits(total_chars=3000))
+    export(demo, tmp_path / "out", Options(similarity=False))
+    assert (tmp_path / "out" / "train.jsonl").stat().st_size > 3000
