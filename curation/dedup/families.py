@@ -141,7 +141,9 @@ def template_variables(texts: list[str], family: np.ndarray) -> dict[int, frozen
     for code in np.unique(family[family >= 0]):
         rows = np.flatnonzero(family == code)
         counts = [Counter(_WORD.findall(texts[r].lower())) for r in rows]
-        df = Counter(w for c in counts for w in c)
+        df: Counter = Counter()
+        for c in counts:
+            df.update(c.keys())  # in how many records each word is (counted in C, not a generator)
         common = [w for w, n in df.items() if n >= FIXED_SHARE * len(rows)]
         # statistics.median equals np.median here (a median of ints) at a fraction of its per-call cost (issue 18: np.median
         # was most of a t0 MinHash dedup)
