@@ -22,7 +22,6 @@ from curation.readers import TOO_DEEP, Problem, Rows, dumps_raw, read_parts, sho
 from curation.records import COLUMNS, SOURCES, canonical_json, check_source, dumps, record_id
 from curation.workspace import Workspace
 
-
 MB = 2**20  # the unit of a streamed file's progress
 
 
