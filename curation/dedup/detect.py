@@ -460,7 +460,7 @@ def find(ws: Workspace, frame: pd.DataFrame | None = None, *, progress: Progress
 
     frame = protected_column(ws, frame)  # decontamination: a protected evaluation record is its group's representative
     hashes = np.asarray(normalised_hashes(exact_texts(frame, full)))  # a conversation's copies: the whole conversation
-    kin = families(frame, full, hashes)
+    kin = families(frame, full, hashes, groupable_rows(len(frame), pairs, hashes))  # variable parts only where compared
     pairs, siblings = kin.without_siblings(pairs)
     frame = with_preference_columns(ws, frame, conf["rule"], groupable_rows(len(frame), pairs, hashes))
     rank = preference_rank(frame, conf["rule"]) if GROUPINGS[conf["grouping"]].ranked else None

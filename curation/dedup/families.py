@@ -131,14 +131,16 @@ def _code(keys: list) -> np.ndarray:
 FIXED_SHARE = 0.5  # a word in at least this share of a template's records is part of the template
 
 
-def template_variables(texts: list[str], family: np.ndarray) -> dict[int, frozenset]:
+def template_variables(texts: list[str], family: np.ndarray, needed: np.ndarray | None = None) -> dict[int, frozenset]:
     """Row -> its variable parts: its words less its template's words, as a bag of words (order set aside).
 
     A template's words are those in at least FIXED_SHARE of its records, each as many times as it occurs in most of
     them: "Generate a 1-star review (1 being lowest and 5 being highest)" keeps one "1" as its variable part, and the
-    5-star record one "5"."""
+    5-star record one "5". `needed` (a row mask): only the families holding a needed row are read (all their rows, for
+    the template's words), and only the needed rows get their variable parts."""
     out: dict[int, frozenset] = {}
-    for code in np.unique(family[family >= 0]):
+    wanted = family >= 0 if needed is None else (family >= 0) & needed
+    for code in np.unique(family[wanted]):
         rows = np.flatnonzero(family == code)
         counts = [Counter(_WORD.findall(texts[r].lower())) for r in rows]
         df: Counter = Counter()
@@ -149,6 +151,8 @@ def template_variables(texts: list[str], family: np.ndarray) -> dict[int, frozen
         # was most of a t0 MinHash dedup)
         fixed = {w: int(statistics.median([c.get(w, 0) for c in counts])) for w in common}
         for r, c in zip(rows, counts):
+            if needed is not None and not needed[r]:
+                continue  # counted for the template's words; its own variable parts are never compared
             for w, n in fixed.items():
                 if w in c:
                     c[w] -= n
@@ -156,10 +160,16 @@ def template_variables(texts: list[str], family: np.ndarray) -> dict[int, frozen
     return out
 
 
-def families(frame: pd.DataFrame, full: list[str], hashes: np.ndarray | None = None) -> Families:
+def families(frame: pd.DataFrame, full: list[str], hashes: np.ndarray | None = None, rows: np.ndarray | None = None) -> Families:
     """Each record's family (template field, else conversation start, else number/name pattern) and variable parts.
 
-    A family of one record is no family. With `hashes` (exact-copy keys), copies share the family of the first of them."""
+    A family of one record is no family. With `hashes` (exact-copy keys), copies share the family of the first of them.
+    `rows`: the only rows whose variable parts are compared (those in a candidate pair or sharing a hash; issue 18:
+    finding every t0 record's variable parts was a third of a MinHash dedup); the others get none (code -1)."""
+    needed = None
+    if rows is not None:
+        needed = np.zeros(len(full), dtype=bool)
+        needed[np.asarray(rows, dtype=np.int64)] = True
     keys, labels, variable, kinds = [], [], [], []
     for text, conversation, messages, meta in zip(full, conversations(frame), frame["messages"], frame["meta"]):
         meta = _decoded(meta)
@@ -172,16 +182,18 @@ def families(frame: pd.DataFrame, full: list[str], hashes: np.ndarray | None = N
         else:
             shape = skeleton(text)
             key = None if shape is None else "pattern:" + hashlib.blake2b(shape.encode(), digest_size=8).hexdigest()
-            label, kind, var = (None if shape is None else f"pattern {shape[:40]}"), "pattern", words(text)
+            label, kind, var = (None if shape is None else f"pattern {shape[:40]}"), "pattern", None  # its words, below
         keys.append(key), labels.append(label), kinds.append(kind), variable.append(var)
     code = _code(keys)
     sizes = np.bincount(code[code >= 0], minlength=int(code.max(initial=-1)) + 2)  # never empty
     alone = (code < 0) | (sizes[np.maximum(code, 0)] < 2)
     code[alone] = -1
     templated = (np.array(kinds) == "template") & ~alone
-    for row, var in template_variables(full, np.where(templated, code, -1)).items():
+    for row, var in template_variables(full, np.where(templated, code, -1), needed).items():
         variable[row] = var
-    variable = [words(t) if v is None else v for t, v in zip(full, variable)]  # a template's only record: its words
+    # a pattern's record, or a template's only record: its words; a row never compared: none
+    variable = [None if needed is not None and not needed[i] else words(t) if v is None else v
+                for i, (t, v) in enumerate(zip(full, variable))]
     labels = [None if a else lab for a, lab in zip(alone, labels)]
     out = Families(code, labels, _code(variable), templated)
     if hashes is not None:  # exact copies belong together, whatever their case (names are found by their capitals)

@@ -90,7 +90,7 @@ def test_problems_that_differ_only_in_numbers_and_names_are_a_family_not_duplica
     assert found.table["why"].iloc[2] == "exact" and len(found.siblings.above(0.8)) == 2
 
 
-def no_families(frame, full, hashes=None):
+def no_families(frame, full, hashes=None, rows=None):
     n = len(frame)
     return Families(np.full(n, -1), [None] * n, np.arange(n), np.zeros(n, dtype=bool))
 
@@ -115,3 +115,33 @@ def test_t0_rejections_are_explained_and_template_siblings_are_not_proposed(shar
     monkeypatch.setattr(detect, "families", no_families)
     before = dedup.find(ws, method="minhash", rule="first_seen").summary()
     assert before["would_reject"] > 2 * s["would_reject"] and before["family_pairs_set_aside"] == 0
+
+
+def test_variable_parts_are_found_only_for_the_rows_compared(shared_data, monkeypatch):
+    """Families read for the rows in a candidate pair (or sharing a hash) judge those rows exactly as families read for
+    every row (issue 18: every t0 record's variable parts were a third of a MinHash dedup); the other rows get none, and
+    a template family none of whose rows is compared is not read at all."""
+    import curation.dedup.families as fam
+
+    lines = (shared_data / "t0" / "t0_train_55k.jsonl").read_text(encoding="utf-8").splitlines()[:2000]
+    full = [json.loads(x)["prompt"] for x in lines]
+    frame = pd.DataFrame({"messages": [""] * 2000, "meta": [json.dumps({"template": json.loads(x).get("template")}) for x in lines]})
+    every = families(frame, full)
+    rows = np.arange(0, 2000, 7)[:150]  # rows of a few of the ten templates
+    read = []
+    counting = fam.Counter
+
+    class Counted(counting):
+        def __init__(self, *args, **kwargs):
+            read.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(fam, "Counter", Counted)
+    some = families(frame, full, rows=rows)
+    assert (some.code == every.code).all() and some.label == every.label
+    i, j = np.meshgrid(rows, rows)
+    assert ((some.variable[i] == some.variable[j]) == (every.variable[i] == every.variable[j])).all()
+    others = np.setdiff1d(np.arange(2000), rows)
+    assert (some.variable[others] == -1).all()
+    assert len(read) < 2000  # the families holding none of the rows were not read
+
