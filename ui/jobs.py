@@ -85,7 +85,12 @@ def start(key: str, work) -> Job:
 
 def remaining(job: Job) -> str:
     """Time left at the rate measured so far in this job."""
-    return duration((time.time() - job.started) / job.done * (job.total - job.done))
+    return left_at_rate(job.started, job.done, job.total)
+
+
+def left_at_rate(started: float, done: int, total: int) -> str:
+    """Time left for `total - done` at the rate measured since `started` (done > 0)."""
+    return duration((time.time() - started) / done * (total - done))
 
 
 def duration(seconds: float) -> str:
@@ -129,8 +134,7 @@ def progress_bar():
     def update(done: int, total: int, what: str) -> None:
         nonlocal bar
         bar = bar or st.progress(0.0)
-        elapsed = time.time() - started
-        left = f" · about {duration(elapsed / done * (total - done))} left" if 0 < done < total else ""
+        left = f" · about {left_at_rate(started, done, total)} left" if 0 < done < total else ""
         bar.progress(min(done / max(total, 1), 1.0), text=f"{plain(what)}: {done:,} of {total:,}{left}")
 
     return update
