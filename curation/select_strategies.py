@@ -14,7 +14,11 @@ trade-off curve reads prefixes of one run.
 
 - `quality` (Deita-style): in descending quality order, a record joins only if its cosine similarity to every chosen
   record is below the threshold. Candidates are compared in blocks (one matrix product per block against the chosen
-  set, then only against the records chosen since), so the cost is O(scanned × chosen × d) in BLAS.
+  set, then only against the records chosen since), so the cost is O(scanned × chosen × d) in BLAS. On a large pool
+  (`INDEX_MIN` records or more) an inverted file of the chosen records (`ChosenIndex`) filters each block first: a
+  candidate whose best chosen record in a few probed lists is already at the threshold is rejected (that similarity
+  is a real one, so the exact test would reject it too); only the others get the exact test against every chosen
+  record. The picks are the same; the exact work falls from scanned × chosen to (picks + filter misses) × chosen.
 - `coverage`: greedy facility location weighted by quality: each step adds the record that most raises the coverage
   (mean similarity of every record to its nearest chosen one) times its quality score. The coverage is measured on a
   seeded sample of the pool (`CLIENTS` records), and the greedy is stochastic (each step weighs a random sample of
@@ -36,6 +40,12 @@ CLIENTS = 2048  # coverage: records the facility-location objective is measured 
 SIMS_BYTES = 256 * 2**20  # coverage: the most memory the record × client similarities may take
 EPSILON = 0.01  # coverage: stochastic greedy's tolerance
 MIN_SAMPLE = 256  # coverage: candidates weighed per step, at least
+INDEX_MIN = 20_000  # quality: pools at least this large filter candidates through an index of the chosen records
+PROBES = 2  # quality's index: the lists each candidate looks in (its nearest centroids)
+PER_LIST = 128  # quality's index: about this many chosen records a list holds at the budget
+MAX_LISTS = 1024
+SLACK = 1e-4  # quality's index: it rejects only at threshold + SLACK, so rounding never rejects what the exact test keeps
+TRAIN_ROUNDS = 4  # quality's index: spherical k-means rounds for its centroids (any centroids keep the picks exact)
 
 
 class Strategy:
@@ -84,15 +94,23 @@ def _first(self, order: np.ndarray, ok: np.ndarray) -> int | None:
 class Quality(Strategy):
     """Descending quality; a record joins only if its similarity to every chosen record is below `threshold`."""
 
-    def __init__(self, vectors: np.ndarray, quality: np.ndarray, *, threshold: float, **_):
+    def __init__(self, vectors: np.ndarray, quality: np.ndarray, *, threshold: float, seed: int = 0, budget: int = 1,
+                 index: bool | None = None, **_):
         self.x, self.threshold = vectors, float(threshold)
         self.strict = self.threshold
         self.order = np.argsort(-quality, kind="stable")
         self.chosen: list[int] = []
+        self.chosen_x = _Rows(vectors.shape[1], vectors.dtype)  # the chosen records' vectors, contiguous, in order
+        if index is None:
+            index = len(quality) >= INDEX_MIN
+        self.index = ChosenIndex.train(vectors, lists=_lists(budget, len(quality)), seed=seed) if index else None
+        self.exact_rows = 0  # candidates compared with every chosen record (what the index saves shows here)
         self.restart()
 
     def add(self, indices) -> None:
-        self.chosen.extend(int(i) for i in np.atleast_1d(indices))
+        idx = [int(i) for i in np.atleast_1d(indices)]
+        self.chosen.extend(idx)
+        self.chosen_x.extend(self.x[idx])
 
     def restart(self) -> None:
         self.pos = 0
@@ -121,15 +139,25 @@ class Quality(Strategy):
                 continue
             self.known = len(self.chosen)
             if self.known and np.isfinite(self.threshold):
-                sims = max_similarity(self.x[chunk], self.x[self.chosen])
-                keep = sims < self.threshold
-                chunk, sims = chunk[keep], sims[keep]
+                chunk, sims = self._below_threshold(chunk)
             else:
                 sims = np.full(len(chunk), -1.0, dtype=np.float32)
             if len(chunk):
                 self.block, self.block_max, self.block_pos = chunk, sims, 0
                 return True
         return False
+
+    def _below_threshold(self, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The candidates of `chunk` below the threshold to every chosen record, with their highest similarity. The
+        index (when there is one) rejects first what it finds too close; the exact test sees only the rest."""
+        if self.index is not None:
+            self.index.sync(self.chosen_x.view())
+            near = self.index.best(self.x[chunk]) >= self.threshold + SLACK
+            chunk = chunk[~near]
+        self.exact_rows += len(chunk)
+        sims = max_similarity(self.x[chunk], self.chosen_x.view()) if len(chunk) else np.zeros(0, dtype=np.float32)
+        keep = sims < self.threshold
+        return chunk[keep], sims[keep]
 
     def next(self, allowed: np.ndarray) -> int | None:
         while True:
@@ -144,6 +172,98 @@ class Quality(Strategy):
                 return i
             if not self._load(allowed):
                 return None
+
+
+class _Rows:
+    """A growing matrix of rows (capacity doubled as needed), read as one contiguous view without copying."""
+
+    def __init__(self, dim: int, dtype=np.float32):
+        self.data = np.empty((16, dim), dtype=dtype)
+        self.n = 0
+
+    def extend(self, rows: np.ndarray) -> None:
+        need = self.n + len(rows)
+        if need > len(self.data):
+            grown = np.empty((max(need, 2 * len(self.data)), self.data.shape[1]), dtype=self.data.dtype)
+            grown[: self.n] = self.data[: self.n]
+            self.data = grown
+        self.data[self.n : need] = rows
+        self.n = need
+
+    def view(self) -> np.ndarray:
+        return self.data[: self.n]
+
+
+def _lists(budget: int, n: int) -> int:
+    """The index's list count: about PER_LIST chosen records a list at the budget, within [16, MAX_LISTS]."""
+    return int(np.clip(min(budget, n) // PER_LIST, 16, MAX_LISTS))
+
+
+class ChosenIndex:
+    """An inverted file over the chosen records: each one sits in the list of its nearest centroid, and a candidate
+    looks in the lists of its `PROBES` nearest centroids for its most similar chosen record.
+
+    What it finds is a lower bound of the candidate's highest similarity to the chosen set (a real similarity to a
+    real chosen record), so it can only reject what the exact test rejects; what it misses costs time, never a
+    different pick. Centroids come from a few rounds of spherical k-means on a seeded sample of the pool."""
+
+    def __init__(self, centroids: np.ndarray, probes: int = PROBES):
+        self.centroids = np.ascontiguousarray(centroids, dtype=np.float32)
+        self.probes = min(probes, len(centroids))
+        self.lists = [_Rows(centroids.shape[1]) for _ in range(len(centroids))]
+        self.size = 0
+
+    @classmethod
+    def train(cls, vectors: np.ndarray, *, lists: int, seed: int = 0, rounds: int = TRAIN_ROUNDS) -> ChosenIndex:
+        rng = np.random.default_rng(seed)
+        lists = min(lists, len(vectors))
+        sample = vectors[np.sort(rng.choice(len(vectors), size=min(len(vectors), 16 * lists), replace=False))]
+        centroids = sample[rng.choice(len(sample), size=lists, replace=False)].astype(np.float32)
+        for _ in range(rounds):
+            assign = _nearest_centroid(sample, centroids)
+            sums = np.zeros_like(centroids)
+            np.add.at(sums, assign, sample)
+            norms = np.linalg.norm(sums, axis=1)
+            filled = norms > 0
+            centroids[filled] = sums[filled] / norms[filled, None]  # an empty list keeps its centroid
+        return cls(centroids)
+
+    def sync(self, chosen: np.ndarray) -> None:
+        """Add the chosen records not indexed yet (`chosen` holds every chosen vector, in the order of choice)."""
+        new = chosen[self.size :]
+        if not len(new):
+            return
+        assign = _nearest_centroid(new, self.centroids)
+        order = np.argsort(assign, kind="stable")
+        bounds = np.flatnonzero(np.diff(assign[order])) + 1
+        for part in np.split(order, bounds):
+            self.lists[int(assign[part[0]])].extend(new[part])
+        self.size = len(chosen)
+
+    def best(self, q: np.ndarray) -> np.ndarray:
+        """Each query's highest similarity to an indexed record among its probed lists (-1 where they are empty)."""
+        out = np.full(len(q), -1.0, dtype=np.float32)
+        if not len(q) or not self.size:
+            return out
+        near = q @ self.centroids.T
+        probed = np.argpartition(-near, self.probes - 1, axis=1)[:, : self.probes] if self.probes < near.shape[1] \
+            else np.broadcast_to(np.arange(near.shape[1]), near.shape)
+        rows = np.repeat(np.arange(len(q)), probed.shape[1])
+        lists = probed.ravel()
+        order = np.argsort(lists, kind="stable")
+        rows, lists = rows[order], lists[order]
+        bounds = np.flatnonzero(np.diff(lists)) + 1
+        for part in np.split(np.arange(len(lists)), bounds):
+            members = self.lists[int(lists[part[0]])].view()
+            if len(members):
+                who = rows[part]  # distinct queries: each probes a list once
+                out[who] = np.maximum(out[who], (q[who] @ members.T).max(axis=1))
+        return out
+
+
+def _nearest_centroid(x: np.ndarray, centroids: np.ndarray, block: int = 8192) -> np.ndarray:
+    return np.concatenate([(x[lo : lo + block] @ centroids.T).argmax(axis=1) for lo in range(0, len(x), block)]) \
+        if len(x) else np.zeros(0, dtype=np.int64)
 
 
 class FacilityLocation(Strategy):
