@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -187,15 +188,161 @@ def regroup_duplicates(dups, frame: pd.DataFrame):
     """The duplicate groups `dups` (from `find_duplicates`) with the representatives chosen again under the decisions in
     `frame`: the same records in the same order as `dups` was found for, their decisions changed since. Equal to what
     `find_duplicates` gives for `frame`, without comparing the texts again (issue 18: at 1M records a find takes minutes,
-    and a curator's keep or reject can change which record represents a group). None when the records differ."""
-    from dataclasses import replace
+    and a curator's keep or reject can change which record represents a group). None when the records differ.
 
-    from curation.dedup.groups import GROUPINGS, assign, group_labels, preference_rank
+    Only the components (of the near pairs and shared texts) that hold a record whose place in the representative
+    order changed are grouped again (`curation.dedup.groups.regroup_components`), and their rows of the table made
+    again; the other groups keep theirs, numbered again (1 = the largest) over all groups. The first call for a `dups`
+    prepares what that needs (`prepare_regroup`: as long as a full regroup, once)."""
+    from dataclasses import replace
 
     old = dups.frame
     if len(frame) != len(old) or not (frame["record_id"].to_numpy(object) == old["record_id"].to_numpy(object)).all():
         return None
     new = old.assign(**{c: frame[c].array for c in DECISION_COLUMNS if c in frame and c in old})
+    memo = prepare_regroup(dups)
+    changed, curator = _changed_rank(memo, old, new)
+    out = _regroup_locally(dups, new, memo, changed)
+    if out is None:  # the global number of settling passes moved (see regroup_components): every group again
+        return _regroup_fully(dups, new)
+    labels, rows, state = out
+    rank = _rank(memo, curator) if memo.preference is not None else None
+    table = _spliced(dups.table, labels, rows, _assigned(dups, new, labels, rows))
+    result = replace(dups, frame=new, table=table, rank=rank, _sweeps={})
+    _remember(result, Prepared(state, memo.preference, curator))
+    return result
+
+
+@dataclass
+class Prepared:
+    """What a local regroup of one `Duplicates` needs: its star state (`groups.Regrouping`), each record's key under
+    the representative rule (None for an unranked grouping) and its curator rank, both at the decisions it was made for."""
+
+    state: object
+    preference: np.ndarray | None
+    curator: np.ndarray
+
+
+_PREPARED: dict[int, tuple] = {}  # id(Duplicates) -> (a weak reference to it, Prepared)
+
+
+def _remember(dups, prepared: Prepared) -> None:
+    key = id(dups)
+    _PREPARED[key] = (weakref.ref(dups, lambda _, key=key: _PREPARED.pop(key, None)), prepared)
+
+
+def prepare_regroup(dups) -> Prepared:
+    """What `regroup_duplicates` needs to regroup `dups` one component at a time, made once per `dups` (as long as one
+    full regroup; the dashboard makes it when it finds the groups, so that a curator's first keep is quick too)."""
+    from curation.dedup.groups import GROUPINGS, curator_rank, preference, regrouping
+
+    found = _PREPARED.get(id(dups))
+    if found is not None and found[0]() is dups:
+        return found[1]
+    conf = dups.conf
+    ranked = GROUPINGS[conf["grouping"]].ranked
+    rank = dups.rank if ranked else None
+    if ranked and rank is None:
+        from curation.dedup.groups import preference_rank
+
+        rank = preference_rank(dups.frame, conf["rule"])
+    _, state = regrouping(len(dups.frame), dups.pairs, dups.hashes, float(conf["threshold"]), rank)
+    prepared = Prepared(state, preference(dups.frame, conf["rule"]) if ranked else None, curator_rank(dups.frame))
+    _remember(dups, prepared)
+    return prepared
+
+
+def _changed_rank(memo: Prepared, old: pd.DataFrame, new: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(the rows whose curator rank differs from `memo`'s, every row's curator rank now): only rows whose decision or
+    reason differ are ranked again."""
+    from curation.dedup.groups import curator_rank
+
+    differ = np.zeros(len(new), dtype=bool)
+    for column in ("decision", "reason"):
+        if column in new and column in old:
+            before, now = old[column], new[column]
+            differ |= ((before != now) & ~(before.isna() & now.isna())).to_numpy(bool)
+    rows = np.flatnonzero(differ)
+    curator = memo.curator.copy()
+    if len(rows):
+        curator[rows] = curator_rank(new.iloc[rows].reset_index(drop=True))
+    return rows[curator[rows] != memo.curator[rows]], curator
+
+
+def _regroup_locally(dups, new: pd.DataFrame, memo: Prepared, changed: np.ndarray):
+    """`groups.regroup_components` for the rows whose rank changed, each component ranked by `preference_rank` over its
+    own records only."""
+    from curation.dedup.groups import preference_rank, regroup_components
+
+    rule = dups.conf["rule"]
+    return regroup_components(memo.state, changed, dups.hashes,
+                              lambda rows: preference_rank(new.iloc[rows].reset_index(drop=True), rule))
+
+
+def _rank(memo: Prepared, curator: np.ndarray) -> np.ndarray:
+    """`preference_rank` of every record from the kept rule keys and the curator ranks now (a sort, no pass over texts)."""
+    order = np.lexsort((np.arange(len(curator)), memo.preference, curator))
+    rank = np.empty(len(curator), dtype=np.int64)
+    rank[order] = np.arange(len(curator))
+    return rank
+
+
+def _assigned(dups, new: pd.DataFrame, labels: np.ndarray, rows: np.ndarray) -> pd.DataFrame:
+    """`groups.assign` over these rows only (whole groups: the rows of whole components)."""
+    from curation.dedup.families import Families
+    from curation.dedup.groups import assign
+
+    kin = dups.families
+    if kin is not None:
+        kin = Families(kin.code[rows], [kin.label[r] for r in rows.tolist()], kin.variable[rows], kin.templated[rows])
+    return assign(new.iloc[rows].reset_index(drop=True), labels[rows], dups.hashes[rows], dups.conf["rule"], kin)
+
+
+def _spliced(table: pd.DataFrame, labels: np.ndarray, rows: np.ndarray, part: pd.DataFrame) -> pd.DataFrame:
+    """The table with every group number from `labels` and the other columns of `rows` from `part` (`assign`'s table of
+    those rows); the family of a record never changes with a decision."""
+    columns = {"dup_group": pd.arrays.IntegerArray(np.where(labels > 0, labels, 0).astype(np.int64), labels == 0)}
+    for column in part.columns:
+        if column in ("record_id", "dup_group", "family"):
+            continue
+        values = table[column].array.copy()
+        values[rows] = part[column].array
+        columns[column] = pd.Series(values, index=table.index, dtype=table[column].dtype)  # object stays object
+    return table.assign(**columns)
+
+
+def _regroup_fully(dups, new: pd.DataFrame):
+    """Every group again under the decisions in `new` (and what a later local regroup needs)."""
+    from dataclasses import replace
+
+    from curation.dedup.groups import GROUPINGS, assign, curator_rank, preference_rank, regrouping
+
+    conf = dups.conf
+    ranked = GROUPINGS[conf["grouping"]].ranked
+    rank = preference_rank(new, conf["rule"]) if ranked else None
+    labels, state = regrouping(len(new), dups.pairs, dups.hashes, float(conf["threshold"]), rank)
+    table = assign(new, labels, dups.hashes, conf["rule"], dups.families)
+    result = replace(dups, frame=new, table=table, rank=rank, _sweeps={})
+    memo = _PREPARED.get(id(dups))
+    keys = memo[1].preference if memo is not None and memo[0]() is dups else None
+    if ranked and keys is None:
+        from curation.dedup.groups import preference
+
+        keys = preference(new, conf["rule"])
+    _remember(result, Prepared(state, keys, curator_rank(new)))
+    return result
+
+
+def regroup_everything(dups, frame: pd.DataFrame):
+    """`regroup_duplicates` done over every record (the reference a local regroup must equal; benches and tests)."""
+    old = dups.frame
+    if len(frame) != len(old) or not (frame["record_id"].to_numpy(object) == old["record_id"].to_numpy(object)).all():
+        return None
+    new = old.assign(**{c: frame[c].array for c in DECISION_COLUMNS if c in frame and c in old})
+    from dataclasses import replace
+
+    from curation.dedup.groups import GROUPINGS, assign, group_labels, preference_rank
+
     conf = dups.conf
     rank = preference_rank(new, conf["rule"]) if GROUPINGS[conf["grouping"]].ranked else None
     labels = group_labels(len(new), dups.pairs, dups.hashes, float(conf["threshold"]), rank)

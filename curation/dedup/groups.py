@@ -116,25 +116,49 @@ def star_components(n: int, near: Pairs, hashes: np.ndarray, rank: np.ndarray) -
     The representatives are never like each other (a later one would have been taken), so groups cannot merge without
     breaking that; instead a member like several representatives moves to the one most of its own duplicates are with
     (`settle`), which keeps more duplicate pairs inside one group."""
-    from scipy.sparse import coo_matrix
+    set_of, a, b, best = star_sets(near, hashes, rank)
+    return settle(greedy_stars(a, b, best), a, b, best)[set_of]
 
+
+def star_sets(near: Pairs, hashes: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(each row's set, the near pairs between two different sets, each set's best rank): rows with one text are one set."""
     _, set_of = np.unique(hashes, return_inverse=True)
-    m = int(set_of.max()) + 1
-    best = np.full(m, np.iinfo(np.int64).max)
+    set_of = set_of.reshape(-1)
+    best = np.full(int(set_of.max(initial=-1)) + 1, np.iinfo(np.int64).max)
     np.minimum.at(best, set_of, rank)
     a, b = set_of[near.i], set_of[near.j]
     apart = a != b
-    a, b = a[apart], b[apart]
-    adjacency = coo_matrix((np.ones(2 * len(a), dtype=np.int8), (np.r_[a, b], np.r_[b, a])), shape=(m, m)).tocsr()
-    owner = np.full(m, -1, dtype=np.int64)
-    for s in np.argsort(best, kind="stable"):
-        if owner[s] >= 0:
+    return set_of, a[apart], b[apart], best
+
+
+def greedy_stars(a: np.ndarray, b: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """Each set's star before settling: in order of `best`, a set not yet taken takes every untaken set it is like.
+
+    Issue 18: sets like no other (most of them at scale) are their own star without a turn of the loop, and the loop
+    walks Python lists (a NumPy index per set cost ~5 us, ~5 s per million sets)."""
+    m = len(best)
+    owner = np.arange(m, dtype=np.int64)
+    if not len(a):
+        return owner
+    x, y = np.r_[a, b], np.r_[b, a]  # each pair both ways
+    degree = np.bincount(x, minlength=m)
+    linked = np.flatnonzero(degree)
+    order = linked[np.argsort(best[linked], kind="stable")]
+    # the sets each linked set is like, grouped by set (a CSR walked as lists)
+    ends = np.cumsum(degree)
+    starts = (ends - degree)[order].tolist()
+    ends = ends[order].tolist()
+    around = y[np.argsort(x, kind="stable")].tolist()
+    taken = [-1] * m
+    for s, lo, hi in zip(order.tolist(), starts, ends):
+        if taken[s] >= 0:
             continue
-        owner[s] = s
-        around = adjacency.indices[adjacency.indptr[s] : adjacency.indptr[s + 1]]
-        free = around[owner[around] < 0]
-        owner[free] = s
-    return settle(owner, a, b, best)[set_of]
+        taken[s] = s
+        for t in around[lo:hi]:
+            if taken[t] < 0:
+                taken[t] = s
+    owner[linked] = np.asarray(taken, dtype=np.int64)[linked]
+    return owner
 
 
 SETTLE_PASSES = 5
@@ -146,16 +170,27 @@ def settle(owner: np.ndarray, a: np.ndarray, b: np.ndarray, best: np.ndarray) ->
     A member may join any representative it is like that the rule prefers to it (so that representative stays its
     group's first choice); it joins the one whose group holds most of its own duplicates (staying put on a tie). All
     members move at once, for a few passes, while the number of pairs inside groups grows."""
+    together = int((owner[a] == owner[b]).sum())
+    for moved in settle_moves(owner, a, b, best):
+        now = int((moved[a] == moved[b]).sum())
+        if now <= together:
+            break
+        owner, together = moved, now
+    return owner
+
+
+def settle_moves(owner: np.ndarray, a: np.ndarray, b: np.ndarray, best: np.ndarray):
+    """The owners after each settling pass (up to SETTLE_PASSES), each pass made from the one before, whether or not it
+    keeps more pairs together (`settle` decides which to keep). A pass moves a member within its own component only."""
     m = len(owner)
     x, y = np.r_[a, b], np.r_[b, a]  # each pair both ways
     is_rep = owner == np.arange(m)
     movable = ~is_rep[x] & is_rep[y] & (best[y] < best[x])  # x may belong to y's group
     cx, cy = x[movable], y[movable]
     mx, my = x[~is_rep[x]], y[~is_rep[x]]  # a member's duplicates, whose groups it counts
-    together = int((owner[a] == owner[b]).sum())
+    if not len(cx):
+        return
     for _ in range(SETTLE_PASSES):
-        if not len(cx):
-            break
         tally, counts = np.unique(mx * m + owner[my], return_counts=True)  # (member, group) -> its duplicates there
         at = np.minimum(np.searchsorted(tally, cx * m + cy), len(tally) - 1)
         score = np.where(tally[at] == cx * m + cy, counts[at], 0) + 0.5 * (owner[cx] == cy)  # a tie keeps the member where it is
@@ -163,11 +198,8 @@ def settle(owner: np.ndarray, a: np.ndarray, b: np.ndarray, best: np.ndarray) ->
         first = order[np.r_[True, cx[order][1:] != cx[order][:-1]]]
         moved = owner.copy()
         moved[cx[first]] = cy[first]
-        now = int((moved[a] == moved[b]).sum())
-        if now <= together:
-            break
-        owner, together = moved, now
-    return owner
+        yield moved
+        owner = moved
 
 
 def pair_recall(labels: np.ndarray, near: Pairs) -> float:
@@ -187,6 +219,121 @@ def group_labels(n: int, pairs: Pairs, hashes: np.ndarray, threshold: float, ran
         return number_groups(star_components(n, near, hashes, rank))
     ei, ej = exact_edges(hashes)
     return number_groups(components(n, np.concatenate([ei, near.i]), np.concatenate([ej, near.j])))
+
+
+# --- regrouping one component at a time (issue 18: a curator's keep at 1M records must not regroup every record) ---
+@dataclass
+class Regrouping:
+    """A star grouping kept so that it can be redone only where decisions changed the representative order.
+
+    A decision changes the rank of the records decided only, and stars form and settle inside a component of the
+    graph of near pairs and shared texts; so only the components holding a record whose rank changed can change. One
+    thing is global: `settle` keeps its passes while the pairs kept together grow over all components; `gains` (the
+    growth of each pass, all components) and `component_gains` (each component's share, where not zero) let a local
+    regroup tell whether the number of passes kept is still the same (else it is not local: see `regroup_components`).
+    """
+
+    near: Pairs  # the pairs at or above the threshold, ordered by component
+    pair_start: np.ndarray  # component c's pairs are near[pair_start[c]:pair_start[c + 1]]
+    rows: np.ndarray  # the rows ordered by component
+    row_start: np.ndarray  # component c's rows are rows[row_start[c]:row_start[c + 1]]
+    component: np.ndarray  # each row's component
+    set_of: np.ndarray  # each row's set (the rows with one text)
+    raw: np.ndarray  # each row's group before numbering: its representative's set (its component when not ranked)
+    gains: np.ndarray  # pairs together gained by each settling pass, over all components
+    component_gains: dict  # component -> its gain at each pass, for the components a pass changes
+    passes: int  # the settling passes kept
+    ranked: bool = True  # star grouping (False: the groups are the components, which no decision changes)
+
+
+def kept_passes(gains: np.ndarray) -> int:
+    """How many settling passes `settle` keeps: those before the first that gains nothing."""
+    stop = np.flatnonzero(np.asarray(gains) <= 0)
+    return int(stop[0]) if len(stop) else len(gains)
+
+
+def settled_trajectory(a: np.ndarray, b: np.ndarray, best: np.ndarray, pair_component: np.ndarray):
+    """(owner after 0, 1, ... SETTLE_PASSES settling passes, each component's gain at each pass as an array
+    (components x SETTLE_PASSES)) for the stars of these sets; every pass is made, whatever it gains."""
+    owners = [greedy_stars(a, b, best)]
+    owners += list(settle_moves(owners[0], a, b, best))
+    owners += [owners[-1]] * (SETTLE_PASSES + 1 - len(owners))  # no member can move: nothing changes
+    size = int(pair_component.max(initial=-1)) + 1
+    counts = np.stack([np.bincount(pair_component, weights=(o[a] == o[b]).astype(np.float64), minlength=size) for o in owners], axis=1)
+    return owners, np.diff(counts, axis=1).astype(np.int64)
+
+
+def regrouping(n: int, pairs: Pairs, hashes: np.ndarray, threshold: float, rank: np.ndarray | None) -> tuple[np.ndarray, Regrouping]:
+    """`group_labels(n, pairs, hashes, threshold, rank)` and what `regroup_components` needs to redo part of it."""
+    near = pairs.above(threshold)
+    ei, ej = exact_edges(hashes)
+    component = components(n, np.concatenate([ei, near.i]), np.concatenate([ej, near.j]))
+    by_pair = np.argsort(component[near.i], kind="stable")
+    near = Pairs(near.i[by_pair], near.j[by_pair], near.sim[by_pair], near.info)
+    rows = np.argsort(component, kind="stable")
+    size = int(component.max(initial=-1)) + 1
+    row_start = np.r_[0, np.cumsum(np.bincount(component, minlength=size))]
+    pair_start = np.r_[0, np.cumsum(np.bincount(component[near.i], minlength=size))]
+    if rank is None:
+        _, set_of = np.unique(hashes, return_inverse=True)
+        return number_groups(component), Regrouping(near, pair_start, rows, row_start, component, set_of.reshape(-1),
+                                                    component, np.zeros(SETTLE_PASSES, np.int64), {}, 0, ranked=False)
+    set_of, a, b, best = star_sets(near, hashes, rank)
+    owners, gains = settled_trajectory(a, b, best, component[near.i][set_of[near.i] != set_of[near.j]])
+    total = gains.sum(axis=0)
+    passes = kept_passes(total)
+    raw = owners[passes][set_of]
+    changing = np.flatnonzero(gains.any(axis=1))
+    state = Regrouping(near, pair_start, rows, row_start, component, set_of, raw, total,
+                       dict(zip(changing.tolist(), gains[changing])), passes)
+    return number_groups(raw), state
+
+
+def component_rows(state: Regrouping, rows: np.ndarray) -> np.ndarray:
+    """Every row (ascending) of the components that hold these rows and at least one other row."""
+    found = np.unique(state.component[rows])
+    found = found[state.row_start[found + 1] - state.row_start[found] > 1]
+    if not len(found):
+        return np.zeros(0, dtype=np.int64)
+    return np.sort(np.concatenate([state.rows[state.row_start[c]:state.row_start[c + 1]] for c in found.tolist()]))
+
+
+def regroup_components(state: Regrouping, rows: np.ndarray, hashes: np.ndarray, rank_of: Callable[[np.ndarray], np.ndarray]):
+    """The groups again after the rank of `rows` changed: (group number of every row, the rows whose group may have
+    changed beyond its number, the new state), equal to `group_labels` with the new rank; None when a full regroup
+    is needed (the change moved the global number of settling passes kept: rare, it compares gains summed over
+    every component).
+
+    Only the components holding a row of `rows` are grouped again; `rank_of(rows)` gives those rows' places in the new
+    preference order (any numbers in that order: only their order counts)."""
+    from dataclasses import replace
+
+    local = component_rows(state, np.asarray(rows, dtype=np.int64))
+    if not len(local) or not state.ranked:  # the components' groups: the ranks choose their representatives only
+        return number_groups(state.raw), local, state
+    found = np.unique(state.component[local])
+    picked = np.concatenate([np.arange(state.pair_start[c], state.pair_start[c + 1]) for c in found.tolist()])
+    near = Pairs(np.searchsorted(local, state.near.i[picked]), np.searchsorted(local, state.near.j[picked]),
+                 state.near.sim[picked])
+    set_of, a, b, best = star_sets(near, hashes[local], rank_of(local))
+    pair_component = np.searchsorted(found, state.component[local][near.i][set_of[near.i] != set_of[near.j]])
+    owners, gains = settled_trajectory(a, b, best, pair_component)
+    gains = np.vstack([gains, np.zeros((len(found) - len(gains), SETTLE_PASSES), np.int64)])
+    before = [state.component_gains[c] for c in found.tolist() if c in state.component_gains]
+    total = state.gains - sum(before, np.zeros(SETTLE_PASSES, np.int64)) + gains.sum(axis=0)
+    if kept_passes(total) != state.passes:
+        return None
+    global_set = np.empty(len(best), dtype=np.int64)
+    global_set[set_of] = state.set_of[local]
+    raw = state.raw.copy()
+    raw[local] = global_set[owners[state.passes][set_of]]
+    component_gains = dict(state.component_gains)
+    for c, g in zip(found.tolist(), gains):
+        component_gains.pop(c, None)
+        if g.any():
+            component_gains[c] = g
+    return number_groups(raw), local, replace(state, raw=raw, gains=total, component_gains=component_gains)
+# --- end regrouping ---
 
 
 def preference_rank(frame: pd.DataFrame, rule: str) -> np.ndarray:
