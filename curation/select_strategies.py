@@ -33,6 +33,8 @@ strategy.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 BLOCK = 1024  # quality: candidates compared with the chosen set per matrix product
@@ -105,6 +107,9 @@ class Quality(Strategy):
             index = len(quality) >= INDEX_MIN
         self.index = ChosenIndex.train(vectors, lists=_lists(budget, len(quality)), seed=seed) if index else None
         self.exact_rows = 0  # candidates compared with every chosen record (what the index saves shows here)
+        # Too close to a chosen record at the strict threshold: for good, as the chosen set only grows (a new phase's
+        # scan from the top skips them instead of comparing them again).
+        self.too_close = np.zeros(len(quality), dtype=bool)
         self.restart()
 
     def add(self, indices) -> None:
@@ -134,7 +139,8 @@ class Quality(Strategy):
         while self.pos < len(self.order):
             chunk = self.order[self.pos : self.pos + BLOCK]
             self.pos += len(chunk)
-            chunk = chunk[allowed[chunk]]
+            strict = np.isfinite(self.threshold)
+            chunk = chunk[allowed[chunk] & ~self.too_close[chunk]] if strict else chunk[allowed[chunk]]
             if not len(chunk):
                 continue
             self.known = len(self.chosen)
@@ -153,10 +159,12 @@ class Quality(Strategy):
         if self.index is not None:
             self.index.sync(self.chosen_x.view())
             near = self.index.best(self.x[chunk]) >= self.threshold + SLACK
+            self.too_close[chunk[near]] = True
             chunk = chunk[~near]
         self.exact_rows += len(chunk)
         sims = max_similarity(self.x[chunk], self.chosen_x.view()) if len(chunk) else np.zeros(0, dtype=np.float32)
         keep = sims < self.threshold
+        self.too_close[chunk[~keep]] = True
         return chunk[keep], sims[keep]
 
     def next(self, allowed: np.ndarray) -> int | None:
@@ -168,6 +176,7 @@ class Quality(Strategy):
                     continue
                 since = self.chosen[self.known :]  # chosen after the block was compared: check those only
                 if since and np.isfinite(self.threshold) and float((self.x[since] @ self.x[i]).max()) >= self.threshold:
+                    self.too_close[i] = True
                     continue
                 return i
             if not self._load(allowed):
@@ -245,20 +254,45 @@ class ChosenIndex:
         out = np.full(len(q), -1.0, dtype=np.float32)
         if not len(q) or not self.size:
             return out
-        near = q @ self.centroids.T
-        probed = np.argpartition(-near, self.probes - 1, axis=1)[:, : self.probes] if self.probes < near.shape[1] \
-            else np.broadcast_to(np.arange(near.shape[1]), near.shape)
-        rows = np.repeat(np.arange(len(q)), probed.shape[1])
-        lists = probed.ravel()
-        order = np.argsort(lists, kind="stable")
-        rows, lists = rows[order], lists[order]
-        bounds = np.flatnonzero(np.diff(lists)) + 1
-        for part in np.split(np.arange(len(lists)), bounds):
-            members = self.lists[int(lists[part[0]])].view()
-            if len(members):
-                who = rows[part]  # distinct queries: each probes a list once
-                out[who] = np.maximum(out[who], (q[who] @ members.T).max(axis=1))
+        with _one_blas_thread():  # many small products: threads only wait for each other
+            probed = _top(q @ self.centroids.T, self.probes)
+            rows = np.repeat(np.arange(len(q)), probed.shape[1])
+            lists = probed.ravel()
+            order = np.argsort(lists, kind="stable")
+            rows, lists = rows[order], lists[order]
+            bounds = np.flatnonzero(np.diff(lists)) + 1
+            for part in np.split(np.arange(len(lists)), bounds):
+                members = self.lists[int(lists[part[0]])].view()
+                if len(members):
+                    who = rows[part]  # distinct queries: each probes a list once
+                    out[who] = np.maximum(out[who], (q[who] @ members.T).max(axis=1))
         return out
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Each row's k highest columns (any order), by k argmax passes: faster than argpartition for a small k."""
+    if k >= scores.shape[1]:
+        return np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
+    scores = scores.copy()
+    out = np.empty((len(scores), k), dtype=np.int64)
+    rows = np.arange(len(scores))
+    for j in range(k):
+        out[:, j] = scores.argmax(axis=1)
+        scores[rows, out[:, j]] = -np.inf
+    return out
+
+
+def _one_blas_thread():
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # a scikit-learn dependency; without it, BLAS keeps its threads
+        return contextlib.nullcontext()
+    global _CONTROLLER
+    _CONTROLLER = _CONTROLLER or ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+_CONTROLLER = None
 
 
 def _nearest_centroid(x: np.ndarray, centroids: np.ndarray, block: int = 8192) -> np.ndarray:

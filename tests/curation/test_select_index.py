@@ -43,6 +43,26 @@ def test_the_indexed_path_picks_exactly_what_the_brute_force_picks(monkeypatch, 
     assert indexed.tolist() == brute.tolist()
 
 
+def greedy(vectors: np.ndarray, scores: np.ndarray, threshold: float, n: int) -> list[int]:
+    """The quality strategy's definition, record by record: best score first, in if below the threshold to all chosen."""
+    chosen: list[int] = []
+    for i in np.argsort(-scores, kind="stable"):
+        if len(chosen) == n:
+            break
+        if not chosen or (vectors[chosen] @ vectors[i]).max() < threshold:
+            chosen.append(int(i))
+    return chosen
+
+
+@pytest.mark.parametrize("index", [True, False])
+def test_both_paths_pick_what_the_definition_picks(monkeypatch, index):
+    vectors, scores = planted(n_topics=400, seed=7)
+    pool = make_pool(vectors, scores)
+    expected = greedy(pool.vectors, scores, 0.92, 400)
+    assert len(expected) == 400  # the budget and its margin are met without relaxing the threshold
+    assert picks(pool, 390, index=index, monkeypatch=monkeypatch, threshold=0.92).tolist() == expected
+
+
 def test_the_same_picks_with_kept_records_floors_caps_and_the_relaxed_phase(monkeypatch):
     vectors, scores = planted(n_topics=300, seed=3)
     n = len(scores)
