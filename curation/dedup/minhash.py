@@ -27,23 +27,20 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 import time
-from itertools import chain
 
 import numpy as np
 
+from curation.dedup import wordcodes
 from curation.dedup.neighbours import K, Pairs, unique_pairs
 
 SHINGLE = 2
 NUM_PERM = 128
 SEED = 1
-_WORD = re.compile(r"\w+")
 MERGE_EVERY = 1 << 22  # candidate pair keys held before pairs found in several bands are merged
 
 
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+words = wordcodes.words
 
 
 def shingles(text: str, size: int = SHINGLE) -> set[bytes]:
@@ -61,11 +58,13 @@ def jaccard(a: str, b: str) -> float:
 
 @functools.lru_cache(maxsize=4)
 def permutations(num_perm: int = NUM_PERM, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
-    """datasketch's permutation parameters (a, b) for this seed, uint32 (its affine32 scheme)."""
-    from datasketch import MinHash
-
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
-    return a.astype(np.uint32), b.astype(np.uint32)
+    """datasketch's permutation parameters (a, b) for this seed, uint32: its affine32 scheme, drawn as
+    `MinHash._init_permutations` draws them (importing datasketch for this took a second of every run; the tests
+    compare with datasketch's own)."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)  # odd: a bijection mod 2^32
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 def fmix32(h: np.ndarray) -> np.ndarray:
@@ -90,13 +89,10 @@ def shingle_codes(texts: list[str], size: int = SHINGLE) -> tuple[np.ndarray, np
     fewer is one shingle, its words joined, as `shingles` does), and `table[code]` the shingle's bytes."""
     import pandas as pd
 
-    split = [words(t) for t in texts]
-    lengths = np.fromiter(map(len, split), dtype=np.int64, count=len(split))
-    flat = list(chain.from_iterable(split))
-    word_codes, vocab = pd.factorize(np.asarray(flat, dtype=object)) if flat else (np.zeros(0, np.int64), np.zeros(0, object))
-    word_codes = word_codes.astype(np.int64)
+    word_codes, lengths, vocab = wordcodes.word_codes(texts)
     v = max(len(vocab), 1) + 1  # base of the key: code + 1, so that 0 means "no word" in short texts' keys
     if v ** size >= 2**62:  # a key would not fit in int64: hash the shingles' text instead (never at sizes we use)
+        split = [words(t) for t in texts]
         keys = [" ".join(ws[i : i + size]) for ws in split for i in range(max(len(ws) - size + 1, 1))]
         counts = np.maximum(lengths - size + 1, 1)
         codes, table = pd.factorize(np.asarray(keys, dtype=object))
@@ -124,16 +120,19 @@ def shingle_codes(texts: list[str], size: int = SHINGLE) -> tuple[np.ndarray, np
     keys[is_long_row] = long_keys
     keys[first[short]] = short_keys
     codes, distinct = pd.factorize(keys)
+    return codes.astype(np.int64), counts, shingle_bytes(distinct, vocab, v, size)
 
-    def text_of(key: int) -> bytes:
-        parts = []
-        for _ in range(size):
-            key, code = divmod(key, v)
-            if code:
-                parts.append(vocab[code - 1])
-        return " ".join(reversed(parts)).encode()
 
-    return codes.astype(np.int64), counts, [text_of(int(k)) for k in distinct]
+def shingle_bytes(keys: np.ndarray, vocab: list[str], v: int, size: int) -> list[bytes]:
+    """Each key's shingle as `shingles` writes it: its words (key digits in base v, 0 for "no word") joined by spaces."""
+    digits = []
+    for _ in range(size):
+        keys, code = np.divmod(keys, v)
+        digits.append(code.tolist())
+    spelled = [b""] + [w.encode() for w in vocab]
+    if size == 2:  # the shingles we use: one join per shingle, no inner loop
+        return [spelled[a] + b" " + spelled[b] if a else spelled[b] for b, a in zip(*digits)]
+    return [b" ".join([spelled[c] for c in reversed(row) if c]) for row in zip(*digits)]
 
 
 def signatures(texts: list[str], num_perm: int = NUM_PERM, seed: int = SEED) -> np.ndarray:
@@ -176,11 +175,22 @@ def _min_kernel():
 
 
 def lsh_bands(threshold: float, num_perm: int = NUM_PERM) -> tuple[int, int]:
-    """datasketch's (bands, rows) for a threshold (equal weights on false positives and negatives)."""
-    from datasketch import MinHashLSH
-
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    return lsh.b, lsh.r
+    """datasketch's (bands, rows) for a threshold (`MinHashLSH`'s `_optimal_param`, equal weights on false positives
+    and negatives): the (b, r) with b·r ≤ num_perm that minimises the area under the collision curve below the
+    threshold plus the area above the curve from it, the first in datasketch's loop order on a tie. The integrands
+    are polynomials of degree b·r ≤ num_perm, so Gauss-Legendre quadrature with more than num_perm / 2 points gives
+    them exactly, without importing datasketch and scipy's integrator (a second of every run)."""
+    nodes, weights = np.polynomial.legendre.leggauss(num_perm // 2 + 2)
+    below = threshold / 2 * (nodes + 1)  # the nodes mapped onto [0, threshold] and [threshold, 1]
+    above = threshold + (1 - threshold) / 2 * (nodes + 1)
+    best, opt = float("inf"), (0, 0)
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            fp = threshold / 2 * weights @ (1 - (1 - below ** float(r)) ** float(b))
+            fn = (1 - threshold) / 2 * weights @ (1 - (1 - (1 - above ** float(r)) ** float(b)))
+            if 0.5 * fp + 0.5 * fn < best:
+                best, opt = 0.5 * fp + 0.5 * fn, (b, r)
+    return opt
 
 
 def bucket_pairs(order: np.ndarray, starts: np.ndarray, sizes: np.ndarray, n: int) -> np.ndarray:

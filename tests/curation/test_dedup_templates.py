@@ -35,8 +35,53 @@ def test_a_template_word_that_also_fills_a_slot_stays_a_variable_part():
     text = "Generate a {}-star review (1 being lowest and 5 being highest) about an app with package com.{}."
     texts = [text.format(n, app) for n in (1, 5, 3, 1) for app in ("alpha", "beta")]
     variable = template_variables(texts, np.zeros(len(texts), dtype=np.int64))
-    assert variable[0] == {("1", 1), ("alpha", 1)} and variable[2] == {("5", 1), ("alpha", 1)}
+    assert reference_template_variables(texts, np.zeros(len(texts), dtype=np.int64))[0] == {("1", 1), ("alpha", 1)}
+    assert variable[0] != variable[4]  # 1-star and 5-star for alpha: "1" and "5" are their variable parts
     assert variable[0] == variable[6] != variable[1]
+    assert same_partition(variable, reference_template_variables(texts, np.zeros(len(texts), dtype=np.int64)))
+
+
+def reference_template_variables(texts, family, needed=None) -> dict[int, frozenset]:
+    """The per-record counting that `template_variables` replaced (issue 18), kept here as its definition."""
+    import statistics
+    from collections import Counter
+
+    out = {}
+    wanted = family >= 0 if needed is None else (family >= 0) & needed
+    for code in np.unique(family[wanted]):
+        rows = np.flatnonzero(family == code)
+        counts = [Counter(words(texts[r]).split()) for r in rows]
+        df: Counter = Counter()
+        for c in counts:
+            df.update(c.keys())
+        fixed = {w: int(statistics.median([c.get(w, 0) for c in counts])) for w, n in df.items() if n >= 0.5 * len(rows)}
+        for r, c in zip(rows, counts):
+            if needed is None or needed[r]:
+                out[int(r)] = frozenset((w, k - fixed.get(w, 0)) for w, k in c.items() if k - fixed.get(w, 0) > 0)
+    return out
+
+
+def same_partition(a: dict, b: dict) -> bool:
+    """The two maps have the same rows and group them alike (equal values in one exactly where equal in the other)."""
+    rows = sorted(a)
+    if rows != sorted(b):
+        return False
+    code = lambda m: pd.factorize(pd.Series([m[r] for r in rows], dtype=object))[0]  # noqa: E731
+    return bool((code(a) == code(b)).all())
+
+
+def test_template_variables_equal_the_per_record_counting_on_real_t0(shared_data):
+    """Every template's variable parts on 3,000 real t0 prompts (including the rows beyond ASCII that Python's regex
+    reads) group the records exactly as the per-record counting did, with and without a mask of needed rows."""
+    lines = (shared_data / "t0" / "t0_train_55k.jsonl").read_text(encoding="utf-8").splitlines()[:3000]
+    rows = [json.loads(x) for x in lines]
+    texts = [f"{r['prompt']}\n{r['completion']}" for r in rows]
+    family = pd.factorize(pd.Series([r.get("template") for r in rows]))[0].astype(np.int64)
+    assert any(not t.isascii() for t in texts)
+    assert same_partition(template_variables(texts, family), reference_template_variables(texts, family))
+    needed = np.zeros(len(texts), dtype=bool)
+    needed[::5] = True
+    assert same_partition(template_variables(texts, family, needed), reference_template_variables(texts, family, needed))
 
 
 @pytest.fixture
@@ -129,14 +174,8 @@ def test_variable_parts_are_found_only_for_the_rows_compared(shared_data, monkey
     every = families(frame, full)
     rows = np.arange(0, 2000, 7)[:150]  # rows of a few of the ten templates
     read = []
-    counting = fam.Counter
-
-    class Counted(counting):
-        def __init__(self, *args, **kwargs):
-            read.append(1)
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(fam, "Counter", Counted)
+    counting = fam.wordcodes.word_codes
+    monkeypatch.setattr(fam.wordcodes, "word_codes", lambda texts: read.extend(texts) or counting(texts))
     some = families(frame, full, rows=rows)
     assert (some.code == every.code).all() and some.label == every.label
     i, j = np.meshgrid(rows, rows)

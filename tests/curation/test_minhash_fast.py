@@ -106,3 +106,29 @@ def test_bucket_pairs_lists_every_pair_once():
     order = np.array([4, 2, 7, 1, 0])
     keys = minhash.bucket_pairs(order, np.array([0, 3]), np.array([3, 2]), 10)
     assert sorted(keys.tolist()) == sorted([2 * 10 + 4, 4 * 10 + 7, 2 * 10 + 7, 0 * 10 + 1])
+
+
+def test_permutations_and_bands_equal_datasketch_without_importing_it():
+    """The permutations and LSH bands are drawn and optimised as datasketch does, without importing it (a second of
+    every run, issue 18)."""
+    from datasketch import MinHash
+    from datasketch.lsh import _optimal_param
+
+    for num_perm, seed in ((128, 1), (64, 7)):
+        a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+        ours = minhash.permutations(num_perm, seed)
+        assert np.array_equal(ours[0], a.astype(np.uint32)) and np.array_equal(ours[1], b.astype(np.uint32))
+    for threshold in np.round(np.arange(0.05, 1.0, 0.05), 2):
+        for num_perm in (64, 128):
+            assert minhash.lsh_bands(float(threshold), num_perm) == _optimal_param(float(threshold), num_perm, 0.5, 0.5)
+
+
+def test_minhash_pairs_do_not_import_datasketch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from curation.dedup import minhash; "
+            "minhash.minhash_pairs(['a b c d', 'a b c e', 'x y z'] * 3, 0.5); print('datasketch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "False"
