@@ -202,10 +202,7 @@ def regroup_duplicates(dups, frame: pd.DataFrame):
     new = old.assign(**{c: frame[c].array for c in DECISION_COLUMNS if c in frame and c in old})
     memo = prepare_regroup(dups)
     changed, curator = _changed_rank(memo, old, new)
-    out = _regroup_locally(dups, new, memo, changed)
-    if out is None:  # the global number of settling passes moved (see regroup_components): every group again
-        return _regroup_fully(dups, new)
-    labels, rows, state = out
+    labels, rows, state = _regroup_locally(dups, new, memo, changed)
     rank = _rank(memo, curator) if memo.preference is not None else None
     table = _spliced(dups.table, labels, rows, _assigned(dups, new, labels, rows))
     result = replace(dups, frame=new, table=table, rank=rank, _sweeps={})
@@ -289,13 +286,20 @@ def _rank(memo: Prepared, curator: np.ndarray) -> np.ndarray:
 
 def _assigned(dups, new: pd.DataFrame, labels: np.ndarray, rows: np.ndarray) -> pd.DataFrame:
     """`groups.assign` over these rows only (whole groups: the rows of whole components)."""
-    from curation.dedup.families import Families
     from curation.dedup.groups import assign
 
     kin = dups.families
-    if kin is not None:
-        kin = Families(kin.code[rows], [kin.label[r] for r in rows.tolist()], kin.variable[rows], kin.templated[rows])
+    if kin is not None:  # every per-record field of the families, at these rows
+        from dataclasses import fields, replace
+
+        picked = rows.tolist()
+        kin = replace(kin, **{f.name: _at(getattr(kin, f.name), rows, picked) for f in fields(kin)})
     return assign(new.iloc[rows].reset_index(drop=True), labels[rows], dups.hashes[rows], dups.conf["rule"], kin)
+
+
+def _at(values, rows: np.ndarray, picked: list):
+    """values[rows] for an array or a list (one entry per record)."""
+    return values[rows] if isinstance(values, np.ndarray) else [values[r] for r in picked]
 
 
 def _spliced(table: pd.DataFrame, labels: np.ndarray, rows: np.ndarray, part: pd.DataFrame) -> pd.DataFrame:
@@ -309,28 +313,6 @@ def _spliced(table: pd.DataFrame, labels: np.ndarray, rows: np.ndarray, part: pd
         values[rows] = part[column].array
         columns[column] = pd.Series(values, index=table.index, dtype=table[column].dtype)  # object stays object
     return table.assign(**columns)
-
-
-def _regroup_fully(dups, new: pd.DataFrame):
-    """Every group again under the decisions in `new` (and what a later local regroup needs)."""
-    from dataclasses import replace
-
-    from curation.dedup.groups import GROUPINGS, assign, curator_rank, preference_rank, regrouping
-
-    conf = dups.conf
-    ranked = GROUPINGS[conf["grouping"]].ranked
-    rank = preference_rank(new, conf["rule"]) if ranked else None
-    labels, state = regrouping(len(new), dups.pairs, dups.hashes, float(conf["threshold"]), rank)
-    table = assign(new, labels, dups.hashes, conf["rule"], dups.families)
-    result = replace(dups, frame=new, table=table, rank=rank, _sweeps={})
-    memo = _PREPARED.get(id(dups))
-    keys = memo[1].preference if memo is not None and memo[0]() is dups else None
-    if ranked and keys is None:
-        from curation.dedup.groups import preference
-
-        keys = preference(new, conf["rule"])
-    _remember(result, Prepared(state, keys, curator_rank(new)))
-    return result
 
 
 def regroup_everything(dups, frame: pd.DataFrame):

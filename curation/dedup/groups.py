@@ -228,9 +228,10 @@ class Regrouping:
 
     A decision changes the rank of the records decided only, and stars form and settle inside a component of the
     graph of near pairs and shared texts; so only the components holding a record whose rank changed can change. One
-    thing is global: `settle` keeps its passes while the pairs kept together grow over all components; `gains` (the
-    growth of each pass, all components) and `component_gains` (each component's share, where not zero) let a local
-    regroup tell whether the number of passes kept is still the same (else it is not local: see `regroup_components`).
+    thing is global: `settle` keeps its passes while the pairs kept together grow over all components. So each set's
+    owner after every pass is kept (`owners`), with each pass's gain over all components (`gains`) and each
+    component's share of it (`component_gains`, where not zero): a local change that moves the number of passes kept
+    takes every other component's owners at the new number of passes, still without grouping it again.
     """
 
     near: Pairs  # the pairs at or above the threshold, ordered by component
@@ -239,11 +240,16 @@ class Regrouping:
     row_start: np.ndarray  # component c's rows are rows[row_start[c]:row_start[c + 1]]
     component: np.ndarray  # each row's component
     set_of: np.ndarray  # each row's set (the rows with one text)
-    raw: np.ndarray  # each row's group before numbering: its representative's set (its component when not ranked)
+    owners: np.ndarray | None  # (SETTLE_PASSES + 1, sets): each set's representative set after 0, 1, ... passes
     gains: np.ndarray  # pairs together gained by each settling pass, over all components
     component_gains: dict  # component -> its gain at each pass, for the components a pass changes
     passes: int  # the settling passes kept
-    ranked: bool = True  # star grouping (False: the groups are the components, which no decision changes)
+
+    @property
+    def raw(self) -> np.ndarray:
+        """Each row's group before numbering (`number_groups`): its representative's set, or its component when the
+        grouping is not ranked (the components are the groups)."""
+        return self.component if self.owners is None else self.owners[self.passes][self.set_of]
 
 
 def kept_passes(gains: np.ndarray) -> int:
@@ -252,15 +258,15 @@ def kept_passes(gains: np.ndarray) -> int:
     return int(stop[0]) if len(stop) else len(gains)
 
 
-def settled_trajectory(a: np.ndarray, b: np.ndarray, best: np.ndarray, pair_component: np.ndarray):
-    """(owner after 0, 1, ... SETTLE_PASSES settling passes, each component's gain at each pass as an array
+def settled_trajectory(a: np.ndarray, b: np.ndarray, best: np.ndarray, pair_component: np.ndarray, components: int):
+    """(each set's owner after 0, 1, ... SETTLE_PASSES settling passes, each component's gain at each pass
     (components x SETTLE_PASSES)) for the stars of these sets; every pass is made, whatever it gains."""
     owners = [greedy_stars(a, b, best)]
     owners += list(settle_moves(owners[0], a, b, best))
     owners += [owners[-1]] * (SETTLE_PASSES + 1 - len(owners))  # no member can move: nothing changes
-    size = int(pair_component.max(initial=-1)) + 1
-    counts = np.stack([np.bincount(pair_component, weights=(o[a] == o[b]).astype(np.float64), minlength=size) for o in owners], axis=1)
-    return owners, np.diff(counts, axis=1).astype(np.int64)
+    counts = np.stack([np.bincount(pair_component, weights=(o[a] == o[b]).astype(np.float64), minlength=components)
+                       for o in owners], axis=1)
+    return np.stack(owners), np.diff(counts, axis=1).astype(np.int64)
 
 
 def regrouping(n: int, pairs: Pairs, hashes: np.ndarray, threshold: float, rank: np.ndarray | None) -> tuple[np.ndarray, Regrouping]:
@@ -270,23 +276,22 @@ def regrouping(n: int, pairs: Pairs, hashes: np.ndarray, threshold: float, rank:
     component = components(n, np.concatenate([ei, near.i]), np.concatenate([ej, near.j]))
     by_pair = np.argsort(component[near.i], kind="stable")
     near = Pairs(near.i[by_pair], near.j[by_pair], near.sim[by_pair], near.info)
-    rows = np.argsort(component, kind="stable")
     size = int(component.max(initial=-1)) + 1
     row_start = np.r_[0, np.cumsum(np.bincount(component, minlength=size))]
     pair_start = np.r_[0, np.cumsum(np.bincount(component[near.i], minlength=size))]
+    rows = np.argsort(component, kind="stable")
     if rank is None:
         _, set_of = np.unique(hashes, return_inverse=True)
-        return number_groups(component), Regrouping(near, pair_start, rows, row_start, component, set_of.reshape(-1),
-                                                    component, np.zeros(SETTLE_PASSES, np.int64), {}, 0, ranked=False)
+        state = Regrouping(near, pair_start, rows, row_start, component, set_of.reshape(-1), None,
+                           np.zeros(SETTLE_PASSES, np.int64), {}, 0)
+        return number_groups(component), state
     set_of, a, b, best = star_sets(near, hashes, rank)
-    owners, gains = settled_trajectory(a, b, best, component[near.i][set_of[near.i] != set_of[near.j]])
+    owners, gains = settled_trajectory(a, b, best, component[near.i][set_of[near.i] != set_of[near.j]], size)
     total = gains.sum(axis=0)
-    passes = kept_passes(total)
-    raw = owners[passes][set_of]
     changing = np.flatnonzero(gains.any(axis=1))
-    state = Regrouping(near, pair_start, rows, row_start, component, set_of, raw, total,
-                       dict(zip(changing.tolist(), gains[changing])), passes)
-    return number_groups(raw), state
+    state = Regrouping(near, pair_start, rows, row_start, component, set_of, owners, total,
+                       dict(zip(changing.tolist(), gains[changing])), kept_passes(total))
+    return number_groups(state.raw), state
 
 
 def component_rows(state: Regrouping, rows: np.ndarray) -> np.ndarray:
@@ -298,18 +303,19 @@ def component_rows(state: Regrouping, rows: np.ndarray) -> np.ndarray:
     return np.sort(np.concatenate([state.rows[state.row_start[c]:state.row_start[c + 1]] for c in found.tolist()]))
 
 
-def regroup_components(state: Regrouping, rows: np.ndarray, hashes: np.ndarray, rank_of: Callable[[np.ndarray], np.ndarray]):
+def regroup_components(state: Regrouping, rows: np.ndarray, hashes: np.ndarray,
+                       rank_of: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray, Regrouping]:
     """The groups again after the rank of `rows` changed: (group number of every row, the rows whose group may have
-    changed beyond its number, the new state), equal to `group_labels` with the new rank; None when a full regroup
-    is needed (the change moved the global number of settling passes kept: rare, it compares gains summed over
-    every component).
+    changed beyond its number, the new state), equal to `group_labels` with the new rank.
 
     Only the components holding a row of `rows` are grouped again; `rank_of(rows)` gives those rows' places in the new
-    preference order (any numbers in that order: only their order counts)."""
+    preference order (any numbers in that order: only their order counts). When their change moves the number of
+    settling passes kept over all components (rare: a pass that gained little overall), the other components take
+    their kept owners at the new number of passes, and their rows are among those returned."""
     from dataclasses import replace
 
     local = component_rows(state, np.asarray(rows, dtype=np.int64))
-    if not len(local) or not state.ranked:  # the components' groups: the ranks choose their representatives only
+    if not len(local) or state.owners is None:  # the components' groups: the ranks choose their representatives only
         return number_groups(state.raw), local, state
     found = np.unique(state.component[local])
     picked = np.concatenate([np.arange(state.pair_start[c], state.pair_start[c + 1]) for c in found.tolist()])
@@ -317,22 +323,23 @@ def regroup_components(state: Regrouping, rows: np.ndarray, hashes: np.ndarray, 
                  state.near.sim[picked])
     set_of, a, b, best = star_sets(near, hashes[local], rank_of(local))
     pair_component = np.searchsorted(found, state.component[local][near.i][set_of[near.i] != set_of[near.j]])
-    owners, gains = settled_trajectory(a, b, best, pair_component)
-    gains = np.vstack([gains, np.zeros((len(found) - len(gains), SETTLE_PASSES), np.int64)])
+    owners, gains = settled_trajectory(a, b, best, pair_component, len(found))
     before = [state.component_gains[c] for c in found.tolist() if c in state.component_gains]
     total = state.gains - sum(before, np.zeros(SETTLE_PASSES, np.int64)) + gains.sum(axis=0)
-    if kept_passes(total) != state.passes:
-        return None
     global_set = np.empty(len(best), dtype=np.int64)
     global_set[set_of] = state.set_of[local]
-    raw = state.raw.copy()
-    raw[local] = global_set[owners[state.passes][set_of]]
+    kept = state.owners.copy()
+    kept[:, global_set] = global_set[owners]
     component_gains = dict(state.component_gains)
     for c, g in zip(found.tolist(), gains):
         component_gains.pop(c, None)
         if g.any():
             component_gains[c] = g
-    return number_groups(raw), local, replace(state, raw=raw, gains=total, component_gains=component_gains)
+    new = replace(state, owners=kept, gains=total, component_gains=component_gains, passes=kept_passes(total))
+    if new.passes != state.passes:  # every component settled a different number of passes: add the rows that moved
+        moved = np.flatnonzero(kept[new.passes] != kept[state.passes])
+        local = np.union1d(local, component_rows(state, np.flatnonzero(np.isin(state.set_of, moved))))
+    return number_groups(new.raw), local, new
 # --- end regrouping ---
 
 
