@@ -170,7 +170,7 @@ def main() -> None:
         decide_buttons(ws, ids, key="bulk")
     with st.expander(f"Fix all {len(matching):,} records matching the filter (strip an end marker, fill a placeholder…)"):
         edit.bulk_fix_panel(ws, ids, key="records")
-    pii.source_counts(matching)  # issue 16: personal data redacted, counted per source file
+    pii.source_counts(matching, ws)  # issue 16: personal data redacted, counted per source file (found once, issue 18)
     st.divider()
     detail(ws, shown)
 

@@ -29,6 +29,7 @@ from curation.annotated import (
     find_duplicates,
     find_map,
     find_signals,
+    prepare_regroup,
     regroup_duplicates,
     stamp,
     stamps,
@@ -175,6 +176,7 @@ def _first_duplicates(root: str, inputs: tuple):
     dups = _find(ws)
     if dups is None:
         return None
+    prepare_regroup(dups)  # with the find, so that a curator's first keep regroups one component only (issue 18)
     groupable = _groupable(dups)
     return dups, groupable, {kind: _group_decisions(before, ids) for kind, ids in groupable.items()}
 
@@ -265,6 +267,26 @@ def with_cached_columns(ws: Workspace, frame: pd.DataFrame, stages=ANNOTATIONS) 
     if latest is not None and latest() is frame:
         return annotated_records(ws, stages)
     return _joined_plainly(ws, frame, stages)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _redacted(root: str, records_stamp: tuple) -> pd.DataFrame:
+    from curation.pii import redacted_records
+
+    return redacted_records(_base(root, records_stamp)[0])
+
+
+def redacted(ws: Workspace, part: pd.DataFrame) -> pd.DataFrame | None:
+    """The records with personal data redacted (`curation.pii.redacted_records`), found once per records, for a `part`
+    of `annotated_records(ws)` (its labels kept); None when `part`'s labels are not those (count its own meta then)."""
+    table = _redacted(str(ws.root), stamp(ws, "records"))
+    if not part.index.is_unique:
+        return None
+    shown = table[table.index.isin(part.index)]
+    if "record_id" in part and len(shown) and not (part.loc[shown.index, "record_id"].to_numpy(object)
+                                                   == shown["record_id"].to_numpy(object)).all():
+        return None
+    return table
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

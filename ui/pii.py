@@ -56,9 +56,14 @@ def record_redactions(meta: dict | None) -> None:
         st.dataframe(frame, hide_index=True, width="stretch")
 
 
-def source_counts(frame: pd.DataFrame) -> None:
-    """Redactions counted per source file of the records shown (nothing when none had personal data redacted)."""
-    rows = redactions_per_source(frame)
+def source_counts(frame: pd.DataFrame, ws=None) -> None:
+    """Redactions counted per source file of the records shown (nothing when none had personal data redacted).
+
+    `ws`: the workspace whose records (`ui.data.annotated_records`) `frame` is a part of, its labels kept: the redacted
+    records are then found once per records (`ui.data.redacted`), not in every record's meta on each rerun (issue 18)."""
+    from ui.data import redacted
+
+    rows = redactions_per_source(frame, None if ws is None else redacted(ws, frame))
     if not rows:
         return
     records = sum(r["records"] for r in rows)

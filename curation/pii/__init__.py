@@ -237,19 +237,55 @@ def redaction_counts(meta_values: Iterable) -> tuple[dict[str, int], int]:
     return counts, records
 
 
-def redactions_per_source(frame) -> list[dict]:
-    """One row per source file (dataset, file) with redactions: `records` with any, then the count of each kind."""
-    if frame is None or "meta" not in frame or not len(frame):
+def redactions_per_source(frame, redacted=None) -> list[dict]:
+    """One row per source file (dataset, file) with redactions: `records` with any, then the count of each kind.
+
+    `redacted`: `redacted_records` of a frame that `frame` is a part of (same index labels), made once; then only
+    its rows whose label is in `frame` are counted, without reading every record's meta again (issue 18: ~2 s at 1M
+    records on every rerun of the Records page)."""
+    if frame is None or not len(frame):
         return []
-    keys = [c for c in ("dataset", "file") if c in frame]
+    table = redacted_records(frame) if redacted is None else redacted
+    if not len(table):
+        return []
+    if redacted is not None:
+        table = table[table.index.isin(frame.index)]
+    keys = [c for c in ("dataset", "file") if c in table]
     rows = []
-    for group, metas in frame.groupby(keys, sort=True, dropna=False)["meta"]:
-        counts, records = redaction_counts(m for m in metas if isinstance(m, str) and '"redactions"' in m)
-        if records:
-            names = group if isinstance(group, tuple) else (group,)
-            rows.append({**{k: str(v) for k, v in zip(keys, names)}, "records": records,
-                         **{kind: counts.get(kind, 0) for kind in KINDS if counts.get(kind)}})
+    for group, part in table.groupby(keys, sort=True, dropna=False) if keys else [((), table)]:
+        names = group if isinstance(group, tuple) else (group,)
+        counts = {kind: int(part[kind].sum()) for kind in KINDS if kind in part}
+        rows.append({**{k: str(v) for k, v in zip(keys, names)}, "records": len(part),
+                     **{kind: n for kind, n in counts.items() if n}})
     return rows
+
+
+def redacted_records(frame):
+    """One row per record with any redaction (index: the record's label in `frame`): its record_id, dataset and file
+    where `frame` has them, and the count of each kind (a column per kind, a pandas DataFrame). Empty without meta."""
+    import numpy as np
+    import pandas as pd
+
+    keys = [c for c in ("dataset", "file") if c in frame]
+    if "meta" not in frame or not len(frame):
+        return pd.DataFrame(columns=[*(["record_id"] if "record_id" in frame else []), *keys, *KINDS])
+    metas = frame["meta"]
+    try:  # the text search in Arrow where the column is text (issue 18: a Python pass over 1M metas took ~1 s)
+        maybe = np.flatnonzero(metas.str.contains('"redactions"', regex=False).fillna(False).to_numpy(bool))
+    except AttributeError:  # no text in the column (meta kept as dicts): nothing is counted, as for any non-text meta
+        maybe = np.zeros(0, dtype=np.int64)
+    found, where = [], []
+    for k, meta in zip(maybe.tolist(), metas.iloc[maybe]):
+        if not isinstance(meta, str):
+            continue
+        counts, records = redaction_counts([meta])
+        if records:
+            found.append(counts)
+            where.append(k)
+    at = np.asarray(where, dtype=np.int64)
+    table = pd.DataFrame(found, index=frame.index[at], columns=list(KINDS)).fillna(0).astype(int)
+    ids = ["record_id"] if "record_id" in frame else []  # lets a caller check that a part's labels are the frame's
+    return pd.concat([frame.iloc[at][ids + keys], table], axis=1) if ids + keys else table
 
 
 def redactions_per_dataset(frame) -> dict[str, dict]:
