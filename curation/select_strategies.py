@@ -47,6 +47,7 @@ PROBES = 2  # quality's index: the lists each candidate looks in (its nearest ce
 PER_LIST = 128  # quality's index: about this many chosen records a list holds at the budget
 MAX_LISTS = 1024
 SLACK = 1e-4  # quality's index: it rejects only at threshold + SLACK, so rounding never rejects what the exact test keeps
+EXACT_BATCH = 64  # quality: candidates compared exactly with every chosen record per matrix product
 TRAIN_ROUNDS = 4  # quality's index: spherical k-means rounds for its centroids (any centroids keep the picks exact)
 
 
@@ -107,6 +108,7 @@ class Quality(Strategy):
             index = len(quality) >= INDEX_MIN
         self.index = ChosenIndex.train(vectors, lists=_lists(budget, len(quality)), seed=seed) if index else None
         self.exact_rows = 0  # candidates compared with every chosen record (what the index saves shows here)
+        self.rejected = {"index": 0, "exact": 0, "since": 0}  # candidates found too close, by which test
         # Too close to a chosen record at the strict threshold: for good, as the chosen set only grows (a new phase's
         # scan from the top skips them instead of comparing them again).
         self.too_close = np.zeros(len(quality), dtype=bool)
@@ -119,10 +121,10 @@ class Quality(Strategy):
 
     def restart(self) -> None:
         self.pos = 0
-        self.block: np.ndarray = np.zeros(0, dtype=np.int64)  # candidates whose similarity to the chosen set is known
-        self.block_max = np.zeros(0, dtype=np.float32)
+        self.block: np.ndarray = np.zeros(0, dtype=np.int64)  # allowed candidates not yet found too close
+        self.block_max = np.zeros(0, dtype=np.float32)  # their highest similarity to the chosen set (NaN: not compared yet)
         self.block_pos = 0
-        self.known = 0  # how many of self.chosen the block was compared with
+        self.known = 0  # how many of self.chosen the block is compared with
 
     def relax(self) -> bool:
         if np.isinf(self.threshold):
@@ -135,7 +137,8 @@ class Quality(Strategy):
         self.threshold = self.strict
 
     def _load(self, allowed: np.ndarray) -> bool:
-        """The next block of allowed candidates in quality order, with their highest similarity to the chosen set."""
+        """The next block of allowed candidates in quality order that the index does not find too close to the chosen
+        set (the exact comparison with it comes later, `EXACT_BATCH` candidates at a time, as `next` reaches them)."""
         while self.pos < len(self.order):
             chunk = self.order[self.pos : self.pos + BLOCK]
             self.pos += len(chunk)
@@ -144,8 +147,9 @@ class Quality(Strategy):
             if not len(chunk):
                 continue
             self.known = len(self.chosen)
-            if self.known and np.isfinite(self.threshold):
-                chunk, sims = self._below_threshold(chunk)
+            if self.known and strict:
+                chunk = self._not_near_in_index(chunk)
+                sims = np.full(len(chunk), np.nan, dtype=np.float32)
             else:
                 sims = np.full(len(chunk), -1.0, dtype=np.float32)
             if len(chunk):
@@ -153,30 +157,47 @@ class Quality(Strategy):
                 return True
         return False
 
-    def _below_threshold(self, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The candidates of `chunk` below the threshold to every chosen record, with their highest similarity. The
-        index (when there is one) rejects first what it finds too close; the exact test sees only the rest."""
-        if self.index is not None:
-            self.index.sync(self.chosen_x.view())
-            near = self.index.best(self.x[chunk]) >= self.threshold + SLACK
-            self.too_close[chunk[near]] = True
-            chunk = chunk[~near]
-        self.exact_rows += len(chunk)
-        sims = max_similarity(self.x[chunk], self.chosen_x.view()) if len(chunk) else np.zeros(0, dtype=np.float32)
-        keep = sims < self.threshold
-        self.too_close[chunk[~keep]] = True
-        return chunk[keep], sims[keep]
+    def _not_near_in_index(self, chunk: np.ndarray) -> np.ndarray:
+        """The candidates of `chunk` the index (when there is one) does not find at the threshold of a chosen record."""
+        if self.index is None:
+            return chunk
+        self.index.sync(self.chosen_x.view())
+        near = self.index.best(self.x[chunk]) >= self.threshold + SLACK
+        self.too_close[chunk[near]] = True
+        self.rejected["index"] += int(near.sum())
+        return chunk[~near]
+
+    def _compare(self, at: int, allowed: np.ndarray) -> None:
+        """The exact highest similarity to the chosen records the block is compared with (the first `known`), for the
+        candidates from block position `at` on, `EXACT_BATCH` of those still allowed: one matrix product. Lazily, so
+        that a near copy that a pick of this block rejects first (the `since` check) is never compared with them all."""
+        pos = np.arange(at, min(at + 4 * EXACT_BATCH, len(self.block)))
+        who = self.block[pos]
+        pos = pos[allowed[who] & ~self.too_close[who] & np.isnan(self.block_max[pos])][:EXACT_BATCH]
+        rows = self.block[pos]
+        self.exact_rows += len(rows)
+        sims = max_similarity(self.x[rows], self.chosen_x.view()[: self.known])
+        self.block_max[pos] = sims
+        close = sims >= self.threshold
+        self.too_close[rows[close]] = True
+        self.rejected["exact"] += int(close.sum())
 
     def next(self, allowed: np.ndarray) -> int | None:
         while True:
             while self.block_pos < len(self.block):
-                i = int(self.block[self.block_pos])
+                at = self.block_pos
+                i = int(self.block[at])
                 self.block_pos += 1
                 if not allowed[i]:
                     continue
                 since = self.chosen[self.known :]  # chosen after the block was compared: check those only
                 if since and np.isfinite(self.threshold) and float((self.x[since] @ self.x[i]).max()) >= self.threshold:
                     self.too_close[i] = True
+                    self.rejected["since"] += 1
+                    continue
+                if np.isnan(self.block_max[at]):
+                    self._compare(at, allowed)
+                if self.block_max[at] >= self.threshold:
                     continue
                 return i
             if not self._load(allowed):
