@@ -181,11 +181,21 @@ def _first_duplicates(root: str, inputs: tuple):
     return dups, groupable, {kind: _group_decisions(before, ids) for kind, ids in groupable.items()}
 
 
+_REGROUPED: dict[str, tuple] = {}  # workspace -> (the inputs, a weak reference to the groups regrouped last)
+
+
 @st.cache_resource(max_entries=2, show_spinner="Choosing the representatives again after a decision…")
 def _duplicates(root: str, inputs: tuple, kind: str, group_decisions: str, _first):
-    """The groups under the decisions now: `_first`'s pairs and texts, the representatives chosen again."""
+    """The groups under the decisions now: `_first`'s pairs and texts, the representatives chosen again. Regrouped from
+    the groups regrouped last under the same inputs where they are still held, so that only the components of the
+    records decided since are grouped again (issue 18), not those of every decision since the find."""
     ws = Workspace(root)
-    return regroup_duplicates(_first, records(ws)) or _find(ws)
+    inputs_then, latest = _REGROUPED.get(root, (None, None))
+    start = latest() if latest is not None and inputs_then == inputs else None
+    found = regroup_duplicates(start if start is not None else _first, records(ws)) or _find(ws)
+    if found is not None:
+        _REGROUPED[root] = (inputs, weakref.ref(found))
+    return found
 
 
 def _current_duplicates(ws: Workspace, kind: str = "groups") -> tuple | None:
