@@ -27,10 +27,10 @@ import pandas as pd
 from curation.clusters import DEFAULT_METHOD, LOW_CONFIDENCE, NOISE, cluster, confidence, cover, effective, label_clusters, representatives
 from curation.diversity import diversity, representation
 from curation.edits import changed_since
-from curation.embed import EmbedSettings, cache_dir, embed_texts, pending, text_key
+from curation.embed import EmbedSettings, cache_dir, embed_keyed, embed_records, embed_texts, pending_keys, text_keys
 from curation.progress import Progress
 from curation.settings import StageSettings
-from curation.texts import record_texts
+from curation.texts import FrameTexts
 from curation.workspace import Workspace, write_atomically
 
 VERSION = 2
@@ -164,13 +164,14 @@ class Atlas:
         return out.rename_axis("cluster").reset_index()
 
 
-def map_key(ws: Workspace, texts: list[str], conf: dict) -> str:
-    """The cache key of a map: the embedding, the method and the parameter it uses for these texts, the texts."""
+def map_key(ws: Workspace, texts, conf: dict) -> str:
+    """The cache key of a map: the embedding, the method and the parameter it uses for these texts, the texts (their
+    keys: `texts` is a list of texts, a `FrameTexts`, or the texts' keys from `embed.text_keys`, 32 bytes each)."""
+    keys = texts if isinstance(texts, np.ndarray) else text_keys(texts)[0]
     h = hashlib.blake2b(digest_size=8)
-    used = effective(conf["method"], len(texts), conf["k"], conf["min_size"])
+    used = effective(conf["method"], len(keys), conf["k"], conf["min_size"])
     h.update(f"v{VERSION}|{cache_dir(ws, conf['model'], conf['text']).name}|{conf['method']}|{used}".encode())
-    for t in texts:
-        h.update(text_key(t).encode())
+    h.update(np.ascontiguousarray(keys).tobytes())  # each text's 32 hex characters, in order (as hashed one by one before)
     return h.hexdigest()
 
 
@@ -237,11 +238,12 @@ def build(ws: Workspace, frame: pd.DataFrame, progress: Progress | None = None) 
     """The map of these records for the workspace's settings (embedding only what is not cached)."""
     start = time.perf_counter()
     conf = map_settings(ws)
-    texts = record_texts(frame, conf["text"])
-    cached = load(ws, frame, texts, conf)
+    texts = FrameTexts(frame, conf["text"])  # issue 18: made a slice at a time, never one list of every text
+    keys, lengths = text_keys(texts)
+    cached = load(ws, frame, keys, conf)
     if cached is not None and not cached.placed:  # a map with placed records is refitted
         return cached
-    vectors, info = embed_texts(ws, texts, model=conf["model"], text=conf["text"], progress=progress)
+    vectors, info = embed_keyed(ws, texts, keys, lengths, model=conf["model"], text=conf["text"], progress=progress)
     if progress:
         progress(0, 1, "projecting with UMAP")
     xy = project(vectors)
@@ -257,10 +259,10 @@ def build(ws: Workspace, frame: pd.DataFrame, progress: Progress | None = None) 
     points = pd.DataFrame({"record_id": ids, "x": xy[:, 0], "y": xy[:, 1], "cluster": labels,
                            "cluster_label": [names.get(int(c), "noise") for c in labels],
                            "cluster_confidence": confidence, "assigned": assigned, "placed": np.zeros(len(ids), dtype=bool)})
-    settings = {**conf, "effective": effective(conf["method"], len(texts), conf["k"], conf["min_size"]),
+    settings = {**conf, "effective": effective(conf["method"], len(keys), conf["k"], conf["min_size"]),
                 "left_by_method": int((found == NOISE).sum())}
     atlas = Atlas(points, names, reps, div, representation(labels), settings, time.perf_counter() - start, info)
-    save(ws, map_key(ws, texts, conf), atlas)
+    save(ws, map_key(ws, keys, conf), atlas)
     if progress:
         progress(1, 1, "map ready")
     return atlas
@@ -283,11 +285,11 @@ def _read(table, meta) -> Atlas:
                  as_int(body["representation"]), body["settings"], body["seconds"], body.get("embedding", {}))
 
 
-def load(ws: Workspace, frame: pd.DataFrame, texts: list[str] | None = None, conf: dict | None = None) -> Atlas | None:
-    """The map built for exactly these records and settings, if it is cached."""
+def load(ws: Workspace, frame: pd.DataFrame, keys: np.ndarray | None = None, conf: dict | None = None) -> Atlas | None:
+    """The map built for exactly these records and settings, if it is cached (`keys`: their texts' keys, when known)."""
     conf = conf or map_settings(ws)
-    texts = record_texts(frame, conf["text"]) if texts is None else texts
-    _, table, meta = _paths(ws, map_key(ws, texts, conf))
+    keys = text_keys(FrameTexts(frame, conf["text"]))[0] if keys is None else keys
+    _, table, meta = _paths(ws, map_key(ws, keys, conf))
     if not (table.exists() and meta.exists()):
         return None
     return _read(table, meta)
@@ -329,23 +331,26 @@ def placeable(ws: Workspace, frame: pd.DataFrame) -> int | None:
     return None if found is None else int((~found[1]).sum())
 
 
-def _placed(ws: Workspace, frame: pd.DataFrame, texts: list[str], conf: dict, embed: bool = False,
+def _placed(ws: Workspace, frame: pd.DataFrame, keyed: tuple[np.ndarray, np.ndarray], conf: dict, embed: bool = False,
             progress: Progress | None = None) -> Atlas | None:
     """These records on the newest map of the same settings: the records it holds as they were, the others placed by
     their PLACE_NEIGHBOURS nearest fitted records in embedding space (similarity-weighted position, the cluster most of
-    the weight votes for), marked placed. Embeds the new records only with `embed`; None when that is needed."""
+    the weight votes for), marked placed. Embeds the new records only with `embed`; None when that is needed.
+    `keyed`: the records' text keys and lengths (`embed.text_keys`)."""
     import faiss
 
+    keys, lengths = keyed
     found = _base(ws, frame, conf)
     if found is None:
         return None
     base, known = found
     new = np.flatnonzero(~known)
-    if pending(ws, [texts[i] for i in np.flatnonzero(known)], model=conf["model"], text=conf["text"]):
+    if pending_keys(ws, keys[known], model=conf["model"], text=conf["text"]):
         return None  # the map's own vectors are gone (cache deleted): only a build helps
-    if not embed and pending(ws, [texts[i] for i in new], model=conf["model"], text=conf["text"]):
+    if not embed and pending_keys(ws, keys[new], model=conf["model"], text=conf["text"]):
         return None
-    vectors, _ = embed_texts(ws, texts, model=conf["model"], text=conf["text"], progress=progress)
+    vectors, _ = embed_keyed(ws, FrameTexts(frame, conf["text"]), keys, lengths, model=conf["model"], text=conf["text"],
+                             progress=progress)
     ids = frame["record_id"].astype(str).to_numpy()
     points = base.points.set_index("record_id").loc[ids[known]].reset_index()
     if len(new):
@@ -376,14 +381,14 @@ def place(ws: Workspace, frame: pd.DataFrame, progress: Progress | None = None) 
     from curation.errors import CurationError
 
     conf = map_settings(ws)
-    texts = record_texts(frame, conf["text"])
-    atlas = load(ws, frame, texts, conf)
+    keyed = text_keys(FrameTexts(frame, conf["text"]))
+    atlas = load(ws, frame, keyed[0], conf)
     if atlas is not None:
         return atlas
-    atlas = _placed(ws, frame, texts, conf, embed=True, progress=progress)
+    atlas = _placed(ws, frame, keyed, conf, embed=True, progress=progress)
     if atlas is None:
         raise CurationError("no map with these settings holds at least half of these records: build the map instead")
-    save(ws, map_key(ws, texts, conf), atlas)
+    save(ws, map_key(ws, keyed[0], conf), atlas)
     return atlas
 
 
@@ -391,8 +396,8 @@ def cached_atlas(ws: Workspace, frame: pd.DataFrame) -> Atlas | None:
     """The map for these records and settings if it is cached, or an earlier map with the records added since placed
     on it (when their embeddings are cached); never embeds or builds."""
     conf = map_settings(ws)
-    texts = record_texts(frame, conf["text"])
-    return load(ws, frame, texts, conf) or _placed(ws, frame, texts, conf)
+    keyed = text_keys(FrameTexts(frame, conf["text"]))
+    return load(ws, frame, keyed[0], conf) or _placed(ws, frame, keyed, conf)
 
 
 def nearest(ws: Workspace, frame: pd.DataFrame, query: str, k: int = 10) -> pd.DataFrame:
@@ -400,8 +405,7 @@ def nearest(ws: Workspace, frame: pd.DataFrame, query: str, k: int = 10) -> pd.D
     import faiss
 
     conf = map_settings(ws)
-    texts = record_texts(frame, conf["text"])
-    vectors, _ = embed_texts(ws, texts, model=conf["model"], text=conf["text"])
+    vectors, _ = embed_records(ws, frame, model=conf["model"], text=conf["text"])
     q, _ = embed_texts(ws, [query], model=conf["model"], text=f"{conf['text']}-query")
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(np.ascontiguousarray(vectors))

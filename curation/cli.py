@@ -413,9 +413,9 @@ def cmd_records(ws: Workspace, args) -> tuple[dict, int]:
 
 
 def cmd_embed(ws: Workspace, args) -> tuple[dict, int]:
-    from curation.embed import DEFAULT_MODEL, EmbedSettings, embed_texts, resolve_backend
+    from curation.embed import DEFAULT_MODEL, EmbedSettings, embed_records, resolve_backend
     from curation.store import read_columns
-    from curation.texts import TEXT_FIELDS, record_texts
+    from curation.texts import TEXT_FIELDS
 
     if args.fast and args.model:
         raise CurationError("--fast is --model static: give one of them")
@@ -425,8 +425,9 @@ def cmd_embed(ws: Workspace, args) -> tuple[dict, int]:
     conf = EmbedSettings.save(ws, **kept) if any(kept.values()) else EmbedSettings.load(ws)
     model = "static" if args.fast else conf.model  # --fast alone: this call only
     backend, why = resolve_backend(conf.backend) if model == DEFAULT_MODEL else (None, "only the default model has backends")
-    texts = record_texts(read_columns(ws, TEXT_FIELDS), conf.text)  # the text columns only (1M records: GBs less)
-    _, info = embed_texts(ws, texts, model=model, text=conf.text, progress=None if args.json else text_progress)
+    frame = read_columns(ws, TEXT_FIELDS)  # the text columns only (1M records: GBs less)
+    # issue 18: texts hashed a slice at a time, only the missing ones made and embedded; no vectors read back
+    _, info = embed_records(ws, frame, model=model, text=conf.text, progress=None if args.json else text_progress, vectors=False)
     return {**info, "workspace_model": conf.model, "backend": backend, "backend_note": why}, 0
 
 

@@ -150,16 +150,40 @@ def confidence(vectors: np.ndarray, labels: np.ndarray, fitted: np.ndarray, fitt
 TOKENS = r"(?u)\b[a-zA-Z][a-zA-Z]{2,}\b"
 
 
-def label_clusters(texts: list[str], labels: np.ndarray, reps: dict[int, list[int]] | None = None,
+def cluster_rows(labels: np.ndarray, ids: list[int]) -> list[np.ndarray]:
+    """Each cluster's rows, ascending (one sort of the labels, not one pass over every record per cluster)."""
+    labels = np.asarray(labels)
+    order = np.argsort(labels, kind="stable")
+    starts = np.searchsorted(labels[order], ids, side="left")
+    ends = np.searchsorted(labels[order], ids, side="right")
+    return [order[lo:hi] for lo, hi in zip(starts, ends)]
+
+
+def cluster_text(texts, rows: np.ndarray) -> str:
+    """A cluster's texts joined by spaces, made `texts.SLICE` records at a time (no list of a large cluster's texts)."""
+    from curation import texts as text_module
+
+    size = text_module.SLICE
+    return " ".join(" ".join(texts.at(rows[lo : lo + size])) for lo in range(0, len(rows), size))
+
+
+def label_clusters(texts, labels: np.ndarray, reps: dict[int, list[int]] | None = None,
                    words: int = 3) -> dict[int, str]:
     """A readable label per cluster: its most distinctive words (class-based TF-IDF), each one a word that occurs in
-    the cluster's representative records (`reps`: row indices per cluster; default: every member may vouch)."""
+    the cluster's representative records (`reps`: row indices per cluster; default: every member may vouch).
+
+    `texts`: a list, or a `curation.texts.FrameTexts` (issue 18: a million records' texts are made one cluster at a
+    time, each cluster's text joined and counted before the next is made)."""
     from sklearn.feature_extraction.text import CountVectorizer
 
+    from curation.texts import as_texts
+
+    texts = as_texts(texts)
     ids = sorted(int(c) for c in set(labels.tolist()) if c != NOISE)
     if not ids:
         return {}
-    docs = [" ".join(t for t, lab in zip(texts, labels) if lab == c) for c in ids]
+    members = cluster_rows(labels, ids)
+    docs = (cluster_text(texts, rows) for rows in members)  # read once by CountVectorizer, one cluster at a time
     try:
         vec = CountVectorizer(stop_words="english", token_pattern=TOKENS, max_features=50_000)
         counts = vec.fit_transform(docs).astype(np.float64)
@@ -177,8 +201,8 @@ def label_clusters(texts: list[str], labels: np.ndarray, reps: dict[int, list[in
         r = scores.getrow(row).toarray().ravel()
         # How many representatives hold each word: a label word must occur in one at least, more is better.
         held = np.zeros(len(vocab))
-        for i in (reps or {}).get(c, np.flatnonzero(labels == c)):
-            for w in set(analyse(texts[i])):
+        for text in texts.at((reps or {}).get(c, members[row])):
+            for w in set(analyse(text)):
                 if w in column:
                     held[column[w]] += 1
         r = r * held

@@ -524,29 +524,142 @@ class ShardWriter:
         return len(fresh)
 
 
-def embed_texts(ws: Workspace, texts: list[str], *, model: str = DEFAULT_MODEL, text: str = "prompt",
-                progress: Progress | None = None) -> tuple[np.ndarray, dict]:
-    """Vectors for the texts (one row each), embedding only texts not cached yet.
+# --- key-only lookups (issue 18) ------------------------------------------------------------------------------
+# A million records: every text is hashed a slice at a time straight from the records' columns (32 bytes a key, no
+# list of every text), the cache is looked up by key without reading a vector, only the texts not cached yet are made
+# (a group at a time, longest first) and embedded, and the caller's vectors are filled into one array shard by shard.
+
+KEY = "S32"  # a text key as numpy bytes: the 32 hex characters of `text_key`
+
+
+def text_keys(texts) -> tuple[np.ndarray, np.ndarray]:
+    """Every text's key (`KEY`) and its length in characters, in order, hashed a slice at a time (`texts`: a list, or
+    a `curation.texts.FrameTexts` that makes the texts from the records' columns as it goes)."""
+    from curation.texts import as_texts
+
+    source = as_texts(texts)
+    keys = np.empty(len(source), dtype=KEY)
+    lengths = np.empty(len(source), dtype=np.int64)
+    at = 0
+    for chunk in source.slices():
+        keys[at : at + len(chunk)] = [text_key(t) for t in chunk]
+        lengths[at : at + len(chunk)] = [len(t) for t in chunk]
+        at += len(chunk)
+    return keys, lengths
+
+
+def read_key_array(key_file: Path) -> np.ndarray | None:
+    """A shard's keys as a `KEY` array, or None if the file is gone or unreadable."""
+    try:
+        return np.load(key_file).astype(KEY)
+    except (*UNREADABLE, UnicodeError):
+        return None
+
+
+def vectors_shape(vector_file: Path) -> tuple[int, ...] | None:
+    """A vectors file's shape from its header (no vector read), or None if it is unreadable or truncated."""
+    try:
+        return np.load(vector_file, mmap_mode="r").shape
+    except UNREADABLE:
+        return None
+
+
+@dataclass(frozen=True)
+class CacheIndex:
+    """Where each cached text's vector lies, without the vectors: the keys sorted, and per key its shard and row.
+    A key cached in several shards is found in its first (the sort is stable over the shards, oldest first), as
+    `load_cache` finds it."""
+
+    shards: list[tuple[Path, Path]]
+    keys: np.ndarray  # KEY, sorted
+    shard: np.ndarray  # per sorted key: its shard's number in `shards`
+    row: np.ndarray  # per sorted key: its row in that shard
+    dim: int  # 0 when nothing is cached
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """Per key: its position in the sorted keys, or -1 when it is not cached."""
+        if not len(self.keys) or not len(keys):
+            return np.full(len(keys), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)  # the first of equal keys
+        return np.where(self.keys[pos] == keys, pos, -1)
+
+    def fill(self, out: np.ndarray, rows: np.ndarray, found: np.ndarray) -> None:
+        """out[rows] = the cached vectors at sorted positions `found`, reading each shard once."""
+        shard, row = self.shard[found], self.row[found]
+        order = np.argsort(shard, kind="stable")
+        cuts = np.flatnonzero(np.diff(shard[order])) + 1
+        for part in np.split(order, cuts) if len(order) else []:
+            _, vector_file = self.shards[int(shard[part[0]])]
+            out[rows[part]] = np.load(vector_file)[row[part]]
+
+
+def cache_index(folder: Path) -> CacheIndex:
+    """The index of a cache folder from its key files and the vector files' headers (every readable shard whose
+    vectors are as many as its keys, as `load_cache` counts them)."""
+    shards, blocks = [], []
+    dim = 0
+    for key_file, vector_file in complete_shards(folder):
+        keys, shape = read_key_array(key_file), vectors_shape(vector_file)
+        if keys is None or shape is None or len(shape) != 2 or shape[0] != len(keys):
+            continue
+        dim = dim or int(shape[1])
+        shards.append((key_file, vector_file))
+        blocks.append(keys)
+    if not blocks:
+        empty = np.zeros(0, dtype=np.int32)
+        return CacheIndex([], np.zeros(0, dtype=KEY), empty, empty, 0)
+    keys = np.concatenate(blocks)
+    shard = np.repeat(np.arange(len(blocks), dtype=np.int32), [len(b) for b in blocks])
+    row = np.concatenate([np.arange(len(b), dtype=np.int32) for b in blocks])
+    order = np.argsort(keys, kind="stable")
+    return CacheIndex(shards, keys[order], shard[order], row[order], dim)
+
+
+def embed_order(keys: np.ndarray, lengths: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows to embed, one per distinct missing text; each missing row's place in the distinct texts; the first row
+    of each distinct text). Longest first, as sentence-transformers orders one encode call: batches of like lengths pad
+    little (in the records' order each batch was padded to its longest text: 3.4x slower); equal lengths keep the
+    order in which the texts first occur."""
+    _, first, inverse = np.unique(keys[missing], return_index=True, return_inverse=True)
+    first_rows = missing[first]
+    seen = np.argsort(first_rows, kind="stable")
+    todo = first_rows[seen[np.argsort(-lengths[first_rows[seen]], kind="stable")]]
+    return todo, inverse.ravel(), first_rows
+
+
+def _in_process() -> bool:
+    from curation.executor import InProcess, current
+
+    return isinstance(current(), InProcess)
+
+
+def embed_keyed(ws: Workspace, texts, keys: np.ndarray, lengths: np.ndarray, *, model: str = DEFAULT_MODEL,
+                text: str = "prompt", progress: Progress | None = None,
+                vectors: bool = True) -> tuple[np.ndarray | None, dict]:
+    """Vectors for texts whose keys and lengths are known (`text_keys`), embedding only texts not cached yet; `texts`
+    (a list or a `FrameTexts`) is read only for those. With `vectors=False` nothing is read from the cache but its
+    keys, and None comes back instead of the vectors (the embed command: a million records, no GB array).
 
     Progress is reported after every batch of the embedder (about a second with MiniLM on two cores); vectors
     are written to the cache every `SHARD` texts and when the run stops, so a `Cancelled` raised by `progress`
     keeps everything embedded before it. A run that embedded enough texts records its rate (`measured_rates`)."""
-    start = time.perf_counter()
-    folder = cache_dir(ws, model, text)
-    index, cached = load_cache(folder)
-    keys = [text_key(t) for t in texts]
-    by_key = dict(zip(keys, texts))
-    # Longest first, as sentence-transformers orders one encode call: batches of like lengths pad little. Encoding
-    # batch by batch (for progress every batch) in the records' order padded each batch to its longest text (3.4× slower).
-    missing = sorted(dict.fromkeys(k for k in keys if k not in index), key=lambda k: -len(by_key[k]))
-    done = 0
-    if missing:
-        embedder = get_embedder(ws, model)
-        from curation.executor import encode_elsewhere  # issue 18: a process pool or Ray encodes when one is in force
+    from curation.texts import SLICE, as_texts
 
-        elsewhere = encode_elsewhere(ws, model, [by_key[k] for k in missing], embedder.batch_size)
-        blocks = [] if cached is None else [cached]
-        rows = 0 if cached is None else len(cached)
+    start = time.perf_counter()
+    source = as_texts(texts)
+    folder = cache_dir(ws, model, text)
+    index = cache_index(folder)
+    found = index.find(keys)
+    missing = np.flatnonzero(found < 0)
+    todo, inverse, first_rows = embed_order(keys, lengths, missing)
+    dim = index.dim
+    out = np.empty((len(keys), dim), dtype=np.float32) if vectors and dim else None
+    done = 0
+    if len(todo):
+        embedder = get_embedder(ws, model)
+        size = embedder.batch_size
+        in_process = _in_process()
+        group = max(1, SLICE // size) * size if in_process else size * 16 * 8  # texts made at once (a whole batch)
         writer = ShardWriter(folder)
         pending_keys: list[str] = []
         pending_blocks: list[np.ndarray] = []
@@ -559,29 +672,66 @@ def embed_texts(ws: Workspace, texts: list[str], *, model: str = DEFAULT_MODEL, 
 
         began = time.perf_counter()
         try:
-            for lo in range(0, len(missing), embedder.batch_size):
-                chunk = missing[lo : lo + embedder.batch_size]
-                block = (embedder.encode([by_key[k] for k in chunk]) if elsewhere is None  # outside the lock: the slow part
-                         else elsewhere[lo : lo + len(chunk)])
-                pending_keys.extend(chunk)
-                pending_blocks.append(block)
-                blocks.append(block)
-                for i, k in enumerate(chunk):
-                    index.setdefault(k, rows + i)  # true positions in the stacked blocks
-                rows += len(chunk)
-                done += len(chunk)
-                if len(pending_keys) >= SHARD:
-                    flush()
-                if progress:
-                    progress(done, len(missing), f"embedding with {model}")
+            for glo in range(0, len(todo), group):
+                rows = todo[glo : glo + group]
+                made = source.at(rows)
+                elsewhere = None if in_process else encode_elsewhere_hook(ws, model, made, size)
+                for lo in range(0, len(rows), size):
+                    batch = rows[lo : lo + size]
+                    block = (embedder.encode(made[lo : lo + size]) if elsewhere is None  # outside the lock: the slow part
+                             else elsewhere[lo : lo + len(batch)])
+                    if vectors and out is None:
+                        dim = block.shape[1]
+                        out = np.empty((len(keys), dim), dtype=np.float32)
+                    if out is not None:
+                        out[batch] = block
+                    dim = dim or block.shape[1]
+                    pending_keys.extend(keys[batch].astype("U32").tolist())
+                    pending_blocks.append(block)
+                    done += len(batch)
+                    if len(pending_keys) >= SHARD:
+                        flush()
+                    if progress:
+                        progress(done, len(todo), f"embedding with {model}")
         finally:
             flush()
         record_rate(ws, model, done, time.perf_counter() - began)
-        cached = np.vstack(blocks)
-    vectors = cached[[index[k] for k in keys]] if keys else np.zeros((0, 0), dtype=np.float32)
-    info = {"model": model, "dim": int(vectors.shape[1]) if len(keys) else 0, "text": text, "embedded": done,
-            "reused": len(set(keys)) - done, "seconds": round(time.perf_counter() - start, 3)}
-    return vectors, info
+    if out is not None:
+        hit = np.flatnonzero(found >= 0)
+        index.fill(out, hit, found[hit])
+        if len(missing):
+            out[missing] = out[first_rows[inverse]]  # a text that occurs twice: its first row's vector
+    if not len(keys):
+        out = np.zeros((0, 0), dtype=np.float32) if vectors else None
+    info = {"model": model, "dim": int(dim) if len(keys) else 0, "text": text, "embedded": done,
+            "reused": len(np.unique(found[found >= 0])) + len(first_rows) - done,
+            "seconds": round(time.perf_counter() - start, 3)}
+    return out, info
+
+
+def encode_elsewhere_hook(ws: Workspace, model: str, texts: list[str], batch_size: int):
+    from curation.executor import encode_elsewhere  # issue 18: a process pool or Ray encodes when one is in force
+
+    return encode_elsewhere(ws, model, texts, batch_size)
+
+
+def embed_texts(ws: Workspace, texts, *, model: str = DEFAULT_MODEL, text: str = "prompt",
+                progress: Progress | None = None) -> tuple[np.ndarray, dict]:
+    """Vectors for the texts (one row each), embedding only texts not cached yet (see `embed_keyed`). `texts` is a
+    list, or a `curation.texts.FrameTexts`, which makes each record's text from the columns a slice at a time."""
+    keys, lengths = text_keys(texts)
+    return embed_keyed(ws, texts, keys, lengths, model=model, text=text, progress=progress)
+
+
+def embed_records(ws: Workspace, frame, *, model: str = DEFAULT_MODEL, text: str = "prompt",
+                  progress: Progress | None = None, vectors: bool = True) -> tuple[np.ndarray | None, dict]:
+    """`embed_texts` for a frame of records and a text choice (`text`), with no list of every record's text: the
+    columnar entry point for a million records. `vectors=False`: only fill the cache (None instead of the vectors)."""
+    from curation.texts import FrameTexts
+
+    texts = FrameTexts(frame, text)
+    keys, lengths = text_keys(texts)
+    return embed_keyed(ws, texts, keys, lengths, model=model, text=text, progress=progress, vectors=vectors)
 
 
 # --- measured rates: estimates from what this machine did ------------------------------------------------------
@@ -614,7 +764,15 @@ def estimate_seconds(ws: Workspace, model: str, texts: int) -> tuple[float, str]
     return texts / rate, f"not measured here yet; assumed {rate:,.0f} texts/s"
 
 
-def pending(ws: Workspace, texts: list[str], *, model: str, text: str) -> int:
-    """How many distinct texts still need embedding."""
-    known = cached_keys(cache_dir(ws, model, text))
-    return len({k for k in map(text_key, texts) if k not in known})
+def pending(ws: Workspace, texts, *, model: str, text: str) -> int:
+    """How many distinct texts still need embedding (`texts`: a list or a `curation.texts.FrameTexts`)."""
+    return pending_keys(ws, text_keys(texts)[0], model=model, text=text)
+
+
+def pending_keys(ws: Workspace, keys: np.ndarray, *, model: str, text: str) -> int:
+    """How many distinct keys (`KEY`) are not cached yet, from the cache's key files only."""
+    folder = cache_dir(ws, model, text)
+    known = [k for k in (read_key_array(key_file) for key_file, _ in complete_shards(folder)) if k is not None]
+    if known and len(keys):
+        keys = keys[~np.isin(keys, np.concatenate(known))]
+    return len(np.unique(keys))

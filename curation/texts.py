@@ -3,6 +3,9 @@
 - `record_texts(frame, choice)`: the text of each record for one of `TEXT_CHOICES`
   (what embedding, the map, near-duplicate detection and export's similarity
   check compare);
+- `FrameTexts(frame, choice)` / `ListTexts(texts)`: the same texts read a slice or
+  a few rows at a time (issue 18: a stage that walks a million records, such as
+  embedding and the map, never holds a Python list of every record's text);
 - `placeholder_text(value)`: is an input a stand-in for "no input" (`<noinput>`,
   `N/A`…)? Such inputs count as empty everywhere (signals, embedding, export);
 - `find_spans(text, terms)` / `merge_spans(spans)`: where terms occur in a text,
@@ -14,6 +17,8 @@ Light on purpose (no numpy): the command line's `--help` imports it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from curation.errors import CurationError
@@ -58,6 +63,61 @@ def record_texts(frame: pd.DataFrame, choice: str = "prompt") -> list[str]:
             parts = [m.get("content", "") for m in turns] if turns else [system or "", ins or "", inp, output or ""]
             out.append("\n".join(p for p in parts if p).strip())
     return out
+
+
+SLICE = 20_000  # records whose texts a columnar walk holds at once (issue 18: ~15 MB of t0 prompts, not 1M texts)
+
+
+@dataclass(frozen=True)
+class FrameTexts:
+    """The texts of a frame of records for a text choice, made a slice or a few rows at a time (issue 18): embedding
+    and the map hash every text, then need only the texts they embed or label, so no list of every text is built.
+    `at(rows)` and `slices()` give exactly what `record_texts` gives for those rows."""
+
+    frame: pd.DataFrame
+    choice: str = "prompt"
+
+    def __post_init__(self):
+        if self.choice not in TEXT_CHOICES:
+            raise CurationError(f"unknown text choice {self.choice!r}: choose one of {', '.join(TEXT_CHOICES)}")
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def slices(self, size: int | None = None) -> Iterator[list[str]]:
+        """The texts in record order, `size` records at a time (default `SLICE`)."""
+        size = size or SLICE
+        for lo in range(0, len(self.frame), size):
+            yield record_texts(self.frame.iloc[lo : lo + size], self.choice)
+
+    def at(self, rows: Sequence[int]) -> list[str]:
+        """The texts of these rows (positions), in the order given."""
+        return record_texts(self.frame.iloc[list(rows)], self.choice) if len(rows) else []
+
+
+@dataclass(frozen=True)
+class ListTexts:
+    """Texts already in a list, read the way `FrameTexts` is (for callers that have their texts in hand)."""
+
+    texts: Sequence[str]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def slices(self, size: int | None = None) -> Iterator[list[str]]:
+        size = size or SLICE
+        for lo in range(0, len(self.texts), size):
+            yield list(self.texts[lo : lo + size])
+
+    def at(self, rows: Sequence[int]) -> list[str]:
+        return [self.texts[int(i)] for i in rows]
+
+
+def as_texts(texts) -> FrameTexts | ListTexts:
+    """Texts readable a slice or a few rows at a time: a `FrameTexts`/`ListTexts` as it is, a sequence of strings wrapped."""
+    if isinstance(texts, (FrameTexts, ListTexts)):
+        return texts
+    return ListTexts(texts if isinstance(texts, (list, tuple)) else list(texts))
 
 
 def merge_spans(spans) -> list[tuple[int, int]]:
