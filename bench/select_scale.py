@@ -2,13 +2,17 @@
 strategy's index of chosen records picks exactly what the brute force picks.
 
     python bench/select_scale.py --workspace DIR [--n 100000] [--brute] [--profile FILE]
+    python bench/select_scale.py --workspace DIR --sizes 5000,10000,20000,50000,100000 [--share 0.1] [--runs 3]
 
 Times each stage of `python -m curation select --n N --json` as `curation.cli.cmd_select` runs them: the pool (signals,
 quality score, cached embeddings), the plan (quality strategy: candidates scanned, how many the exact test saw), the
 trade-off measures (coverage on a 10,000 sample, quality, mix, margin) and the JSON. `--brute` plans again with the
-index off (today's brute force, O(scanned × chosen)) and compares the two pick orders record by record; at 1M that
-takes long (an hour or more on 2 busy cores). Peak RSS is the process's. Run workspaces over 300k records through
-/tmp/run1m.sh on the shared machine.
+index off (the exact test on every candidate scanned) and compares the two pick orders record by record. Peak RSS
+is the process's. Run workspaces over 300k records through /tmp/run1m.sh on the shared machine.
+
+`--sizes`: where the index pays. The pool's first N records for each size, a budget of `--share` of them, planned with
+the index on and off, alternating, median of `--runs` (CPU seconds of the process: fairer than wall time on a shared
+machine), with the pick orders compared.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import cProfile
 import json
 import os
 import resource
+import statistics
 import sys
 import time
 
@@ -53,8 +58,27 @@ def plan_with(pool: select.Pool, n: int, *, index: bool | None) -> tuple[select.
     finally:
         select.STRATEGIES["quality"] = spec
     q = made[0]
-    return sel, {"seconds": round(seconds, 1), "scanned": int(q.pos), "exact_rows": int(q.exact_rows),
-                 "index_lists": len(q.index.lists) if q.index is not None else None, "chosen": sel.chosen_n}
+    return sel, {"seconds": round(seconds, 1), "exact_rows": int(q.exact_rows), "rejected_by": dict(q.rejected),
+                 "relaxed": sel.info["relaxed"], "index_lists": len(q.index.lists) if q.index is not None else None,
+                 "chosen": sel.chosen_n}
+
+
+def crossover(pool: select.Pool, sizes: list[int], share: float, runs: int) -> list[dict]:
+    out = []
+    for n in sizes:
+        part = select.Pool(pool.frame.iloc[:n].reset_index(drop=True), np.ascontiguousarray(pool.vectors[:n]), dict(pool.info))
+        cpu: dict[bool, list[float]] = {True: [], False: []}
+        orders = {}
+        for _ in range(runs):
+            for index in (False, True):
+                start = time.process_time()
+                sel, _stats = plan_with(part, max(1, int(n * share)), index=index)
+                cpu[index].append(time.process_time() - start)
+                orders[index] = sel.order
+        out.append({"records": n, "budget": max(1, int(n * share)), "cpu_s_brute": round(statistics.median(cpu[False]), 2),
+                    "cpu_s_index": round(statistics.median(cpu[True]), 2), "same_order": bool(np.array_equal(*orders.values()))})
+        print(json.dumps(out[-1]), flush=True)
+    return out
 
 
 def first_difference(a: np.ndarray, b: np.ndarray) -> int | None:
@@ -70,6 +94,9 @@ def main() -> None:
     ap.add_argument("--brute", action="store_true", help="also plan with the index off and compare the pick orders")
     ap.add_argument("--profile", metavar="FILE", help="cProfile the whole run into FILE (pstats)")
     ap.add_argument("--save-order", metavar="FILE", help="save the indexed plan's order (.npy)")
+    ap.add_argument("--sizes", help="comma-separated pool sizes: plan time with the index on and off (where it pays)")
+    ap.add_argument("--share", type=float, default=0.1, help="with --sizes: the budget, a share of each pool")
+    ap.add_argument("--runs", type=int, default=3, help="with --sizes: runs per size and mode (median)")
     args = ap.parse_args()
     prof = cProfile.Profile() if args.profile else None
     if prof:
@@ -81,6 +108,10 @@ def main() -> None:
     out["load_pool_s"] = round(time.perf_counter() - start, 1)
     out["records"] = len(pool.frame)
     out["peak_gb_after_pool"] = round(peak_gb(), 2)
+    if args.sizes:
+        out["crossover"] = crossover(pool, [int(x) for x in args.sizes.split(",")], args.share, args.runs)
+        print(json.dumps(out, indent=1))
+        return
     sel, out["plan"] = plan_with(pool, args.n, index=None)
     start = time.perf_counter()
     rows = select_view.eval_rows(pool)
