@@ -13,12 +13,15 @@ in the order of choice, so the first b picks are what a budget of b would choose
 trade-off curve reads prefixes of one run.
 
 - `quality` (Deita-style): in descending quality order, a record joins only if its cosine similarity to every chosen
-  record is below the threshold. Candidates are compared in blocks (one matrix product per block against the chosen
-  set, then only against the records chosen since), so the cost is O(scanned × chosen × d) in BLAS. On a large pool
-  (`INDEX_MIN` records or more) an inverted file of the chosen records (`ChosenIndex`) filters each block first: a
-  candidate whose best chosen record in a few probed lists is already at the threshold is rejected (that similarity
-  is a real one, so the exact test would reject it too); only the others get the exact test against every chosen
-  record. The picks are the same; the exact work falls from scanned × chosen to (picks + filter misses) × chosen.
+  record is below the threshold. Candidates come in blocks of `BLOCK`; each is compared with the records chosen when
+  its block was loaded (a matrix product for `EXACT_BATCH` candidates at a time, when the scan reaches them) and with
+  those chosen since (one product each). On a large pool (`INDEX_MIN` records or more) an inverted file of the chosen
+  records (`ChosenIndex`) filters each block first: a candidate whose best chosen record in a few probed lists is
+  already at the threshold is rejected (that similarity is a real one, so the exact test would reject it too); only
+  the rest meet the exact test. A candidate at the threshold of an earlier one of its batch waits (if that one is
+  picked, the `since` check rejects it), and one found too close stays out for good at that threshold (the chosen
+  set only grows), so a new phase's scan from the top skips it. The picks are those of comparing every candidate
+  with every chosen record; the exact work falls from scanned × chosen to about (picks + index misses) × chosen.
 - `coverage`: greedy facility location weighted by quality: each step adds the record that most raises the coverage
   (mean similarity of every record to its nearest chosen one) times its quality score. The coverage is measured on a
   seeded sample of the pool (`CLIENTS` records), and the greedy is stochastic (each step weighs a random sample of

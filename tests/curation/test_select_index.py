@@ -148,3 +148,20 @@ def test_small_pools_build_no_index():
     vectors, scores = planted(n_topics=50)
     assert Quality(vectors, scores, threshold=0.9).index is None
     assert Quality(vectors, scores, threshold=0.9, index=True).index is not None
+
+
+def test_near_copies_side_by_side_wait_for_their_original_instead_of_meeting_the_exact_test():
+    """Fails without the deferral: each copy that sits next to its original in quality order (as same-length copies
+    do) would be compared with every chosen record before the `since` check rejects it."""
+    rng = np.random.default_rng(2)
+    base = unit(rng.normal(size=(500, 32)))
+    vectors = unit(np.repeat(base, 4, axis=0) + rng.normal(scale=0.01, size=(2000, 32)))  # 4 copies a topic, adjacent
+    scores = np.repeat(rng.uniform(0, 1, 500), 4) - np.tile(np.arange(4) * 1e-6, 500)
+    q = Quality(vectors, scores, threshold=0.9, budget=500, index=True)
+    allowed = np.ones(len(scores), dtype=bool)
+    while (i := q.next(allowed)) is not None:
+        allowed[i] = False
+        q.add([i])
+    assert len(q.chosen) == 500 and sorted(np.array(q.chosen) // 4) == list(range(500))  # one a topic
+    assert q.rejected["since"] > 1000  # the copies: rejected by their original, picked in the same block
+    assert q.exact_rows <= 500  # only the originals (less the first block's) met the exact test
