@@ -45,7 +45,8 @@ CLIENTS = 2048  # coverage: records the facility-location objective is measured 
 SIMS_BYTES = 256 * 2**20  # coverage: the most memory the record × client similarities may take
 EPSILON = 0.01  # coverage: stochastic greedy's tolerance
 MIN_SAMPLE = 256  # coverage: candidates weighed per step, at least
-INDEX_MIN = 20_000  # quality: pools at least this large filter candidates through an index of the chosen records
+INDEX_MIN = 100_000  # quality: pools at least this large filter candidates through an index of the chosen records (measured:
+# below, the scan without it is as fast: bench/select_scale.py --sizes)
 PROBES = 2  # quality's index: the lists each candidate looks in (its nearest centroids)
 PER_LIST = 128  # quality's index: about this many chosen records a list holds at the budget
 MAX_LISTS = 1024
