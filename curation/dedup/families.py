@@ -160,13 +160,25 @@ def template_variables(texts: list[str], family: np.ndarray, needed: np.ndarray 
     return out
 
 
+def _sorted_order(*keys: np.ndarray) -> np.ndarray:
+    """The order that sorts by the first key, then the next… (`np.lexsort` of the reversed keys), as one sort of one
+    combined key when the keys fit in 63 bits together (a third of lexsort's time on t0's five million triples)."""
+    spans = [int(k.max()) + 1 for k in keys]
+    if any(k.min() < 0 for k in keys) or float(np.prod(spans, dtype=float)) >= 2.0**63:
+        return np.lexsort(keys[::-1])
+    combined = np.zeros(len(keys[0]), np.int64)
+    for k, span in zip(keys, spans):
+        combined = combined * span + k
+    return np.argsort(combined)
+
+
 def _template_counts(template: np.ndarray, word: np.ndarray, counts: np.ndarray, size: np.ndarray) -> np.ndarray:
     """For each (row, word, count) triple, how many of the word its template holds: the word's median count over the
     template's records (zeros included, rounded down, as `int(statistics.median(...))`) when at least FIXED_SHARE of
     them hold it, else 0. `template`: the triple's template (0..); `size`: each template's record count."""
     if not len(counts):
         return np.zeros(0, np.int64)
-    order = np.lexsort((counts, word, template))  # each (template, word) together, its counts ascending
+    order = _sorted_order(template, word, counts)  # each (template, word) together, its counts ascending
     t, w, c = template[order], word[order], counts[order]
     start = np.flatnonzero(np.r_[True, (t[1:] != t[:-1]) | (w[1:] != w[:-1])])
     holders = np.diff(np.r_[start, len(order)])  # the template's records that hold the word

@@ -108,38 +108,44 @@ def _number(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.
     return codes, first
 
 
+def _byte_tables() -> tuple[np.ndarray, np.ndarray]:
+    """(is a word byte, its lower-case byte) for every byte value: ASCII letters, digits and "_" are word bytes; bytes
+    of characters beyond ASCII (128 and up) are not (only texts where those characters separate words are scanned)."""
+    word = np.zeros(256, np.bool_)
+    for c in b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_":
+        word[c] = True
+    lower = np.arange(256, dtype=np.uint8)
+    lower[65:91] += 32
+    return word, lower
+
+
+WORD_BYTE, LOWER_BYTE = _byte_tables()
+
+
 @functools.cache
 def _kernels():
-    """The compiled scans (numba, cached on disk after the first compilation): count the words of each ASCII text,
+    """The compiled scans (numba, cached on disk after the first compilation): count the words of each scanned text,
     find their spans, hash each word's lower-cased bytes (FNV-1a, 64 bits), and check that words sharing a code are
-    equal byte for byte."""
+    equal byte for byte. Each is bound to the byte tables (closures over other compiled functions are not cached)."""
     import numba
 
-    @numba.njit(cache=True, nogil=True, inline="always")
-    def is_word(c):  # pragma: no cover - compiled
-        return (48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122) or c == 95
-
-    @numba.njit(cache=True, nogil=True, inline="always")
-    def lower(c):  # pragma: no cover - compiled
-        return c + 32 if 65 <= c <= 90 else c
-
     @numba.njit(cache=True, nogil=True)
-    def count(data, begin, end, out):  # pragma: no cover - compiled
+    def count(data, begin, end, out, word):  # pragma: no cover - compiled
         for t in range(len(begin)):
             n, inside = 0, False
             for k in range(begin[t], end[t]):
-                w = is_word(data[k])
+                w = word[data[k]]
                 if w and not inside:
                     n += 1
                 inside = w
             out[t] = n
 
     @numba.njit(cache=True, nogil=True)
-    def find(data, begin, end, place, starts, ends):  # pragma: no cover - compiled
+    def find(data, begin, end, place, starts, ends, word):  # pragma: no cover - compiled
         for t in range(len(begin)):
             at, inside = place[t], False
             for k in range(begin[t], end[t]):
-                w = is_word(data[k])
+                w = word[data[k]]
                 if w and not inside:
                     starts[at] = k
                 elif inside and not w:
@@ -150,15 +156,15 @@ def _kernels():
                 ends[at] = end[t]
 
     @numba.njit(cache=True, nogil=True)
-    def fnv(data, starts, ends, out):  # pragma: no cover - compiled
+    def fnv(data, starts, ends, out, lower):  # pragma: no cover - compiled
         for i in range(len(starts)):
             h = np.uint64(0xCBF29CE484222325)
             for k in range(starts[i], ends[i]):
-                h = (h ^ np.uint64(lower(data[k]))) * np.uint64(0x100000001B3)
+                h = (h ^ np.uint64(lower[data[k]])) * np.uint64(0x100000001B3)
             out[i] = h
 
     @numba.njit(cache=True, nogil=True)
-    def same(data, starts, ends, rep):  # pragma: no cover - compiled
+    def same(data, starts, ends, rep, lower):  # pragma: no cover - compiled
         for i in range(len(starts)):
             r = rep[i]
             if r == i:
@@ -167,8 +173,9 @@ def _kernels():
             if ends[r] - starts[r] != n:
                 return False
             for k in range(n):
-                if lower(data[starts[i] + k]) != lower(data[starts[r] + k]):
+                if lower[data[starts[i] + k]] != lower[data[starts[r] + k]]:
                     return False
         return True
 
-    return count, find, fnv, same
+    return (lambda *a: count(*a, WORD_BYTE), lambda *a: find(*a, WORD_BYTE), lambda *a: fnv(*a, LOWER_BYTE),
+            lambda *a: same(*a, LOWER_BYTE))
