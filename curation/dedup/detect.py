@@ -423,6 +423,22 @@ def with_preference_columns(ws: Workspace, frame: pd.DataFrame, rule: str, rows:
     return frame.merge(table.drop_duplicates("record_id"), on="record_id", how="left")
 
 
+HASH_CHUNK = 50_000  # texts normalised and hashed at once
+
+
+def exact_hashes(texts: list[str], chunk: int = HASH_CHUNK) -> np.ndarray:
+    """The normalised hash of each text (`signals.duplicates.normalised_hashes`), a chunk of texts at a time.
+
+    Issue 18: all at once it held every text three more times (an Arrow copy, its normalised copy and that copy back
+    as Python strings): 1.7 GB more at 1M records, for hashes of 16 characters each."""
+    from curation.signals.duplicates import normalised_hashes
+
+    out: list[str] = []
+    for lo in range(0, len(texts), chunk):
+        out.extend(normalised_hashes(texts[lo : lo + chunk]))
+    return np.asarray(out)
+
+
 def groupable_rows(n: int, pairs: Pairs, hashes: np.ndarray) -> np.ndarray:
     """The rows that can be in a duplicate group at any threshold the pairs answer: in a pair, or sharing a text hash."""
     _, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
@@ -437,7 +453,6 @@ def find(ws: Workspace, frame: pd.DataFrame | None = None, *, progress: Progress
     """Duplicate groups of the records (all of the workspace's by default) under the workspace's settings and any overrides.
 
     With compute=False, answers only from the cache (None when the pairs are not cached)."""
-    from curation.signals.duplicates import normalised_hashes
     from curation.store import load_records
 
     model = embedding_model(ws)
@@ -459,8 +474,9 @@ def find(ws: Workspace, frame: pd.DataFrame | None = None, *, progress: Progress
     from curation.decontaminate import protected_column
 
     frame = protected_column(ws, frame)  # decontamination: a protected evaluation record is its group's representative
-    hashes = np.asarray(normalised_hashes(exact_texts(frame, full)))  # a conversation's copies: the whole conversation
+    hashes = exact_hashes(exact_texts(frame, full))  # a conversation's copies: the whole conversation
     kin = families(frame, full, hashes, groupable_rows(len(frame), pairs, hashes))  # variable parts only where compared
+    del full  # issue 18: every record's full text (1 GB at 1M records) is not needed past this point
     pairs, siblings = kin.without_siblings(pairs)
     frame = with_preference_columns(ws, frame, conf["rule"], groupable_rows(len(frame), pairs, hashes))
     rank = preference_rank(frame, conf["rule"]) if GROUPINGS[conf["grouping"]].ranked else None

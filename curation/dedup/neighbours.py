@@ -74,13 +74,20 @@ class Pairs:
 
 
 def unique_pairs(rows: np.ndarray, cols: np.ndarray, sims: np.ndarray, n: int) -> Pairs:
-    """Drop self-pairs, order each pair i < j, keep one copy of each."""
-    rows, cols, sims = rows.astype(np.int64), cols.astype(np.int64), sims.astype(np.float32)
+    """Drop self-pairs, order each pair i < j, keep one copy of each (its first occurrence).
+
+    One int64 key per pair is all it sorts (issue 18: at 1M records the int64 copies of every row, column, low and high
+    end of ~40M candidate pairs took 4 GB at once)."""
     ok = (cols >= 0) & (rows != cols)
     rows, cols, sims = rows[ok], cols[ok], sims[ok]
-    lo, hi = np.minimum(rows, cols), np.maximum(rows, cols)
-    _, first = np.unique(lo * n + hi, return_index=True)
-    return Pairs(lo[first], hi[first], np.minimum(sims[first], 1.0))
+    key = np.minimum(rows, cols).astype(np.int64)
+    key *= n
+    key += np.maximum(rows, cols)
+    del rows, cols
+    key, first = np.unique(key, return_index=True)
+    sims = np.minimum(sims[first].astype(np.float32), 1.0)
+    del first
+    return Pairs(key // n, key % n, sims)
 
 
 def _top_k_above(sims: np.ndarray, floor: float, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -139,17 +146,47 @@ def ivf_index(vectors: np.ndarray):
 
 
 def approximate_neighbours(vectors: np.ndarray, floor: float, index, kind: str, k: int = K, progress=None):
-    """(rows, cols, sims) of each row's top-k neighbours at or above the floor in a faiss `index` of the vectors."""
+    """(rows, cols, sims) of each row's top-k neighbours at or above the floor in a faiss `index` of the vectors.
+
+    An IVF index is searched list by list (`ivf_search`); the result is read back in row order, as before."""
     out_r, out_c, out_s = [], [], []
     step = 8192
+    found = ivf_search(vectors, index, k + 1, progress) if kind == "ivf" else None
     for lo in range(0, len(vectors), step):
-        sims, cols = index.search(vectors[lo : lo + step], k + 1)
-        rows = np.repeat(np.arange(lo, lo + len(sims)), k + 1).reshape(sims.shape)
+        if found is None:
+            sims, cols = index.search(vectors[lo : lo + step], k + 1)
+            if progress:
+                progress(min(lo + step, len(vectors)), len(vectors), f"searching neighbours ({kind})")
+        else:
+            sims, cols = found[0][lo : lo + step], found[1][lo : lo + step]
+        rows = np.repeat(np.arange(lo, lo + len(sims), dtype=np.int32), k + 1).reshape(sims.shape)
         keep = (sims >= floor) & (cols >= 0)
-        out_r.append(rows[keep]), out_c.append(cols[keep]), out_s.append(sims[keep])
-        if progress:
-            progress(min(lo + step, len(vectors)), len(vectors), f"searching neighbours ({kind})")
+        out_r.append(rows[keep]), out_c.append(cols[keep].astype(np.int32)), out_s.append(sims[keep])
     return np.concatenate(out_r), np.concatenate(out_c), np.concatenate(out_s)
+
+
+def ivf_search(vectors: np.ndarray, index, k: int, progress=None, step: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """(sims, cols) of `index.search(vectors, k)`, the same numbers, with the queries taken in the order of their nearest list.
+
+    Issue 18: faiss searches queries in the order given, each scanning its `nprobe` lists; at 1M records the lists (1 GB)
+    do not fit in the cache, so each query read them from memory again. Queries that share their nearest list share most
+    of their lists: taken together, the lists they scan stay in the cache. Each query's result does not depend on the
+    others, so the pairs are exactly those of the plain search (a test holds this)."""
+    n = len(vectors)
+    nprobe = index.nprobe
+    coarse_sims = np.empty((n, nprobe), dtype=np.float32)
+    coarse = np.empty((n, nprobe), dtype=np.int64)
+    for lo in range(0, n, step):  # the lists each query scans: what `index.search` would find first
+        coarse_sims[lo : lo + step], coarse[lo : lo + step] = index.quantizer.search(vectors[lo : lo + step], nprobe)
+    order = np.argsort(coarse[:, 0], kind="stable")
+    sims = np.empty((n, k), dtype=np.float32)
+    cols = np.empty((n, k), dtype=np.int32 if n < 2**31 else np.int64)  # -1 where a list ran short
+    for lo in range(0, n, step):
+        chosen = order[lo : lo + step]
+        sims[chosen], cols[chosen] = index.search_preassigned(vectors[chosen], k, coarse[chosen], coarse_sims[chosen])
+        if progress:
+            progress(min(lo + step, n), n, "searching neighbours (ivf)")
+    return sims, cols
 
 
 def choose_index(n: int, index: str = "auto") -> str:
