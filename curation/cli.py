@@ -790,8 +790,38 @@ def text_doctor(out: dict) -> str:
 COMMANDS = {"ingest": cmd_ingest, "stats": cmd_stats, "records": cmd_records, "signals": cmd_signals, "embed": cmd_embed,
             "map": cmd_map, "dedup": cmd_dedup, "export": cmd_export, "decide": cmd_decide, "doctor": cmd_doctor,
             "score": cmd_score, "generate": cmd_generate}
+def text_embed(out: dict) -> str:
+    """What `embed` prints without --json: what was embedded with which model, and what came from the cache."""
+    line = (f"{out['embedded']:,} texts embedded with {out['model']} ({out.get('dim', '?')} dimensions, text: {out['text']}); "
+            f"{out.get('reused', 0):,} already in the cache · {out.get('seconds', 0):.1f} s")
+    if out.get("backend"):
+        line += f"\nbackend: {out['backend']}" + (f" ({out['backend_note']})" if out.get("backend_note") else "")
+    if out["model"] != out.get("workspace_model"):
+        line += f"\nthe workspace's model stays {out['workspace_model']} (--keep with --fast keeps fast mode)"
+    return line
+
+
+def text_map(out: dict) -> str:
+    """What `map` prints without --json: the clusters with their labels, and how even the mix is."""
+    lines = [f"{out['clusters']} clusters · {out['noise']:,} records in none · {out['assigned']:,} joined theirs with low confidence"
+             + (f" · {out['placed']:,} placed on the existing map" if out.get("placed") else "") + f" · {out['seconds']:.1f} s"]
+    labels = list(out.get("labels", {}).items())
+    lines += [f"  cluster {k:>4}: {v}" for k, v in labels[:20]]
+    if len(labels) > 20:
+        lines.append(f"  … and {len(labels) - 20} more (--json lists every cluster)")
+    lines += [f"{by}: {note}" for by, notes in out.get("diversity_notes", {}).items() for note in notes]
+    return "\n".join(lines)
+
+
+def text_decide(out: dict) -> str:
+    """What `decide` prints without --json: how many decisions changed and the totals now."""
+    d = out["decisions"]
+    return (f"{out['changed']:,} decision{'' if out['changed'] == 1 else 's'} changed\n"
+            f"now: {d.get('keep', 0):,} kept · {d.get('reject', 0):,} rejected · {d.get('undecided', 0):,} undecided")
+
+
 TEXT = {"ingest": text_ingest, "signals": text_signals, "dedup": text_dedup, "export": text_export, "doctor": text_doctor,
-        "score": text_score, "generate": text_generate}
+        "score": text_score, "generate": text_generate, "embed": text_embed, "map": text_map, "decide": text_decide}
 RAW_WORKSPACE = {"doctor"}  # commands given the workspace folder, not an opened Workspace (its database may be damaged)
 FAILED = {"doctor": "the workspace needs you: see the lines marked 'needs you' (or 'action' in the JSON)"}
 TEXT["stats"], TEXT["records"] = text_stats, text_records  # human text without --json (issue 17)

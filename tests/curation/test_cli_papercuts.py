@@ -98,3 +98,24 @@ def test_json_runs_print_no_progress_bars_or_library_noise_on_stderr(tmp_path):
         assert done.returncode == 0, done.stderr
         json.loads(done.stdout)
         assert done.stderr == "", f"{args[0]}: {done.stderr[:500]!r}"
+
+
+def test_embed_map_and_decide_print_text_without_json_and_json_with_it(capsys, loaded):
+    """Every command prints human text without --json (issue 18's note: embed, map and decide printed JSON)."""
+    from curation import cli
+
+    assert set(cli.COMMANDS) <= set(cli.TEXT)  # a new command without a text form fails here
+    out = text_of(capsys, "embed", "--fast", "--workspace", loaded)
+    not_json(out)
+    assert "3 texts embedded with static" in out and "0 already in the cache" in out
+    assert "3 already in the cache" in text_of(capsys, "embed", "--fast", "--workspace", loaded)
+    assert json.loads(text_of(capsys, "embed", "--fast", "--workspace", loaded, "--json"))["reused"] == 3
+    out = text_of(capsys, "map", "--workspace", loaded)
+    not_json(out)
+    assert "clusters" in out and "low confidence" in out
+    assert "clusters" in json.loads(text_of(capsys, "map", "--workspace", loaded, "--json"))
+    rid = _ids(capsys, loaded)[0]
+    out = text_of(capsys, "decide", "--ids", rid, "--reject", "--reason", "manual", "--workspace", loaded)
+    not_json(out)
+    assert out.splitlines() == ["1 decision changed", "now: 0 kept · 1 rejected · 2 undecided"]
+    assert json.loads(text_of(capsys, "decide", "--ids", rid, "--undo", "--workspace", loaded, "--json"))["changed"] == 1
