@@ -227,3 +227,18 @@ def test_a_streamed_file_reports_progress_after_each_slice(tmp_path, monkeypatch
     size = path.stat().st_size
     assert len(calls) == 3 and all(total == size and what == "MB of big.jsonl loaded" for _, total, what in calls)
     assert calls[0][0] < calls[1][0] < calls[2][0] == size
+
+
+def test_a_file_of_one_slice_reports_progress_while_it_is_read(tmp_path, monkeypatch):
+    """A streamed file that fits in one slice still moves the bar while it is read (issue 18: a 100k-row file showed
+    no progress until it was loaded), then ends with the whole file loaded."""
+    path = rows_file(tmp_path / "big.jsonl", 3000, bad=False)
+    monkeypatch.setattr(jsonl_stream, "STREAM_ABOVE", 1)
+    monkeypatch.setattr(jsonl_stream, "BLOCK", 4096)
+    monkeypatch.setattr(ingest_module, "READ_REPORT_EVERY", 250)
+    monkeypatch.setattr(ingest_module, "MB", 1)  # bytes, for a small file
+    calls = []
+    ingest(Workspace(tmp_path / "ws"), path, name="d", progress=lambda done, total, what: calls.append((done, what)))
+    read = [done for done, what in calls if what == "MB of big.jsonl read"]
+    assert len(read) == 12 and read == sorted(read) and 0 < read[0] < read[-1] <= path.stat().st_size
+    assert calls[-1] == (path.stat().st_size, "MB of big.jsonl loaded")
