@@ -15,7 +15,7 @@ from curation.export.splits import preview_sample
 from curation.signals import SIGNALS
 from curation.signals.compute import tokenizer_name
 from ui import layout, show, state
-from ui.data import cached_export_plan, records, shown_errors
+from ui.data import cached_export_plan, export_preview, records, shown_errors
 
 HF_FOLDER = "a Hugging Face tokenizer folder"
 CUSTOM = "custom (Jinja)"
@@ -127,7 +127,7 @@ def contamination(ws, opts: Options) -> None:
                                      spans=spans_in(loads(row["protected_evidence"]), "prompt"))
 
 
-def preview(plan: dict) -> None:
+def preview(ws, opts: Options, plan: dict) -> None:
     for warning in plan.get("policy", {}).get("warnings", []):
         st.warning(show.plain(for_dashboard(warning)))
     st.subheader("Split sizes")
@@ -154,9 +154,9 @@ def preview(plan: dict) -> None:
         with tab:
             if not idx:
                 st.caption("This split is empty.")
-            for i in preview_sample(idx, 3, seed):
-                row = plan["rows"][i]
-                show.highlighted(f"{row['record_id']} · {int(plan['lengths'][i]):,} tokens", plan["texts"][i], list(template.special))
+            shown = preview_sample(idx, 3, seed)
+            for i, (row, text) in zip(shown, export_preview(ws, opts, plan, shown) if shown else []):
+                show.highlighted(f"{row['record_id']} · {int(plan['lengths'][i]):,} tokens", text, list(template.special))
 
 
 def write(ws, opts: Options) -> None:
@@ -197,7 +197,8 @@ def main() -> None:
         plan = cached_export_plan(ws, opts)
     if plan is None:
         return
-    preview(plan)
+    with shown_errors("render the preview"):
+        preview(ws, opts, plan)
     write(ws, opts)
 
 

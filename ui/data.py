@@ -312,16 +312,31 @@ def flag_codes(ws: Workspace) -> list[str]:
 
 @st.cache_resource(max_entries=8, show_spinner="Rendering and splitting…")
 def _export_plan(root: str, all_stamps: tuple, options: str):
-    from curation.export import Options, prepare
+    from curation.export import Options, preview_plan
 
-    return prepare(Workspace(root), Options(**json.loads(options)))
+    return preview_plan(Workspace(root), Options(**json.loads(options)))
 
 
 def cached_export_plan(ws: Workspace, opts) -> dict:
-    """What an export with these options would write (rendered rows, splits, exclusions), remembered until the data changes."""
+    """What an export with these options would write (splits, exclusions, token lengths; the rendered texts are let go),
+    remembered until the data changes."""
     from dataclasses import asdict
 
     return _export_plan(str(ws.root), tuple(stamps(ws).items()), json.dumps(asdict(opts), sort_keys=True))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _export_preview(root: str, all_stamps: tuple, options: str, indices: tuple, _plan: dict) -> list:
+    from curation.export import Options, preview_rows
+
+    return preview_rows(_plan, Options(**json.loads(options)), list(indices))
+
+
+def export_preview(ws: Workspace, opts, plan: dict, indices: list[int]) -> list[tuple[dict, str]]:
+    """(row, rendered text) of the plan's records at `indices`: the few the Export page shows, rendered on demand."""
+    from dataclasses import asdict
+
+    return _export_preview(str(ws.root), tuple(stamps(ws).items()), json.dumps(asdict(opts), sort_keys=True), tuple(indices), plan)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

@@ -355,6 +355,29 @@ def prepare(ws: Workspace, opts: Options) -> dict:
     return {**plan, "rows": rows, "texts": texts, "shaped": shaped_rows}
 
 
+def preview_plan(ws: Workspace, opts: Options) -> dict:
+    """`prepare` without holding the rendered records: every record is rendered a slice at a time for its token length
+    (the splits and the too-long records depend on it) and let go; `preview_rows` renders the few the page shows
+    (issue 18: the Export page held every rendered text, row and shaped row of a million records)."""
+    plan = plan_export(ws, opts)
+    lengths = [part[3] for part in render_slices(plan, opts)]
+    settle(ws, plan, opts, np.concatenate(lengths).astype(np.int64) if lengths else np.zeros(0, np.int64))
+    return plan
+
+
+def preview_rows(plan: dict, opts: Options, indices: list[int]) -> list[tuple[dict, str]]:
+    """(row, rendered text) of the records at `indices` of a settled plan's frame, rendered as the export renders them."""
+    from curation.export.sandbox import Budget
+
+    chosen = plan["frame"].iloc[list(indices)]
+    rows = chosen[list(ROW_COLUMNS)].to_dict("records")
+    if opts.end_markers == "strip":
+        strip_end_markers(rows)
+    limits = opts.limits if opts.limits is not None else Limits.for_batch(len(chosen), frame_chars(chosen))
+    texts, _ = rendered(plan["template"], rows, opts.shape, limits, budget=Budget.start(limits), first=0)
+    return list(zip(rows, texts))
+
+
 def spill_rendered(plan: dict, opts: Options, spill: Path) -> np.ndarray:
     """Render the plan's records a slice at a time, each shaped row's JSON line into `spill`; their token lengths."""
     lengths = []

@@ -302,3 +302,25 @@ def test_the_default_total_limits_grow_with_the_batch(demo, tmp_path, monkeypatc
     monkeypatch.setattr(templates, "DEFAULT_LIMITS", Limits(total_chars=3000))
     export(demo, tmp_path / "out", Options(similarity=False))
     assert (tmp_path / "out" / "train.jsonl").stat().st_size > 3000
+
+
+@pytest.mark.parametrize("case", ["chatml-messages", "custom-text"])
+def test_the_preview_plan_renders_a_slice_at_a_time_and_shows_what_prepare_holds(demo, monkeypatch, case):
+    """The Export page's plan (issue 18): the same splits, lengths and exclusions as `prepare`, without holding any
+    rendered record; the few records shown are rendered on demand, exactly as `prepare` rendered them."""
+    from curation.export import preview_plan, preview_rows, write
+    from curation.export import shapes as shapes_module
+
+    opts = Options(similarity=False, max_tokens=60, over="drop", end_markers="strip", **CASES[case])
+    full = write.prepare(demo, opts)
+    monkeypatch.setattr(write, "SLICE_ROWS", 4)
+    calls = []
+    real = shapes_module.rendered
+    monkeypatch.setattr(write, "rendered", lambda template, rows, *a, **k: calls.append(len(rows)) or real(template, rows, *a, **k))
+    plan = preview_plan(demo, opts)
+    assert max(calls) <= 4 and sum(calls) == len(full["rows"]) + full["excluded"].get("too_long", 0)
+    assert not {"rows", "texts", "shaped"} & set(plan)
+    assert plan["by_split"] == full["by_split"] and list(plan["lengths"]) == list(full["lengths"])
+    assert plan["excluded"] == full["excluded"]
+    shown = [i for idx in plan["by_split"].values() for i in idx[:2]]
+    assert preview_rows(plan, opts, shown) == [(full["rows"][i], full["texts"][i]) for i in shown]
