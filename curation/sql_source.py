@@ -57,6 +57,9 @@ def masked(text: str) -> str:
     return re.sub(rf"((?:{'|'.join(SECRET_KEYS)})[^=&]*=)[^&]*", r"\1***", text, flags=re.I)
 
 
+SHORT_SECRET = 6  # characters: a secret shorter than this is scrubbed only where it stands alone
+
+
 @dataclass
 class Database:
     """An opened database: the engine, the URL as shown (no password), and the secrets to scrub from messages."""
@@ -66,8 +69,13 @@ class Database:
     secrets: tuple[str, ...] = field(default=())
 
     def scrub(self, text: str) -> str:
+        """The text with every secret replaced by ***. A short secret (under SHORT_SECRET characters) only where it
+        stands alone: a password "p" must not turn "psycopg" into "***syco***g"."""
         for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
+            if len(secret) >= SHORT_SECRET:
+                text = text.replace(secret, "***")
+            else:
+                text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", "***", text)
         return text
 
     def error(self, message: str, dashboard: str | None = None) -> CurationError:
@@ -81,6 +89,20 @@ def secret_forms(values) -> tuple[str, ...]:
         if value:
             forms.update({value, quote(value, safe=""), quote_plus(value)})
     return tuple(forms)
+
+
+DRIVER_HINTS = {  # the database kind -> what to install or write when its driver is missing
+    "postgresql": "for PostgreSQL write postgresql+psycopg:// (psycopg 3 is installed)",
+    "mysql": "for MySQL or MariaDB: pip install pymysql, then write mysql+pymysql://",
+    "mariadb": "for MySQL or MariaDB: pip install pymysql, then write mysql+pymysql://",
+    "mssql": "for SQL Server: pip install pyodbc (and an ODBC driver), then write mssql+pyodbc://",
+    "oracle": "for Oracle: pip install oracledb, then write oracle+oracledb://",
+}
+
+
+def driver_hint(kind: str) -> str:
+    """What to do when the driver for this kind of database is not installed."""
+    return DRIVER_HINTS.get(kind, f"install the Python driver SQLAlchemy names for {kind}")
 
 
 def connect(url: str, *, password: str | None = None, password_env: str | None = None) -> Database:
@@ -127,7 +149,7 @@ def connect(url: str, *, password: str | None = None, password_env: str | None =
                        "duckdb://, postgresql+psycopg://, mysql+pymysql:// …") from None
     except ImportError as exc:
         raise db.error(f"{db.shown}: the database driver for {parsed.drivername} is not installed ({exc}); "
-                       "for PostgreSQL write postgresql+psycopg://") from None
+                       + driver_hint(parsed.get_backend_name())) from None
     except (ArgumentError, ValueError, TypeError) as exc:
         raise db.error(f"{db.shown}: bad database URL ({exc})") from None
     return db

@@ -376,3 +376,26 @@ def test_reingest_of_stored_rows_converts_nothing_and_an_empty_result_is_a_warni
     assert (again["added"], again["skipped"], again["errors"]) == (0, 4, [])
     empty = ingest(ws, url_of(db), query="SELECT * FROM qa WHERE id > 100", key="id", name="m")
     assert empty["added"] == 0 and any("returned no rows" in w for w in empty["warnings"])
+
+
+@pytest.mark.parametrize("url, hint", [
+    ("mysql://u:p@127.0.0.1/db", "pip install pymysql, then write mysql+pymysql://"),
+    ("postgresql+psycopg2://u:p@127.0.0.1/db", "postgresql+psycopg://"),
+])
+def test_a_missing_driver_names_what_to_install_for_that_database(ws, url, hint):
+    """A MySQL URL without its driver says how to get MySQL's driver, not PostgreSQL's; a one-letter password is hidden
+    where it stands alone and leaves the words of the message whole."""
+    with pytest.raises(CurationError) as caught:
+        ingest(ws, url)
+    message = str(caught.value)
+    assert hint in message and ("PostgreSQL" in message) == url.startswith("postgresql")
+    assert "***" not in message.replace("u:***@", "") and ":p@" not in message
+    assert "psycopg" in message or "pymysql" in message
+
+
+def test_secrets_are_scrubbed_wherever_they_appear_and_short_ones_where_they_stand_alone():
+    from curation.sql_source import Database
+
+    db = Database(engine=None, shown="x", secrets=("hunter2long", "pw"))
+    assert db.scrub("auth hunter2long failed; xhunter2longx") == "auth *** failed; x***x"
+    assert db.scrub("password pw rejected (pwd, pwned)") == "password *** rejected (pwd, pwned)"
