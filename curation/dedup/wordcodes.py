@@ -99,13 +99,10 @@ def _number(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     hashes = np.empty(len(starts), np.uint64)
     _kernels()[2](data, starts, ends, hashes)
-    codes, _ = pd.factorize(hashes)
+    codes, distinct = pd.factorize(hashes)
     codes = codes.astype(np.int64)
-    top = np.maximum.accumulate(codes)  # codes are numbered in first-seen order: a new one is one above all before it
-    first = np.flatnonzero(np.r_[True, top[1:] > top[:-1]])
-    if not _kernels()[3](data, starts, ends, first[codes]):
-        return None, first
-    return codes, first
+    first, same = _kernels()[3](data, starts, ends, codes, len(distinct))
+    return (codes if same else None), first
 
 
 def _byte_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -125,8 +122,9 @@ WORD_BYTE, LOWER_BYTE = _byte_tables()
 @functools.cache
 def _kernels():
     """The compiled scans (numba, cached on disk after the first compilation): count the words of each scanned text,
-    find their spans, hash each word's lower-cased bytes (FNV-1a, 64 bits), and check that words sharing a code are
-    equal byte for byte. Each is bound to the byte tables (closures over other compiled functions are not cached)."""
+    find their spans, hash each word's lower-cased bytes (FNV-1a, 64 bits), and find each code's first word, checking
+    that the words sharing a code are equal byte for byte. Each is bound to the byte tables (closures over other
+    compiled functions are not cached)."""
     import numba
 
     @numba.njit(cache=True, nogil=True)
@@ -164,18 +162,20 @@ def _kernels():
             out[i] = h
 
     @numba.njit(cache=True, nogil=True)
-    def same(data, starts, ends, rep, lower):  # pragma: no cover - compiled
+    def same(data, starts, ends, codes, distinct, lower):  # pragma: no cover - compiled
+        first = np.full(distinct, -1, np.int64)  # each code's first word
         for i in range(len(starts)):
-            r = rep[i]
-            if r == i:
+            r = first[codes[i]]
+            if r < 0:
+                first[codes[i]] = i
                 continue
             n = ends[i] - starts[i]
             if ends[r] - starts[r] != n:
-                return False
+                return first, False
             for k in range(n):
                 if lower[data[starts[i] + k]] != lower[data[starts[r] + k]]:
-                    return False
-        return True
+                    return first, False
+        return first, True
 
     return (lambda *a: count(*a, WORD_BYTE), lambda *a: find(*a, WORD_BYTE), lambda *a: fnv(*a, LOWER_BYTE),
             lambda *a: same(*a, LOWER_BYTE))
