@@ -2,7 +2,12 @@
 after the click, regrouping every record (`annotated.regroup_everything`, what `regroup_duplicates` did before) and
 only the components the decision touches (`annotated.regroup_duplicates`), alternated in one run on one workspace.
 
-    nice -n 10 python -m bench.regroup_keep WORKSPACE [--keeps 5] [--profile FILE]
+    nice -n 10 python -m bench.regroup_keep WORKSPACE [--keeps 5] [--profile FILE] [--before OLD_GROUPS_PY]
+
+`--before`: a copy of `curation/dedup/groups.py` from before the local regroup (`git show 45524f8:curation/dedup/
+groups.py > /tmp/groups_before.py`): the full regroup is then also timed with that module's stars ("before").
+The local regroup is timed from the groups found (every decision since the find) and chained from the last one
+(only the record just decided: what the dashboard does).
 
 It decides in the workspace given: use a copy. Steps, as the pages run them (`ui.data`): the records with their
 decisions (`read_records`, the ids as Python strings, `decision_columns`), the groups from the cached pairs
@@ -54,6 +59,31 @@ def group_columns(frame: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     return frame[["record_id"]].merge(table, on="record_id", how="left").drop(columns="record_id")
 
 
+def load_module(path: str):
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("groups_before", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["groups_before"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def regroup_with(module, dups, frame: pd.DataFrame):
+    """`regroup_duplicates` as it was before issue 18's local regroup, with another groups module."""
+    from dataclasses import replace
+
+    from curation.annotated import DECISION_COLUMNS
+
+    new = dups.frame.assign(**{c: frame[c].array for c in DECISION_COLUMNS if c in frame and c in dups.frame})
+    conf = dups.conf
+    rank = module.preference_rank(new, conf["rule"]) if module.GROUPINGS[conf["grouping"]].ranked else None
+    labels = module.group_labels(len(new), dups.pairs, dups.hashes, float(conf["threshold"]), rank)
+    table = module.assign(new, labels, dups.hashes, conf["rule"], dups.families)
+    return replace(dups, frame=new, table=table, rank=rank, _sweeps={})
+
+
 def profiled(fn, args: tuple, path: str, label: str):
     profile = cProfile.Profile()
     out = profile.runcall(fn, *args)
@@ -70,6 +100,7 @@ def main() -> None:
     parser.add_argument("--keeps", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--profile", help="append a cProfile of one full and one local regroup to this file")
+    parser.add_argument("--before", help="a copy of curation/dedup/groups.py from before, to time its full regroup too")
     args = parser.parse_args()
     ws = Workspace(args.workspace)
     (frame, index), t = clock(lambda: records(ws))
@@ -88,7 +119,10 @@ def main() -> None:
           f"{sizes.max(initial=0):,}", flush=True)
     members = grouped[grouped["representative"] == False]["record_id"].to_numpy(object)  # noqa: E712 - nullable boolean
     chosen = np.random.default_rng(args.seed).choice(members, size=min(args.keeps, len(members)), replace=False)
-    times = {"decide": [], "decisions over the records": [], "full regroup": [], "local regroup": [], "page: group columns": []}
+    times = {"decide": [], "decisions over the records": [], "before": [], "full regroup": [], "local regroup": [],
+             "local, chained": [], "page: group columns": []}
+    before = load_module(args.before) if args.before else None
+    last = dups
     for k, rid in enumerate(chosen.tolist()):
         dataset = frame["dataset"].iat[index.get_loc(rid)]
         _, t = clock(decisions.decide, ws, [rid], "keep", "manual", index={rid: dataset})
@@ -96,6 +130,8 @@ def main() -> None:
         now, t = clock(with_decisions, ws, frame, index)
         times["decisions over the records"].append(t)
         runs = [("full regroup", regroup_everything), ("local regroup", regroup_duplicates)]
+        if before is not None:
+            runs.insert(0, ("before", lambda d, f: regroup_with(before, d, f)))
         results = {}
         for name, fn in runs if k % 2 == 0 else runs[::-1]:
             if args.profile and k == 0:
@@ -104,16 +140,24 @@ def main() -> None:
                 results[name], t = clock(fn, dups, now)
             times[name].append(t)
         full, local = results["full regroup"], results["local regroup"]
-        pd.testing.assert_frame_equal(local.table, full.table)
-        assert (local.rank is None and full.rank is None) or (local.rank == full.rank).all()
+        chained, t = clock(regroup_duplicates, last, now)
+        times["local, chained"].append(t)
+        last = chained
+        for other in (local, chained, results.get("before")):
+            if other is not None:
+                pd.testing.assert_frame_equal(other.table, full.table)
+                assert (other.rank is None and full.rank is None) or (other.rank == full.rank).all()
         _, t = clock(group_columns, frame, local.table)
         times["page: group columns"].append(t)
         size = local.table.set_index("record_id").loc[rid, "group_size"]
-        print(f"keep {k + 1} ({rid}, group of {size}): " + ", ".join(f"{n} {v[-1]:.2f} s" for n, v in times.items()),
+        print(f"keep {k + 1} ({rid}, group of {size}): " + ", ".join(f"{n} {v[-1]:.2f} s" for n, v in times.items() if v),
               flush=True)
-    print("median over the keeps: " + ", ".join(f"{n} {statistics.median(v):.3f} s" for n, v in times.items()))
-    ratio = statistics.median(times["full regroup"]) / max(statistics.median(times["local regroup"]), 1e-9)
-    print(f"full / local: {ratio:.1f}x; tables equal after every keep")
+    print("median over the keeps: " + ", ".join(f"{n} {statistics.median(v):.3f} s" for n, v in times.items() if v))
+    base = "before" if times["before"] else "full regroup"
+    for name in ("local regroup", "local, chained"):
+        ratio = statistics.median(times[base]) / max(statistics.median(times[name]), 1e-9)
+        print(f"{base} / {name}: {ratio:.1f}x")
+    print("tables and ranks equal to the full regroup after every keep")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
 
 

@@ -234,7 +234,8 @@ class Regrouping:
     takes every other component's owners at the new number of passes, still without grouping it again.
     """
 
-    near: Pairs  # the pairs at or above the threshold, ordered by component
+    pair_i: np.ndarray  # the pairs at or above the threshold (rows, int32: ~130 MB for 16.6M pairs at 1M records),
+    pair_j: np.ndarray  # ordered by component
     pair_start: np.ndarray  # component c's pairs are near[pair_start[c]:pair_start[c + 1]]
     rows: np.ndarray  # the rows ordered by component
     row_start: np.ndarray  # component c's rows are rows[row_start[c]:row_start[c + 1]]
@@ -275,21 +276,22 @@ def regrouping(n: int, pairs: Pairs, hashes: np.ndarray, threshold: float, rank:
     ei, ej = exact_edges(hashes)
     component = components(n, np.concatenate([ei, near.i]), np.concatenate([ej, near.j]))
     by_pair = np.argsort(component[near.i], kind="stable")
-    near = Pairs(near.i[by_pair], near.j[by_pair], near.sim[by_pair], near.info)
+    pair_i, pair_j = near.i[by_pair].astype(np.int32), near.j[by_pair].astype(np.int32)
+    del by_pair
     size = int(component.max(initial=-1)) + 1
     row_start = np.r_[0, np.cumsum(np.bincount(component, minlength=size))]
     pair_start = np.r_[0, np.cumsum(np.bincount(component[near.i], minlength=size))]
     rows = np.argsort(component, kind="stable")
     if rank is None:
         _, set_of = np.unique(hashes, return_inverse=True)
-        state = Regrouping(near, pair_start, rows, row_start, component, set_of.reshape(-1), None,
+        state = Regrouping(pair_i, pair_j, pair_start, rows, row_start, component, set_of.reshape(-1), None,
                            np.zeros(SETTLE_PASSES, np.int64), {}, 0)
         return number_groups(component), state
     set_of, a, b, best = star_sets(near, hashes, rank)
     owners, gains = settled_trajectory(a, b, best, component[near.i][set_of[near.i] != set_of[near.j]], size)
     total = gains.sum(axis=0)
     changing = np.flatnonzero(gains.any(axis=1))
-    state = Regrouping(near, pair_start, rows, row_start, component, set_of, owners, total,
+    state = Regrouping(pair_i, pair_j, pair_start, rows, row_start, component, set_of, owners, total,
                        dict(zip(changing.tolist(), gains[changing])), kept_passes(total))
     return number_groups(state.raw), state
 
@@ -319,8 +321,8 @@ def regroup_components(state: Regrouping, rows: np.ndarray, hashes: np.ndarray,
         return number_groups(state.raw), local, state
     found = np.unique(state.component[local])
     picked = np.concatenate([np.arange(state.pair_start[c], state.pair_start[c + 1]) for c in found.tolist()])
-    near = Pairs(np.searchsorted(local, state.near.i[picked]), np.searchsorted(local, state.near.j[picked]),
-                 state.near.sim[picked])
+    near = Pairs(np.searchsorted(local, state.pair_i[picked]), np.searchsorted(local, state.pair_j[picked]),
+                 np.ones(len(picked), dtype=np.float32))
     set_of, a, b, best = star_sets(near, hashes[local], rank_of(local))
     pair_component = np.searchsorted(found, state.component[local][near.i][set_of[near.i] != set_of[near.j]])
     owners, gains = settled_trajectory(a, b, best, pair_component, len(found))
