@@ -14,7 +14,7 @@ from curation.signals.measured import MEASURED_ON, REJECT_LABELS, REJECT_PRECISI
 from curation.signals.quality import __doc__ as QUALITY_DOC
 from curation.signals.report import LENGTH_FIELDS, UNITS, count_at, flag_counts, length_summary, overlaps
 from ui import layout, show, state
-from ui.charts import OVERLAP_NOTE, overlap_figure
+from ui.charts import OVERLAP_NOTE, binned_histogram, overlap_figure
 from ui.data import annotated_records, current_filter, records, shown_errors
 from ui.decide import decision_bar
 from ui.score import score_tab
@@ -34,7 +34,7 @@ def lengths_tab(frame: pd.DataFrame) -> None:
     if group:  # Plotly reads tags in legend names: dataset names are shown as text
         frame = frame.assign(**{group: frame[group].astype(str).map(html.escape)})
     log = st.toggle("Log scale", **state.bound(state.QUALITY_LOG))
-    fig = px.histogram(frame, x=column, color=group, nbins=60, barmode="overlay", opacity=0.75, log_y=log)
+    fig = binned_histogram(frame, column, group, nbins=60, log=log)
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), xaxis_title=f"{field} length ({unit})", yaxis_title="records")
     st.plotly_chart(fig, width="stretch")
     summary = length_summary(frame, field, unit, group, short, long)
@@ -162,7 +162,7 @@ def overlap_tab(frame: pd.DataFrame) -> None:
     right.caption(OVERLAP_NOTE)
     per_record = flag_counts(flag_frame)
     st.write("Records by number of flags: " + ", ".join(f"**{int(k)}** flag(s): {int(v):,}" for k, v in per_record.items()))
-    fig = px.histogram(frame, x="quality", nbins=20)
+    fig = binned_histogram(frame, "quality", nbins=20)
     fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), title="Flags-only quality (the gate of the Score tab)")
     st.plotly_chart(fig, width="stretch")
     with st.expander("How the flags-only quality is computed"):

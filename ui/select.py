@@ -13,6 +13,7 @@ import streamlit as st
 from curation import select, select_view
 from curation.annotated import stamp
 from ui import jobs, review, show, state
+from ui.charts import binned_histogram
 from ui.data import shown_errors
 from ui.decide import curator
 
@@ -162,7 +163,7 @@ def inspect(sel: select.Selection) -> None:
         st.dataframe(select_view.quality(sel), hide_index=True, width="stretch")
         scores = pd.concat([frame.loc[sel.pool.eligible, ["score"]].assign(set="pool"),
                             frame.iloc[sel.chosen][["score"]].assign(set="chosen")])
-        fig = px.histogram(scores, x="score", color="set", nbins=40, barmode="overlay", histnorm="percent", opacity=0.7)
+        fig = binned_histogram(scores, "score", "set", nbins=40, percent=True, opacity=0.7)
         fig.update_layout(height=280, margin=dict(l=10, r=10, t=30, b=10), title="Quality of the chosen set and of the pool")
         st.plotly_chart(fig, width="stretch", key="select_quality")
     with right:
