@@ -47,8 +47,9 @@ EPSILON = 0.01  # coverage: stochastic greedy's tolerance
 MIN_SAMPLE = 256  # coverage: candidates weighed per step, at least
 INDEX_MIN = 100_000  # quality: pools at least this large filter candidates through an index of the chosen records (measured:
 # below, the scan without it is as fast: bench/select_scale.py --sizes)
-PROBES = 2  # quality's index: the lists each candidate looks in (its nearest centroids)
-PER_LIST = 128  # quality's index: about this many chosen records a list holds at the budget
+PROBES = 4  # quality's index: the lists each candidate looks in (its nearest centroids)
+PER_LIST = 512  # quality's index: about this many chosen records a list holds at the budget (4 probes of 512: the fewest
+# exact comparisons on a 300k slice of the 1M pool, against 2 of 128: 51k vs 72k)
 MAX_LISTS = 1024
 SLACK = 1e-4  # quality's index: it rejects only at threshold + SLACK, so rounding never rejects what the exact test keeps
 EXACT_BATCH = 64  # quality: candidates compared exactly with every chosen record per matrix product
@@ -165,7 +166,8 @@ class Quality(Strategy):
         """The candidates of `chunk` the index (when there is one) does not find at the threshold of a chosen record."""
         if self.index is None:
             return chunk
-        self.index.sync(self.chosen_x.view())
+        with _one_blas_thread():
+            self.index.sync(self.chosen_x.view())
         near = self.index.best(self.x[chunk]) >= self.threshold + SLACK
         self.too_close[chunk[near]] = True
         self.rejected["index"] += int(near.sum())
@@ -249,9 +251,9 @@ class ChosenIndex:
     real chosen record), so it can only reject what the exact test rejects; what it misses costs time, never a
     different pick. Centroids come from a few rounds of spherical k-means on a seeded sample of the pool."""
 
-    def __init__(self, centroids: np.ndarray, probes: int = PROBES):
+    def __init__(self, centroids: np.ndarray, probes: int | None = None):
         self.centroids = np.ascontiguousarray(centroids, dtype=np.float32)
-        self.probes = min(probes, len(centroids))
+        self.probes = min(probes or PROBES, len(centroids))
         self.lists = [_Rows(centroids.shape[1]) for _ in range(len(centroids))]
         self.size = 0
 
