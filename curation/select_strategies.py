@@ -177,11 +177,11 @@ class Quality(Strategy):
         """The exact highest similarity to the chosen records the block is compared with (the first `known`), for the
         candidates from block position `at` on, `EXACT_BATCH` of those still allowed: one matrix product. Lazily, so
         that a near copy that a pick of this block rejects first (the `since` check) is never compared with them all."""
-        pos = np.arange(at, min(at + 4 * EXACT_BATCH, len(self.block)))
+        pos = np.arange(at + 1, min(at + 4 * EXACT_BATCH, len(self.block)))
         who = self.block[pos]
-        pos = pos[allowed[who] & ~self.too_close[who] & np.isnan(self.block_max[pos])]
+        pos = np.concatenate([[at], pos[allowed[who] & ~self.too_close[who] & np.isnan(self.block_max[pos])]])
         with _one_blas_thread():  # a small product: on a busy machine a second thread mostly waits (measured 4x slower)
-            pos = pos[~self._shadowed(self.block[pos])][:EXACT_BATCH]
+            pos = pos[~self._shadowed(self.block[pos])][:EXACT_BATCH]  # `at` first: never shadowed, always compared
             rows = self.block[pos]
             sims = max_similarity(self.x[rows], self.chosen_x.view()[: self.known])
         self.exact_rows += len(rows)
