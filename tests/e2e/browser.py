@@ -100,3 +100,17 @@ def load_path(page, url: str, path) -> None:
     wait_idle(page)
     page.get_by_role("button", name="Load", exact=True).click()
     wait_idle(page)
+
+
+def eventually(page, check, timeout: float = 60_000) -> None:
+    """Wait until `check()` (a look at the workspace) is true: a click's script run can start after `wait_idle` has
+    already seen the page idle on a loaded machine, so what the click writes is awaited, not assumed. Fails with the
+    last value when the time runs out."""
+    waited, value = 0.0, None
+    while waited < timeout:
+        value = check()
+        if value is True:
+            return
+        page.wait_for_timeout(250)
+        waited += 250
+    raise AssertionError(f"still not true after {timeout / 1000:.0f} s: {check.__doc__ or check} (last: {value!r})")

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from curation.store import load_records
 from curation.workspace import Workspace
-from tests.e2e.browser import load_path, wait_idle
+from tests.e2e.browser import eventually, load_path, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -131,6 +131,7 @@ def test_quality_page_shows_flags_with_highlighted_evidence_and_rejects_them(ser
     wait_idle(page)
     page.get_by_role("button", name="Reject all 5").click()
     wait_idle(page)
+    eventually(page, lambda: (load_records(Workspace(ws))["reason"] == "exact_duplicate").sum() == 5)
     frame = load_records(Workspace(ws))
     assert (frame["reason"] == "exact_duplicate").sum() == 5 and (frame["reason"] == "refusal").sum() == 0
 
@@ -153,7 +154,7 @@ def test_map_builds_in_the_background_and_a_lasso_selection_is_rejected(served):
     assert n > 0
     page.get_by_role("button", name=f"Reject {n:,}").click()
     wait_idle(page)
-    assert (load_records(Workspace(ws))["decision"] == "reject").sum() == n
+    eventually(page, lambda: (load_records(Workspace(ws))["decision"] == "reject").sum() == n)
 
 
 def test_duplicates_found_in_the_background_compared_side_by_side_rejected_and_undone(served):
@@ -172,17 +173,17 @@ def test_duplicates_found_in_the_background_compared_side_by_side_rejected_and_u
     n = int(keep.inner_text().split()[-1])
     keep.click()
     wait_idle(page)
-    frame = load_records(Workspace(ws))
-    rejected = frame[frame["decision"] == "reject"]
-    assert len(rejected) == n and rejected["reason"].str.startswith("near_duplicate_of:").all()
+    rejected = lambda: load_records(Workspace(ws)).query("decision == 'reject'")  # noqa: E731
+    eventually(page, lambda: len(rejected()) == n)
+    assert rejected()["reason"].str.startswith("near_duplicate_of:").all()
     apply_all = page.get_by_role("button", name="Apply to all groups")
     total = int(apply_all.inner_text().split()[-1].replace(",", ""))
     apply_all.click()
     wait_idle(page)
-    assert (load_records(Workspace(ws))["decision"] == "reject").sum() == total
+    eventually(page, lambda: len(rejected()) == total)
     page.get_by_role("button", name="Undo every duplicate rejection").click()
     wait_idle(page)
-    assert (load_records(Workspace(ws))["decision"] == "reject").sum() == 0
+    eventually(page, lambda: len(rejected()) == 0)
 
 
 def test_export_choose_template_preview_write_and_download(served, tmp_path):
@@ -347,8 +348,8 @@ def test_select_the_best_n_compare_apply_and_undo(served):
     wait_idle(page)
     apply.click()
     wait_idle(page)
+    eventually(page, lambda: (load_records(Workspace(ws))["reason"] == "selected:coverage").sum() == keep)
     frame = load_records(Workspace(ws))
-    assert (frame["reason"] == "selected:coverage").sum() == keep
     assert (frame["reason"] == "not_selected:budget").sum() == reject
     page.get_by_role("button", name="Undo the last selection").click()
     wait_idle(page)
