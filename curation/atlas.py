@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -195,7 +196,9 @@ def project(vectors: np.ndarray, seed: int = 42) -> np.ndarray:
         return _project_sample(vectors, seed)
     reducer = umap.UMAP(n_components=2, metric="cosine", n_neighbors=min(15, n - 1), min_dist=0.1, init="pca",
                         random_state=seed if n <= SEEDED_UP_TO else None)
-    return reducer.fit_transform(vectors).astype(np.float32)
+    with warnings.catch_warnings():  # "n_jobs value 1 overridden to 1 by setting random_state": the seed is ours, on purpose
+        warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+        return reducer.fit_transform(vectors).astype(np.float32)
 
 
 FIT_AT_MOST = 100_000  # issue 18: UMAP fits at most this many records (seeded sample); the rest are placed

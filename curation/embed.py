@@ -376,7 +376,7 @@ def modes_note(ws: Workspace) -> str:
     return (f"**Default, MiniLM on {engine}**: the tool's best judge of paraphrases, and the model the duplicate thresholds "
             "are calibrated on. Through ONNX Runtime (a fused graph with int8 weights) it runs about 1.6 times as fast as "
             "PyTorch on CPU, with vectors within cosine 0.99 of PyTorch's (kept in a cache of their own; on MRPC the same ROC AUC to two "
-            "decimals, about 2% of decisions at the calibrated threshold change); `embed --backend torch` gives PyTorch's "
+            "decimals, about 2% of decisions at the calibrated threshold change); the PyTorch backend gives PyTorch's "
             "exact vectors. **Fast mode, a static model** distilled from MiniLM once per machine (minutes): about "
             "two orders of magnitude faster, for a first look at hundreds of thousands of records; it loses about 0.16 "
             "Spearman on STS-B against MiniLM (model2vec's published comparison) and puts different problems on one theme "

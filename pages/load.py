@@ -110,7 +110,7 @@ def last_result(ws) -> None:
     for warning in result.get("warnings", []):
         st.warning(show.plain(for_dashboard(warning)))
     if result["errors"]:
-        st.warning(f"{len(result['errors']):,} problem(s): these rows were not loaded and are kept in "
+        st.warning(f"{show.counted(len(result['errors']), 'problem')}: these rows were not loaded and are kept in "
                    f"{show.plain(result['rejects_file'])}.")
         st.dataframe(pd.DataFrame(result["errors"]), hide_index=True, width="stretch")
     if added or skipped:

@@ -161,8 +161,8 @@ def overlap_tab(frame: pd.DataFrame) -> None:
     right.plotly_chart(overlap_figure(overlaps(flag_frame)), width="stretch")
     right.caption(OVERLAP_NOTE)
     per_record = flag_counts(flag_frame)
-    st.write("Records by number of flags: " + ", ".join(f"**{int(k)}** flag(s): {int(v):,}" for k, v in per_record.items()))
-    fig = binned_histogram(frame, "quality", nbins=20)
+    st.write("Records by number of flags: " + ", ".join(f"**{show.counted(int(k), 'flag')}**: {int(v):,}" for k, v in per_record.items()))
+    fig = binned_histogram(frame, "quality", nbins=20, log=True)  # most records sit at 1.0: the rest shows on a log scale
     fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), title="Flags-only quality (the gate of the Score tab)")
     st.plotly_chart(fig, width="stretch")
     with st.expander("How the flags-only quality is computed"):

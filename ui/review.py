@@ -112,7 +112,9 @@ def context_line(rec: pd.Series) -> str:
         parts.append(f"cluster: {show.plain(cluster)}")
     group = rec.get("dup_group")
     if group is not None and not pd.isna(group):
-        role = "representative" if bool(rec.get("representative")) else f"duplicate of {show.plain(rec.get('representative_id'))}"
+        role = ("representative: rejecting it makes another member represent the group, which can regroup and renumber "
+                "the groups (1 = the largest)" if bool(rec.get("representative"))
+                else f"duplicate of {show.plain(rec.get('representative_id'))}")
         parts.append(f"duplicate group {int(group)} ({role})")
     elif "dup_group" in rec:
         parts.append("no duplicate group")

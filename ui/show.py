@@ -82,3 +82,8 @@ def highlighted(label: str, value: str | None, terms: list[str] | tuple[str, ...
         "<div class='record-text' style='white-space: pre-wrap; font-family: monospace; font-size: 0.85rem; "
         f"background: #f6f6f9; padding: 0.6rem; border-radius: 0.4rem'>{''.join(pieces)}</div>"
     )
+
+
+def counted(n: int, noun: str) -> str:
+    """`n` and the noun, plural unless n is 1: "1 problem", "3 problems", "1,204 flags"."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

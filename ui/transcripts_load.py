@@ -91,7 +91,7 @@ def speaker_roles(shown: dict) -> dict:
     files = shown["files"]
     st.write(f"{len(files):,} file(s), {shown['conversations']:,} conversation(s), {len(shown['speakers']):,} speaker(s).")
     if shown["problems"]:
-        st.warning(f"{len(shown['problems']):,} problem(s): these cues or lines will not load; the rest will.")
+        st.warning(f"{show.counted(len(shown['problems']), 'problem')}: these cues or lines will not load; the rest will.")
         st.dataframe(pd.DataFrame(shown["problems"]).drop(columns=["raw"], errors="ignore").astype(str), hide_index=True,
                      width="stretch")
     for warning in shown["warnings"]:

@@ -64,4 +64,7 @@ def describe(signal) -> str:
         return f"{measured_text}: bulk reject offered"
     if not m:
         return f"{measured_text} (no labelled record carries it), so review its records one by one"
-    return f"{measured_text}: below {REJECT_PRECISION} on {REJECT_LABELS}+ labels, so review its records one by one"
+    if m[1] < REJECT_LABELS:
+        return (f"{measured_text}: too few labels to trust for a bulk reject (it takes precision {REJECT_PRECISION} or more "
+                f"on {REJECT_LABELS}+ labelled records), so review its records one by one")
+    return f"{measured_text}: under the {REJECT_PRECISION} a bulk reject needs, so review its records one by one"

@@ -45,7 +45,8 @@ def test_a_duplicate_group_opens_as_a_queue_with_the_groups_reason(tmp_path, mon
     rep = members.loc[members["representative"] == True, "record_id"].iloc[0]  # noqa: E712
     assert name == f"Duplicate group {group}" and queue["ids"] == list(members["record_id"])
     assert queue["reason"] == f"near_duplicate_of:{rep}"
-    assert any(f"duplicate group {group} (representative)" in c.value for c in app.caption)
+    assert any(f"duplicate group {group} (representative: rejecting it makes another member represent the group" in c.value
+               for c in app.caption)
 
 
 def test_the_select_margin_opens_as_a_queue(topics, monkeypatch):  # noqa: F811

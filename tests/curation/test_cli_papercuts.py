@@ -119,3 +119,19 @@ def test_embed_map_and_decide_print_text_without_json_and_json_with_it(capsys, l
     not_json(out)
     assert out.splitlines() == ["1 decision changed", "now: 0 kept · 1 rejected · 2 undecided"]
     assert json.loads(text_of(capsys, "decide", "--ids", rid, "--undo", "--workspace", loaded, "--json"))["changed"] == 1
+
+
+def test_the_map_does_not_print_umaps_warning_about_its_seed():
+    """UMAP warns that a seed overrides n_jobs whenever a map is seeded (every map up to 10k records): the CLI printed
+    it between its progress lines (new-user pass, issue 18)."""
+    import warnings
+
+    import numpy as np
+
+    from curation.atlas import project
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        xy = project(np.random.default_rng(0).normal(size=(60, 8)).astype(np.float32), 0)
+    assert xy.shape == (60, 2)
+    assert not [w for w in caught if "n_jobs" in str(w.message)]

@@ -77,7 +77,7 @@ def test_load_a_file_from_a_path_and_see_its_problems(served, tmp_path):
     data.write_text(json.dumps({"instruction": "Name a colour.", "output": "Teal"}) + "\n{bad line\n", encoding="utf-8")
     load_path(page, url, data)
     expect(page.get_by_text("1 records added")).to_be_visible(timeout=30_000)
-    expect(page.get_by_text("1 problem(s)")).to_be_visible()
+    expect(page.get_by_text("1 problem:")).to_be_visible()
     assert len(load_records(Workspace(ws))) == 1
 
 
