@@ -39,12 +39,14 @@ def cluster_stats(labels: np.ndarray, total_clusters: int) -> dict:
             "effective_clusters": float(np.exp(h))}
 
 
-def vendi(vectors: np.ndarray) -> tuple[float, float]:
-    """(Vendi score, mean pairwise cosine distance) on a fixed-seed sample."""
-    if len(vectors) < 2:
-        return float(len(vectors)), 0.0
+def vendi(vectors: np.ndarray, rows: np.ndarray | None = None) -> tuple[float, float]:
+    """(Vendi score, mean pairwise cosine distance) on a fixed-seed sample of the vectors (of `rows` of them: the
+    sample is drawn from the row numbers, so a million records' vectors are not copied to sample a thousand)."""
+    rows = np.arange(len(vectors)) if rows is None else np.asarray(rows)
+    if len(rows) < 2:
+        return float(len(rows)), 0.0
     rng = np.random.default_rng(SEED)
-    sample = vectors[rng.choice(len(vectors), size=min(SAMPLE, len(vectors)), replace=False)]
+    sample = vectors[rows[rng.choice(len(rows), size=min(SAMPLE, len(rows)), replace=False)]]
     k = sample @ sample.T
     eig = np.clip(np.linalg.eigvalsh(k / len(sample)), 0, None)
     eig = eig[eig > 1e-12]
@@ -61,7 +63,7 @@ def diversity(frame: pd.DataFrame, vectors: np.ndarray, labels: np.ndarray, by: 
     groups.update({str(k): np.flatnonzero(frame[by].to_numpy() == k) for k in sorted(frame[by].dropna().unique())})
     out = {}
     for name, rows in groups.items():
-        v, d = vendi(vectors[rows])
+        v, d = vendi(vectors, rows)
         out[name] = {"records": int(len(rows)), **cluster_stats(labels[rows], total), "vendi": v, "mean_cosine_distance": d}
     return out
 

@@ -106,3 +106,20 @@ def test_kmeans_setting_changes_the_map(demo_map):
     atlas = build(ws, frame)
     assert atlas.clusters == 10 and atlas.noise == 0
     save_settings(ws, k=0)  # back to automatic
+
+
+def test_diversity_samples_row_numbers_without_copying_every_vector(monkeypatch):
+    """The same Vendi score from row numbers as from the copied rows (issue 18: "all" copied 1 GB of vectors at 1M)."""
+    from curation import diversity as div
+
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(3000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    rows = np.flatnonzero(rng.random(3000) < 0.6)
+    assert div.vendi(vectors, rows) == div.vendi(vectors[rows])
+    taken = []
+    real = div.vendi
+    monkeypatch.setattr(div, "vendi", lambda v, r=None: taken.append(v) or real(v, r))
+    frame = pd.DataFrame({"dataset": rng.choice(["a", "b"], 3000)})
+    div.diversity(frame, vectors, rng.integers(0, 5, 3000), "dataset")
+    assert all(v is vectors for v in taken)  # every group is sampled from the one array, never a copy of its rows
