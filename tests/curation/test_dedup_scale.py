@@ -235,3 +235,20 @@ def test_find_hands_freed_arrow_memory_back_before_the_search(tmp_path, monkeypa
     monkeypatch.setattr(detect, "candidate_pairs", lambda *a, **k: order.append("search") or search(*a, **k))
     dedup.find(ws)
     assert order[:2] == ["release", "search"]
+
+
+def test_the_quality_rule_joins_only_the_quality_score(tmp_path, monkeypatch):
+    """With every signal cached, the records get the rule's column alone, with the values a join of every signal gave
+    (issue 18: a copy of every record with every signal column was 1 GB more at 1M records, at the run's peak)."""
+    from curation.signals import compute
+
+    monkeypatch.setattr(embed, "get_embedder", bag_of_words)
+    ws = Workspace(tmp_path / "ws")
+    rows = [{"instruction": f"Say {i % 12} twice{'!' * (i % 3)}", "output": str(i) * (1 + i % 4)} for i in range(40)]
+    ingest(ws, str(write_jsonl(tmp_path / "r.jsonl", rows)))
+    compute.signal_table(ws)
+    found = dedup.find(ws, rule="quality", threshold=0.95)
+    joined = compute.with_signals(ws, found.frame.drop(columns=["quality"]))
+    assert np.array_equal(found.frame["quality"].to_numpy(np.float64), joined["quality"].to_numpy(np.float64), equal_nan=True)
+    assert not set(joined.columns) - {"quality"} <= set(found.frame.columns)  # the other signal columns were not copied in
+    assert found.summary()["records_in_groups"] > 0
