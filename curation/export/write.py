@@ -149,11 +149,11 @@ def with_clusters(ws: Workspace, frame: pd.DataFrame, needed: bool) -> pd.DataFr
 
 def leakage(ws: Workspace, frame: pd.DataFrame, split: pd.Series, names: list[str]) -> dict:
     """The highest similarity between a record of any other split and a train record (embeddings of the prompts)."""
-    from curation.embed import EmbedSettings, embed_texts
+    from curation.embed import EmbedSettings, embed_records
 
     train = "train" if "train" in names else names[0]
     model = EmbedSettings.load(ws).model
-    vectors, _ = embed_texts(ws, record_texts(frame, "prompt"), model=model, text="prompt")
+    vectors, _ = embed_records(ws, frame, model=model, text="prompt")  # a slice of texts at a time (issue 18)
     is_train = (split == train).to_numpy()
     out = {"model": model, "text": "prompt", "against": train, "splits": {}}
     ids = frame["record_id"].to_numpy()

@@ -80,10 +80,9 @@ def features(ws: Workspace, frame: pd.DataFrame, model: str, texts: tuple[str, .
     """The frame's embeddings for each text choice, side by side (embedding only texts not cached)."""
     import numpy as np
 
-    from curation.embed import embed_texts
-    from curation.texts import record_texts
+    from curation.embed import embed_records
 
-    blocks = [embed_texts(ws, record_texts(frame, choice), model=model, text=choice, progress=progress)[0] for choice in texts]
+    blocks = [embed_records(ws, frame, model=model, text=choice, progress=progress)[0] for choice in texts]
     return np.hstack(blocks) if blocks else np.zeros((len(frame), 0), dtype=np.float32)
 
 
