@@ -324,3 +324,28 @@ def test_the_preview_plan_renders_a_slice_at_a_time_and_shows_what_prepare_holds
     assert plan["excluded"] == full["excluded"]
     shown = [i for idx in plan["by_split"].values() for i in idx[:2]]
     assert preview_rows(plan, opts, shown) == [(full["rows"][i], full["texts"][i]) for i in shown]
+
+
+def test_the_leakage_similarity_is_found_a_block_of_both_sides_at_a_time(monkeypatch):
+    """The highest train/other similarity and its two rows, as the whole product gives them (ties: the first pair),
+    with only a block of train records compared at a time (issue 18: a 1M export held 7 GB of similarities a block)."""
+    import numpy as np
+
+    from curation.export import manifest
+
+    rng = np.random.default_rng(3)
+    train = rng.normal(size=(700, 16)).astype(np.float32)
+    other = rng.normal(size=(300, 16)).astype(np.float32)
+    train /= np.linalg.norm(train, axis=1, keepdims=True)
+    other /= np.linalg.norm(other, axis=1, keepdims=True)
+    train[5] = train[600]
+    other[40] = other[250] = train[600]  # four equal highest pairs: (40, 5) comes first
+    whole = other @ train.T
+    r, c = np.unravel_index(int(np.argmax(whole)), whole.shape)
+    assert (r, c) == (40, 5)
+    monkeypatch.setattr(manifest, "SIMILARITY_CELLS", 64 * 50)  # 50 train rows a block of 64
+    widths = []
+    real = manifest.np.argmax
+    monkeypatch.setattr(manifest.np, "argmax", lambda a, *k: widths.append(np.shape(a)[-1]) or real(a, *k))
+    assert manifest.max_similarity(train, other, block=64) == (float(whole[r, c]), 40, 5)
+    assert max(widths) == 50
