@@ -104,9 +104,8 @@ def load_pool(ws: Workspace, frame: pd.DataFrame | None = None, *, model: str | 
     that are not cached yet (`progress` reports both; a `Cancelled` it raises keeps what was embedded)."""
     from curation.annotated import annotate
     from curation.decontaminate import protected_datasets, protected_mask
-    from curation.embed import EmbedSettings, embed_texts
+    from curation.embed import EmbedSettings, embed_records
     from curation.scorers.ranked import quality_score
-    from curation.texts import record_texts
 
     if frame is None:
         frame = annotate(ws, stages=("decisions", "signals", "map"), compute=("signals",), progress=progress)
@@ -115,7 +114,7 @@ def load_pool(ws: Workspace, frame: pd.DataFrame | None = None, *, model: str | 
     scored = quality_score(ws, frame)
     conf = EmbedSettings.load(ws)
     model = model or conf.model
-    vectors, embedded = embed_texts(ws, record_texts(frame, conf.text), model=model, text=conf.text, progress=progress)
+    vectors, embedded = embed_records(ws, frame, model=model, text=conf.text, progress=progress)  # texts a slice at a time
     keep = ["record_id", "dataset", "source", "decision", "reason", "instruction", "input", "output"]
     out = scored[keep].copy()
     out["score"] = scored["score"].to_numpy(dtype=float)
