@@ -109,7 +109,7 @@ def eventually(page, check, timeout: float = 60_000) -> None:
     waited, value = 0.0, None
     while waited < timeout:
         value = check()
-        if value is True:
+        if bool(value):  # numpy's True too
             return
         page.wait_for_timeout(250)
         waited += 250
