@@ -37,7 +37,6 @@ from curation.texts import record_texts
 TEMPLATE_FIELDS = ("template",)  # meta fields that name the template a record was generated from
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"\b[A-Z][a-z]+\b")
-_WORD = re.compile(r"\w+")
 # Capitalised words that open sentences rather than name someone or something; every other capitalised word is a name.
 OPENERS = frozenset(
     "a an the this that these those there then it its he she they we i you my our your his her their if in on at for to of "
@@ -80,7 +79,7 @@ class Families:
 
 def words(text: str) -> str:
     """The words of a text, lower-cased, one space apart: case, whitespace and punctuation set aside."""
-    return " ".join(_WORD.findall(text.lower()))
+    return " ".join(wordcodes.words(text))
 
 
 def skeleton(text: str) -> str | None:
