@@ -561,12 +561,12 @@ def text_decontaminate(out: dict) -> str:
 
 
 def text_export(out: dict) -> str:
+    from curation.export.write import leakage_lines
+
     lines = [f"wrote {sum(out['splits'].values()):,} records to {out['out']}: "
              + ", ".join(f"{name} {n:,}" for name, n in out["splits"].items())]
     lines += [f"  excluded {n:,}: {reason}" for reason, n in out["excluded"].items()]
-    for name, check in ((out.get("leakage") or {}).get("splits") or {}).items():
-        if check:
-            lines.append(f"  {name}: highest similarity to a train record {check['max_similarity']:.3f} ({check['record']})")
+    lines += [f"  {line}" for line in leakage_lines(out.get("leakage"))]
     lines += [f"  warning: {w}" for w in out.get("warnings", [])]
     lines.append(f"  manifest: {out['manifest']}")
     return "\n".join(lines)

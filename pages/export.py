@@ -12,6 +12,7 @@ from curation.errors import for_dashboard
 from curation.export import FORMATS, OVER, SHAPES, STRATIFY, TEMPLATES, Options, export, zip_folder
 from curation.export.policy import blocking_flags, set_blocking
 from curation.export.splits import preview_sample
+from curation.export.write import leakage_lines
 from curation.signals import SIGNALS
 from curation.signals.compute import tokenizer_name
 from ui import layout, show, state
@@ -172,11 +173,8 @@ def write(ws, opts: Options) -> None:
                    + ", ".join(f"{show.plain(k)} {v:,}" for k, v in result["splits"].items()))
         files = ", ".join(show.plain(Path(f).name) for f in result["files"])
         st.caption(f"Files: {files} · manifest: {show.plain(result['manifest'])}")
-        leak = (result.get("leakage") or {}).get("splits") or {}
-        for name, check in leak.items():
-            if check:
-                st.caption(f"{show.plain(name)}: highest similarity to a train record {check['max_similarity']:.3f} "
-                           f"({show.plain(check['record'])} ~ {show.plain(check['train_record'])})")
+        for line in leakage_lines(result.get("leakage")):
+            st.caption(show.plain(line))
         if Path(result["out"]).is_dir():
             st.download_button("Download (zip)", data=zip_folder(result["out"]), file_name=f"{Path(result['out']).name}.zip",
                                mime="application/zip", key="export_download")

@@ -29,7 +29,7 @@ import pandas as pd
 from curation import names
 from curation.errors import CurationError
 from curation.export.folder import MARKER, WRITER, WRITTEN_BY, check_out, remove_stale, swap_in, temp_prefix, writer
-from curation.export.manifest import breakdown, decisions_snapshot, max_similarity, sha256_file, sha256_lines, versions
+from curation.export.manifest import breakdown, decisions_snapshot, highest_similarity, sha256_file, sha256_lines, versions
 from curation.export.policy import CONTAMINATED, exclusions, selection
 from curation.export.shapes import SHAPES, rendered
 from curation.export.splits import STRATIFY, assign_splits, parse_splits
@@ -149,13 +149,16 @@ def with_clusters(ws: Workspace, frame: pd.DataFrame, needed: bool) -> pd.DataFr
 
 def leakage(ws: Workspace, frame: pd.DataFrame, split: pd.Series, names: list[str]) -> dict:
     """The highest similarity between a record of any other split and a train record (embeddings of the prompts)."""
+    from curation.dedup.calibration import embedding_threshold
     from curation.embed import EmbedSettings, embed_records
 
     train = "train" if "train" in names else names[0]
     model = EmbedSettings.load(ws).model
     vectors, _ = embed_records(ws, frame, model=model, text="prompt")  # a slice of texts at a time (issue 18)
     is_train = (split == train).to_numpy()
-    out = {"model": model, "text": "prompt", "against": train, "splits": {}}
+    threshold, calibrated = embedding_threshold(model)
+    out = {"model": model, "text": "prompt", "against": train, "near_duplicate_threshold": threshold,
+           "threshold_calibrated": calibrated, "splits": {}}
     ids = frame["record_id"].to_numpy()
     for name in names:
         if name == train:
@@ -164,9 +167,36 @@ def leakage(ws: Workspace, frame: pd.DataFrame, split: pd.Series, names: list[st
         if not len(rows) or not is_train.any():
             out["splits"][name] = None
             continue
-        best, r, c = max_similarity(vectors[is_train], vectors[rows])
-        out["splits"][name] = {"max_similarity": round(best, 6), "record": str(ids[rows][r]), "train_record": str(ids[is_train][c])}
+        found = highest_similarity(vectors[is_train], vectors[rows])
+        check = {"max_similarity": round(found["max_similarity"], 6), "record": str(ids[rows][found["row"]]),
+                 "train_record": str(ids[is_train][found["train_row"]]), "method": found["method"]}
+        if "recall" in found:
+            check["recall"] = found["recall"]
+        out["splits"][name] = check
     return out
+
+
+def leakage_lines(leak: dict | None) -> list[str]:
+    """Each checked split's highest similarity to a train record, and what it means: at or above the model's
+    near-duplicate threshold a record of that split has a near copy in train."""
+    lines = []
+    for name, check in ((leak or {}).get("splits") or {}).items():
+        if not check:
+            continue
+        value, threshold = check["max_similarity"], leak.get("near_duplicate_threshold")
+        line = f"{name}: highest similarity to a train record {value:.3f} ({check['record']} ~ {check['train_record']})"
+        if check.get("recall") is not None:
+            line += f", found with {check['method']}; it found {check['recall']:.0%} of a sample's nearest train records exactly"
+        if threshold is not None:
+            basis = "calibrated on labelled paraphrase pairs" if leak.get("threshold_calibrated") else "not calibrated for this model"
+            if value >= threshold:
+                line += (f". That is at or above {threshold:.2f}, the near-duplicate threshold of {leak['model']} ({basis}): "
+                         f"a {name} record has a near copy in train. Run dedup first: export keeps each duplicate group in one split")
+            else:
+                line += (f". Below {threshold:.2f}, the near-duplicate threshold of {leak['model']} ({basis}): "
+                         "no near copy crosses the splits")
+        lines.append(line)
+    return lines
 
 
 def write_jsonl(path: Path, lines) -> None:

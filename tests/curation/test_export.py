@@ -650,6 +650,9 @@ def test_duplicate_groups_stay_in_one_split_and_the_manifest_reports_train_test_
         assert len({split_of[r] for r in members["record_id"]}) == 1
     check = result["leakage"]["splits"]["test"]
     assert check["max_similarity"] < 0.8 + 1e-6 and check["record"] in split_of and split_of[check["train_record"]] == "train"
+    from curation.dedup.calibration import embedding_threshold
+
+    assert check["method"] == "exact" and result["leakage"]["near_duplicate_threshold"] == embedding_threshold("minilm")[0]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["duplicate_groups"]["method"] == "embedding" and manifest["duplicate_groups"]["note"] is None
 

@@ -349,3 +349,42 @@ def test_the_leakage_similarity_is_found_a_block_of_both_sides_at_a_time(monkeyp
     monkeypatch.setattr(manifest.np, "argmax", lambda a, *k: widths.append(np.shape(a)[-1]) or real(a, *k))
     assert manifest.max_similarity(train, other, block=64) == (float(whole[r, c]), 40, 5)
     assert max(widths) == 50
+
+
+def test_leakage_check_above_its_exact_limit_searches_an_ivf_index_and_says_how_much_it_found():
+    """Issue 18: at 1M records the exact train/test check is 9·10¹⁰ comparisons; above `exact_cells` the nearest train
+    record of each test record comes from a faiss IVF index, and the check says so with a measured recall."""
+    import numpy as np
+
+    from curation.export import manifest
+
+    rng = np.random.default_rng(7)
+    train = rng.normal(size=(20_000, 32)).astype(np.float32)
+    other = rng.normal(size=(2_000, 32)).astype(np.float32)
+    other[7] = train[1234] + 0.01 * rng.normal(size=32)  # a near copy across the splits
+    train /= np.linalg.norm(train, axis=1, keepdims=True)
+    other /= np.linalg.norm(other, axis=1, keepdims=True)
+    exact = manifest.highest_similarity(train, other)
+    assert exact["method"] == "exact" and (exact["row"], exact["train_row"]) == (7, 1234) and "recall" not in exact
+    found = manifest.highest_similarity(train, other, exact_cells=0)
+    assert found["method"].startswith("faiss IVF") and (found["row"], found["train_row"]) == (7, 1234)
+    assert abs(found["max_similarity"] - exact["max_similarity"]) < 1e-5
+    assert 0.0 < found["recall"] <= 1.0  # random 32-d vectors: the index misses some records' nearest train record
+    clustered = manifest.highest_similarity(train, train[:500] + 0.001, exact_cells=0)  # each one's own copy is found
+    assert clustered["recall"] == 1.0
+
+
+def test_leakage_lines_say_whether_a_near_copy_crosses_the_splits():
+    """The highest similarity alone (e.g. 0.996) told a curator nothing: it is read against the model's near-duplicate
+    threshold, and an index's recall is said."""
+    from curation.export.write import leakage_lines
+
+    leak = {"model": "minilm", "near_duplicate_threshold": 0.79, "threshold_calibrated": True,
+            "splits": {"test": {"max_similarity": 0.996, "record": "a", "train_record": "b", "method": "exact"},
+                       "dev": {"max_similarity": 0.61, "record": "c", "train_record": "d", "method": "faiss IVF (9 lists, nprobe 2)",
+                               "recall": 0.97}, "empty": None}}
+    test, dev = leakage_lines(leak)
+    assert test.startswith("test: highest similarity to a train record 0.996 (a ~ b)") and "near copy in train" in test
+    assert "Run dedup first" in test and "calibrated on labelled paraphrase pairs" in test
+    assert "no near copy crosses the splits" in dev and "faiss IVF (9 lists, nprobe 2)" in dev and "97%" in dev
+    assert leakage_lines(None) == []
