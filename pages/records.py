@@ -41,8 +41,11 @@ def filters(ws, frame: pd.DataFrame) -> None:
     b.multiselect("Decision", STATES, placeholder="Any decision", **state.bound(state.DECISIONS, options=STATES))
     codes = flag_codes(ws) if "flags" in frame else []  # gathered once per signals: not a pass over every record each run
     state.set(state.FLAGS, [code for code in state.get(state.FLAGS) if code in codes])  # never a filter nobody can see
-    c.multiselect("Flag", codes, placeholder="Any flag" if codes else "signals not computed yet", disabled=not codes,
-                  **state.bound(state.FLAGS, options=codes))
+    computed = "flags" in frame
+    c.multiselect("Flag", codes, placeholder="Any flag" if codes else "no flags raised" if computed else "signals not computed yet",
+                  disabled=not codes, **state.bound(state.FLAGS, options=codes),
+                  help=None if computed else "Flags come from the quality signals: open the Quality page, which computes "
+                  "them (or run `python -m curation signals`), then filter here.")
     d.text_input("Search text", placeholder="words in instruction, input, output or conversation", **state.bound(state.SEARCH))
 
 

@@ -229,3 +229,21 @@ def test_the_uncertain_records_label_shows_the_new_decision(app, tmp_path):
     box = app.selectbox(key="score_uncertain")
     assert not app.exception and box.value == ids[1] and " — reject — " in box.format_func(ids[1])
     assert shown_label(box) == box.format_func(ids[1])  # the browser is told: not left on "undecided"
+
+
+def test_the_flag_filter_before_signals_says_where_they_are_computed(app, tmp_path):
+    """New-user pass: after a small load the Flag filter was off ("signals not computed yet") with no hint of where
+    signals come from; its help names the Quality page, and once they are computed it is on."""
+    from curation.ingest import ingest
+    from curation.signals.compute import signal_table
+    from curation.workspace import Workspace
+
+    ws = Workspace(tmp_path / "ws")
+    ingest(ws, str(write_jsonl(tmp_path / "a.jsonl", [{"instruction": f"Question {i}?", "output": "Yes."} for i in range(5)])))
+    app.run()
+    flag = app.multiselect(key=W(state.FLAGS, "records"))
+    assert flag.disabled and flag.placeholder == "signals not computed yet" and "Quality page" in flag.help
+    signal_table(ws)
+    app.run()
+    flag = app.multiselect(key=W(state.FLAGS, "records"))
+    assert not flag.help and (flag.disabled or flag.placeholder == "Any flag")
