@@ -318,7 +318,8 @@ def cmd_ingest(ws: Workspace, args) -> tuple[dict, int]:
 
 def text_ingest(out: dict) -> str:
     fmt = f"format {out['format']}" if out["format"] else "format not detected"
-    lines = [f"{out['dataset']}: {out['added']} added, {out['skipped']} already present ({fmt})"]
+    names = ", ".join(dict.fromkeys(r["dataset"] for r in out["files"])) if "files" in out else out["dataset"]
+    lines = [f"{names}: {out['added']} added, {out['skipped']} already present ({fmt.replace(',', ', ')})"]
     lines += [f"  failed: {f['error']}" for f in out.get("failed", [])]
     lines += [f"  {e['file']}:{e['line']}: {e['reason']}" if e["line"] is not None else f"  {e['file']}: {e['reason']}"
               for e in out["errors"][:20]]

@@ -135,3 +135,11 @@ def test_the_map_does_not_print_umaps_warning_about_its_seed():
         xy = project(np.random.default_rng(0).normal(size=(60, 8)).astype(np.float32), 0)
     assert xy.shape == (60, 2)
     assert not [w for w in caught if "n_jobs" in str(w.message)]
+
+
+def test_ingesting_several_files_names_each_dataset_apart(capsys, tmp_path):
+    """New-user pass: two files printed "a,b: 2 added"; the names are listed with spaces (the JSON keeps its field)."""
+    a = write_jsonl(tmp_path / "a.jsonl", [{"instruction": "Say hi", "output": "Hi"}])
+    b = write_jsonl(tmp_path / "b.jsonl", [{"instruction": "Say bye", "output": "Bye"}])
+    out = text_of(capsys, "ingest", str(a), str(b), "--workspace", str(tmp_path / "ws"))
+    assert out.startswith("a, b: 2 added, 0 already present (format alpaca)")
