@@ -25,7 +25,7 @@ EXAMPLE = ("{% for m in messages %}<|{{ m.role }}|>\n{{ m.content }}{{ eos_token
 
 
 def template_choice() -> tuple[str, str | None]:
-    a, b = st.columns([1, 2])
+    a, b = st.columns([3, 2])  # the choices read "name: description": a third of the page cut them off
     choices = [*TEMPLATES, HF_FOLDER, CUSTOM]
     choice = a.selectbox("Template", choices, **state.bound(state.EXPORT_TEMPLATE, options=choices),
                          format_func=lambda n: f"{n}: {TEMPLATES[n].description}" if n in TEMPLATES else n)
@@ -130,7 +130,7 @@ def contamination(ws, opts: Options) -> None:
 
 def preview(ws, opts: Options, plan: dict) -> None:
     for warning in plan.get("policy", {}).get("warnings", []):
-        st.warning(show.plain(for_dashboard(warning)))
+        st.warning(show.plain(show.sentence(for_dashboard(warning))))
     st.subheader("Split sizes")
     cols = st.columns(len(plan["by_split"]) + 1)
     for col, (name, idx) in zip(cols, plan["by_split"].items()):
@@ -139,7 +139,7 @@ def preview(ws, opts: Options, plan: dict) -> None:
     if plan["excluded"]:
         st.dataframe(pd.DataFrame({"reason": list(plan["excluded"]), "records": list(plan["excluded"].values())}), hide_index=True)
     if plan["grouping"]["note"]:
-        st.warning(show.plain(plan["grouping"]["note"]))
+        st.warning(show.plain(show.sentence(plan["grouping"]["note"])))
     else:
         g = plan["grouping"]
         st.caption(f"{g['groups']:,} duplicate groups ({g['method']} at {g['threshold']}) each stay whole in one split.")

@@ -84,6 +84,11 @@ def highlighted(label: str, value: str | None, terms: list[str] | tuple[str, ...
     )
 
 
+def sentence(text: str) -> str:
+    """The text with its first letter capitalised: library messages start in lower case to follow "warning:" in the CLI."""
+    return text[:1].upper() + text[1:]
+
+
 def counted(n: int, noun: str) -> str:
     """`n` and the noun, plural unless n is 1: "1 problem", "3 problems", "1,204 flags"."""
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
