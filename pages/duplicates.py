@@ -137,7 +137,8 @@ def group_view(ws, found, group: int) -> None:
                                "why": members["why"].map(lambda w: WHY.get(w, "")), "family": members["family"],
                                "record_id": members["record_id"], "dataset": members["dataset"], "source": members["source"],
                                "decision": members["decision"], "text": members["compared_text"].map(show.snippet)}),
-                 hide_index=True, width="stretch", height=min(300, 40 + 35 * len(members)))
+                 hide_index=True, width="stretch", height=min(300, 40 + 35 * len(members)),
+                 column_config={"keep": st.column_config.TextColumn("keep", width="medium")})  # "representative" was cut off
     choices = list(others["record_id"])
     other_id = st.selectbox("Compare the representative with", choices, **state.bound(f"{state.DUP_OTHER}.{group}", options=choices))
     other = others[others["record_id"] == other_id].iloc[0]

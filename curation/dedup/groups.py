@@ -511,11 +511,13 @@ def sweep(n: int, pairs: Pairs, hashes: np.ndarray, thresholds, rank: np.ndarray
 
 
 def edge_pairs(pairs: Pairs, threshold: float, width: float = 0.02, n: int = 4, seed: int = 0) -> dict[str, pd.DataFrame]:
-    """Example pairs just above the threshold (joined) and just below it (not joined), to judge the threshold by."""
+    """Example pairs just above the threshold (joined) and just below it (not joined), to judge the threshold by; each
+    band's pairs closest to the threshold first."""
     out = {}
     for name, lo, hi in (("just above", threshold, threshold + width), ("just below", threshold - width, threshold)):
         pick = np.flatnonzero((pairs.sim >= lo - 1e-6) & (pairs.sim < hi - 1e-6))
         if len(pick) > n:
             pick = np.sort(np.random.default_rng(seed).choice(pick, n, replace=False))
+        pick = pick[np.argsort(np.abs(pairs.sim[pick] - threshold), kind="stable")]
         out[name] = pd.DataFrame({"i": pairs.i[pick], "j": pairs.j[pick], "similarity": pairs.sim[pick]})
     return out

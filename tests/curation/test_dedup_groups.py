@@ -131,3 +131,15 @@ def test_on_gsm8k_stars_do_not_chain_unrelated_problems(shared_data):
         rep = rows_of[table.loc[member, "representative_id"]]
         assert member == rep or (min(member, rep), max(member, rep)) in close or hashes[member] == hashes[rep]
     assert 0.3 < pair_recall(stars, near) < 1.0
+
+
+def test_edge_examples_show_the_pairs_closest_to_the_threshold_first():
+    """New-user pass: the Duplicates page's "just above" pairs came in row order; each band now starts at the threshold."""
+    from curation.dedup.groups import edge_pairs
+
+    sims = np.array([0.815, 0.801, 0.809, 0.79, 0.799, 0.785, 0.806], dtype=np.float32)
+    pairs = Pairs(np.arange(7, dtype=np.int64), np.arange(7, dtype=np.int64) + 10, sims)
+    bands = edge_pairs(pairs, 0.8, n=10)
+    assert list(np.round(bands["just above"]["similarity"].to_numpy(float), 3)) == [0.801, 0.806, 0.809, 0.815]
+    assert list(np.round(bands["just below"]["similarity"].to_numpy(float), 3)) == [0.799, 0.79, 0.785]
+    assert list(bands["just above"]["i"]) == [1, 6, 2, 0]
