@@ -198,7 +198,8 @@ def apply_bar(ws, sel: select.Selection) -> None:
         confirmed = st.checkbox(f"Reject the {info['to_reject']:,} records left out ({info['to_reject'] / max(info['candidates'], 1):.0%} "
                                 "of the candidates)", key="select_confirm")
     if st.button(f"Apply: keep {info['to_keep']:,}, reject {info['to_reject']:,}", type="primary", key="select_apply",
-                 disabled=not confirmed):
+                 disabled=not confirmed, help=None if confirmed else "Most of the pool would be rejected: tick “Reject the "
+                 f"{info['to_reject']:,} records left out” above to apply."):
         with shown_errors("apply the selection"):
             out = select.apply(ws, sel, curator=curator())
             st.toast(f"Selection applied: {out['kept']:,} kept, {out['rejected']:,} rejected")

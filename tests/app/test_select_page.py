@@ -57,6 +57,7 @@ def test_plan_compare_apply_and_undo(app, topics):  # noqa: F811
     assert set(margin["side"]) == {"chosen (last in)", "left out (next in line)"}
     apply = app.button(key="select_apply")
     assert apply.label == "Apply: keep 8, reject 52" and apply.disabled  # most of the pool leaves: confirm first
+    assert "tick “Reject the 52 records left out”" in apply.help  # the disabled button says why
     app.checkbox(key="select_confirm").check().run()
     app.button(key="select_apply").click().run()
     assert not app.exception and not app.error
