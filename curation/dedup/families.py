@@ -22,7 +22,6 @@ conversation (`exact_texts`), so OASST paths that share a prompt and differ in t
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
@@ -31,6 +30,7 @@ import pandas as pd
 
 from curation.dedup import wordcodes
 from curation.dedup.neighbours import Pairs
+from curation.dedup.patterns import pattern_keys
 from curation.records import loads
 from curation.texts import record_texts
 
@@ -204,8 +204,8 @@ def families(frame: pd.DataFrame, full: list[str], hashes: np.ndarray | None = N
     if rows is not None:
         needed = np.zeros(len(full), dtype=bool)
         needed[np.asarray(rows, dtype=np.int64)] = True
-    keys, labels, variable, kinds = [], [], [], []
-    for text, conversation, messages, meta in zip(full, conversations(frame), frame["messages"], frame["meta"]):
+    keys, labels, variable, kinds, patterned = [], [], [], [], []
+    for row, (conversation, messages, meta) in enumerate(zip(conversations(frame), frame["messages"], frame["meta"])):
         meta = _decoded(meta)
         template = next((str(meta[f]) for f in TEMPLATE_FIELDS if isinstance(meta, dict) and meta.get(f)), None)
         if template is not None:
@@ -214,20 +214,33 @@ def families(frame: pd.DataFrame, full: list[str], hashes: np.ndarray | None = N
             start = conversation_start(messages, meta)
             key, label, kind, var = f"conversation:{start}", f"conversation from {start[:40]}", "conversation", words(conversation)
         else:
-            shape = skeleton(text)
-            key = None if shape is None else "pattern:" + hashlib.blake2b(shape.encode(), digest_size=8).hexdigest()
-            label, kind, var = (None if shape is None else f"pattern {shape[:40]}"), "pattern", None  # its words, below
+            key, label, kind, var = None, None, "pattern", None  # its skeleton's key and label below; its words below
+            patterned.append(row)
         keys.append(key), labels.append(label), kinds.append(kind), variable.append(var)
+    masked, shapes = pattern_keys([full[r] for r in patterned], skeleton)  # issue 18: compiled where the bytes allow
+    for r, m, (h0, h1) in zip(patterned, masked.tolist(), shapes.tolist()):
+        if m:
+            keys[r] = ("pattern", h0, h1)
     code = _code(keys)
     sizes = np.bincount(code[code >= 0], minlength=int(code.max(initial=-1)) + 2)  # never empty
     alone = (code < 0) | (sizes[np.maximum(code, 0)] < 2)
     code[alone] = -1
+    named: dict[int, str] = {}  # a pattern family's label, from its first record's skeleton (one skeleton per family)
+    for r in patterned:
+        if not alone[r]:
+            if code[r] not in named:
+                named[code[r]] = f"pattern {skeleton(full[r])[:40]}"
+            labels[r] = named[code[r]]
     templated = (np.array(kinds) == "template") & ~alone
     for row, var in template_variables(full, np.where(templated, code, -1), needed).items():
         variable[row] = var
-    # a pattern's record, or a template's only record: its words; a row never compared: none
-    variable = [None if needed is not None and not needed[i] else words(t) if v is None else v
-                for i, (t, v) in enumerate(zip(full, variable))]
+    # a pattern's record, or a template's only record: its words (as codes: equal exactly when the words are); a row
+    # never compared: none
+    spell = [i for i, v in enumerate(variable) if v is None and (needed is None or needed[i])]
+    codes, lengths, _ = wordcodes.word_codes([full[i] for i in spell])
+    ends = np.cumsum(lengths)
+    for i, e, n in zip(spell, ends.tolist(), lengths.tolist()):
+        variable[i] = b"w" + codes[e - n : e].tobytes()
     labels = [None if a else lab for a, lab in zip(alone, labels)]
     out = Families(code, labels, _code(variable), templated)
     if hashes is not None:  # exact copies belong together, whatever their case (names are found by their capitals)
