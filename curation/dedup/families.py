@@ -115,7 +115,7 @@ def exact_texts(frame: pd.DataFrame, full: list[str]) -> list[str]:
 
 def conversations(frame: pd.DataFrame) -> list[str | None]:
     """Each conversation record's whole text (every turn), None for the other records."""
-    chat = [is_conversation(m) for m in frame["messages"]]
+    chat = [is_conversation(m) for m in frame["messages"].to_numpy(object)]
     whole = iter(record_texts(frame[chat], "conversation")) if any(chat) else iter(())
     return [next(whole) if c else None for c in chat]
 
@@ -205,7 +205,8 @@ def families(frame: pd.DataFrame, full: list[str], hashes: np.ndarray | None = N
         needed = np.zeros(len(full), dtype=bool)
         needed[np.asarray(rows, dtype=np.int64)] = True
     keys, labels, variable, kinds, patterned = [], [], [], [], []
-    for row, (conversation, messages, meta) in enumerate(zip(conversations(frame), frame["messages"], frame["meta"])):
+    columns = (frame["messages"].to_numpy(object), frame["meta"].to_numpy(object))  # not an Arrow column's element-wise walk
+    for row, (conversation, messages, meta) in enumerate(zip(conversations(frame), *columns)):
         meta = _decoded(meta)
         template = next((str(meta[f]) for f in TEMPLATE_FIELDS if isinstance(meta, dict) and meta.get(f)), None)
         if template is not None:
