@@ -235,13 +235,10 @@ def families(frame: pd.DataFrame, full: list[str], hashes: np.ndarray | None = N
     templated = (np.array(kinds) == "template") & ~alone
     for row, var in template_variables(full, np.where(templated, code, -1), needed).items():
         variable[row] = var
-    # a pattern's record, or a template's only record: its words (as codes: equal exactly when the words are); a row
-    # never compared: none
-    spell = [i for i, v in enumerate(variable) if v is None and (needed is None or needed[i])]
-    codes, lengths, _ = wordcodes.word_codes([full[i] for i in spell])
-    ends = np.cumsum(lengths)
-    for i, e, n in zip(spell, ends.tolist(), lengths.tolist()):
-        variable[i] = b"w" + codes[e - n : e].tobytes()
+    # a pattern's record, or a template's only record: its words; a row never compared: none. (As word codes of every
+    # text at once this held ~6 GB of word spans at 1M records: each text's words as a string is ~600 MB.)
+    variable = [None if needed is not None and not needed[i] else words(t) if v is None else v
+                for i, (t, v) in enumerate(zip(full, variable))]
     labels = [None if a else lab for a, lab in zip(alone, labels)]
     out = Families(code, labels, _code(variable), templated)
     if hashes is not None:  # exact copies belong together, whatever their case (names are found by their capitals)

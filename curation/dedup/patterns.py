@@ -24,9 +24,15 @@ BASES = (0xCBF29CE484222325, 0x84222325CBF29CE4)  # FNV-1a's offset basis, and i
 PRIME = 0x100000001B3
 
 
+CHUNK = 65_536  # texts copied into one Arrow array at a time (the keys do not depend on the chunks)
+
+
 def pattern_keys(texts: list[str], skeleton) -> tuple[np.ndarray, np.ndarray]:
     """(masked, keys): whether `skeleton(text)` masks anything in each text, and a (n, 2) uint64 key of each masked
     text's skeleton (zeros for the others). `skeleton`: `families.skeleton`, for the texts not scanned as bytes."""
+    if len(texts) > CHUNK:
+        parts = [pattern_keys(texts[lo : lo + CHUNK], skeleton) for lo in range(0, len(texts), CHUNK)]
+        return np.concatenate([m for m, _ in parts]), np.concatenate([k for _, k in parts])
     n = len(texts)
     masked, keys = np.zeros(n, np.bool_), np.zeros((n, 2), np.uint64)
     if not n:

@@ -65,3 +65,14 @@ def test_keys_follow_skeleton_on_real_records_and_families_split_as_skeletons_do
         else:
             assert found.code[row] == -1 and found.label[row] is None
     assert len(first) > 200
+
+
+def test_keys_do_not_depend_on_the_chunks(monkeypatch):
+    """A million texts are scanned a chunk at a time (one Arrow copy of a chunk, not of every text): the same keys."""
+    rng = random.Random(1)
+    vocabulary = ["The", "Tom", "3", "sold", "Ann", "x", "4.5"]
+    texts = [" ".join(rng.choice(vocabulary) for _ in range(8)) for _ in range(3000)]
+    whole = patterns.pattern_keys(texts, skeleton)
+    monkeypatch.setattr(patterns, "CHUNK", 700)
+    chunked = patterns.pattern_keys(texts, skeleton)
+    assert (whole[0] == chunked[0]).all() and (whole[1] == chunked[1]).all() and whole[0].sum() > 100
