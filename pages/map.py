@@ -19,6 +19,7 @@ from curation.signals import SIGNALS
 from curation.texts import TEXT_CHOICES, record_texts
 from ui import act, jobs, layout, map_canvas, show, state
 from ui.data import cached_map, current_filter, records, shown_errors, with_cached_columns
+from ui.map_labels import label_annotations
 
 GREY = "#d0d0d8"
 
@@ -132,16 +133,6 @@ def escaped_snippets(series: pd.Series, width: int) -> np.ndarray:
     return text.to_numpy(str)
 
 
-LABELS_UP_TO = 15  # cluster labels written on the map: the largest clusters' (60 labels pile up unreadably)
-
-
-def label_annotations(centres: pd.DataFrame) -> list[dict]:
-    """The cluster labels, written on the map at each cluster's centre (the largest LABELS_UP_TO clusters)."""
-    return [dict(x=float(c.x), y=float(c.y), text=html.escape(str(c.label)[:36]), showarrow=False,
-                 font=dict(size=11, color="#222"), bgcolor="rgba(255,255,255,0.7)", borderpad=2)
-            for c in centres.head(LABELS_UP_TO).itertuples()]
-
-
 def figure(frame: pd.DataFrame, color: str, highlight: set | None, found: pd.DataFrame | None,
            centres: pd.DataFrame | None = None) -> go.Figure:
     """A WebGL scatter. Everything is passed as numpy arrays and points carry their row number
@@ -196,9 +187,12 @@ def figure(frame: pd.DataFrame, color: str, highlight: set | None, found: pd.Dat
                                    name="search results", customdata=found.index.to_numpy(),
                                    hovertext=escaped_snippets(found["instruction"], 70),
                                    hoverinfo="text", marker=dict(size=14, symbol="star", color="black", line=dict(width=1, color="white"))))
-    fig.update_layout(height=620, margin=dict(l=0, r=0, t=10, b=0), dragmode="lasso", legend=dict(itemsizing="constant"),
-                      xaxis=dict(visible=False, range=view_range(x)), yaxis=dict(visible=False, range=view_range(y)),
-                      annotations=label_annotations(centres) if centres is not None else [])
+    view = (view_range(x), view_range(y))
+    # the legend under the plot: at the top right it covered Plotly's toolbar (new-user pass)
+    fig.update_layout(height=620, margin=dict(l=0, r=0, t=10, b=0), dragmode="lasso",
+                      legend=dict(itemsizing="constant", orientation="h", x=0, y=0, yanchor="top"),
+                      xaxis=dict(visible=False, range=view[0]), yaxis=dict(visible=False, range=view[1]),
+                      annotations=label_annotations(centres, view) if centres is not None else [])
     return fig
 
 
