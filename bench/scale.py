@@ -42,13 +42,15 @@ def run_stage(stage: str, n: int, ws: Path, timeout: float | None) -> dict:
         shutil.rmtree(ROOT_DIR / f"export-{n}", ignore_errors=True)
     out_path = ws.parent / f"{stage}-{n}.out"
     err_path = ws.parent / f"{stage}-{n}.err"
+    load = os.getloadavg()[0]  # a busy machine stretches the wall time, not the CPU time
     start = time.perf_counter()
     with open(out_path, "w") as out, open(err_path, "w") as err:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, env={**os.environ, "HF_HUB_OFFLINE": "1"})
         _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     rc = os.waitstatus_to_exitcode(status)
-    row = {"stage": stage, "n": n, "seconds": round(seconds, 1), "peak_mb": round(usage.ru_maxrss / 1024),
+    row = {"stage": stage, "n": n, "seconds": round(seconds, 1), "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+           "load_before": round(load, 2), "peak_mb": round(usage.ru_maxrss / 1024),
            "rc": rc, "cmd": " ".join(cmd[2:])}
     if rc:
         row["error"] = Path(err_path).read_text()[-400:]

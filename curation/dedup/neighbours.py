@@ -174,6 +174,10 @@ def ivf_search(vectors: np.ndarray, index, k: int, progress=None, step: int = 81
     others, so the pairs are exactly those of the plain search (a test holds this)."""
     n = len(vectors)
     nprobe = index.nprobe
+    # Mode 3: `search_preassigned` shares its queries among faiss's threads. In mode 0 only `index.search` does (it cuts
+    # the queries into one slice per thread before it calls `search_preassigned`), so the 1M search ran on one core
+    # (issue 18: 2x on two cores, the same results).
+    index.parallel_mode = 3
     coarse_sims = np.empty((n, nprobe), dtype=np.float32)
     coarse = np.empty((n, nprobe), dtype=np.int64)
     for lo in range(0, n, step):  # the lists each query scans: what `index.search` would find first

@@ -162,6 +162,7 @@ def test_ivf_search_in_list_order_gives_the_plain_search_numbers():
     index = ivf_index(vectors)
     plain = [index.search(vectors[lo : lo + 8192], 33) for lo in range(0, len(vectors), 8192)]
     r, c, s = approximate_neighbours(vectors, -1.0, index, "ivf", 32)
+    assert index.parallel_mode == 3  # search_preassigned shares the queries among faiss's threads (mode 0: one core)
     want_s = np.concatenate([p[0] for p in plain])
     want_c = np.concatenate([p[1] for p in plain])
     keep = want_c >= 0
