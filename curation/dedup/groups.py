@@ -140,7 +140,7 @@ def greedy_stars(a: np.ndarray, b: np.ndarray, best: np.ndarray) -> np.ndarray:
     owner = np.arange(m, dtype=np.int64)
     if not len(a):
         return owner
-    x, y = np.r_[a, b], np.r_[b, a]  # each pair both ways
+    x, y = both_ways(a, b, m)
     degree = np.bincount(x, minlength=m)
     linked = np.flatnonzero(degree)
     order = linked[np.argsort(best[linked], kind="stable")]
@@ -164,6 +164,15 @@ def greedy_stars(a: np.ndarray, b: np.ndarray, best: np.ndarray) -> np.ndarray:
 SETTLE_PASSES = 5
 
 
+def both_ways(a: np.ndarray, b: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair of sets both ways, as int32 while the m sets allow (issue 18: at 1M records, 20M pairs both ways were
+    two 320 MB arrays, and every array taken from them as big again)."""
+    kind = np.int32 if m < 2**31 else np.int64
+    x, y = np.empty(2 * len(a), kind), np.empty(2 * len(a), kind)
+    x[: len(a)], x[len(a) :], y[: len(a)], y[len(a) :] = a, b, b, a
+    return x, y
+
+
 def settle(owner: np.ndarray, a: np.ndarray, b: np.ndarray, best: np.ndarray) -> np.ndarray:
     """Move members between stars to keep more duplicate pairs together, never breaking "like its representative".
 
@@ -183,17 +192,20 @@ def settle_moves(owner: np.ndarray, a: np.ndarray, b: np.ndarray, best: np.ndarr
     """The owners after each settling pass (up to SETTLE_PASSES), each pass made from the one before, whether or not it
     keeps more pairs together (`settle` decides which to keep). A pass moves a member within its own component only."""
     m = len(owner)
-    x, y = np.r_[a, b], np.r_[b, a]  # each pair both ways
+    x, y = both_ways(a, b, m)
     is_rep = owner == np.arange(m)
     movable = ~is_rep[x] & is_rep[y] & (best[y] < best[x])  # x may belong to y's group
     cx, cy = x[movable], y[movable]
-    mx, my = x[~is_rep[x]], y[~is_rep[x]]  # a member's duplicates, whose groups it counts
+    member = ~is_rep[x]
+    mx, my = x[member], y[member]  # a member's duplicates, whose groups it counts
+    del x, y, member, movable
     if not len(cx):
         return
+    candidate = cx.astype(np.int64) * m + cy  # (member, group it may join), as one key
     for _ in range(SETTLE_PASSES):
-        tally, counts = np.unique(mx * m + owner[my], return_counts=True)  # (member, group) -> its duplicates there
-        at = np.minimum(np.searchsorted(tally, cx * m + cy), len(tally) - 1)
-        score = np.where(tally[at] == cx * m + cy, counts[at], 0) + 0.5 * (owner[cx] == cy)  # a tie keeps the member where it is
+        tally, counts = np.unique(mx.astype(np.int64) * m + owner[my], return_counts=True)  # (member, group) -> its duplicates there
+        at = np.minimum(np.searchsorted(tally, candidate), len(tally) - 1)
+        score = np.where(tally[at] == candidate, counts[at], 0) + 0.5 * (owner[cx] == cy)  # a tie keeps the member where it is
         order = np.lexsort((best[cy], -score, cx))
         first = order[np.r_[True, cx[order][1:] != cx[order][:-1]]]
         moved = owner.copy()

@@ -191,7 +191,9 @@ def leakage_lines(leak: dict | None) -> list[str]:
             basis = "calibrated on labelled paraphrase pairs" if leak.get("threshold_calibrated") else "not calibrated for this model"
             if value >= threshold:
                 line += (f". That is at or above {threshold:.2f}, the near-duplicate threshold of {leak['model']} ({basis}): "
-                         f"a {name} record has a near copy in train. Run dedup first: export keeps each duplicate group in one split")
+                         f"a {name} record has a near copy in train. Export keeps each duplicate group in one split: run dedup "
+                         "if it has not run, else look at the pair (records of one template that differ only in their "
+                         "values are not grouped)")
             else:
                 line += (f". Below {threshold:.2f}, the near-duplicate threshold of {leak['model']} ({basis}): "
                          "no near copy crosses the splits")
