@@ -97,7 +97,11 @@ def plan_or_wait(ws, req: dict):
     elif job is not None and job.result is not None:
         if job.result["decisions"] == stamp(ws, "decisions"):
             return job.result
-        st.info("Decisions changed since this plan was made: plan again to see the selection as it stands.")
+        if state.get(state.SELECT_APPLIED) == stamp(ws, "decisions"):  # nothing changed since this page applied it
+            st.info("This plan is applied (“Undo the last selection” above takes it back). Plan again to select from "
+                    "the records as they stand now.")
+        else:
+            st.info("Decisions changed since this plan was made: plan again to see the selection as it stands.")
     with shown_errors("read the caps and floors"):
         lims = limits(req)
         st.caption("Every strategy is planned at this budget, so they can be compared; the pool's signals and embeddings "
@@ -202,6 +206,7 @@ def apply_bar(ws, sel: select.Selection) -> None:
                  f"{info['to_reject']:,} records left out” above to apply."):
         with shown_errors("apply the selection"):
             out = select.apply(ws, sel, curator=curator())
+            state.set(state.SELECT_APPLIED, stamp(ws, "decisions"))
             st.toast(f"Selection applied: {out['kept']:,} kept, {out['rejected']:,} rejected")
             st.rerun()
 

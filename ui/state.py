@@ -106,6 +106,7 @@ LOAD_OPTIONS = "shared.load"  # + ".<upload|path>.<name|source|format>"
 LAST_INGEST = "shared.load.last_ingest"
 PENDING_MAPPING = "shared.load.pending_mapping"
 LAST_EXPORT = "shared.export.last"
+SELECT_APPLIED = "shared.select.applied"  # the decisions stamp right after Select applied a plan
 
 # Widget keys that belong to no shared value: each starts again from its default.
 RECORDS_TABLE = "w.records.table"  # + ".<digest of the rows shown and TABLE_VERSION>"
@@ -153,6 +154,7 @@ DEFAULTS: dict[str, Any] = {
     LAST_INGEST: None,
     PENDING_MAPPING: None,
     LAST_EXPORT: None,
+    SELECT_APPLIED: None,
 }
 
 
