@@ -68,14 +68,15 @@ def breakdown(frame: pd.DataFrame, split: pd.Series) -> dict:
 SIMILARITY_CELLS = 32 * 2**20  # similarities held at once (128 MB of float32)
 
 
-EXACT_CELLS = 4_000_000_000  # train × other comparisons up to which the check is exact (~40 s of BLAS on 2 cores)
+EXACT_CELLS = 4_000_000_000  # train × other comparisons up to which the check is exact (~15 s of BLAS on 2 cores)
 RECALL_SAMPLE = 500  # records of the other split whose nearest train record is also found exactly, to measure the index
 
 
 def highest_similarity(train: np.ndarray, other: np.ndarray, exact_cells: int = EXACT_CELLS, seed: int = 0) -> dict:
     """The highest cosine similarity between a record of `other` and one of `train`: `max_similarity`'s exact answer
     while the two are small enough (`exact_cells` comparisons), else the nearest train record of each other record in a
-    faiss IVF index of the train records (issue 18: at 1M records the exact check is 9·10¹⁰ comparisons, ~15 min).
+    faiss IVF index of the train records (issue 18: at 1M records the exact check is 9·10¹⁰ comparisons, ~5–6 min
+    here; bench/leakage_ivf.py measures both).
 
     Returns {max_similarity, row, train_row, method} and, for the index, `recall`: the share of a sample of `other`'s
     records whose nearest train record the index found with its exact similarity (a miss can only lower the value)."""
