@@ -120,13 +120,21 @@ def dedup_stamp_but_decisions(ws: Workspace) -> tuple:
 
 
 def _dedup_stamp(ws: Workspace, decisions: tuple | None) -> tuple:
+    return dedup_inputs(ws), cache_files(ws, "dedup"), decisions
+
+
+def dedup_inputs(ws: Workspace) -> tuple:
+    """What the duplicate groups depend on besides the cached pairs and the decisions: the records, the dedup and
+    embedding settings, the protected evaluation sets (their records represent their groups) and, when the
+    representative rule reads a signal, the signals."""
+    from curation.decontaminate import protected_datasets
     from curation.dedup.detect import DedupSettings
     from curation.dedup.groups import RULES
     from curation.embed import EmbedSettings
 
     conf = DedupSettings.load(ws)
     reads_signals = conf.rule in RULES and RULES[conf.rule].needs is not None  # the representative rule reads a signal
-    return (stamp(ws, "records"), cache_files(ws, "dedup"), _values(conf, EmbedSettings.load(ws)), decisions,
+    return (stamp(ws, "records"), _values(conf, EmbedSettings.load(ws)), tuple(protected_datasets(ws)),
             stamp(ws, "signals") if reads_signals else None)
 
 

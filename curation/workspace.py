@@ -102,9 +102,9 @@ TMP_NAME = re.compile(r"^\.(.+)\.(\d+)-([0-9a-f]{6})-[0-9a-f]{8}\.tmp$")  # .<na
 STALE_AFTER = 24 * 3600  # seconds: a temporary file this old is an orphan whoever wrote it
 # What the tool keeps at the top of a workspace: never read back as a source by ingest (uploads/ is the user's files).
 OWN_ENTRIES = ("curation.db", "curation.db-wal", "curation.db-shm", "records", "rejects", "quarantine", "signals",
-               "embeddings", "maps", "dedup", "models", "scores", "locks", "exports", "llm", "generate", "trash")
+               "embeddings", "maps", "dedup", "groups", "models", "scores", "locks", "exports", "llm", "generate", "trash")
 # The only folders whose temporary files the workspace cleans: the tool's own. Files directly inside these …
-FLAT_FOLDERS = ("signals", "maps", "dedup", "models")
+FLAT_FOLDERS = ("signals", "maps", "dedup", "groups", "models")
 # … and directly inside each subfolder of these (records/<dataset>/, embeddings/<key>/, scores/<scorer-key>/).
 NESTED_FOLDERS = ("records", "embeddings", "scores")
 # Models written whole into models/<name> under a temporary folder name (embed.distill_static, the ifd scorer): the only
@@ -223,7 +223,7 @@ def orphan_temp_files(root: Path, *, now: float | None = None) -> tuple[list[Pat
     machine) or it is a day old (whoever wrote it, e.g. another machine sharing the folder).
 
     Only files named exactly as `write_atomically` names them, only in the tool's own folders (records/<dataset>/,
-    signals/, embeddings/<key>/, maps/, dedup/, models/, scores/<key>/): never a user's file or folder elsewhere.
+    signals/, embeddings/<key>/, maps/, dedup/, groups/, models/, scores/<key>/): never a user's file or folder elsewhere.
     """
     now = time.time() if now is None else now
     host = host_tag()

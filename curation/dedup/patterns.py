@@ -16,7 +16,6 @@ import functools
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from curation.dedup import wordcodes
 
@@ -37,15 +36,8 @@ def pattern_keys(texts: list[str], skeleton) -> tuple[np.ndarray, np.ndarray]:
     masked, keys = np.zeros(n, np.bool_), np.zeros((n, 2), np.uint64)
     if not n:
         return masked, keys
-    arr = pa.array(texts, type=pa.large_string())
-    plain = pc.string_is_ascii(arr).to_numpy(zero_copy_only=False)
-    plain[~plain] = [wordcodes._only_separators(texts[r]) for r in np.flatnonzero(~plain)]
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=n + 1)
-    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
-    begin, end = offsets[:-1].copy(), offsets[1:].copy()
-    begin[~plain] = end[~plain] = 0  # not scanned
+    data, begin, end, rows, _ = wordcodes.byte_spans(texts)
     _scan()(data, begin, end, masked, keys)
-    rows = np.flatnonzero(~plain)
     shapes = [skeleton(texts[r]) for r in rows]
     found = np.array([s is not None for s in shapes], dtype=bool)
     if found.any():  # their skeletons hashed by the same compiled FNV (a Python loop per byte took a minute at 1M)

@@ -35,15 +35,8 @@ def word_codes(texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
     `vocab[code]`, the word. Equal words get equal codes, across texts."""
     if not texts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), []
-    arr = pa.array(texts, type=pa.large_string())
-    plain = pc.string_is_ascii(arr).to_numpy(zero_copy_only=False)
-    plain[~plain] = [_only_separators(texts[r]) for r in np.flatnonzero(~plain)]
-    rows = np.flatnonzero(~plain)
+    data, begin, end, rows, _ = byte_spans(texts)
     found = [words(texts[r]) for r in rows]  # the other texts' words, by Python's regex
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=len(arr) + 1)
-    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
-    begin, end = offsets[:-1].copy(), offsets[1:].copy()
-    begin[rows] = end[rows] = 0  # not scanned
     lengths = np.zeros(len(texts), np.int64)
     _kernels()[0](data, begin, end, lengths)
     lengths[rows] = [len(w) for w in found]
@@ -57,6 +50,21 @@ def word_codes(texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
         return _codes_of_words([words(t) for t in texts])
     vocab = [bytes(data[starts[i] : ends[i]]).lower().decode() for i in first]
     return codes, lengths, vocab
+
+
+def byte_spans(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pa.Array]:
+    """(data, begin, end, rows, arr): the texts' UTF-8 bytes one after another (an Arrow array's buffer, `arr`, which
+    holds them), each text's byte span in them, and `rows`, the texts a byte scan cannot read: those with a character
+    beyond ASCII that does more than separate words (`_only_separators`). Their spans are empty (not scanned)."""
+    arr = pa.array(texts, type=pa.large_string())
+    plain = pc.string_is_ascii(arr).to_numpy(zero_copy_only=False)
+    plain[~plain] = [_only_separators(texts[r]) for r in np.flatnonzero(~plain)]
+    rows = np.flatnonzero(~plain)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=len(arr) + 1)
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
+    begin, end = offsets[:-1].copy(), offsets[1:].copy()
+    begin[rows] = end[rows] = 0  # not scanned
+    return data, begin, end, rows, arr
 
 
 def _place_words(data, found, rows, lengths, starts, ends) -> np.ndarray:

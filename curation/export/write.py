@@ -118,19 +118,27 @@ def token_lengths(texts: list[str], template: Template, counter) -> np.ndarray:
     return counter.count(stripped) + extra
 
 
-def duplicate_groups(ws: Workspace, frame: pd.DataFrame) -> tuple[pd.Series, dict]:
-    """Duplicate group per record: the cached groups of the current dedup settings, else exact copies only."""
+def duplicate_groups(ws: Workspace, frame: pd.DataFrame, taken: tuple) -> tuple[pd.Series, dict]:
+    """Duplicate group per record: the groups saved by the last dedup (or export) under the same inputs (`taken`:
+    `saved_groups.inputs`, before the records were read), else those of the cached pairs (saved for the next export),
+    else exact copies only."""
     from curation import dedup
     from curation.annotated import find_duplicates
+    from curation.dedup import saved_groups
 
+    name = saved_groups.key(ws, taken, frame)
+    ids = frame["record_id"].astype(str).to_numpy(object)
+    saved = saved_groups.load(ws, name, ids)
+    if saved is not None:
+        groups, info = saved
+        return groups, {**info, "note": None}
     found = find_duplicates(ws, frame, compute=("signals",))  # the pairs only from the cache; the rule's signal computed if missing
-    note = None
-    if found is None:
-        found = dedup.find(ws, frame, method="exact", rule="first_seen")
-        note = "near-duplicate groups were not computed (run dedup first); exact copies are kept together"
-    info = {"method": found.conf["method"], "threshold": found.conf["threshold"], "text": found.conf["text"],
-            "groups": int(found.table["dup_group"].nunique()), "note": note}
-    return found.table["dup_group"], info
+    if found is not None:
+        saved_groups.save(ws, name, ids, found.table["dup_group"], saved_groups.group_info(found))
+        return found.table["dup_group"], {**saved_groups.group_info(found), "note": None}
+    found = dedup.find(ws, frame, method="exact", rule="first_seen")
+    note = "near-duplicate groups were not computed (run dedup first); exact copies are kept together"
+    return found.table["dup_group"], {**saved_groups.group_info(found), "note": note}
 
 
 def with_clusters(ws: Workspace, frame: pd.DataFrame, needed: bool) -> pd.DataFrame:
@@ -299,17 +307,19 @@ FORMATS: dict[str, ExportFormat] = names.registry(names.EXPORT_FORMATS, (
 def plan_export(ws: Workspace, opts: Options) -> dict:
     """Everything before rendering, as columns: the records to export (`frame`), why the others are left out, the policy,
     the duplicate groups and the tools. Used by `prepare` (the preview) and by `export`."""
+    from curation.dedup import saved_groups
     from curation.signals.compute import tokenizer_name
     from curation.store import load_records
 
     opts.check()
     ratios = parse_splits(opts.split)
     template = get_template(opts.template, opts.template_source)
+    taken = saved_groups.inputs(ws)  # before the records are read
     frame = load_records(ws)
     if frame.empty:
         raise CurationError("no records to export: ingest some first")
     frame = with_clusters(ws, frame, opts.stratify == "cluster")
-    groups, grouping = duplicate_groups(ws, frame)
+    groups, grouping = duplicate_groups(ws, frame, taken)
     frame = frame.assign(dup_group=groups.to_numpy())
     excluded: dict[str, int] = {}
     reasons = [exclusion_reason(d, r) for d, r in zip(frame["decision"], frame["reason"])]
@@ -335,7 +345,12 @@ def frame_chars(frame) -> int:
 
 def render_slices(plan: dict, opts: Options, rows_at_a_time: int | None = None):
     """(rows, texts, shaped rows, token lengths) of the plan's records, `rows_at_a_time` (SLICE_ROWS) records at a time, in
-    load order; counts the outputs cleaned into the plan. The render limits hold for all the slices together."""
+    load order; counts the outputs cleaned into the plan. The render limits hold for all the slices together.
+
+    A slice's tokens are counted on another thread while the next slice renders (issue 18: tiktoken counts outside the
+    GIL, rendering holds it; one after the other, a 1M export left a core idle for ~1.5 min)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from curation.export.sandbox import Budget
     from curation.tokenize import get_counter
 
@@ -343,20 +358,27 @@ def render_slices(plan: dict, opts: Options, rows_at_a_time: int | None = None):
     step = rows_at_a_time or SLICE_ROWS
     limits = opts.limits if opts.limits is not None else Limits.for_batch(len(frame), frame_chars(frame))
     budget, counter = Budget.start(limits), get_counter(plan["tokenizer"])
-    for lo in range(0, len(frame), step):
-        rows = frame.iloc[lo : lo + step][list(ROW_COLUMNS)].to_dict("records")  # only what rendering reads: to_dict is slow
-        if opts.end_markers == "strip":
-            plan["cleaning"]["outputs_changed"] += strip_end_markers(rows)
-        # in a child process, within the limits
-        texts, shaped_rows = rendered(template, rows, opts.shape, limits, budget=budget, first=lo)
-        if plan["tools"]["records"]:
-            add_tools(rows, shaped_rows)
-        yield rows, texts, shaped_rows, token_lengths(texts, template, counter)
+    with ThreadPoolExecutor(1, thread_name_prefix="export-tokens") as counting:
+        held = None  # the slice rendered before, its tokens being counted
+        for lo in range(0, len(frame), step):
+            rows = frame.iloc[lo : lo + step][list(ROW_COLUMNS)].to_dict("records")  # only what rendering reads: to_dict is slow
+            if opts.end_markers == "strip":
+                plan["cleaning"]["outputs_changed"] += strip_end_markers(rows)
+            # in a child process, within the limits
+            texts, shaped_rows = rendered(template, rows, opts.shape, limits, budget=budget, first=lo)
+            if plan["tools"]["records"]:
+                add_tools(rows, shaped_rows)
+            if held is not None:
+                yield *held[:3], held[3].result()
+            held = rows, texts, shaped_rows, counting.submit(token_lengths, texts, template, counter)
+        if held is not None:
+            yield *held[:3], held[3].result()
 
 
-def settle(ws: Workspace, plan: dict, opts: Options, lengths: np.ndarray) -> np.ndarray:
+def settle(ws: Workspace, plan: dict, opts: Options, lengths: np.ndarray, ahead=None) -> np.ndarray:
     """With every record's token length known: leave out those too long (when asked), assign the splits. Returns the
-    rendered records' mask of those left out (too long)."""
+    rendered records' mask of those left out (too long). `ahead`: a future of `splits_and_leakage`, started while the
+    records rendered (only when no record can be left out for its length)."""
     over = lengths > opts.max_tokens if opts.max_tokens else np.zeros(len(lengths), dtype=bool)
     frame, excluded = plan["frame"], plan["excluded"]
     if opts.max_tokens and opts.over == "drop" and over.any():
@@ -365,12 +387,34 @@ def settle(ws: Workspace, plan: dict, opts: Options, lengths: np.ndarray) -> np.
     if frame.empty:
         raise CurationError("every record is excluded: nothing to export")
     ratios = plan["ratios"]
-    split = assign_splits(frame, ratios, opts.seed, opts.stratify, frame["dup_group"], record_texts(frame, "prompt"))
+    if ahead is not None:
+        split, plan["leakage"] = ahead.result()
+    else:
+        split = splits_of(frame, ratios, opts)
     codes = pd.Categorical(split, categories=list(ratios)).codes
     by_split = {name: np.flatnonzero(codes == k).tolist() for k, name in enumerate(ratios)}
     plan.update(frame=frame, lengths=lengths, split=split, by_split=by_split, excluded=dict(sorted(excluded.items())),
                 over_max=int(over.sum()) if opts.max_tokens else 0, selection=selection(ws, plan.pop("pool"), frame))
     return over if opts.max_tokens and opts.over == "drop" else np.zeros(len(over), dtype=bool)
+
+
+def splits_of(frame: pd.DataFrame, ratios: dict, opts: Options) -> pd.Series:
+    return assign_splits(frame, ratios, opts.seed, opts.stratify, frame["dup_group"], record_texts(frame, "prompt"))
+
+
+def lengths_decide(opts: Options) -> bool:
+    """Whether a record's token length can leave it out (and so change the splits)."""
+    return bool(opts.max_tokens) and opts.over == "drop"
+
+
+def splits_and_leakage(ws: Workspace, plan: dict, opts: Options) -> tuple[pd.Series, dict | None]:
+    """The splits of the plan's records and their leakage check (None when not asked for): what `export` finds beside
+    the rendering when no record can be left out for its length (issue 18: at 1M records ~2 min, mostly outside the GIL
+    in faiss and reading the cached vectors, while rendering holds it)."""
+    frame, ratios = plan["frame"], plan["ratios"]
+    split = splits_of(frame, ratios, opts)
+    checked = opts.similarity and len(ratios) > 1
+    return split, (leakage(ws, frame, split, list(ratios)) if checked else None)
 
 
 def prepare(ws: Workspace, opts: Options) -> dict:
@@ -512,7 +556,7 @@ def write_files(ws: Workspace, folder: Path, opts: Options, plan: dict, rendered
         "tools": plan["tools"],
     }
     if opts.similarity and len(plan["ratios"]) > 1:
-        manifest["leakage"] = leakage(ws, frame, split, list(plan["ratios"]))
+        manifest["leakage"] = plan["leakage"] if "leakage" in plan else leakage(ws, frame, split, list(plan["ratios"]))
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n",
                                    encoding="utf-8")
     written = {f["path"]: {"bytes": f["bytes"], "sha256": f["sha256"]} for f in manifest["files"]}
@@ -528,6 +572,8 @@ def export(ws: Workspace, out: str | Path, opts: Options | None = None, progress
 
     `out` may be new, empty, or an earlier export holding only the files export wrote there (it is replaced whole).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     start = time.perf_counter()
     opts = opts or Options()
     opts.check()
@@ -545,8 +591,13 @@ def export(ws: Workspace, out: str | Path, opts: Options | None = None, progress
     try:
         (work / WRITER).write_text(json.dumps(writer()) + "\n", encoding="utf-8")
         tmp.mkdir()
-        lengths = spill_rendered(plan, opts, spill)  # within the render limits
-        dropped = settle(ws, plan, opts, lengths)
+        beside = ThreadPoolExecutor(1, thread_name_prefix="export-splits")
+        try:
+            ahead = None if lengths_decide(opts) else beside.submit(splits_and_leakage, ws, plan, opts)
+            lengths = spill_rendered(plan, opts, spill)  # within the render limits
+            dropped = settle(ws, plan, opts, lengths, ahead)
+        finally:
+            beside.shutdown(wait=False, cancel_futures=True)  # a failed render does not wait for the leakage check
         manifest = write_files(ws, tmp, opts, plan, Rendered(list(plan["ratios"]), spill, split_numbers(plan, dropped)))
         spill.unlink()
         swap_in(tmp, target, work / "old", out)
