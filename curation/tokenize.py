@@ -91,12 +91,15 @@ def pieces(text: str) -> list[str]:
 
 
 def tiktoken_counts(enc, texts: list[str], workers: int = 2) -> list[int]:
-    """Token counts of `texts`: a few threads each counting a slice, the ids read as a buffer (`encode_ordinary_batch`
-    made a future and a Python list of ints per text, holding the GIL that the signals computed beside it need)."""
+    """Token counts of `texts`: a few threads each counting a slice (`encode_ordinary_batch` made a future per text).
+
+    `encode_ordinary`, not `encode_to_numpy`: the encoding has no special tokens, so both give the same ids, and the
+    first takes 0.56x the time (issue 18: 40k rendered t0 records, 3.7 s against 6.5 s on one thread; ~70 CPU seconds
+    of a 1M export)."""
     from concurrent.futures import ThreadPoolExecutor
 
     def count(chunk: list[str]) -> list[int]:
-        return [len(enc.encode_to_numpy(t, disallowed_special=())) for t in chunk]
+        return [len(enc.encode_ordinary(t)) for t in chunk]
 
     step = max(1, -(-len(texts) // (workers * 8)))
     with ThreadPoolExecutor(workers) as pool:

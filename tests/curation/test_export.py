@@ -334,6 +334,31 @@ def test_token_counts_are_encoded_a_batch_at_a_time(monkeypatch):
     assert len(tokenize.Counter("lengths", lengths).count([])) == 0
 
 
+def test_tokens_are_counted_beside_the_rendering_with_the_same_counts(filled, monkeypatch):
+    """Issue 18: a slice's tokens are counted on another thread while the next slice renders."""
+    import threading
+
+    from curation.export import write
+
+    threads = []
+    real = write.token_lengths
+
+    def spied(texts, template, counter):
+        threads.append(threading.current_thread().name)
+        return real(texts, template, counter)
+
+    monkeypatch.setattr(write, "token_lengths", spied)
+    opts = Options(similarity=False)
+    plan = write.plan_export(filled, opts)
+    parts = list(write.render_slices(plan, opts, rows_at_a_time=7))
+    assert len(parts) == -(-len(ROWS) // 7) and all(t.startswith("export-tokens") for t in threads)
+    from curation.tokenize import get_counter
+
+    counter = get_counter(plan["tokenizer"])
+    for _, texts, _, lengths in parts:  # each slice's counts are its own texts'
+        assert list(lengths) == list(real(texts, plan["template"], counter))
+
+
 def test_stratified_by_source_and_counts_in_the_manifest(filled, tmp_path):
     export(filled, tmp_path / "out", Options(split="train=0.5,test=0.5", stratify="source", similarity=False))
     counts = json.loads((tmp_path / "out" / "manifest.json").read_text())["counts"]
