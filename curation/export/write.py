@@ -375,9 +375,10 @@ def render_slices(plan: dict, opts: Options, rows_at_a_time: int | None = None):
             yield *held[:3], held[3].result()
 
 
-def settle(ws: Workspace, plan: dict, opts: Options, lengths: np.ndarray) -> np.ndarray:
+def settle(ws: Workspace, plan: dict, opts: Options, lengths: np.ndarray, ahead=None) -> np.ndarray:
     """With every record's token length known: leave out those too long (when asked), assign the splits. Returns the
-    rendered records' mask of those left out (too long)."""
+    rendered records' mask of those left out (too long). `ahead`: a future of `splits_and_leakage`, started while the
+    records rendered (only when no record can be left out for its length)."""
     over = lengths > opts.max_tokens if opts.max_tokens else np.zeros(len(lengths), dtype=bool)
     frame, excluded = plan["frame"], plan["excluded"]
     if opts.max_tokens and opts.over == "drop" and over.any():
@@ -386,12 +387,40 @@ def settle(ws: Workspace, plan: dict, opts: Options, lengths: np.ndarray) -> np.
     if frame.empty:
         raise CurationError("every record is excluded: nothing to export")
     ratios = plan["ratios"]
-    split = assign_splits(frame, ratios, opts.seed, opts.stratify, frame["dup_group"], record_texts(frame, "prompt"))
+    if ahead is not None:
+        split, plan["leakage"] = ahead.result()
+    else:
+        split = splits_of(frame, ratios, opts)
     codes = pd.Categorical(split, categories=list(ratios)).codes
     by_split = {name: np.flatnonzero(codes == k).tolist() for k, name in enumerate(ratios)}
     plan.update(frame=frame, lengths=lengths, split=split, by_split=by_split, excluded=dict(sorted(excluded.items())),
                 over_max=int(over.sum()) if opts.max_tokens else 0, selection=selection(ws, plan.pop("pool"), frame))
     return over if opts.max_tokens and opts.over == "drop" else np.zeros(len(over), dtype=bool)
+
+
+def splits_of(frame: pd.DataFrame, ratios: dict, opts: Options) -> pd.Series:
+    return assign_splits(frame, ratios, opts.seed, opts.stratify, frame["dup_group"], record_texts(frame, "prompt"))
+
+
+def lengths_decide(opts: Options) -> bool:
+    """Whether a record's token length can leave it out (and so change the splits)."""
+    return bool(opts.max_tokens) and opts.over == "drop"
+
+
+def splits_and_leakage(ws: Workspace, plan: dict, opts: Options) -> tuple[pd.Series, dict | None]:
+    """The splits of the plan's records and their leakage check (None when not asked for): what `export` finds beside
+    the rendering when no record can be left out for its length (issue 18: at 1M records ~2 min, mostly outside the GIL
+    in faiss and reading the cached vectors, while rendering holds it).
+
+    faiss runs on one OpenMP thread here (the setting is this thread's own): beside the rendering and the token
+    counting, its threads spun waiting for a core and made the 1M export slower, not faster."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+    frame, ratios = plan["frame"], plan["ratios"]
+    split = splits_of(frame, ratios, opts)
+    checked = opts.similarity and len(ratios) > 1
+    return split, (leakage(ws, frame, split, list(ratios)) if checked else None)
 
 
 def prepare(ws: Workspace, opts: Options) -> dict:
@@ -533,7 +562,7 @@ def write_files(ws: Workspace, folder: Path, opts: Options, plan: dict, rendered
         "tools": plan["tools"],
     }
     if opts.similarity and len(plan["ratios"]) > 1:
-        manifest["leakage"] = leakage(ws, frame, split, list(plan["ratios"]))
+        manifest["leakage"] = plan["leakage"] if "leakage" in plan else leakage(ws, frame, split, list(plan["ratios"]))
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n",
                                    encoding="utf-8")
     written = {f["path"]: {"bytes": f["bytes"], "sha256": f["sha256"]} for f in manifest["files"]}
@@ -549,6 +578,8 @@ def export(ws: Workspace, out: str | Path, opts: Options | None = None, progress
 
     `out` may be new, empty, or an earlier export holding only the files export wrote there (it is replaced whole).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     start = time.perf_counter()
     opts = opts or Options()
     opts.check()
@@ -566,8 +597,13 @@ def export(ws: Workspace, out: str | Path, opts: Options | None = None, progress
     try:
         (work / WRITER).write_text(json.dumps(writer()) + "\n", encoding="utf-8")
         tmp.mkdir()
-        lengths = spill_rendered(plan, opts, spill)  # within the render limits
-        dropped = settle(ws, plan, opts, lengths)
+        beside = ThreadPoolExecutor(1, thread_name_prefix="export-splits")
+        try:
+            ahead = None if lengths_decide(opts) else beside.submit(splits_and_leakage, ws, plan, opts)
+            lengths = spill_rendered(plan, opts, spill)  # within the render limits
+            dropped = settle(ws, plan, opts, lengths, ahead)
+        finally:
+            beside.shutdown(wait=False, cancel_futures=True)  # a failed render does not wait for the leakage check
         manifest = write_files(ws, tmp, opts, plan, Rendered(list(plan["ratios"]), spill, split_numbers(plan, dropped)))
         spill.unlink()
         swap_in(tmp, target, work / "old", out)
