@@ -487,9 +487,7 @@ def cmd_dedup(ws: Workspace, args) -> tuple[dict, int]:
     strip = None if args.boilerplate is None else args.boilerplate == "strip"
     dedup.save_settings(ws, threshold=args.threshold, method=args.method, text=args.text, rule=args.rule, index=args.index, strip=strip,
                         grouping=args.grouping, rescore=args.rescore)
-    taken = saved_groups.inputs(ws)  # before the records are read
-    found = dedup.find(ws, progress=None if args.json else text_progress)
-    saved_groups.save_found(ws, taken, found)  # the export's groups (its own rejections leave them as they are)
+    found = saved_groups.find_and_save(ws, None if args.json else text_progress)  # saved for the export
     applied = dedup.apply(ws, found, curator=args.curator, confirm_large=args.confirm_large) if args.apply else 0
     out = {**found.summary(), "applied": applied}
     if args.sweep:

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from curation import dedup
+from curation.dedup import saved_groups
 from curation.dedup.diff import word_diff
 from curation.dedup.groups import LARGE_GROUP, largest_near_group
 from curation.dedup.texts import __doc__ as BOILERPLATE_DOC
@@ -62,7 +63,7 @@ def run_or_wait(ws, n: int) -> None:
                    f"{below:.2f} to see the groups already found.", icon=":material/warning:")
         a, b = st.columns(2)
         if a.button(f"Recompute at {t:.2f}", type="primary", key="find_dups"):
-            jobs.start(key, lambda j: dedup.find(ws, progress=j.update))
+            jobs.start(key, lambda j: saved_groups.find_and_save(ws, j.update))  # saved for the export
             st.rerun()
         if b.button(f"Back to {below:.2f}", key="dup_back"):
             with shown_errors("change the threshold"):
@@ -73,7 +74,7 @@ def run_or_wait(ws, n: int) -> None:
             "Exact copies take seconds; the embedding method embeds what is not cached yet (fast mode on the Map page's settings "
             "makes that about 100× quicker).")
     if st.button("Find duplicates", type="primary", key="find_dups"):
-        jobs.start(key, lambda j: dedup.find(ws, progress=j.update))
+        jobs.start(key, lambda j: saved_groups.find_and_save(ws, j.update))  # saved for the export
         st.rerun()
 
 

@@ -165,8 +165,11 @@ def approximate_neighbours(vectors: np.ndarray, floor: float, index, kind: str, 
     return np.concatenate(out_r), np.concatenate(out_c), np.concatenate(out_s)
 
 
-def ivf_search(vectors: np.ndarray, index, k: int, progress=None, step: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+def ivf_search(vectors: np.ndarray, index, k: int, progress=None, step: int = 8192,
+               threads=None) -> tuple[np.ndarray, np.ndarray]:
     """(sims, cols) of `index.search(vectors, k)`, the same numbers, with the queries taken in the order of their nearest list.
+    `threads()`, when given, is asked before each `step` queries how many OpenMP threads to search them on (this
+    thread's setting: export's leakage check takes one core while the records render, both after).
 
     Issue 18: faiss searches queries in the order given, each scanning its `nprobe` lists; at 1M records the lists (1 GB)
     do not fit in the cache, so each query read them from memory again. Queries that share their nearest list share most
@@ -187,6 +190,10 @@ def ivf_search(vectors: np.ndarray, index, k: int, progress=None, step: int = 81
     cols = np.empty((n, k), dtype=np.int32 if n < 2**31 else np.int64)  # -1 where a list ran short
     for lo in range(0, n, step):
         chosen = order[lo : lo + step]
+        if threads is not None:
+            import faiss
+
+            faiss.omp_set_num_threads(threads())
         sims[chosen], cols[chosen] = index.search_preassigned(vectors[chosen], k, coarse[chosen], coarse_sims[chosen])
         if progress:
             progress(min(lo + step, n), n, "searching neighbours (ivf)")

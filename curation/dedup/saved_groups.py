@@ -103,6 +103,17 @@ def group_info(dups) -> dict:
             "groups": int(dups.table["dup_group"].nunique())}
 
 
+def find_and_save(ws: Workspace, progress=None):
+    """`dedup.find` over every record of the workspace (pairs computed when missing), its groups saved for the export:
+    what the `dedup` command and the Duplicates page run."""
+    from curation.dedup.detect import find
+
+    taken = inputs(ws)  # before the records are read
+    found = find(ws, progress=progress)
+    save_found(ws, taken, found)
+    return found
+
+
 def save_found(ws: Workspace, taken: tuple, dups) -> None:
     """Save the groups of a find over every record of the workspace (`dups.frame`: the records and decisions it read)."""
     save(ws, key(ws, taken, dups.frame), dups.table["record_id"].to_numpy(object), dups.table["dup_group"], group_info(dups))

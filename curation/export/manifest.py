@@ -72,14 +72,16 @@ EXACT_CELLS = 4_000_000_000  # train × other comparisons up to which the check 
 RECALL_SAMPLE = 500  # records of the other split whose nearest train record is also found exactly, to measure the index
 
 
-def highest_similarity(train: np.ndarray, other: np.ndarray, exact_cells: int = EXACT_CELLS, seed: int = 0) -> dict:
+def highest_similarity(train: np.ndarray, other: np.ndarray, exact_cells: int = EXACT_CELLS, seed: int = 0,
+                       threads=None) -> dict:
     """The highest cosine similarity between a record of `other` and one of `train`: `max_similarity`'s exact answer
     while the two are small enough (`exact_cells` comparisons), else the nearest train record of each other record in a
     faiss IVF index of the train records (issue 18: at 1M records the exact check is 9·10¹⁰ comparisons, ~5–6 min
     here; bench/leakage_ivf.py measures both).
 
     Returns {max_similarity, row, train_row, method} and, for the index, `recall`: the share of a sample of `other`'s
-    records whose nearest train record the index found with its exact similarity (a miss can only lower the value)."""
+    records whose nearest train record the index found with its exact similarity (a miss can only lower the value).
+    `threads`: `ivf_search`'s."""
     if len(train) * len(other) <= exact_cells:
         best, r, c = max_similarity(train, other)
         return {"max_similarity": best, "row": r, "train_row": c, "method": "exact"}
@@ -88,7 +90,7 @@ def highest_similarity(train: np.ndarray, other: np.ndarray, exact_cells: int = 
 
     train, other = (np.ascontiguousarray(v, dtype=np.float32) for v in (train, other))
     index = ivf_index(train)
-    sims, cols = ivf_search(other, index, 1)
+    sims, cols = ivf_search(other, index, 1, threads=threads)
     sims, cols = sims[:, 0], cols[:, 0]
     r = int(np.argmax(sims))
     sample = np.sort(np.random.default_rng(seed).choice(len(other), min(RECALL_SAMPLE, len(other)), replace=False))

@@ -155,8 +155,9 @@ def with_clusters(ws: Workspace, frame: pd.DataFrame, needed: bool) -> pd.DataFr
     return frame
 
 
-def leakage(ws: Workspace, frame: pd.DataFrame, split: pd.Series, names: list[str]) -> dict:
-    """The highest similarity between a record of any other split and a train record (embeddings of the prompts)."""
+def leakage(ws: Workspace, frame: pd.DataFrame, split: pd.Series, names: list[str], threads=None) -> dict:
+    """The highest similarity between a record of any other split and a train record (embeddings of the prompts).
+    `threads`: how many OpenMP threads its index search may take, asked as it goes (`neighbours.ivf_search`)."""
     from curation.dedup.calibration import embedding_threshold
     from curation.embed import EmbedSettings, embed_records
 
@@ -175,7 +176,7 @@ def leakage(ws: Workspace, frame: pd.DataFrame, split: pd.Series, names: list[st
         if not len(rows) or not is_train.any():
             out["splits"][name] = None
             continue
-        found = highest_similarity(vectors[is_train], vectors[rows])
+        found = highest_similarity(vectors[is_train], vectors[rows], threads=threads)
         check = {"max_similarity": round(found["max_similarity"], 6), "record": str(ids[rows][found["row"]]),
                  "train_record": str(ids[is_train][found["train_row"]]), "method": found["method"]}
         if "recall" in found:
@@ -407,20 +408,26 @@ def lengths_decide(opts: Options) -> bool:
     return bool(opts.max_tokens) and opts.over == "drop"
 
 
-def splits_and_leakage(ws: Workspace, plan: dict, opts: Options) -> tuple[pd.Series, dict | None]:
+def splits_and_leakage(ws: Workspace, plan: dict, opts: Options, rendered=None) -> tuple[pd.Series, dict | None]:
     """The splits of the plan's records and their leakage check (None when not asked for): what `export` finds beside
     the rendering when no record can be left out for its length (issue 18: at 1M records ~2 min, mostly outside the GIL
     in faiss and reading the cached vectors, while rendering holds it).
 
-    faiss runs on one OpenMP thread here (the setting is this thread's own): beside the rendering and the token
-    counting, its threads spun waiting for a core and made the 1M export slower, not faster."""
+    faiss runs on one OpenMP thread here (the setting is this thread's own) until `rendered` (a threading.Event) is
+    set: beside the rendering and the token counting, its threads spun waiting for a core and made the 1M export
+    slower, not faster; once the records are rendered the search takes every core again."""
     import faiss
 
+    cores = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
     frame, ratios = plan["frame"], plan["ratios"]
     split = splits_of(frame, ratios, opts)
     checked = opts.similarity and len(ratios) > 1
-    return split, (leakage(ws, frame, split, list(ratios)) if checked else None)
+
+    def threads() -> int:
+        return cores if rendered is not None and rendered.is_set() else 1
+
+    return split, (leakage(ws, frame, split, list(ratios), threads) if checked else None)
 
 
 def prepare(ws: Workspace, opts: Options) -> dict:
@@ -578,6 +585,7 @@ def export(ws: Workspace, out: str | Path, opts: Options | None = None, progress
 
     `out` may be new, empty, or an earlier export holding only the files export wrote there (it is replaced whole).
     """
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     start = time.perf_counter()
@@ -599,8 +607,10 @@ def export(ws: Workspace, out: str | Path, opts: Options | None = None, progress
         tmp.mkdir()
         beside = ThreadPoolExecutor(1, thread_name_prefix="export-splits")
         try:
-            ahead = None if lengths_decide(opts) else beside.submit(splits_and_leakage, ws, plan, opts)
+            rendered = threading.Event()
+            ahead = None if lengths_decide(opts) else beside.submit(splits_and_leakage, ws, plan, opts, rendered)
             lengths = spill_rendered(plan, opts, spill)  # within the render limits
+            rendered.set()
             dropped = settle(ws, plan, opts, lengths, ahead)
         finally:
             beside.shutdown(wait=False, cancel_futures=True)  # a failed render does not wait for the leakage check

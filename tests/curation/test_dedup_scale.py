@@ -171,6 +171,48 @@ def test_ivf_search_in_list_order_gives_the_plain_search_numbers():
     assert same_pairs(neighbour_pairs(vectors, 0.5, "ivf"), reference_ivf_pairs(vectors, 0.5))
 
 
+def test_ivf_search_asks_how_many_threads_before_each_step_and_keeps_its_numbers():
+    """Export's leakage check searches on one core while the records render and on all after (issue 18): the count is
+    asked before each step of queries and set for this thread only; the numbers are the plain search's."""
+    import threading
+
+    import faiss
+
+    from curation.dedup.neighbours import ivf_search
+
+    vectors = np.ascontiguousarray(with_copies(n=5000, copies=1200, seed=7), dtype=np.float32)
+    index = ivf_index(vectors)
+    want = index.search(vectors, 3)
+    asked, counts = [], []
+
+    def threads() -> int:
+        asked.append(1)
+        return 1 if len(asked) < 3 else 2
+
+    def search() -> None:
+        real = faiss.omp_set_num_threads
+
+        def spied(n):
+            counts.append(n)
+            real(n)
+
+        faiss.omp_set_num_threads = spied
+        try:
+            got.extend(ivf_search(vectors, index, 3, step=1000, threads=threads))
+        finally:
+            faiss.omp_set_num_threads = real
+
+    got: list = []
+    before = faiss.omp_get_max_threads()
+    worker = threading.Thread(target=search)
+    worker.start()
+    worker.join()
+    steps = -(-len(vectors) // 1000)
+    assert steps > 3 and len(asked) == steps and counts == [1, 1] + [2] * (steps - 2)
+    assert faiss.omp_get_max_threads() == before  # the worker's own setting
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
 def test_measured_recall_equals_the_set_of_every_pair():
     vectors = np.ascontiguousarray(with_copies(n=3000, copies=800, seed=2), dtype=np.float32)
     pairs = neighbour_pairs(vectors, 0.3, "ivf")

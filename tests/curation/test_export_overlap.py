@@ -75,3 +75,27 @@ def test_a_failed_render_reports_without_waiting_for_the_leakage_check(filled, t
     finally:
         release.set()
     assert not (tmp_path / "out").exists()
+
+
+def test_the_leakage_search_takes_one_core_while_the_records_render_and_every_core_after(filled, monkeypatch):
+    import faiss
+
+    seen = []
+    real = write.leakage
+
+    def spied(ws, frame, split, names, threads=None):
+        seen.append(threads())
+        return real(ws, frame, split, names, threads)
+
+    monkeypatch.setattr(write, "leakage", spied)
+    cores = faiss.omp_get_max_threads()
+    plan = write.plan_export(filled, Options())
+    rendered = threading.Event()
+    worker = threading.Thread(target=write.splits_and_leakage, args=(filled, plan, Options(), rendered))
+    worker.start()
+    worker.join()
+    rendered.set()
+    worker = threading.Thread(target=write.splits_and_leakage, args=(filled, plan, Options(), rendered))
+    worker.start()
+    worker.join()
+    assert seen == [1, cores]

@@ -166,6 +166,7 @@ def test_duplicates_found_in_the_background_compared_side_by_side_rejected_and_u
     wait_idle(page)
     page.get_by_role("button", name="Find duplicates").click()
     expect(page.get_by_text("Threshold sweep")).to_be_visible(timeout=240_000)
+    assert list((Workspace(ws).root / "groups").glob("*.parquet"))  # the groups found, saved for the export
     wait_idle(page)
     expect(page.get_by_text("Group 1:")).to_be_visible(timeout=30_000)
     assert page.locator(".diff-text").count() >= 2
