@@ -202,7 +202,8 @@ def leakage_lines(leak: dict | None) -> list[str]:
                 line += (f". That is at or above {threshold:.2f}, the near-duplicate threshold of {leak['model']} ({basis}): "
                          f"a {name} record has a near copy in train. Export keeps each duplicate group in one split: run dedup "
                          "if it has not run, else look at the pair (records of one template that differ only in their "
-                         "values are not grouped)")
+                         "values are not grouped, and a star group holds only records near its representative: a record "
+                         "near a member alone stays out; grouping by components keeps such chains whole)")
             else:
                 line += (f". Below {threshold:.2f}, the near-duplicate threshold of {leak['model']} ({basis}): "
                          "no near copy crosses the splits")
