@@ -175,6 +175,8 @@ def ivf_search(vectors: np.ndarray, index, k: int, progress=None, step: int = 81
     do not fit in the cache, so each query read them from memory again. Queries that share their nearest list share most
     of their lists: taken together, the lists they scan stay in the cache. Each query's result does not depend on the
     others, so the pairs are exactly those of the plain search (a test holds this)."""
+    import faiss
+
     n = len(vectors)
     nprobe = index.nprobe
     # Mode 3: `search_preassigned` shares its queries among faiss's threads. In mode 0 only `index.search` does (it cuts
@@ -191,8 +193,6 @@ def ivf_search(vectors: np.ndarray, index, k: int, progress=None, step: int = 81
     for lo in range(0, n, step):
         chosen = order[lo : lo + step]
         if threads is not None:
-            import faiss
-
             faiss.omp_set_num_threads(threads())
         sims[chosen], cols[chosen] = index.search_preassigned(vectors[chosen], k, coarse[chosen], coarse_sims[chosen])
         if progress:

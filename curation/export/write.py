@@ -134,8 +134,9 @@ def duplicate_groups(ws: Workspace, frame: pd.DataFrame, taken: tuple) -> tuple[
         return groups, {**info, "note": None}
     found = find_duplicates(ws, frame, compute=("signals",))  # the pairs only from the cache; the rule's signal computed if missing
     if found is not None:
-        saved_groups.save(ws, name, ids, found.table["dup_group"], saved_groups.group_info(found))
-        return found.table["dup_group"], {**saved_groups.group_info(found), "note": None}
+        info = saved_groups.group_info(found)
+        saved_groups.save(ws, name, ids, found.table["dup_group"], info)
+        return found.table["dup_group"], {**info, "note": None}
     found = dedup.find(ws, frame, method="exact", rule="first_seen")
     note = "near-duplicate groups were not computed (run dedup first); exact copies are kept together"
     return found.table["dup_group"], {**saved_groups.group_info(found), "note": note}
@@ -383,7 +384,7 @@ def settle(ws: Workspace, plan: dict, opts: Options, lengths: np.ndarray, ahead=
     records rendered (only when no record can be left out for its length)."""
     over = lengths > opts.max_tokens if opts.max_tokens else np.zeros(len(lengths), dtype=bool)
     frame, excluded = plan["frame"], plan["excluded"]
-    if opts.max_tokens and opts.over == "drop" and over.any():
+    if lengths_decide(opts) and over.any():
         excluded["too_long"] = int(over.sum())
         frame, lengths = frame[~over].reset_index(drop=True), lengths[~over]
     if frame.empty:
@@ -397,7 +398,7 @@ def settle(ws: Workspace, plan: dict, opts: Options, lengths: np.ndarray, ahead=
     by_split = {name: np.flatnonzero(codes == k).tolist() for k, name in enumerate(ratios)}
     plan.update(frame=frame, lengths=lengths, split=split, by_split=by_split, excluded=dict(sorted(excluded.items())),
                 over_max=int(over.sum()) if opts.max_tokens else 0, selection=selection(ws, plan.pop("pool"), frame))
-    return over if opts.max_tokens and opts.over == "drop" else np.zeros(len(over), dtype=bool)
+    return over if lengths_decide(opts) else np.zeros(len(over), dtype=bool)
 
 
 def splits_of(frame: pd.DataFrame, ratios: dict, opts: Options) -> pd.Series:
